@@ -1,0 +1,46 @@
+"""Pure numerics for aligning simulated populations with human data (numpy, scipy, POT only).
+
+Metrics between samples, mixture-weight fitting, the human sampling floor, KDE importance sampling and
+entropic optimal transport. No LLM, no Mesa, no file or network I/O.
+"""
+
+from alignment.floor import human_sample_floor, human_sample_floor_stats
+from alignment.histogram import mixture_pmf, pmf_from_samples, sample_from_pmf
+from alignment.importance import importance_resample, kde_importance_weights, standardize
+from alignment.metrics import (
+    average_marginal_wasserstein,
+    correlation_mae,
+    frechet_distance,
+    mmd_rbf,
+    score_table,
+    sliced_wasserstein,
+    wasserstein_1d,
+    wasserstein_per_dimension,
+)
+from alignment.mixture import MixtureFit, fit_mixture_weights, fit_mixture_weights_multi
+from alignment.transport import AlignmentResult, sample_by_mass, transport_weights
+
+__all__ = [
+    "AlignmentResult",
+    "MixtureFit",
+    "average_marginal_wasserstein",
+    "correlation_mae",
+    "fit_mixture_weights",
+    "fit_mixture_weights_multi",
+    "frechet_distance",
+    "human_sample_floor",
+    "human_sample_floor_stats",
+    "importance_resample",
+    "kde_importance_weights",
+    "mixture_pmf",
+    "mmd_rbf",
+    "pmf_from_samples",
+    "sample_by_mass",
+    "sample_from_pmf",
+    "score_table",
+    "sliced_wasserstein",
+    "standardize",
+    "transport_weights",
+    "wasserstein_1d",
+    "wasserstein_per_dimension",
+]

@@ -1,0 +1,249 @@
+"""Budgets, accounting and bounded concurrency around any language model.
+
+Order matters: ``CachedModel(AccountingModel(BudgetedModel(backend)))`` (what :func:`llm.config.build_model`
+returns). The budget and the accounting sit *inside* the cache, so cache hits are free and uncounted, and
+a run stopped by a budget resumes from the cache.
+
+A budget never fabricates an answer (unlike Concordia's budget wrapper, whose stand-in answers bias
+distributions): when it runs out it raises :class:`~llm.errors.BudgetExceededError`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from llm.base import LanguageModel
+from llm.errors import BudgetExceededError
+from llm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Usage
+
+__all__ = ["AccountingModel", "BudgetedModel", "ConcurrencyLimiter", "find_layer", "map_concurrent"]
+
+Request = GenerationRequest | DistributionRequest
+Response = Generation | AnswerDistribution
+
+
+class BudgetedModel:
+    """Stop a run with an error when a call or token budget runs out.
+
+    A *call* is one :meth:`generate` or :meth:`answer_distribution` request (a sampled distribution is one
+    call; its tokens all count). The call budget is checked *before* each call, so at most ``max_calls``
+    calls are ever made, even from several threads; a call that raises still counts. The token budget
+    (prompt + completion tokens) is checked before each call too: the call that crosses it returns its
+    answer (already paid for), and the next call raises.
+
+    Args:
+        inner: the model to call.
+        max_calls: call limit (``None`` = unlimited).
+        max_tokens: token limit (``None`` = unlimited).
+
+    """
+
+    def __init__(self, inner: LanguageModel, *, max_calls: int | None = None, max_tokens: int | None = None):
+        for name, value in (("max_calls", max_calls), ("max_tokens", max_tokens)):
+            if value is not None and value < 0:
+                raise ValueError(f"{name} must be >= 0 or None, got {value}")
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.max_calls = max_calls
+        self.max_tokens = max_tokens
+        self.calls = 0
+        self.tokens = 0
+        self._lock = threading.Lock()
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Check the budget, then call :meth:`~llm.base.LanguageModel.generate`."""
+        self._reserve()
+        result = self.inner.generate(request)
+        self._spend(result.usage)
+        return result
+
+    def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
+        """Check the budget, then call :meth:`~llm.base.LanguageModel.answer_distribution`."""
+        self._reserve()
+        result = self.inner.answer_distribution(request)
+        self._spend(result.usage)
+        return result
+
+    def remaining(self) -> dict[str, int | None]:
+        """Return the calls and tokens left (``None`` = unlimited)."""
+        with self._lock:
+            return {
+                "calls": None if self.max_calls is None else max(self.max_calls - self.calls, 0),
+                "tokens": None if self.max_tokens is None else max(self.max_tokens - self.tokens, 0),
+            }
+
+    def _reserve(self) -> None:
+        fix = "everything computed so far is cached: raise the budget and re-run to resume"
+        with self._lock:
+            if self.max_calls is not None and self.calls >= self.max_calls:
+                raise BudgetExceededError(f"call budget of {self.max_calls} calls used up; {fix}")
+            if self.max_tokens is not None and self.tokens >= self.max_tokens:
+                raise BudgetExceededError(
+                    f"token budget of {self.max_tokens} tokens used up ({self.tokens} spent); {fix}"
+                )
+            self.calls += 1
+
+    def _spend(self, usage: Usage) -> None:
+        with self._lock:
+            self.tokens += usage.prompt_tokens + usage.completion_tokens
+
+
+class AccountingModel:
+    """Record calls, tokens and latency per method of the wrapped model.
+
+    Placed inside the cache it sees only calls that reach the backend.
+    """
+
+    _METHODS = ("generate", "answer_distribution")
+
+    def __init__(self, inner: LanguageModel) -> None:
+        self.inner = inner
+        self.model_id = inner.model_id
+        self._lock = threading.Lock()
+        self._records: dict[str, dict[str, Any]] = {m: self._empty() for m in self._METHODS}
+
+    @staticmethod
+    def _empty() -> dict[str, Any]:
+        return {
+            "calls": 0,
+            "errors": 0,
+            "backend_calls": 0,
+            "cached": 0,
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "latency_s": 0.0,
+            "latencies_s": [],
+        }
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Time and count :meth:`~llm.base.LanguageModel.generate`."""
+        return self._timed("generate", self.inner.generate, request)
+
+    def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
+        """Time and count :meth:`~llm.base.LanguageModel.answer_distribution`."""
+        return self._timed("answer_distribution", self.inner.answer_distribution, request)
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """Return the records per method and their ``"total"``.
+
+        Each record holds ``calls``, ``errors``, ``backend_calls``, ``cached`` (answers the inner model served
+        from a cache), ``prompt_tokens``, ``completion_tokens``, ``latency_s`` (sum) and ``latencies_s`` (one
+        entry per call, in completion order).
+        """
+        with self._lock:
+            out = {m: {**r, "latencies_s": list(r["latencies_s"])} for m, r in self._records.items()}
+        total = self._empty()
+        for record in out.values():
+            for k, v in record.items():
+                total[k] = total[k] + v
+        out["total"] = total
+        return out
+
+    def _timed(self, method: str, fn: Any, request: Request) -> Any:
+        start = time.perf_counter()
+        try:
+            result = fn(request)
+        except Exception:
+            elapsed = time.perf_counter() - start
+            with self._lock:
+                rec = self._records[method]
+                rec["calls"] += 1
+                rec["errors"] += 1
+                rec["latency_s"] += elapsed
+                rec["latencies_s"].append(elapsed)
+            raise
+        elapsed = time.perf_counter() - start
+        with self._lock:
+            rec = self._records[method]
+            rec["calls"] += 1
+            rec["cached"] += int(result.cached)
+            rec["backend_calls"] += result.usage.backend_calls
+            rec["prompt_tokens"] += result.usage.prompt_tokens
+            rec["completion_tokens"] += result.usage.completion_tokens
+            rec["latency_s"] += elapsed
+            rec["latencies_s"].append(elapsed)
+        return result
+
+
+class ConcurrencyLimiter:
+    """Allow at most ``max_concurrent`` calls in flight to ``inner`` at once, whatever the number of threads.
+
+    Args:
+        inner: the model to call (typically a remote endpoint).
+        max_concurrent: the bound.
+
+    """
+
+    def __init__(self, inner: LanguageModel, *, max_concurrent: int) -> None:
+        if max_concurrent < 1:
+            raise ValueError(f"max_concurrent must be >= 1, got {max_concurrent}")
+        self.inner = inner
+        self.model_id = inner.model_id
+        self.max_concurrent = max_concurrent
+        self._slots = threading.BoundedSemaphore(max_concurrent)
+
+    def generate(self, request: GenerationRequest) -> Generation:
+        """Wait for a free slot, then call :meth:`~llm.base.LanguageModel.generate`."""
+        with self._slots:
+            return self.inner.generate(request)
+
+    def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
+        """Wait for a free slot, then call :meth:`~llm.base.LanguageModel.answer_distribution`."""
+        with self._slots:
+            return self.inner.answer_distribution(request)
+
+
+def _call(model: LanguageModel, request: Request) -> Response:
+    if isinstance(request, GenerationRequest):
+        return model.generate(request)
+    if isinstance(request, DistributionRequest):
+        return model.answer_distribution(request)
+    raise TypeError(f"expected GenerationRequest or DistributionRequest, got {type(request).__name__}")
+
+
+def map_concurrent(model: LanguageModel, requests: Iterable[Request], *, max_workers: int = 4) -> list[Any]:
+    """Run requests through ``model`` on at most ``max_workers`` threads; results come back in input order.
+
+    Each :class:`~llm.types.GenerationRequest` goes to ``generate`` and each
+    :class:`~llm.types.DistributionRequest` to ``answer_distribution``. On the first error (in input order)
+    the requests not yet started are cancelled, those in flight finish (and are cached if ``model`` caches),
+    and the error is raised.
+
+    Args:
+        model: any language model; it must be safe to call from several threads (all of ``llm`` is).
+        requests: the requests.
+        max_workers: the concurrency bound.
+
+    Returns:
+        One :class:`~llm.types.Generation` or :class:`~llm.types.AnswerDistribution` per request.
+
+    """
+    if max_workers < 1:
+        raise ValueError(f"max_workers must be >= 1, got {max_workers}")
+    items: Sequence[Request] = list(requests)
+    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="llm") as pool:
+        futures: list[Future] = [pool.submit(_call, model, r) for r in items]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+
+def find_layer(model: Any, cls: type) -> Any | None:
+    """Return the first wrapper of type ``cls`` in a chain linked by ``.inner``, or ``None``.
+
+    Example: ``find_layer(build_model(config), AccountingModel).summary()`` reports the backend calls.
+    """
+    seen = 0
+    while model is not None and seen < 64:
+        if isinstance(model, cls):
+            return model
+        model = getattr(model, "inner", None)
+        seen += 1
+    return None

@@ -1,0 +1,226 @@
+import threading
+import time
+
+import pytest
+
+from llm.budget import AccountingModel, BudgetedModel, ConcurrencyLimiter, find_layer, map_concurrent
+from llm.cache import CachedModel
+from llm.config import LLMConfig, build_model
+from llm.errors import AuthenticationError, BudgetExceededError
+from llm.fakes import KnownDistributionModel, ScriptedModel
+from llm.openai_compat import OpenAICompatible
+from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
+
+USER = (Message(role="user", content="Pick a number."),)
+
+
+def gen(seed=0):
+    return GenerationRequest(messages=USER, seed=seed, temperature=1.0)
+
+
+def dist(seed=0):
+    return DistributionRequest(messages=USER, answers=IntegerAnswers(low=1, high=5), seed=seed)
+
+
+# -- budget --------------------------------------------------------------------------------------------
+
+
+def test_call_budget_raises_before_the_extra_call():
+    inner = ScriptedModel(["3"])
+    model = BudgetedModel(inner, max_calls=2)
+    model.generate(gen(0))
+    model.generate(gen(1))
+    with pytest.raises(BudgetExceededError, match="call budget of 2.*re-run"):
+        model.generate(gen(2))
+    assert inner.calls == 2
+    assert model.remaining() == {"calls": 0, "tokens": None}
+
+
+def test_token_budget_stops_the_next_call():
+    inner = ScriptedModel(["one two three"])  # 3 prompt words + 3 completion words per call
+    model = BudgetedModel(inner, max_tokens=8)
+    model.generate(gen(0))  # 6 tokens
+    model.generate(gen(1))  # 12 tokens: crosses the budget, still answered
+    with pytest.raises(BudgetExceededError, match="token budget of 8"):
+        model.generate(gen(2))
+    assert inner.calls == 2
+
+
+def test_budget_never_fabricates_under_threads():
+    inner = ScriptedModel(["3"])
+    model = BudgetedModel(inner, max_calls=10)
+    with pytest.raises(BudgetExceededError):
+        map_concurrent(model, [gen(i) for i in range(50)], max_workers=8)
+    assert inner.calls == 10
+
+
+def test_budget_exhaustion_keeps_the_cache(tmp_path):
+    path = tmp_path / "c.sqlite"
+    requests = [gen(i) for i in range(6)] + [dist(i) for i in range(4)]
+
+    first_backend = ScriptedModel(lambda r: str(1 + r.seed % 5))
+    model = CachedModel(BudgetedModel(first_backend, max_calls=4), path)
+    done = []
+    with pytest.raises(BudgetExceededError):
+        for r in requests:
+            done.append(
+                model.generate(r) if isinstance(r, GenerationRequest) else model.answer_distribution(r)
+            )
+    assert len(done) == 4 and len(model) == 4
+
+    # A re-run with a fresh budget makes no calls for what was computed before.
+    second_backend = ScriptedModel(lambda r: str(1 + r.seed % 5))
+    rerun = CachedModel(BudgetedModel(second_backend, max_calls=6), path)
+    results = map_concurrent(rerun, requests, max_workers=3)
+    assert second_backend.calls == 6
+    assert [r.cached for r in results] == [True] * 4 + [False] * 6
+    assert [r.text for r in results[:4]] == [d.text for d in done]
+
+
+def test_bad_budget():
+    with pytest.raises(ValueError, match="max_calls"):
+        BudgetedModel(ScriptedModel(["1"]), max_calls=-1)
+
+
+# -- accounting ----------------------------------------------------------------------------------------
+
+
+def test_accounting_counts_calls_tokens_latency():
+    inner = ScriptedModel(["a b"])
+    acc = AccountingModel(inner)
+    acc.generate(gen())
+    acc.generate(gen(1))
+    acc.answer_distribution(
+        DistributionRequest(messages=USER, answers=IntegerAnswers(low=1, high=5), n_samples=3)
+    )
+    s = acc.summary()
+    assert s["generate"]["calls"] == 2
+    assert s["generate"]["prompt_tokens"] == 6 and s["generate"]["completion_tokens"] == 4
+    assert s["answer_distribution"]["backend_calls"] == 3
+    assert s["total"]["calls"] == 3 and s["total"]["backend_calls"] == 5
+    assert len(s["total"]["latencies_s"]) == 3
+    assert s["total"]["latency_s"] == pytest.approx(sum(s["total"]["latencies_s"]))
+
+
+def test_accounting_counts_errors():
+    acc = AccountingModel(BudgetedModel(ScriptedModel(["1"]), max_calls=0))
+    with pytest.raises(BudgetExceededError):
+        acc.generate(gen())
+    assert acc.summary()["generate"]["errors"] == 1
+
+
+# -- concurrency ---------------------------------------------------------------------------------------
+
+
+class SlowModel:
+    model_id = "slow"
+
+    def __init__(self, delay):
+        self.delay = delay
+        self.active = 0
+        self.peak = 0
+        self._lock = threading.Lock()
+
+    def generate(self, request):
+        with self._lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(self.delay)
+        with self._lock:
+            self.active -= 1
+        return ScriptedModel([f"seed {request.seed}"]).generate(request)
+
+    def answer_distribution(self, request):
+        raise NotImplementedError
+
+
+def test_map_concurrent_keeps_order_and_bounds_workers():
+    slow = SlowModel(0.01)
+    results = map_concurrent(slow, [gen(i) for i in range(20)], max_workers=4)
+    assert [r.text for r in results] == [f"seed {i}" for i in range(20)]
+    assert 1 < slow.peak <= 4
+
+
+def test_map_concurrent_mixes_request_kinds():
+    model = KnownDistributionModel(lambda m, a: [0, 0, 1, 0, 0])
+    out = map_concurrent(model, [dist(), gen()], max_workers=2)
+    assert out[0].probs == (0.0, 0.0, 1.0, 0.0, 0.0)
+    assert out[1].text == "3"
+    with pytest.raises(TypeError, match="GenerationRequest"):
+        map_concurrent(model, ["not a request"])
+
+
+def test_concurrency_limiter_bounds_in_flight_calls():
+    slow = SlowModel(0.01)
+    limited = ConcurrencyLimiter(slow, max_concurrent=2)
+    map_concurrent(limited, [gen(i) for i in range(12)], max_workers=6)
+    assert slow.peak == 2
+
+
+# -- config and composition ----------------------------------------------------------------------------
+
+
+def test_config_round_trip_and_env(tmp_path):
+    env = {
+        "POPULACE_BACKEND": "openai",
+        "POPULACE_BASE_URL": "http://127.0.0.1:9/v1",
+        "POPULACE_MODEL": "m",
+        "POPULACE_CACHE": str(tmp_path / "c.sqlite"),
+        "POPULACE_CACHE_MODE": "replay",
+    }
+    cfg = LLMConfig.from_env(env, max_calls=5)
+    assert (cfg.backend, cfg.base_url, cfg.model, cfg.cache_mode, cfg.max_calls) == (
+        "openai",
+        "http://127.0.0.1:9/v1",
+        "m",
+        "replay",
+        5,
+    )
+    assert cfg.cache_path == str(tmp_path / "c.sqlite")
+    assert LLMConfig.from_dict(cfg.to_dict()) == cfg
+    assert LLMConfig.from_env({}).backend == "local"
+
+
+def test_config_default_cache_path(monkeypatch):
+    monkeypatch.delenv("POPULACE_CACHE", raising=False)
+    assert LLMConfig().cache_path == "~/.cache/populace/responses.sqlite"
+    monkeypatch.setenv("POPULACE_CACHE", "/tmp/x.sqlite")
+    assert LLMConfig().cache_path == "/tmp/x.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"backend": "gpt"}, "POPULACE_BACKEND"),
+        ({"cache_mode": "maybe"}, "POPULACE_CACHE_MODE"),
+        ({"backend": "openai"}, "POPULACE_MODEL"),
+        ({"max_workers": 0}, "max_workers"),
+    ],
+)
+def test_config_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        LLMConfig(**kwargs)
+    with pytest.raises(ValueError, match="unknown LLMConfig keys"):
+        LLMConfig.from_dict({"backend": "local", "colour": "red"})
+
+
+def test_build_model_order(tmp_path, monkeypatch):
+    monkeypatch.setenv("MY_KEY", "secret")
+    cfg = LLMConfig(
+        backend="openai",
+        model="m",
+        base_url="http://127.0.0.1:9/v1",
+        api_key_env="MY_KEY",
+        cache_path=str(tmp_path / "c.sqlite"),
+        max_calls=3,
+    )
+    model = build_model(cfg)
+    assert isinstance(model, CachedModel)
+    assert isinstance(model.inner, AccountingModel)
+    assert isinstance(model.inner.inner, BudgetedModel)
+    assert isinstance(model.inner.inner.inner, OpenAICompatible)
+    assert find_layer(model, BudgetedModel).max_calls == 3
+    assert model.model_id == "openai-compatible:http://127.0.0.1:9/v1:m"
+    monkeypatch.delenv("MY_KEY")
+    with pytest.raises(AuthenticationError, match="set MY_KEY"):
+        build_model(cfg)

