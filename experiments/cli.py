@@ -15,6 +15,10 @@ COMMAND_MODULES = (
     "experiments.cmd_demo",
     "experiments.cmd_probe",
     "experiments.cmd_experiment",
+    "experiments.cmd_fit",
+    "experiments.cmd_run",
+    "experiments.cmd_whatif",
+    "experiments.cmd_compare",
 )
 
 

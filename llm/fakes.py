@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from llm.openai_compat import distribution_from_replies
+from llm.parsing import distribution_from_replies
 from llm.types import (
     AnswerDistribution,
     DistributionRequest,

@@ -124,32 +124,34 @@ class LocalLlama:
         path = Path(model_path).expanduser() if model_path else default_model_path()
         if not path.is_file():
             raise ModelNotFoundError(f"GGUF model file {path} does not exist; pass an existing --model-path")
-        from llama_cpp import Llama  # the only importer of llama_cpp
-
         self.path = path
         self.model_id = f"gguf:{path.name}:{file_identity(path)}"
-        self._llm = Llama(
-            model_path=str(path),
-            n_ctx=n_ctx,
-            n_threads=n_threads or os.cpu_count() or 1,
-            seed=seed,
-            logits_all=False,
-            verbose=False,
-        )
-        meta = self._llm.metadata
-        if "tokenizer.chat_template" not in meta:
-            raise ModelNotFoundError(f"{path} has no chat template in its metadata (tokenizer.chat_template)")
-        self._bos = self._piece(self._llm.token_bos())
-        self._template = ChatTemplate(
-            meta["tokenizer.chat_template"], bos_token=self._bos, eos_token=self._piece(self._llm.token_eos())
-        )
-        self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "false") == "true"
-        self._n_vocab = self._llm.n_vocab()
-        self._digits = classify_digit_tokens({t: self._piece(t) for t in range(self._n_vocab)})
-        self._states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
+        self._options = {"n_ctx": n_ctx, "n_threads": n_threads or os.cpu_count() or 1, "seed": seed}
         self._max_states = max_saved_prefixes
+        self._states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
         self._lock = threading.RLock()
+        self._loaded = False
         self.stats = {"forward_passes": 0, "tokens_evaluated": 0, "tokens_reused": 0, "prefix_restores": 0}
+
+    def _ensure_loaded(self) -> None:
+        """Load the weights on first use (a run answered entirely from the cache never loads them)."""
+        with self._lock:
+            if self._loaded:
+                return
+            from llama_cpp import Llama  # the only importer of llama_cpp
+
+            self._llm = Llama(model_path=str(self.path), logits_all=False, verbose=False, **self._options)
+            meta = self._llm.metadata
+            if "tokenizer.chat_template" not in meta:
+                raise ModelNotFoundError(f"{self.path} has no chat template in its metadata (tokenizer.chat_template)")
+            self._bos = self._piece(self._llm.token_bos())
+            self._template = ChatTemplate(
+                meta["tokenizer.chat_template"], bos_token=self._bos, eos_token=self._piece(self._llm.token_eos())
+            )
+            self._add_bos = meta.get("tokenizer.ggml.add_bos_token", "false") == "true"
+            self._n_vocab = self._llm.n_vocab()
+            self._digits = classify_digit_tokens({t: self._piece(t) for t in range(self._n_vocab)})
+            self._loaded = True
 
     # ----------------------------------------------------------------- tokens and prompts
     def _piece(self, token: int) -> str:
@@ -168,6 +170,7 @@ class LocalLlama:
             ``(tokens, prefix_len)``; ``prefix_len`` is 0 when there is no system message or its rendering is
             not a token prefix of the whole prompt.
         """
+        self._ensure_loaded()
         tokens = self._tokens(self._template.render(messages) + answer_prefix)
         prefix_len = 0
         if messages and messages[0].role == "system":
@@ -236,6 +239,7 @@ class LocalLlama:
         """
         import llama_cpp
 
+        self._ensure_loaded()
         if len(tokens) >= self._llm.n_ctx():
             raise BadResponseError(f"prompt of {len(tokens)} tokens exceeds the context of {self._llm.n_ctx()}")
         with self._lock:

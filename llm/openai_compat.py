@@ -27,73 +27,24 @@ import dataclasses
 import json
 import math
 import os
-import re
 from collections.abc import Sequence
 from typing import Any
 
 import openai
 
 from llm.errors import AuthenticationError, BackendUnavailableError, BadResponseError
+from llm.parsing import distribution_from_replies
 from llm.types import (
     AnswerDistribution,
     DistributionRequest,
     Generation,
     GenerationRequest,
-    IntegerAnswers,
     Message,
     Usage,
     stable_seed,
 )
 
-__all__ = ["OpenAICompatible", "distribution_from_replies", "parse_integer_answer"]
-
-_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-
-def parse_integer_answer(text: str, answers: IntegerAnswers) -> int | None:
-    """Return the first number written in ``text`` if it is a valid answer, else ``None`` (unparsed).
-
-    Only the first number counts: ``"4 out of 5"`` is 4, ``"-2"`` and ``"2.5"`` are unparsed, as is a reply
-    with no number. No default is ever substituted.
-
-    >>> parse_integer_answer("I'd say 4 out of 5.", IntegerAnswers(low=1, high=5))
-    4
-    >>> parse_integer_answer("7", IntegerAnswers(low=1, high=5)) is None
-    True
-    """
-    m = _NUMBER.search(text)
-    if m is None or not m.group().isdigit():
-        return None
-    value = int(m.group())
-    return value if answers.low <= value <= answers.high else None
-
-
-def distribution_from_replies(
-    replies: Sequence[str], answers: IntegerAnswers, *, usage: Usage | None = None
-) -> AnswerDistribution:
-    """Turn ``n`` replies into a ``"sampled"`` distribution: parsed frequencies, ``valid_mass = parsed / n``.
-
-    With no parsed reply the probabilities are all zero and ``valid_mass`` is 0.
-    """
-    counts = [0] * answers.size
-    parsed = 0
-    for text in replies:
-        value = parse_integer_answer(text, answers)
-        if value is not None:
-            counts[value - answers.low] += 1
-            parsed += 1
-    n = len(replies)
-    probs = [c / parsed for c in counts] if parsed else [0.0] * answers.size
-    return AnswerDistribution(
-        values=answers.values,
-        probs=probs,
-        valid_mass=parsed / n if n else 0.0,
-        method="sampled",
-        n_samples=n,
-        n_unparsed=n - parsed,
-        usage=usage or Usage(),
-    )
-
+__all__ = ["OpenAICompatible"]
 
 def _chat(messages: Sequence[Message], prefix: str = "") -> list[dict[str, str]]:
     chat = [{"role": m.role, "content": m.content} for m in messages]

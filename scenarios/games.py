@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
 
+from llm.parsing import parse_integer_reply
 from llm.types import IntegerAnswers
 from scenarios.errors import DataError, ScenarioError
 from scenarios.question import Question
@@ -297,10 +297,6 @@ def load_verbatim_prompts(source: str | os.PathLike[str] | None = None) -> dict[
 
 
 # ----------------------------------------------------------------------------- parsing free text
-_BRACKET = re.compile(r"\[\s*\$?\s*(-?\d+(?:\.\d+)?)\s*\]")
-_NUMBER = re.compile(r"-?\$?\s*(-?\d+(?:\.\d+)?)")
-
-
 @dataclass(frozen=True, kw_only=True)
 class ParsedAnswer:
     """A free-text reply read as an answer.
@@ -326,13 +322,8 @@ def parse_answer(text: str, answers: IntegerAnswers) -> ParsedAnswer:
     >>> parse_answer("Nothing to say", IntegerAnswers(low=0, high=100)).status
     'unparsed'
     """
-    m = _BRACKET.search(text) or _NUMBER.search(text)
-    if not m:
-        return ParsedAnswer(value=None, status="unparsed", raw=text)
-    num = float(m.group(1))
-    if not num.is_integer() or not answers.low <= num <= answers.high:
-        return ParsedAnswer(value=None, status="out_of_range", raw=text)
-    return ParsedAnswer(value=int(num), status="ok", raw=text)
+    value, status = parse_integer_reply(text, answers)
+    return ParsedAnswer(value=value, status=status, raw=text)
 
 
 # ----------------------------------------------------------------------------- payoffs

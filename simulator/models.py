@@ -185,7 +185,10 @@ class SimulationModel(mesa.Model):
 
     def outcomes(self) -> pd.DataFrame:
         """Model-level outcomes per round (the DataCollector's table)."""
-        return self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        frame = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        if "round" in frame:
+            frame["round"] = frame["round"].astype(np.int64)
+        return frame
 
 
 class SurveyModel(SimulationModel):
@@ -268,7 +271,8 @@ class GameModel(SimulationModel):
         rounds: number of rounds (1 = one-shot).
         network: an undirected graph on nodes ``0..n-1``, or None for random matching.
         history_rounds: past rounds each agent sees in its prompt (repeated games only).
-        history_step: amounts in histories are rounded to multiples of this (default: a quarter of the stakes).
+        history_step: amounts in histories are rounded to multiples of this (default: half the stakes, so each
+            amount is one of three levels: nothing, about half, everything).
         population, persona_indices, service, seed: see :class:`SimulationModel`.
 
     Raises:
@@ -287,7 +291,7 @@ class GameModel(SimulationModel):
         seed: int,
         rounds: int = 1,
         network: nx.Graph | None = None,
-        history_rounds: int = 2,
+        history_rounds: int = 1,
         history_step: int | None = None,
     ) -> None:
         n = len(persona_indices)
@@ -316,7 +320,7 @@ class GameModel(SimulationModel):
         self.network = network
         scale = int(game.params[_SCALE[game.name]])
         self.scale = scale
-        self.history_step = int(history_step) if history_step else max(1, scale // 4)
+        self.history_step = int(history_step) if history_step else max(1, scale // 2)
         self._neighbors = (
             [np.asarray(sorted(network.neighbors(i)), dtype=np.int64) for i in range(n)] if network is not None
             else None

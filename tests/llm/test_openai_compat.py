@@ -7,7 +7,8 @@ import pytest
 
 from llm.base import LanguageModel
 from llm.errors import AuthenticationError, BackendUnavailableError, BadResponseError
-from llm.openai_compat import OpenAICompatible, distribution_from_replies, parse_integer_answer
+from llm.openai_compat import OpenAICompatible
+from llm.parsing import distribution_from_replies, parse_integer_reply
 from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message, stable_seed
 
 try:
@@ -125,7 +126,7 @@ def test_multi_digit_answers_are_sampled_directly(serve):
     [("4", 4), (" 4.", 4), ("I choose 3 of 5", 3), ("Seven", None), ("-2", None), ("2.5", None), ("6", None)],
 )
 def test_parse_integer_answer(text, expected):
-    assert parse_integer_answer(text, LIKERT5) == expected
+    assert parse_integer_reply(text, LIKERT5)[0] == expected
 
 
 def test_distribution_from_replies_never_defaults():

@@ -1,0 +1,177 @@
+import json
+
+import numpy as np
+import pytest
+from mixture_fakes import bimodal, crafter_reply, make_models
+
+from alignment import fit_mixture_weights, pmf_from_samples, wasserstein_1d
+from llm.fakes import ScriptedModel
+from populations.baselines import DEFAULT_SYSTEM_PROMPT
+from populations.crafting import CraftingError
+from populations.evaluation import evaluate_mixture, human_floor, split_humans
+from populations.mixture import PromptMixtureBuilder
+from populations.persona import Population
+from scenarios.registry import get_scenario
+
+
+@pytest.fixture(scope="module")
+def dictator():
+    return get_scenario("dictator")
+
+
+@pytest.fixture(scope="module")
+def humans():
+    fit, test = split_humans(bimodal(20000), rng=0)
+    return fit, test
+
+
+def build(method, **kw):
+    crafter, respondent = make_models()
+    params = {"forbid_target_number": False, "random_state": 0, **kw}
+    return PromptMixtureBuilder(method, crafter=crafter, respondent=respondent, **params)
+
+
+@pytest.mark.parametrize(("method", "kw"), [("em", {"n_components": 15}), ("gb", {"patience": 5})])
+def test_recovers_a_bimodal_target_within_the_1000_human_floor(dictator, humans, method, kw):
+    fit, test = humans
+    b = build(method, **kw).fit(dictator, fit)
+    floor = human_floor(np.concatenate([fit, test]), n=1000, repeats=10, rng=0)
+    scores = evaluate_mixture(b.weights_, b.component_pmfs_, b.support_, test, rng=0)
+    assert scores["w1_exact"] <= floor["w1_mean"], (scores, floor)
+    assert b.fit_loss_ < 0.05 * b.baseline_loss_  # the default prompt (peaked at 50) is far off
+    mix = b.weights_ @ b.component_pmfs_
+    assert mix[:50].sum() == pytest.approx(0.6, abs=0.03)  # the two modes keep their mass
+
+
+@pytest.mark.parametrize("method", ["em", "gb"])
+def test_never_worse_than_the_fixed_prompt_on_the_fit_split(dictator, humans, method):
+    # A respondent that ignores the prompt: crafting cannot help; the mixture must still match the baseline.
+    fit, _ = humans
+    crafter, respondent = make_models()
+    respondent.dist_fn = lambda m, a: np.exp(-0.5 * ((np.asarray(a.values) - 50) / 10.0) ** 2)
+    b = PromptMixtureBuilder(method, n_components=3, crafter=crafter, respondent=respondent, max_iter=2,
+                             n_rounds=3, forbid_target_number=False).fit(dictator, fit)
+    target = pmf_from_samples(fit, dictator.support)
+    baseline = fit_mixture_weights(b.component_pmfs_[:1], dictator.support, target).loss
+    assert b.prompts_[0] == DEFAULT_SYSTEM_PROMPT
+    assert b.fit_loss_ <= baseline + 1e-9
+    assert b.baseline_loss_ == pytest.approx(baseline)
+
+
+def test_fitted_attributes_population_and_sampling(dictator, humans):
+    fit, _ = humans
+    b = build("em", n_components=4, max_iter=3).fit(dictator, fit)
+    k = len(b.prompts_)
+    assert b.weights_.shape == (k,) and b.component_pmfs_.shape == (k, 101)
+    assert b.weights_.sum() == pytest.approx(1.0) and (b.weights_ >= 0).all()
+    assert 1 <= b.n_iter_ <= 3 and isinstance(b.converged_, bool)
+    assert b.history_[0]["iteration"] == 0 and len(b.history_) == b.n_iter_ + 1
+    assert b.cost_["total"]["requests"] == b.cost_["crafter"]["requests"] + b.cost_["respondent"]["requests"]
+    assert b.cost_["crafter"]["backend_calls"] > 0
+    pop = b.population_
+    assert isinstance(pop, Population) and pop.construction == "em"
+    assert pop.metadata["fit_w1"] == b.fit_loss_
+    s1, s2 = b.sample(500, rng=3), b.sample(500, rng=3)
+    assert s1.construction == "em" and np.array_equal(s1.weights, s2.weights)
+    json.dumps(b.to_dict())  # plain JSON
+
+
+def test_em_e_step_follows_the_issue_formula(dictator, humans):
+    fit, _ = humans
+    b = build("em", n_components=3, max_iter=1).fit(dictator, fit)
+    it = b.history_[1]
+    mass = np.asarray(it["responsibility_mass"])
+    assert mass.shape == (4,) and mass.sum() == pytest.approx(1.0)
+    assert {"changed", "weights", "fit_w1", "weight_shift", "crafting"} <= set(it)
+
+
+def test_same_seed_same_fit_different_seed_differs(dictator, humans):
+    fit, _ = humans
+    a = build("gb", n_rounds=6).fit(dictator, fit)
+    b = build("gb", n_rounds=6).fit(dictator, fit)
+    c = build("gb", n_rounds=6, random_state=1).fit(dictator, fit)
+    assert a.prompts_ == b.prompts_ and np.array_equal(a.weights_, b.weights_)
+    assert a.prompts_ != c.prompts_
+
+
+def test_gb_stops_when_w1_stops_improving(dictator, humans):
+    fit, _ = humans
+    crafter, respondent = make_models()
+    respondent.dist_fn = lambda m, a: np.ones(a.size)  # every prompt gives the same answers
+    b = PromptMixtureBuilder("gb", crafter=crafter, respondent=respondent, n_rounds=50, patience=3,
+                             forbid_target_number=False).fit(dictator, fit)
+    assert b.converged_ and b.n_iter_ == 3
+    assert [h["improved"] for h in b.history_[1:]] == [False, False, False]
+
+
+def test_em_converges_when_prompts_and_weights_stop_changing(dictator):
+    # A one-point target: every re-crafted prompt equals the old one, so EM stops after one iteration.
+    crafter, respondent = make_models()
+    values = np.full(50, 30.0)
+    b = PromptMixtureBuilder("em", n_components=2, crafter=crafter, respondent=respondent, max_iter=20,
+                             forbid_target_number=False).fit(dictator, values)
+    assert b.converged_ and b.n_iter_ == 1 and b.history_[1]["changed"] == []
+
+
+@pytest.mark.parametrize(
+    ("values", "kw", "match"),
+    [
+        ([10.0, 200.0], {}, r"target_values\[1\] = 200 is not on the answer scale of scenario 'dictator'"),
+        ([], {}, "target_values is empty"),
+        ([10.0, float("nan")], {}, r"target_values\[1\] is not a finite number"),
+        ([10.0, 20.0], {"n_components": 3}, "n_components=3 is larger than the 2 human values"),
+        ([10.0, 20.0], {"method": "xx"}, "method must be 'em' or 'gb'"),
+        ([10.0, 20.0], {"weight_method": "nnls"}, "weight_method must be 'lp' or 'slsqp'"),
+    ],
+)
+def test_bad_input_raises_clear_errors(dictator, values, kw, match):
+    crafter, respondent = make_models()
+    params = {"method": "em", "n_components": 1, **kw}
+    with pytest.raises(ValueError, match=match):
+        PromptMixtureBuilder(crafter=crafter, respondent=respondent, **params).fit(dictator, values)
+
+
+def test_missing_respondent_and_unfitted_use_raise(dictator):
+    with pytest.raises(ValueError, match="needs a respondent model"):
+        PromptMixtureBuilder("gb").fit(dictator, [10.0])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        PromptMixtureBuilder("gb").sample(10, rng=0)
+
+
+def test_crafter_failures_are_recorded_and_total_failure_raises(dictator, humans):
+    fit, _ = humans
+    _, respondent = make_models()
+    with pytest.raises(CraftingError, match="EM could not craft any of its 2 initial prompts") as info:
+        PromptMixtureBuilder("em", n_components=2, crafter=ScriptedModel(["no idea"]), respondent=respondent,
+                             max_retries=1).fit(dictator, fit)
+    assert len(info.value.history) == 2 and all("failed" in h for h in info.value.history)
+    # Every other reply is unusable: failures land in the history, the fit still completes.
+    flaky = ScriptedModel(lambda r: crafter_reply(r) if r.seed % 2 else "no idea")
+    b = PromptMixtureBuilder("gb", crafter=flaky, respondent=respondent, n_rounds=4, max_retries=0,
+                             forbid_target_number=False, patience=10).fit(dictator, fit)
+    logs = [c for h in b.history_[1:] for c in h["crafting"]]
+    assert any("failed" in c for c in logs) or all("prompt" in c for c in logs)
+    assert len(b.prompts_) == 1 + sum("prompt" in c for c in logs)
+
+
+def test_separate_crafter_and_respondent_costs(dictator, humans):
+    fit, _ = humans
+    crafter, respondent = make_models()
+    b = PromptMixtureBuilder("gb", crafter=crafter, respondent=respondent, n_rounds=3,
+                             forbid_target_number=False).fit(dictator, fit)
+    assert b.cost_["crafter"]["requests"] == crafter.calls
+    assert b.cost_["respondent"]["requests"] == respondent.calls
+
+
+def test_evaluation_protocol_shapes_and_floor(humans):
+    fit, test = humans
+    assert fit.size == test.size == 10000
+    s = np.arange(101.0)
+    pmf = pmf_from_samples(fit, s)
+    ev = evaluate_mixture([1.0], pmf[None], s, test, repeats=5, rng=0)
+    assert ev["w1_exact"] == pytest.approx(wasserstein_1d(fit, test))
+    assert ev["w1_sampled_sd"] > 0 and ev["repeats"] == 5
+    with pytest.raises(ValueError, match="leaves an empty half"):
+        split_humans([1.0, 2.0], fit_fraction=0.1)
+    with pytest.raises(ValueError, match="test split is empty"):
+        evaluate_mixture([1.0], pmf[None], s, [])
