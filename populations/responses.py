@@ -13,6 +13,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from llm.base import LanguageModel
+from llm.budget import map_concurrent
 from llm.types import AnswerDistribution, Usage
 from populations.persona import Persona
 from scenarios.question import Question
@@ -60,6 +61,7 @@ def answer_distributions(
     *,
     progress: bool = False,
     desc: str = "answers",
+    max_workers: int = 1,
 ) -> ResponseTensor:
     """Ask every persona every question, sharing identical (prompt, question) requests.
 
@@ -69,6 +71,7 @@ def answer_distributions(
         questions: Q questions with one common answer set.
         progress: show a progress bar.
         desc: progress-bar label.
+        max_workers: requests in flight at once (>1 only helps remote endpoints; the embedded model is serial).
 
     Returns:
         A :class:`ResponseTensor` with ``probs`` of shape ``(K, Q, S)``.
@@ -83,18 +86,23 @@ def answer_distributions(
     probs = np.zeros((K, Q, S))
     valid = np.zeros((K, Q))
     methods = np.empty((K, Q), dtype=object)
-    done: dict[tuple[str, str], AnswerDistribution] = {}
+    keys = [(personas[k].text, q) for k in range(K) for q in range(Q)]
+    distinct = list(dict.fromkeys(keys))
+    requests = [questions[q].distribution_request(text) for text, q in distinct]
+    if max_workers > 1:
+        results = map_concurrent(model, requests, max_workers=max_workers)
+    else:
+        results = [
+            model.answer_distribution(r)
+            for r in tqdm(requests, desc=desc, disable=not progress, mininterval=1.0)
+        ]
+    done: dict[tuple[str, int], AnswerDistribution] = dict(zip(distinct, results, strict=True))
     usage = Usage()
-    n_cached = 0
-    pairs = [(k, q) for k in range(K) for q in range(Q)]
-    for k, q in tqdm(pairs, desc=desc, disable=not progress, mininterval=1.0):
-        key = (personas[k].text, questions[q].id)
-        dist = done.get(key)
-        if dist is None:
-            dist = model.answer_distribution(questions[q].distribution_request(personas[k].text))
-            done[key] = dist
-            usage = usage + dist.usage
-            n_cached += int(dist.cached)
+    for dist in results:
+        usage = usage + dist.usage
+    for i, key in enumerate(keys):
+        k, q = divmod(i, Q)
+        dist = done[key]
         probs[k, q] = dist.probs
         valid[k, q] = dist.valid_mass
         methods[k, q] = dist.method
@@ -107,5 +115,5 @@ def answer_distributions(
         methods=methods,
         usage=usage,
         n_requests=len(done),
-        n_cached=n_cached,
+        n_cached=sum(int(d.cached) for d in results),
     )

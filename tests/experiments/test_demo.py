@@ -77,3 +77,12 @@ def test_demo_end_to_end_rerun_makes_no_backend_calls(tmp_path, data_dir, capsys
     assert second["backend_requests"] == 0 and second["cache_hits"] == 11
     assert (tmp_path / "d1" / "scores.json").read_bytes() == (tmp_path / "d2" / "scores.json").read_bytes()
     assert "backend requests made: 0" in capsys.readouterr().out
+
+
+def test_missing_data_directory_and_missing_key_are_one_line_errors(capsys, tmp_path, monkeypatch):
+    assert main(["demo", "--out", str(tmp_path), "--data", str(tmp_path / "nowhere")]) == 2
+    assert "does not exist; pass --data" in capsys.readouterr().err
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    assert main(["probe", "--question", "Q?", "--scale", "likert5", "--backend", "openai", "--model", "m"]) == 2
+    err = capsys.readouterr().err
+    assert "OPENAI_API_KEY" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

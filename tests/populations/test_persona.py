@@ -63,3 +63,16 @@ def test_answer_distributions_share_identical_requests():
     resp = answer_distributions(model, personas, questions)
     assert resp.probs.shape == (3, 4, 3) and resp.n_requests == 8 and model.calls == 8
     np.testing.assert_allclose(resp.expected(), np.full((3, 4), 2.6))
+
+
+def test_concurrent_requests_give_the_same_tensor():
+    def dist(msgs, answers):
+        k = len(msgs[0].content)
+        return np.arange(1, answers.size + 1) ** (k % 3) / np.sum(np.arange(1, answers.size + 1) ** (k % 3))
+
+    personas = tuple(Persona(id=str(i), text="x" * (i + 1)) for i in range(5))
+    questions = tuple(Question(id=f"q{i}", prompt=f"Q{i}?", answers=IntegerAnswers(low=1, high=4)) for i in range(3))
+    serial = answer_distributions(KnownDistributionModel(dist), personas, questions)
+    parallel = answer_distributions(KnownDistributionModel(dist), personas, questions, max_workers=4)
+    np.testing.assert_array_equal(serial.probs, parallel.probs)
+    assert serial.n_requests == parallel.n_requests == 15
