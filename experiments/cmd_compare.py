@@ -5,7 +5,7 @@ The config (TOML, see ``experiments/configs/compare_sample.toml``)::
     agents = 200                      # simulated agents per population and scenario
     seed = 0                          # root seed
     scenarios = ["bigfive:E", "dictator"]
-    metrics = ["w1", "mmd"]           # w1, frechet, mmd
+    metrics = ["w1", "frechet"]       # w1, frechet, mmd
     # data = "path/to/shared/data"    # human data (default $POPULACE_DATA or ../shared/data)
 
     [[populations]]
@@ -30,8 +30,6 @@ file is checked before the model is loaded.
 from __future__ import annotations
 
 import argparse
-import shlex
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -39,8 +37,11 @@ from typing import Any
 from experiments.common import add_model_args
 
 _TOP_KEYS = {"agents", "seed", "scenarios", "metrics", "data", "populations"}
-_POP_KEYS = {"fixed": {"name", "kind", "system_prompt"}, "pool": {"name", "kind", "pool", "limit"},
-             "file": {"name", "kind", "path"}}
+_POP_KEYS = {
+    "fixed": {"name", "kind", "system_prompt"},
+    "pool": {"name", "kind", "pool", "limit"},
+    "file": {"name", "kind", "path"},
+}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -118,8 +119,9 @@ def load_compare_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
                 raise ValueError(f"{where}: kind 'file' needs path = \"population.json\"")
             file = _resolve(base, entry["path"])
             if not file.is_file():
-                raise FileNotFoundError(f"{where}: population file {file} does not exist (paths resolve "
-                                        f"against {base})")
+                raise FileNotFoundError(
+                    f"{where}: population file {file} does not exist (paths resolve against {base})"
+                )
             populations[name] = Population.load(file)
             sources[name] = str(file)
         else:
@@ -133,18 +135,23 @@ def load_compare_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
             try:
                 resolved = resolve_pool_path(target)
             except ValueError as exc:
-                raise FileNotFoundError(f"{where}: {exc} (relative paths resolve against {base}, names in "
-                                        f"{personas_root()})") from exc
+                raise FileNotFoundError(
+                    f"{where}: {exc} (relative paths resolve against {base}, names in {personas_root()})"
+                ) from exc
             personas = load_pool(resolved, limit=entry.get("limit"))
-            populations[name] = Population(personas=personas, weights=np.full(len(personas), 1 / len(personas)),
-                                           construction="persona_pool",
-                                           metadata={"pool": str(resolved), "limit": entry.get("limit")})
+            populations[name] = Population(
+                personas=personas,
+                weights=np.full(len(personas), 1 / len(personas)),
+                construction="persona_pool",
+                metadata={"pool": str(resolved), "limit": entry.get("limit")},
+            )
             sources[name] = f"pool {resolved} (first {len(personas)}, uniform weights)"
     return settings, populations, sources
 
 
 def run(args: argparse.Namespace) -> int:
     """Validate the config, run the comparison, write the folder and print the table."""
+    from experiments.cmd_run import command_line
     from experiments.common import model_from_args
     from scenarios.registry import get_scenario
     from simulator.compare import METRICS, compare_populations, write_compare
@@ -158,11 +165,17 @@ def run(args: argparse.Namespace) -> int:
     if bad:
         raise ValueError(f"{args.config}: unknown metric(s) {bad}; choose from {sorted(METRICS)}")
     llm = model_from_args(args)
-    result = compare_populations(populations, settings["scenarios"], llm, n_agents=settings["agents"],
-                                 seed=settings["seed"], metrics=settings["metrics"], data_source=settings["data"],
-                                 progress=not args.quiet)
-    out = write_compare(args.out, result, llm_model=llm, sources=sources, config=settings,
-                        command="populace " + shlex.join(sys.argv[1:]))
+    result = compare_populations(
+        populations,
+        settings["scenarios"],
+        llm,
+        n_agents=settings["agents"],
+        seed=settings["seed"],
+        metrics=settings["metrics"],
+        data_source=settings["data"],
+        progress=not args.quiet,
+    )
+    out = write_compare(args.out, result, llm_model=llm, sources=sources, config=settings, command=command_line(args))
     cols = ["population", "scenario", *settings["metrics"], "w1_human_floor", "parse_failure_rate"]
     print(result.table[cols].round(4).to_string(index=False))
     print()

@@ -15,8 +15,11 @@ from experiments.common import add_data_args, add_model_args, model_from_args, w
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fit`` sub-command."""
-    p = sub.add_parser("fit", help="fit a prompt-mixture (em/gb) or Mixture-of-Personas population to humans",
-                       description=__doc__.split("\n\n")[0])
+    p = sub.add_parser(
+        "fit",
+        help="fit a prompt-mixture (em/gb) or Mixture-of-Personas population to humans",
+        description=__doc__.split("\n\n")[0],
+    )
     p.add_argument("--builder", choices=("em", "gb", "mop"), required=True, help="construction")
     p.add_argument("--scenario", required=True, help="bigfive:E|N|A|C|O or a game role (dictator, …)")
     p.add_argument("--out", required=True, help="output JSON file")
@@ -49,8 +52,11 @@ def run(args: argparse.Namespace) -> int:
 
     scenario = get_scenario(args.scenario, source=args.data)
     values = scenario.human_values(args.data)
-    fit, test = split_humans(values, fit_fraction=args.fit_fraction,
-                             rng=np.random.default_rng([args.seed, stable_seed("split", scenario.name)]))
+    fit, test = split_humans(
+        values,
+        fit_fraction=args.fit_fraction,
+        rng=np.random.default_rng([args.seed, stable_seed("split", scenario.name)]),
+    )
     builder = make_builder(args)
     model = model_from_args(args)
     crafter = crafter_from_args(args) if args.builder != "mop" else None
@@ -61,23 +67,30 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     builder.fit(scenario, fit)
     seconds = round(time.perf_counter() - started, 2)
-    scores = evaluate_mixture(builder.weights_, builder.component_pmfs_, builder.support_, test,
-                              rng=np.random.default_rng([args.seed, 3]))
+    scores = evaluate_mixture(
+        builder.weights_, builder.component_pmfs_, builder.support_, test, rng=np.random.default_rng([args.seed, 3])
+    )
     payload: dict[str, Any] = {
         **builder.to_dict(),
         "scenario": scenario.name,
-        "split": {"seed": args.seed, "fit_fraction": args.fit_fraction, "n_fit": int(fit.size),
-                  "n_test": int(test.size)},
+        "split": {
+            "seed": args.seed,
+            "fit_fraction": args.fit_fraction,
+            "n_fit": int(fit.size),
+            "n_test": int(test.size),
+        },
         "test_scores": scores,
         "seconds": seconds,
     }
     write_json(args.out, payload)
     cost = builder.cost_["total"]
-    print(f"{args.builder} on {scenario.name}: {len(builder.prompts_)} components, fit W1 {builder.fit_loss_:.3f} "
-          f"(fixed prompt {builder.baseline_loss_:.3f}), test W1 {scores['w1_exact']:.3f} exact, "
-          f"{scores['w1_sampled_mean']:.3f} ± {scores['w1_sampled_sd']:.3f} sampled; "
-          f"{cost['requests']} requests, {cost['backend_calls']} backend calls, "
-          f"{cost['prompt_tokens'] + cost['completion_tokens']} tokens; {seconds} s → {args.out}")
+    print(
+        f"{args.builder} on {scenario.name}: {len(builder.prompts_)} components, fit W1 {builder.fit_loss_:.3f} "
+        f"(fixed prompt {builder.baseline_loss_:.3f}), test W1 {scores['w1_exact']:.3f} exact, "
+        f"{scores['w1_sampled_mean']:.3f} ± {scores['w1_sampled_sd']:.3f} sampled; "
+        f"{cost['requests']} requests, {cost['backend_calls']} backend calls, "
+        f"{cost['prompt_tokens'] + cost['completion_tokens']} tokens; {seconds} s → {args.out}"
+    )
     return 0
 
 
@@ -86,11 +99,23 @@ def make_builder(args: argparse.Namespace) -> Any:
     if args.builder == "mop":
         from populations.mop import MixtureOfPersonasBuilder
 
-        return MixtureOfPersonasBuilder(None, pool=args.pool, n_personas=args.n_personas,
-                                        n_exemplars=args.n_exemplars, weight_method=args.weight_method,
-                                        random_state=args.seed)
+        return MixtureOfPersonasBuilder(
+            None,
+            pool=args.pool,
+            n_personas=args.n_personas,
+            n_exemplars=args.n_exemplars,
+            weight_method=args.weight_method,
+            random_state=args.seed,
+        )
     from populations.mixture import PromptMixtureBuilder
 
-    return PromptMixtureBuilder(args.builder, n_components=args.n_components, max_iter=args.max_iter,
-                                n_rounds=args.rounds, patience=args.patience, improve_rounds=args.improve_rounds,
-                                weight_method=args.weight_method, random_state=args.seed)
+    return PromptMixtureBuilder(
+        args.builder,
+        n_components=args.n_components,
+        max_iter=args.max_iter,
+        n_rounds=args.rounds,
+        patience=args.patience,
+        improve_rounds=args.improve_rounds,
+        weight_method=args.weight_method,
+        random_state=args.seed,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 from experiments.common import add_model_args
@@ -12,20 +13,42 @@ from experiments.common import add_model_args
 
 def add_simulation_args(p: argparse.ArgumentParser, *, default_agents: int, default_rounds: int) -> None:
     """Options shared by ``run`` and ``whatif``."""
-    p.add_argument("--population", required=True,
-                   help="population JSON file (from Population.save) or the word 'fixed' (fixed-prompt baseline)")
+    p.add_argument(
+        "--population",
+        required=True,
+        help="population JSON file (from Population.save) or the word 'fixed' (fixed-prompt baseline)",
+    )
     p.add_argument("--agents", type=int, default=default_agents, help=f"agents (default {default_agents})")
     p.add_argument("--rounds", type=int, default=default_rounds, help="rounds of a game (1 = one-shot)")
-    p.add_argument("--network", default=None,
-                   help="graph for repeated games: erdos_renyi[:p=..], watts_strogatz[:k=4,p=0.1], "
-                        "barabasi_albert[:m=2] or edge_list:path=FILE (default: random matching)")
-    p.add_argument("--history-rounds", type=int, default=1,
-                   help="own past rounds shown in each prompt (default 1; keeps distinct prompts bounded)")
-    p.add_argument("--history-step", type=int, default=None,
-                   help="amounts in histories are rounded to multiples of this (default: half the stakes, i.e. three levels)")
+    p.add_argument(
+        "--network",
+        default=None,
+        help="graph for repeated games: erdos_renyi[:p=..], watts_strogatz[:k=4,p=0.1], "
+        "barabasi_albert[:m=2] or edge_list:path=FILE (default: random matching)",
+    )
+    p.add_argument(
+        "--history-rounds",
+        type=int,
+        default=1,
+        help="own past rounds shown in each prompt (default 1; keeps distinct prompts bounded)",
+    )
+    p.add_argument(
+        "--history-step",
+        type=int,
+        default=None,
+        help="amounts in histories are rounded to multiples of this (default: half the stakes, i.e. three levels)",
+    )
     p.add_argument("--seed", type=int, default=0, help="root seed of every random choice")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def command_line(args: argparse.Namespace) -> str:
+    """The command as typed (console script), else rebuilt from the parsed options."""
+    if Path(sys.argv[0]).name == "populace":
+        return "populace " + shlex.join(sys.argv[1:])
+    opts = {k: v for k, v in vars(args).items() if k not in ("func", "command") and v not in (None, False, [])}
+    return f"populace {args.command} " + " ".join(f"--{k.replace('_', '-')}={v}" for k, v in sorted(opts.items()))
 
 
 def load_population(spec: str) -> tuple[Any, str]:
@@ -45,11 +68,18 @@ def load_population(spec: str) -> tuple[Any, str]:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
     p = sub.add_parser("run", help="run one simulation (survey or game, optionally repeated on a network)")
-    p.add_argument("--scenario", required=True,
-                   help="bigfive:E|N|A|C|O (survey), a game (dictator, ultimatum, trust, public_goods, bomb_risk) "
-                        "or a game role")
-    p.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
-                   help="game parameter, repeatable (e.g. --param multiplier=2.4); validated")
+    p.add_argument(
+        "--scenario",
+        required=True,
+        help="bigfive:E|N|A|C|O (survey), a game (dictator, ultimatum, trust, public_goods, bomb_risk) or a game role",
+    )
+    p.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="game parameter, repeatable (e.g. --param multiplier=2.4); validated",
+    )
     p.add_argument("--replicates", type=int, default=1, help="independent replicates (default 1)")
     add_simulation_args(p, default_agents=100, default_rounds=1)
     add_model_args(p)
@@ -79,8 +109,9 @@ def run(args: argparse.Namespace) -> int:
     llm = model_from_args(args)
     service = DecisionService(llm, progress=not args.quiet)
     result = run_simulation(config, population, service, progress=not args.quiet)
-    out = write_run(args.out, result, llm_model=llm, population=population, population_source=source,
-                    command="populace " + shlex.join(sys.argv[1:]))
+    out = write_run(
+        args.out, result, llm_model=llm, population=population, population_source=source, command=command_line(args)
+    )
     print(result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate").round(3).to_string())
     print(f"\n{service.summary(config.n_agents * config.replicates)}")
     print(f"wall time {result.wall_seconds:.1f} s; wrote {out}/records.parquet, manifest.json, report.md")

@@ -103,18 +103,50 @@ class RandomPersonaBuilder:
 # BIG5 codebook (big5_osp/codebook.txt): gender 1=Male, 2=Female, 3=Other; engnat 1=yes, 2=no.
 _GENDER_WORDS = {1: "man", 2: "woman", 3: "person"}
 _COUNTRY_NAMES = {
-    "US": "the United States", "GB": "the United Kingdom", "IN": "India", "AU": "Australia", "CA": "Canada",
-    "PH": "the Philippines", "DE": "Germany", "NZ": "New Zealand", "MY": "Malaysia", "SE": "Sweden",
-    "NL": "the Netherlands", "SG": "Singapore", "ZA": "South Africa", "IE": "Ireland", "PK": "Pakistan",
-    "BR": "Brazil", "FR": "France", "NO": "Norway", "ID": "Indonesia", "MX": "Mexico", "IT": "Italy",
-    "RO": "Romania", "FI": "Finland", "DK": "Denmark", "BE": "Belgium", "ES": "Spain", "PL": "Poland",
-    "CN": "China", "JP": "Japan", "HK": "Hong Kong", "AE": "the United Arab Emirates", "NG": "Nigeria",
-    "EG": "Egypt", "TR": "Turkey", "GR": "Greece", "PT": "Portugal", "CH": "Switzerland", "AT": "Austria",
+    "US": "the United States",
+    "GB": "the United Kingdom",
+    "IN": "India",
+    "AU": "Australia",
+    "CA": "Canada",
+    "PH": "the Philippines",
+    "DE": "Germany",
+    "NZ": "New Zealand",
+    "MY": "Malaysia",
+    "SE": "Sweden",
+    "NL": "the Netherlands",
+    "SG": "Singapore",
+    "ZA": "South Africa",
+    "IE": "Ireland",
+    "PK": "Pakistan",
+    "BR": "Brazil",
+    "FR": "France",
+    "NO": "Norway",
+    "ID": "Indonesia",
+    "MX": "Mexico",
+    "IT": "Italy",
+    "RO": "Romania",
+    "FI": "Finland",
+    "DK": "Denmark",
+    "BE": "Belgium",
+    "ES": "Spain",
+    "PL": "Poland",
+    "CN": "China",
+    "JP": "Japan",
+    "HK": "Hong Kong",
+    "AE": "the United Arab Emirates",
+    "NG": "Nigeria",
+    "EG": "Egypt",
+    "TR": "Turkey",
+    "GR": "Greece",
+    "PT": "Portugal",
+    "CH": "Switzerland",
+    "AT": "Austria",
 }
 
 
-def demographic_persona_text(age: float | None, gender: float | None, country: str | None,
-                             engnat: float | None = None) -> str:
+def demographic_persona_text(
+    age: float | None, gender: float | None, country: str | None, engnat: float | None = None
+) -> str:
     """A template persona from one respondent's demographics (OASIS-style, our own wording).
 
     Missing fields are left out, never invented.
@@ -174,15 +206,21 @@ class DemographicPersonaBuilder:
         for r in rows:
             row = complete.loc[r]
             engnat = row.get("engnat")
-            attrs = {"row": int(r), "age": float(row["age"]), "gender": float(row["gender"]),
-                     "country": str(row["country"])}
+            attrs = {
+                "row": int(r),
+                "age": float(row["age"]),
+                "gender": float(row["gender"]),
+                "country": str(row["country"]),
+            }
             if engnat is not None and np.isfinite(engnat):
                 attrs["engnat"] = float(engnat)
-            personas.append(Persona(
-                id=f"big5-{int(r)}",
-                text=demographic_persona_text(row["age"], row["gender"], row["country"], engnat),
-                attributes=attrs,
-            ))
+            personas.append(
+                Persona(
+                    id=f"big5-{int(r)}",
+                    text=demographic_persona_text(row["age"], row["gender"], row["country"], engnat),
+                    attributes=attrs,
+                )
+            )
         self.population_ = Population(
             personas=tuple(personas),
             weights=np.full(len(personas), 1.0 / len(personas)),

@@ -258,7 +258,7 @@ def extract_prompt(reply: str, *, forbidden_number: float | None = None) -> tupl
     match = _START.search(text)
     if match is None:
         return None, "no 'You are …' prompt in the reply"
-    prompt = text[match.start():]
+    prompt = text[match.start() :]
     prompt = re.split(r"\n\s*\n", prompt, maxsplit=1)[0]  # the prompt is one paragraph
     prompt = " ".join(prompt.split()).strip().strip("\"'“”").strip()
     if prompt[:1].islower():
@@ -281,7 +281,7 @@ def extract_prompt(reply: str, *, forbidden_number: float | None = None) -> tupl
 # --------------------------------------------------------------------------------------------- crafting
 _CRAFTER_SYSTEM = (
     "You write system prompts that make an AI assistant answer as one particular kind of person. A system prompt "
-    "is one paragraph in the second person that starts with \"You are\". Describe the person's character, values, "
+    'is one paragraph in the second person that starts with "You are". Describe the person\'s character, values, '
     "circumstances and habits so that their answers follow naturally. Never state numbers, scores or the answer "
     "itself, and never mention the questionnaire or the game. Reply with the system prompt only."
 )
@@ -376,9 +376,7 @@ class CraftSystemPrompt:
                     sample_index=attempt,
                 )
             ).text
-            prompt, reason = extract_prompt(
-                reply, forbidden_number=target if self.forbid_target_number else None
-            )
+            prompt, reason = extract_prompt(reply, forbidden_number=target if self.forbid_target_number else None)
             entry = {"round": round_, "attempt": attempt, "seed": seed, "reply": reply, "status": reason}
             history.append(entry)
             if prompt is not None:

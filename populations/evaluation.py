@@ -1,10 +1,10 @@
-"""The evaluation protocol of the prompt-mixture paper [1], on a held-out half of the humans.
+r"""The evaluation protocol of the prompt-mixture paper [1], on a held-out half of the humans.
 
 1. Split the humans into a fit and a test half (default 50/50, seeded): :func:`split_humans`.
 2. Fit a population on the fit half.
 3. Score on the **test** half with W1, two ways (:func:`evaluate_mixture`):
 
-   * *exact* — the mixture's answer distribution :math:`\\sum_k w_k p_k` (no sampling noise);
+   * *exact* — the mixture's answer distribution :math:`\sum_k w_k p_k` (no sampling noise);
    * *as the paper does* — draw 1,000 prompts by weight and one answer per prompt, repeated ``repeats`` times
      (mean ± SD, as in Tables 2 and 4 of [1]). The one answer is drawn from the prompt's exact answer
      distribution, which is what sampling the respondent at temperature 1 would give, without further LLM calls.
@@ -110,8 +110,9 @@ def evaluate_mixture(
     }
 
 
-def human_floor(values: Any, *, n: int = 1000, repeats: int = 10, rng: np.random.Generator | int | None = 0
-                ) -> dict[str, float]:
+def human_floor(
+    values: Any, *, n: int = 1000, repeats: int = 10, rng: np.random.Generator | int | None = 0
+) -> dict[str, float]:
     """The 1,000-human floor: W1 between ``n`` random humans and the rest (mean ± SD over ``repeats``).
 
     When there are not more than ``n`` humans, ``n`` becomes half of them (stated in the result).

@@ -198,8 +198,15 @@ class PromptMixtureBuilder:
             log.append({"key": list(map(str, key)), "target": target, "failed": str(exc), "attempts": exc.history})
             return None
         log.append(
-            {"key": list(map(str, key)), "target": target, "prompt": res.prompt, "mean": res.evaluation.mean,
-             "distance": res.distance, "rounds": res.rounds, "attempts": res.history}
+            {
+                "key": list(map(str, key)),
+                "target": target,
+                "prompt": res.prompt,
+                "mean": res.evaluation.mean,
+                "distance": res.distance,
+                "rounds": res.rounds,
+                "attempts": res.history,
+            }
         )
         return _Component(prompt=res.prompt, evaluation=res.evaluation, target=target, crafted=True)
 
@@ -296,16 +303,21 @@ class PromptMixtureBuilder:
         comps = [c for c in crafted if c is not None]
         if not comps:
             raise CraftingError(
-                f"EM could not craft any of its {self.n_components} initial prompts; see the crafter replies in the "
-                "error history, and use a stronger crafter model",
+                f"EM could not craft any of its {self.n_components} initial prompts (last failure: "
+                f"{init_log[-1]['failed']}); the crafter replies are in the error history",
                 init_log,
             )
         if self.include_default:
             comps = [default, *comps]
         weights, loss = self._fit_weights(comps)
         self.history_.append(
-            {"iteration": 0, "crafting": init_log, "weights": weights.tolist(), "fit_w1": loss,
-             "n_failed": sum(c is None for c in crafted)}
+            {
+                "iteration": 0,
+                "crafting": init_log,
+                "weights": weights.tolist(),
+                "fit_w1": loss,
+                "n_failed": sum(c is None for c in crafted),
+            }
         )
         best = (loss, list(comps), weights)
         self.converged_ = False
@@ -337,8 +349,15 @@ class PromptMixtureBuilder:
             shift = float(np.abs(new_weights - weights).max())
             weights = new_weights
             self.history_.append(
-                {"iteration": it, "crafting": log, "changed": changed, "weights": weights.tolist(), "fit_w1": loss,
-                 "weight_shift": shift, "responsibility_mass": (counts @ resp / counts.sum()).tolist()}
+                {
+                    "iteration": it,
+                    "crafting": log,
+                    "changed": changed,
+                    "weights": weights.tolist(),
+                    "fit_w1": loss,
+                    "weight_shift": shift,
+                    "responsibility_mass": (counts @ resp / counts.sum()).tolist(),
+                }
             )
             if loss < best[0] - 1e-12:
                 best = (loss, list(comps), weights)
@@ -371,8 +390,14 @@ class PromptMixtureBuilder:
                 weights, loss = self._fit_weights(comps)
             improved = loss < best_loss - self.tol
             self.history_.append(
-                {"round": rnd, "target": target, "crafting": log, "weights": weights.tolist(), "fit_w1": loss,
-                 "improved": bool(improved)}
+                {
+                    "round": rnd,
+                    "target": target,
+                    "crafting": log,
+                    "weights": weights.tolist(),
+                    "fit_w1": loss,
+                    "improved": bool(improved),
+                }
             )
             if improved:
                 best_loss, stale = loss, 0
@@ -381,6 +406,14 @@ class PromptMixtureBuilder:
                 if stale >= self.patience:
                     self.converged_ = True
                     break
+        if len(comps) == 1:
+            failures = [c for h in self.history_[1:] for c in h.get("crafting", []) if "failed" in c]
+            if failures:
+                raise CraftingError(
+                    f"GB could not craft any prompt in {self.n_iter_} rounds (last failure: {failures[-1]['failed']}); "
+                    "the crafter replies are in the error history",
+                    failures,
+                )
         return comps, weights, loss
 
     # ----------------------------------------------------------------------------------------- API

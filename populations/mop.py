@@ -120,8 +120,11 @@ class MixtureOfPersonasBuilder:
             for j, ex in enumerate(rng.choice(values, size=self.n_exemplars, replace=False)):
                 text = f"You are the following person. {persona.text}\n{exemplar_text(scenario, float(ex))}"
                 personas.append(
-                    Persona(id=f"{persona.id}-ex{j}", text=text,
-                            attributes={"persona_id": persona.id, "exemplar": float(ex), "pool": self.pool})
+                    Persona(
+                        id=f"{persona.id}-ex{j}",
+                        text=text,
+                        attributes={"persona_id": persona.id, "exemplar": float(ex), "pool": str(self.pool)},
+                    )
                 )
         if self.include_default:
             personas.insert(0, Persona(id="mop-default", text=DEFAULT_SYSTEM_PROMPT, attributes={"default": True}))
@@ -143,16 +146,28 @@ class MixtureOfPersonasBuilder:
         self.converged_ = fit.converged
         self.cost_ = {"respondent": respondent.cost(), "total": respondent.cost()}
         self.history_ = [
-            {"personas": [p.id for p in chosen], "components": [p.id for p in personas],
-             "weights": self.weights_.tolist(), "fit_w1": self.fit_loss_, "baseline_w1": self.baseline_loss_}
+            {
+                "personas": [p.id for p in chosen],
+                "components": [p.id for p in personas],
+                "weights": self.weights_.tolist(),
+                "fit_w1": self.fit_loss_,
+                "baseline_w1": self.baseline_loss_,
+            }
         ]
         self.population_ = Population(
             personas=tuple(personas),
             weights=self.weights_,
             construction="mop",
-            metadata={"scenario": scenario.name, "fit_w1": self.fit_loss_, "baseline_w1": self.baseline_loss_,
-                      "cost": self.cost_, "pool": str(self.pool), "n_personas": self.n_personas,
-                      "n_exemplars": self.n_exemplars, "random_state": self.random_state},
+            metadata={
+                "scenario": scenario.name,
+                "fit_w1": self.fit_loss_,
+                "baseline_w1": self.baseline_loss_,
+                "cost": self.cost_,
+                "pool": str(self.pool),
+                "n_personas": self.n_personas,
+                "n_exemplars": self.n_exemplars,
+                "random_state": self.random_state,
+            },
         )
         return self
 
@@ -173,10 +188,15 @@ class MixtureOfPersonasBuilder:
         return {
             "kind": "populace.mop",
             "version": 1,
-            "params": {"pool": str(self.pool), "n_personas": self.n_personas, "n_exemplars": self.n_exemplars,
-                       "weight_method": self.weight_method, "include_default": self.include_default,
-                       "random_state": self.random_state,
-                       "respondent": getattr(self.respondent, "model_id", None)},
+            "params": {
+                "pool": str(self.pool),
+                "n_personas": self.n_personas,
+                "n_exemplars": self.n_exemplars,
+                "weight_method": self.weight_method,
+                "include_default": self.include_default,
+                "random_state": self.random_state,
+                "respondent": getattr(self.respondent, "model_id", None),
+            },
             "prompts": list(self.prompts_),
             "weights": self.weights_.tolist(),
             "component_pmfs": self.component_pmfs_.tolist(),

@@ -1,7 +1,7 @@
 """Out-of-domain surveys from the Open-Source Psychometrics Project: CFCS (``osp_cfcs``) and Grit (``osp_grit``).
 
 Both are 12-item, 1..5 scales. Loaders read the tab-separated ``data.csv`` (0 = missing, per each dataset's
-SOURCE.md) and return the raw item answers (NaN = missing) with demographics; the survey specs take item texts
+SOURCE.md; -1, found in one CFCS row, too) and return the raw item answers (NaN = missing) with demographics; the survey specs take item texts
 and keying from the codebooks.
 
 * **CFCS** (Strathman et al. 1994, CFC-12): item texts from ``osp_cfcs/codebook.txt`` (lines ``Q1. text``);
@@ -171,18 +171,26 @@ def _read_tsv(path: str, required: tuple[str, ...]) -> pd.DataFrame:
 
 
 def _items(df: pd.DataFrame, columns: tuple[str, ...], path: str) -> np.ndarray:
-    """Item columns as floats in 1..5 with 0 → NaN; any other value raises naming file, row and column."""
+    """Item columns as floats in 1..5 with 0 and -1 → NaN; any other value raises naming file, row and column.
+
+    ``-1`` is not in the codebooks but one ``osp_cfcs`` row (file row 10920) has it in every item; it is read as
+    missing and counted by the loaders (``cleaning["cells_coded_minus_one"]``).
+    """
     out = np.empty((len(df), len(columns)))
     for j, col in enumerate(columns):
         raw = df[col].str.strip()
         num = pd.to_numeric(raw, errors="coerce")
-        bad = num.isna() | ~num.isin([0, 1, 2, 3, 4, 5])
+        bad = num.isna() | ~num.isin([-1, 0, 1, 2, 3, 4, 5])
         if bad.any():
             i = int(np.flatnonzero(bad.to_numpy())[0])
             raise DataError(f"{path}: row {i + 2}, column {col!r}: value {df[col].iloc[i]!r} is not in 0..5")
         out[:, j] = num.to_numpy(dtype=float)
-    out[out == 0] = np.nan
+    out[out <= 0] = np.nan
     return out
+
+
+def _minus_one(df: pd.DataFrame, columns: tuple[str, ...]) -> int:
+    return int((df[list(columns)].apply(lambda c: c.str.strip()) == "-1").to_numpy().sum())
 
 
 def _coded(df: pd.DataFrame, col: str) -> pd.Series:
@@ -215,7 +223,8 @@ def load_cfcs(source: str | os.PathLike[str] | None = None) -> SurveyData:
     path = str(find_dataset_file(source, "osp_cfcs", "data.csv"))
     df = _read_tsv(path, (*CFCS_ITEMS, "age", "gender", "country"))
     items = _items(df, CFCS_ITEMS, path)
-    cleaning = {"rows_read": len(df), "rows_with_missing_item": int(np.isnan(items).any(axis=1).sum())}
+    cleaning = {"rows_read": len(df), "rows_with_missing_item": int(np.isnan(items).any(axis=1).sum()),
+                "cells_coded_minus_one": _minus_one(df, CFCS_ITEMS)}
     demo = pd.DataFrame({"age": _age(df, cleaning), "gender": _coded(df, "gender"), "country": _country(df, cleaning)})
     if "accuracy" in df.columns:
         acc = pd.to_numeric(df["accuracy"], errors="coerce")
@@ -238,7 +247,8 @@ def load_grit(source: str | os.PathLike[str] | None = None) -> SurveyData:
     df = _read_tsv(path, (*GRIT_ITEMS, *ITEM_IDS, "age", "gender", "country", "education"))
     items = _items(df, GRIT_ITEMS, path)
     ipip = _items(df, ITEM_IDS, path)
-    cleaning = {"rows_read": len(df), "rows_with_missing_item": int(np.isnan(items).any(axis=1).sum())}
+    cleaning = {"rows_read": len(df), "rows_with_missing_item": int(np.isnan(items).any(axis=1).sum()),
+                "cells_coded_minus_one": _minus_one(df, (*GRIT_ITEMS, *ITEM_IDS))}
     demo = pd.DataFrame({"age": _age(df, cleaning), "country": _country(df, cleaning)})
     for col in ("gender", "education", "urban", "religion", "race", "married", "engnat"):
         if col in df.columns:

@@ -46,12 +46,12 @@ class LLMAgent(mesa.Agent):
         self.persona_index = persona_index
         self.persona_id = persona_id
         self.system_prompt = system_prompt
-        self.history: deque[str] = deque(maxlen=history_rounds)
+        self.history: deque[str] | tuple[()] = deque(maxlen=history_rounds) if history_rounds else ()
         self.payoff = float("nan")
 
     def remember(self, line: str) -> None:
         """Add one round's summary to the bounded history (the oldest line drops out)."""
-        if self.history.maxlen:
+        if self.history != ():
             self.history.append(line)
 
     def history_text(self) -> str:

@@ -94,8 +94,9 @@ def compare_populations(
     specs = {s: get_scenario(s, source=data_source) for s in scenarios}
     humans = {s: np.asarray(spec.human_values(data_source), dtype=float) for s, spec in specs.items()}
     floors = {
-        s: human_sample_floor_stats(h, n=min(n_agents, h.size // 2), repeats=5,
-                                    rng=np.random.default_rng(child_seed(seed, "floor", s)))
+        s: human_sample_floor_stats(
+            h, n=min(n_agents, h.size // 2), repeats=5, rng=np.random.default_rng(child_seed(seed, "floor", s))
+        )
         for s, h in humans.items()
     }
     rows, cost_rows = [], []
@@ -107,8 +108,13 @@ def compare_populations(
             before = service.stats()
             pop_seed = seed_int(child_seed(seed, "compare", pname, s, "population"))
             indices = pop.sample(n_agents, rng=np.random.default_rng(pop_seed))
-            model = SurveyModel(scenario=specs[s], population=pop, persona_indices=indices, service=service,
-                                seed=seed_int(child_seed(seed, "compare", pname, s, "model")))
+            model = SurveyModel(
+                scenario=specs[s],
+                population=pop,
+                persona_indices=indices,
+                service=service,
+                seed=seed_int(child_seed(seed, "compare", pname, s, "model")),
+            )
             while model.running:
                 model.step()
             sim = model.scores().astype(float)
@@ -134,25 +140,32 @@ def compare_populations(
             row["backend_calls"] = after.backend_calls - before.backend_calls
             rows.append(row)
         st = service.stats()
-        cost_rows.append({
-            "population": pname,
-            "construction": pop.construction,
-            "components": len(pop),
-            "agent_decisions": st.agent_decisions,
-            "distinct_prompts": st.distinct_prompts,
-            "backend_calls": st.backend_calls,
-            "cache_hits": st.cache_hits,
-            "prompt_tokens": st.prompt_tokens,
-            "completion_tokens": st.completion_tokens,
-            "seconds": round(time.perf_counter() - start, 2),
-        })
+        cost_rows.append(
+            {
+                "population": pname,
+                "construction": pop.construction,
+                "components": len(pop),
+                "agent_decisions": st.agent_decisions,
+                "distinct_prompts": st.distinct_prompts,
+                "backend_calls": st.backend_calls,
+                "cache_hits": st.cache_hits,
+                "prompt_tokens": st.prompt_tokens,
+                "completion_tokens": st.completion_tokens,
+                "seconds": round(time.perf_counter() - start, 2),
+            }
+        )
     return CompareResult(
         table=pd.DataFrame(rows),
         cost=pd.DataFrame(cost_rows),
         samples=samples,
         supports={s: np.asarray(spec.support, dtype=float) for s, spec in specs.items()},
-        settings={"n_agents": n_agents, "seed": seed, "metrics": list(metrics), "scenarios": list(scenarios),
-                  "populations": list(populations)},
+        settings={
+            "n_agents": n_agents,
+            "seed": seed,
+            "metrics": list(metrics),
+            "scenarios": list(scenarios),
+            "populations": list(populations),
+        },
     )
 
 
@@ -182,8 +195,15 @@ def plot_grid(result: CompareResult, path: Path) -> Path:
     return path
 
 
-def write_compare(out_dir: str | Path, result: CompareResult, *, llm_model: Any, sources: Mapping[str, str],
-                  config: Mapping[str, Any] | None = None, command: str = "") -> Path:
+def write_compare(
+    out_dir: str | Path,
+    result: CompareResult,
+    *,
+    llm_model: Any,
+    sources: Mapping[str, str],
+    config: Mapping[str, Any] | None = None,
+    command: str = "",
+) -> Path:
     """Write ``table.csv``, ``table.md``, ``cost.csv``, ``grid.png``, ``manifest.json`` and ``report.md``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

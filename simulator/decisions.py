@@ -159,8 +159,17 @@ class DecisionService:
 
     def draw(self, batch: DecisionBatch, rng: np.random.Generator, *, desc: str = "distributions") -> Draws:
         """Resolve a batch: request its distinct keys (in first-submission order), then draw every answer."""
-        ids = self.prefetch(list(zip(batch.prompts, batch.questions, strict=True)), desc=desc)
-        return self.draw_keys(np.asarray(ids, dtype=np.int64), rng)
+        local: dict[tuple[int, int], int] = {}  # identity of (prompt, question) objects → position in `distinct`
+        distinct: list[tuple[str, Question]] = []
+        positions = np.empty(len(batch), dtype=np.int64)
+        for i, (p, q) in enumerate(zip(batch.prompts, batch.questions, strict=True)):
+            j = local.get((id(p), id(q)))
+            if j is None:
+                j = local[(id(p), id(q))] = len(distinct)
+                distinct.append((p, q))
+            positions[i] = j
+        ids = np.asarray(self.prefetch(distinct, desc=desc), dtype=np.int64)
+        return self.draw_keys(ids[positions], rng)
 
     # -- accounting -----------------------------------------------------------------------------------------
 

@@ -65,8 +65,13 @@ FIRST_MOVER = {
     "public_goods": "public_goods",
     "bomb_risk": "bomb_risk",
 }
-_SCALE = {"dictator": "stakes", "ultimatum": "stakes", "trust": "stakes", "public_goods": "endowment",
-          "bomb_risk": "n_boxes"}
+_SCALE = {
+    "dictator": "stakes",
+    "ultimatum": "stakes",
+    "trust": "stakes",
+    "public_goods": "endowment",
+    "bomb_risk": "n_boxes",
+}
 
 
 def gini(x: np.ndarray) -> float:
@@ -137,8 +142,14 @@ class SimulationModel(mesa.Model):
         self.datacollector = mesa.DataCollector(
             model_reporters={
                 name: (lambda m, name=name: m.round_summary.get(name, float("nan")))
-                for name in ("round", "mean_decision", "cooperation_rate", "gini_payoff", "mean_payoff",
-                             "parse_failure_rate")
+                for name in (
+                    "round",
+                    "mean_decision",
+                    "cooperation_rate",
+                    "gini_payoff",
+                    "mean_payoff",
+                    "parse_failure_rate",
+                )
             }
         )
 
@@ -152,9 +163,18 @@ class SimulationModel(mesa.Model):
         index = np.fromiter((a.index for a in batch.agents), dtype=np.int64, count=len(batch))
         return index, batch.tags, draws
 
-    def _record(self, *, agent: np.ndarray, role: str | np.ndarray, question: str | np.ndarray,
-                decision: np.ndarray, valid_mass: np.ndarray, payoff: np.ndarray,
-                partner: np.ndarray | int = -1, group_size: np.ndarray | int = 1) -> None:
+    def _record(
+        self,
+        *,
+        agent: np.ndarray,
+        role: str | np.ndarray,
+        question: str | np.ndarray,
+        decision: np.ndarray,
+        valid_mass: np.ndarray,
+        payoff: np.ndarray,
+        partner: np.ndarray | int = -1,
+        group_size: np.ndarray | int = 1,
+    ) -> None:
         a = np.asarray(agent, dtype=np.int64)
         n = a.size
 
@@ -162,26 +182,29 @@ class SimulationModel(mesa.Model):
             arr = np.asarray(v, dtype=dtype)
             return np.full(n, arr, dtype=dtype) if arr.ndim == 0 else arr
 
-        self._columns.append({
-            "round": np.full(n, self.steps, dtype=np.int64),
-            "agent": a,
-            "persona_index": self.persona_indices[a],
-            "persona_id": self._persona_ids[self.persona_indices[a]],
-            "role": col(role, object),
-            "question": col(question, object),
-            "partner": col(partner, np.int64),
-            "group_size": col(group_size, np.int64),
-            "decision": col(decision, float),
-            "valid_mass": col(valid_mass, float),
-            "payoff": col(payoff, float),
-        })
+        self._columns.append(
+            {
+                "round": np.full(n, self.steps, dtype=np.int64),
+                "agent": a,
+                "persona_index": self.persona_indices[a],
+                "persona_id": self._persona_ids[self.persona_indices[a]],
+                "role": col(role, object),
+                "question": col(question, object),
+                "partner": col(partner, np.int64),
+                "group_size": col(group_size, np.int64),
+                "decision": col(decision, float),
+                "valid_mass": col(valid_mass, float),
+                "payoff": col(payoff, float),
+            }
+        )
 
     def records(self) -> pd.DataFrame:
-        """All records so far, one row per agent, round and role, sorted by round, agent, role, partner."""
+        """All records so far, one row per agent, round and role, sorted by round and agent (stable)."""
         if not self._columns:
             return pd.DataFrame({c: [] for c in RECORD_COLUMNS})
-        frame = pd.DataFrame({c: np.concatenate([cols[c] for cols in self._columns]) for c in RECORD_COLUMNS})
-        return frame.sort_values(["round", "agent", "role", "partner"], kind="stable").reset_index(drop=True)
+        data = {c: np.concatenate([cols[c] for cols in self._columns]) for c in RECORD_COLUMNS}
+        order = np.lexsort((data["agent"], data["round"]))  # stable: roles keep their recording order
+        return pd.DataFrame({c: v[order] for c, v in data.items()})
 
     def outcomes(self) -> pd.DataFrame:
         """Model-level outcomes per round (the DataCollector's table)."""
@@ -202,8 +225,15 @@ class SurveyModel(SimulationModel):
     After ``len(scenario.questions())`` steps ``running`` is False and :meth:`scores` gives one value per agent.
     """
 
-    def __init__(self, *, scenario: TraitScenario | GameScenario, population: Population,
-                 persona_indices: Sequence[int] | np.ndarray, service: DecisionService, seed: int) -> None:
+    def __init__(
+        self,
+        *,
+        scenario: TraitScenario | GameScenario,
+        population: Population,
+        persona_indices: Sequence[int] | np.ndarray,
+        service: DecisionService,
+        seed: int,
+    ) -> None:
         super().__init__(population=population, persona_indices=persona_indices, service=service, seed=seed)
         self.scenario = scenario
         self.questions = scenario.questions()
@@ -224,8 +254,14 @@ class SurveyModel(SimulationModel):
         self.agents.shuffle_do("step")
         index, _, draws = self._resolve(desc=f"survey {q.id}")
         self.answers[index, self._current] = draws.values
-        self._record(agent=index, role="respondent", question=q.id, decision=draws.values.astype(float),
-                     valid_mass=draws.valid_mass, payoff=np.full(index.size, np.nan))
+        self._record(
+            agent=index,
+            role="respondent",
+            question=q.id,
+            decision=draws.values.astype(float),
+            valid_mass=draws.valid_mass,
+            payoff=np.full(index.size, np.nan),
+        )
         self.round_summary = {
             "round": float(self.steps),
             "mean_decision": float(np.mean(draws.values)),
@@ -306,15 +342,23 @@ class GameModel(SimulationModel):
             )
         if network is not None:
             if sorted(network.nodes) != list(range(n)):
-                raise ValueError(f"the network must have nodes 0..{n - 1} for {n} agents, "
-                                 f"got {network.number_of_nodes()} nodes")
+                raise ValueError(
+                    f"the network must have nodes 0..{n - 1} for {n} agents, got {network.number_of_nodes()} nodes"
+                )
             if game.name != "bomb_risk":
                 check_group_graph(network, max_group=100 if game.name == "public_goods" else None)
         elif game.name == "public_goods" and n % game.params["group_size"]:
-            raise ValueError(f"{n} agents cannot be split into public-goods groups of {game.params['group_size']}; "
-                             "use a multiple of group_size or a network")
-        super().__init__(population=population, persona_indices=persona_indices, service=service, seed=seed,
-                         history_rounds=history_rounds if rounds > 1 else 0)
+            raise ValueError(
+                f"{n} agents cannot be split into public-goods groups of {game.params['group_size']}; "
+                "use a multiple of group_size or a network"
+            )
+        super().__init__(
+            population=population,
+            persona_indices=persona_indices,
+            service=service,
+            seed=seed,
+            history_rounds=history_rounds if rounds > 1 else 0,
+        )
         self.game = game
         self.rounds = rounds
         self.network = network
@@ -322,7 +366,8 @@ class GameModel(SimulationModel):
         self.scale = scale
         self.history_step = int(history_step) if history_step else max(1, scale // 2)
         self._neighbors = (
-            [np.asarray(sorted(network.neighbors(i)), dtype=np.int64) for i in range(n)] if network is not None
+            [np.asarray(sorted(network.neighbors(i)), dtype=np.int64) for i in range(n)]
+            if network is not None
             else None
         )
         self._roles: dict[tuple, GameRole] = {}
@@ -346,7 +391,9 @@ class GameModel(SimulationModel):
     def _question(self, role: str, agent: LLMAgent, **overrides: Any) -> Question:
         history = ""
         if self.rounds > 1:
-            where = "with the people around you" if self.network is not None else "with a new partner or group each round"
+            where = (
+                "with the people around you" if self.network is not None else "with a new partner or group each round"
+            )
             history = f"You play this game for {self.rounds} rounds, {where}."
             past = agent.history_text()
             if past:
@@ -372,11 +419,14 @@ class GameModel(SimulationModel):
                 for i in self._incoming.get(agent.index, ())
             ]
         if name == "ultimatum":
-            return [(self._question("ultimatum_proposer", agent), "ultimatum_proposer"),
-                    (self._question("ultimatum_responder", agent), "ultimatum_responder")]
+            return [
+                (self._question("ultimatum_proposer", agent), "ultimatum_proposer"),
+                (self._question("ultimatum_responder", agent), "ultimatum_responder"),
+            ]
         if name == "public_goods":
-            return [(self._question("public_goods", agent, group_size=int(self.group_size[agent.index])),
-                     "public_goods")]
+            return [
+                (self._question("public_goods", agent, group_size=int(self.group_size[agent.index])), "public_goods")
+            ]
         return [(self._question(FIRST_MOVER[name], agent), FIRST_MOVER[name])]
 
     # -- matching -------------------------------------------------------------------------------------------
@@ -395,9 +445,7 @@ class GameModel(SimulationModel):
             self.partner[perm] = np.roll(perm, -1)
         else:
             u = self.rng.random(n)
-            self.partner = np.asarray(
-                [nb[int(u[i] * nb.size)] for i, nb in enumerate(self._neighbors)], dtype=np.int64
-            )
+            self.partner = np.asarray([nb[int(u[i] * nb.size)] for i, nb in enumerate(self._neighbors)], dtype=np.int64)
         return []
 
     # -- one round ------------------------------------------------------------------------------------------
@@ -452,14 +500,29 @@ class GameModel(SimulationModel):
         pay_d, _ = dictator_payoffs(give, stakes)
         received = np.bincount(self.partner, weights=give, minlength=self.n_agents)
         idx = np.arange(self.n_agents)
-        self._record(agent=idx, role="dictator", question="dictator", decision=give, valid_mass=vm, payoff=pay_d,
-                     partner=self.partner)
-        self._record(agent=idx, role="recipient", question="", decision=np.full(self.n_agents, np.nan),
-                     valid_mass=np.full(self.n_agents, np.nan), payoff=received)
+        self._record(
+            agent=idx,
+            role="dictator",
+            question="dictator",
+            decision=give,
+            valid_mass=vm,
+            payoff=pay_d,
+            partner=self.partner,
+        )
+        self._record(
+            agent=idx,
+            role="recipient",
+            question="",
+            decision=np.full(self.n_agents, np.nan),
+            valid_mass=np.full(self.n_agents, np.nan),
+            payoff=received,
+        )
         lines = None
         if self.rounds > 1:
-            lines = [f"you gave about ${self._about(g)} of ${stakes} and received about ${self._about(r)}"
-                     for g, r in zip(give, received, strict=True)]
+            lines = [
+                f"you gave about ${self._about(g)} of ${stakes} and received about ${self._about(r)}"
+                for g, r in zip(give, received, strict=True)
+            ]
         return pay_d + received, lines
 
     def _play_ultimatum(self, by_role, groups):
@@ -469,10 +532,23 @@ class GameModel(SimulationModel):
         pay_p, pay_r = ultimatum_payoffs(offer, min_acc[self.partner], stakes)
         got = np.bincount(self.partner, weights=pay_r, minlength=self.n_agents)
         idx = np.arange(self.n_agents)
-        self._record(agent=idx, role="ultimatum_proposer", question="ultimatum_proposer", decision=offer,
-                     valid_mass=vm_o, payoff=pay_p, partner=self.partner)
-        self._record(agent=idx, role="ultimatum_responder", question="ultimatum_responder", decision=min_acc,
-                     valid_mass=vm_m, payoff=got)
+        self._record(
+            agent=idx,
+            role="ultimatum_proposer",
+            question="ultimatum_proposer",
+            decision=offer,
+            valid_mass=vm_o,
+            payoff=pay_p,
+            partner=self.partner,
+        )
+        self._record(
+            agent=idx,
+            role="ultimatum_responder",
+            question="ultimatum_responder",
+            decision=min_acc,
+            valid_mass=vm_m,
+            payoff=got,
+        )
         lines = None
         if self.rounds > 1:
             accepted = offer >= min_acc[self.partner]
@@ -503,10 +579,24 @@ class GameModel(SimulationModel):
         self._extra_mass = [draws.valid_mass]
         pay_i, pay_b = trust_payoffs(sent, returned, p["stakes"], p["multiplier"])
         idx = np.arange(self.n_agents)
-        self._record(agent=idx, role="trust_investor", question="trust_investor", decision=sent, valid_mass=vm_s,
-                     payoff=pay_i, partner=self.partner)
-        self._record(agent=self.partner, role="trust_banker", question="trust_banker", decision=returned,
-                     valid_mass=vm_r, payoff=pay_b, partner=idx)
+        self._record(
+            agent=idx,
+            role="trust_investor",
+            question="trust_investor",
+            decision=sent,
+            valid_mass=vm_s,
+            payoff=pay_i,
+            partner=self.partner,
+        )
+        self._record(
+            agent=self.partner,
+            role="trust_banker",
+            question="trust_banker",
+            decision=returned,
+            valid_mass=vm_r,
+            payoff=pay_b,
+            partner=idx,
+        )
         banked = np.bincount(self.partner, weights=pay_b, minlength=self.n_agents)
         lines = None
         if self.rounds > 1:
@@ -535,8 +625,15 @@ class GameModel(SimulationModel):
                 payoff[g] = public_goods_payoffs(c[g], p["endowment"], p["multiplier"])
                 others[g] = (c[g].sum() - c[g]) / (g.size - 1)
         idx = np.arange(n)
-        self._record(agent=idx, role="public_goods", question="public_goods", decision=c, valid_mass=vm,
-                     payoff=payoff, group_size=self.group_size)
+        self._record(
+            agent=idx,
+            role="public_goods",
+            question="public_goods",
+            decision=c,
+            valid_mass=vm,
+            payoff=payoff,
+            group_size=self.group_size,
+        )
         lines = None
         if self.rounds > 1:
             lines = [
@@ -550,10 +647,19 @@ class GameModel(SimulationModel):
         boxes, vm = by_role["bomb_risk"]
         bomb = self.rng.integers(1, self.game.params["n_boxes"] + 1, size=self.n_agents)
         payoff = bomb_payoffs(boxes, bomb)
-        self._record(agent=np.arange(self.n_agents), role="bomb_risk", question="bomb_risk", decision=boxes,
-                     valid_mass=vm, payoff=payoff, group_size=1)
+        self._record(
+            agent=np.arange(self.n_agents),
+            role="bomb_risk",
+            question="bomb_risk",
+            decision=boxes,
+            valid_mass=vm,
+            payoff=payoff,
+            group_size=1,
+        )
         lines = None
         if self.rounds > 1:
-            lines = [f"you opened about {self._about(b)} boxes and {'avoided' if bomb[i] > b else 'hit'} the bomb"
-                     for i, b in enumerate(boxes)]
+            lines = [
+                f"you opened about {self._about(b)} boxes and {'avoided' if bomb[i] > b else 'hit'} the bomb"
+                for i, b in enumerate(boxes)
+            ]
         return payoff, lines

@@ -118,8 +118,10 @@ def build_graph(spec: NetworkSpec, n: int, *, seed: int | np.random.SeedSequence
     """
     if n < 2:
         raise ValueError(f"a network needs at least 2 agents, got {n}")
-    s = int(np.random.SeedSequence(seed).generate_state(1)[0]) if isinstance(seed, int) else int(
-        seed.generate_state(1)[0]
+    s = (
+        int(np.random.SeedSequence(seed).generate_state(1)[0])
+        if isinstance(seed, int)
+        else int(seed.generate_state(1)[0])
     )
     p = spec.params
     if spec.kind == "erdos_renyi":

@@ -171,8 +171,9 @@ class RunResult:
     wall_seconds: float
 
 
-def build_model(config: RunConfig, population: Population, service: DecisionService, replicate: int,
-                **overrides: Any) -> tuple[SimulationModel, dict[str, int], dict[str, Any]]:
+def build_model(
+    config: RunConfig, population: Population, service: DecisionService, replicate: int, **overrides: Any
+) -> tuple[SimulationModel, dict[str, int], dict[str, Any]]:
     """The Mesa model of one replicate (population draw, graph and model seed from the replicate's streams).
 
     ``overrides`` replace game parameters (what-if conditions); everything random stays paired.
@@ -183,14 +184,27 @@ def build_model(config: RunConfig, population: Population, service: DecisionServ
     }
     indices = population.sample(config.n_agents, rng=np.random.default_rng(seeds["population"]))
     if config.is_survey:
-        model = SurveyModel(scenario=get_scenario(config.scenario), population=population, persona_indices=indices,
-                            service=service, seed=seeds["model"])
+        model = SurveyModel(
+            scenario=get_scenario(config.scenario),
+            population=population,
+            persona_indices=indices,
+            service=service,
+            seed=seeds["model"],
+        )
         return model, seeds, {}
     graph = build_graph(config.network, config.n_agents, seed=seeds["network"]) if config.network else None
     game = config.game.with_params(**overrides) if overrides else config.game
-    model = GameModel(game=game, population=population, persona_indices=indices, service=service,
-                      seed=seeds["model"], rounds=config.rounds, network=graph,
-                      history_rounds=config.history_rounds, history_step=config.history_step)
+    model = GameModel(
+        game=game,
+        population=population,
+        persona_indices=indices,
+        service=service,
+        seed=seeds["model"],
+        rounds=config.rounds,
+        network=graph,
+        history_rounds=config.history_rounds,
+        history_step=config.history_step,
+    )
     return model, seeds, graph_summary(graph) if graph is not None else {}
 
 
@@ -260,8 +274,15 @@ def cache_stats(model: Any) -> dict[str, Any]:
     return out
 
 
-def write_run(out_dir: str | Path, result: RunResult, *, llm_model: Any, population: Population,
-              population_source: str, command: str = "") -> Path:
+def write_run(
+    out_dir: str | Path,
+    result: RunResult,
+    *,
+    llm_model: Any,
+    population: Population,
+    population_source: str,
+    command: str = "",
+) -> Path:
     """Write ``records.parquet``, ``outcomes.csv``, ``manifest.json`` and ``report.md`` into ``out_dir``."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -272,8 +293,11 @@ def write_run(out_dir: str | Path, result: RunResult, *, llm_model: Any, populat
         "command": command,
         "config": result.config.to_dict(),
         "seeds": {"root": result.config.seed, "replicates": result.seeds},
-        "population": {"source": population_source, "construction": population.construction,
-                       "components": len(population)},
+        "population": {
+            "source": population_source,
+            "construction": population.construction,
+            "components": len(population),
+        },
         "networks": result.networks,
         "model_id": getattr(llm_model, "model_id", "unknown"),
         "decisions": result.stats,

@@ -79,8 +79,9 @@ class WhatIfResult:
     wall_seconds: float
 
 
-def paired_differences(per_round: pd.DataFrame, *, seed: int, confidence: float = 0.95,
-                       n_resamples: int = 9999) -> pd.DataFrame:
+def paired_differences(
+    per_round: pd.DataFrame, *, seed: int, confidence: float = 0.95, n_resamples: int = 9999
+) -> pd.DataFrame:
     """Paired differences of each outcome's per-replicate mean over rounds, with bootstrap CIs.
 
     Args:
@@ -103,26 +104,40 @@ def paired_differences(per_round: pd.DataFrame, *, seed: int, confidence: float 
         d = d[np.isfinite(d)]
         lo = hi = float("nan")
         if d.size >= 2 and np.ptp(d) > 0:
-            res = stats.bootstrap((d,), np.mean, confidence_level=confidence, n_resamples=n_resamples,
-                                  method="percentile", rng=np.random.default_rng(child_seed(seed, "bootstrap",
-                                                                                             outcome)))
+            res = stats.bootstrap(
+                (d,),
+                np.mean,
+                confidence_level=confidence,
+                n_resamples=n_resamples,
+                method="percentile",
+                rng=np.random.default_rng(child_seed(seed, "bootstrap", outcome)),
+            )
             lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
         elif d.size >= 1 and np.ptp(d) == 0:
             lo = hi = float(d[0])  # every replicate gave the same difference
-        rows.append({
-            "outcome": outcome,
-            "baseline": float(np.nanmean(b)),
-            "intervention": float(np.nanmean(i)),
-            "difference": float(d.mean()) if d.size else float("nan"),
-            "ci_low": lo,
-            "ci_high": hi,
-            "n_replicates": int(d.size),
-        })
+        rows.append(
+            {
+                "outcome": outcome,
+                "baseline": float(np.nanmean(b)),
+                "intervention": float(np.nanmean(i)),
+                "difference": float(d.mean()) if d.size else float("nan"),
+                "ci_low": lo,
+                "ci_high": hi,
+                "n_replicates": int(d.size),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def run_whatif(config: RunConfig, population: Population, service: DecisionService, *,
-               baseline: dict[str, Any], intervention: dict[str, Any], progress: bool = False) -> WhatIfResult:
+def run_whatif(
+    config: RunConfig,
+    population: Population,
+    service: DecisionService,
+    *,
+    baseline: dict[str, Any],
+    intervention: dict[str, Any],
+    progress: bool = False,
+) -> WhatIfResult:
     """Run both conditions on the same replicates and compare them.
 
     Both conditions' parameters are validated (by :class:`~scenarios.games.Game`) before any LLM call.
@@ -165,8 +180,9 @@ def plot_outcome(per_round: pd.DataFrame, outcome: str, path: Path, *, labels: d
         sub = per_round[per_round["condition"] == cond].groupby("round")[outcome]
         mean, se = sub.mean(), sub.std(ddof=1) / np.sqrt(sub.count())
         ax.plot(mean.index, mean.to_numpy(), marker="o", color=color, label=labels[cond])
-        ax.fill_between(mean.index, (mean - 1.96 * se).to_numpy(), (mean + 1.96 * se).to_numpy(), color=color,
-                        alpha=0.2)
+        ax.fill_between(
+            mean.index, (mean - 1.96 * se).to_numpy(), (mean + 1.96 * se).to_numpy(), color=color, alpha=0.2
+        )
     ax.set_xlabel("round")
     ax.set_ylabel(outcome)
     ax.set_title(OUTCOMES.get(outcome, outcome), fontsize=9)
@@ -177,15 +193,25 @@ def plot_outcome(per_round: pd.DataFrame, outcome: str, path: Path, *, labels: d
     return path
 
 
-def write_whatif(out_dir: str | Path, result: WhatIfResult, *, llm_model: Any, population: Population,
-                 population_source: str, command: str = "") -> Path:
+def write_whatif(
+    out_dir: str | Path,
+    result: WhatIfResult,
+    *,
+    llm_model: Any,
+    population: Population,
+    population_source: str,
+    command: str = "",
+) -> Path:
     """Write records, per-round outcomes, paired differences, one PNG per outcome, manifest and report."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.records.to_parquet(out / "records.parquet", index=False)
     result.per_round.to_csv(out / "per_round.csv", index=False)
     result.differences.to_csv(out / "differences.csv", index=False)
-    labels = {"baseline": f"baseline {_cond(result.baseline)}", "intervention": f"intervention {_cond(result.intervention)}"}
+    labels = {
+        "baseline": f"baseline {_cond(result.baseline)}",
+        "intervention": f"intervention {_cond(result.intervention)}",
+    }
     plots = []
     for outcome in OUTCOMES:
         if outcome in result.per_round and result.per_round[outcome].notna().any():
@@ -198,8 +224,11 @@ def write_whatif(out_dir: str | Path, result: WhatIfResult, *, llm_model: Any, p
         "baseline": result.baseline,
         "intervention": result.intervention,
         "seeds": {"root": c.seed, "replicates": c.replicates, "paired": True},
-        "population": {"source": population_source, "construction": population.construction,
-                       "components": len(population)},
+        "population": {
+            "source": population_source,
+            "construction": population.construction,
+            "components": len(population),
+        },
         "model_id": getattr(llm_model, "model_id", "unknown"),
         "decisions": result.stats,
         "cache": cache_stats(llm_model),

@@ -11,8 +11,9 @@ def test_random_personas_from_public_pools(personas_dir, pool):
     pop = b.population_
     assert len(pop) == 7 and pop.construction == "random_persona"
     assert np.allclose(pop.weights, 1 / 7)
-    assert all(p.text.startswith("You are the following person. ") and p.attributes["pool"] == pool
-               for p in pop.personas)
+    assert all(
+        p.text.startswith("You are the following person. ") and p.attributes["pool"] == pool for p in pop.personas
+    )
     same = RandomPersonaBuilder(personas_dir / pool, n_personas=7, random_state=3).fit().population_
     other = RandomPersonaBuilder(personas_dir / pool, n_personas=7, random_state=4).fit().population_
     assert [p.id for p in same.personas] == [p.id for p in pop.personas]
@@ -35,7 +36,8 @@ def test_demographic_persona_template():
         "Answer every question as yourself."
     )
     assert demographic_persona_text(40, 2, "ZZ", 2).startswith(
-        "You are a 40-year-old woman from the country with code ZZ. English is not your native language.")
+        "You are a 40-year-old woman from the country with code ZZ. English is not your native language."
+    )
     assert demographic_persona_text(float("nan"), None, None) == "You are a person. Answer every question as yourself."
 
 

@@ -20,7 +20,9 @@ def dictator():
 
 
 def test_extract_prompt_takes_the_you_are_paragraph():
-    prompt, status = extract_prompt('Here you go:\n```\n"you are a careful saver who rarely shares."\n```\nHope it helps')
+    prompt, status = extract_prompt(
+        'Here you go:\n```\n"you are a careful saver who rarely shares."\n```\nHope it helps'
+    )
     assert status == "ok"
     assert prompt == "You are a careful saver who rarely shares."
 
@@ -127,8 +129,7 @@ def test_evaluator_is_exact_and_memoised(dictator):
     b = ev("You are a person who would answer about 70.")
     assert a is b and meter.requests == 1
     assert a.pmf.shape == (101,) and a.pmf.sum() == pytest.approx(1.0)
-    assert a.expected_distance(dictator.support, 70) == pytest.approx(
-        float(a.pmf @ np.abs(dictator.support - 70)))
+    assert a.expected_distance(dictator.support, 70) == pytest.approx(float(a.pmf @ np.abs(dictator.support - 70)))
 
 
 def test_trait_scenario_crafting_convolves_items(data_dir):
@@ -138,3 +139,18 @@ def test_trait_scenario_crafting_convolves_items(data_dir):
     res = CraftSystemPrompt(crafter, respondent, max_rounds=0)(35, trait)
     assert res.evaluation.pmf.shape == (41,)
     assert res.evaluation.mean == pytest.approx(30.0)  # uniform items: 10 × 3 after keying
+
+
+@pytest.mark.model
+def test_embedded_model_crafts_or_records_failures(embedded_model, dictator):
+    """SmolLM2 as crafter and respondent: a prompt with an exact evaluation, or a CraftingError with the replies."""
+    craft = CraftSystemPrompt(embedded_model, embedded_model, max_rounds=0, max_retries=0, max_tokens=32)
+    try:
+        res = craft(20, dictator, key="model-test")
+    except CraftingError as exc:
+        assert len(exc.history) == 1 and all(h["reply"] is not None for h in exc.history)
+        return
+    assert res.prompt.lower().startswith(("you are", "you're"))
+    assert res.evaluation.pmf.shape == (101,) and 0 < res.evaluation.valid_mass <= 1
+    again = CraftSystemPrompt(embedded_model, embedded_model, max_rounds=0, max_retries=0, max_tokens=32)
+    assert again(20, dictator, key="model-test").prompt == res.prompt  # seeded: same reply

@@ -27,8 +27,9 @@ def dictator():
 def test_mop_components_weights_and_population(dictator, personas_dir):
     values = bimodal(2000)
     model = KnownDistributionModel(exemplar_following)
-    b = MixtureOfPersonasBuilder(model, pool=personas_dir / "personahub", n_personas=5, n_exemplars=3,
-                                 random_state=0).fit(dictator, values)
+    b = MixtureOfPersonasBuilder(
+        model, pool=personas_dir / "personahub", n_personas=5, n_exemplars=3, random_state=0
+    ).fit(dictator, values)
     assert len(b.prompts_) == 1 + 5 * 3 and b.prompts_[0] == DEFAULT_SYSTEM_PROMPT
     assert b.component_pmfs_.shape == (16, 101)
     assert b.weights_.sum() == pytest.approx(1.0)
@@ -41,8 +42,9 @@ def test_mop_components_weights_and_population(dictator, personas_dir):
     assert b.population_.construction == "mop"
     assert b.cost_["respondent"]["requests"] == model.calls == 16
     json.dumps(b.to_dict())
-    again = MixtureOfPersonasBuilder(model, pool=personas_dir / "personahub", n_personas=5, n_exemplars=3,
-                                     random_state=0).fit(dictator, values)
+    again = MixtureOfPersonasBuilder(
+        model, pool=personas_dir / "personahub", n_personas=5, n_exemplars=3, random_state=0
+    ).fit(dictator, values)
     assert again.prompts_ == b.prompts_ and np.array_equal(again.weights_, b.weights_)
 
 

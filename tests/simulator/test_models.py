@@ -17,8 +17,15 @@ GAMES = ["dictator", "ultimatum", "trust", "public_goods", "bomb_risk"]
 def _game(name, *, n=24, seed=0, rounds=2, network=None, service=None, **params):
     pop = two_personas()
     idx = pop.sample(n, rng=np.random.default_rng(seed))
-    return GameModel(game=Game(name=name, params=params), population=pop, persona_indices=idx,
-                     service=service or DecisionService(fake_model()), seed=seed, rounds=rounds, network=network)
+    return GameModel(
+        game=Game(name=name, params=params),
+        population=pop,
+        persona_indices=idx,
+        service=service or DecisionService(fake_model()),
+        seed=seed,
+        rounds=rounds,
+        network=network,
+    )
 
 
 def _run(model):
@@ -50,8 +57,13 @@ def test_smoke_two_steps(name, networked):
 @pytest.mark.parametrize("scenario", ["bigfive:E", "dictator", "trust_banker"])
 def test_survey_smoke_two_steps(scenario):
     pop = two_personas()
-    m = SurveyModel(scenario=get_scenario(scenario), population=pop, persona_indices=pop.sample(30, rng=0),
-                    service=DecisionService(fake_model()), seed=1)
+    m = SurveyModel(
+        scenario=get_scenario(scenario),
+        population=pop,
+        persona_indices=pop.sample(30, rng=0),
+        service=DecisionService(fake_model()),
+        seed=1,
+    )
     m.step()
     m.step()
     rec = m.records()
@@ -67,8 +79,9 @@ def test_survey_smoke_two_steps(scenario):
 def test_survey_scores_reverse_key_items():
     pop = two_personas()
     scen = get_scenario("bigfive:E")
-    m = SurveyModel(scenario=scen, population=pop, persona_indices=[0, 1], service=DecisionService(fake_model()),
-                    seed=0)
+    m = SurveyModel(
+        scenario=scen, population=pop, persona_indices=[0, 1], service=DecisionService(fake_model()), seed=0
+    )
     _run(m)
     items = scen.survey.items_for("E")
     expected = sum((6 - m.answers[:, j]) if it.reverse else m.answers[:, j] for j, it in enumerate(items))
@@ -99,7 +112,7 @@ def test_one_shot_ring_everyone_plays_both_roles():
     prop = rec[rec.role == "ultimatum_proposer"].set_index("agent")
     resp = rec[rec.role == "ultimatum_responder"].set_index("agent")
     assert sorted(prop["partner"]) == list(range(10))  # a permutation: everyone receives one offer
-    for i, row in prop.iterrows():
+    for _i, row in prop.iterrows():
         accepted = row.decision >= resp.loc[row.partner, "decision"]
         assert row.payoff == (100 - row.decision if accepted else 0)
     # total payoff = stakes × accepted offers

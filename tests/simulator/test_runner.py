@@ -12,8 +12,14 @@ from tests.simulator.fakes import fake_model, two_personas
 
 
 def _config(**kw):
-    base = dict(scenario="public_goods", n_agents=20, seed=3, rounds=3,
-                network=NetworkSpec.parse("watts_strogatz:k=4,p=0.2"), replicates=2)
+    base = dict(
+        scenario="public_goods",
+        n_agents=20,
+        seed=3,
+        rounds=3,
+        network=NetworkSpec.parse("watts_strogatz:k=4,p=0.2"),
+        replicates=2,
+    )
     return RunConfig(**{**base, **kw})
 
 
@@ -56,8 +62,7 @@ def test_replicates_differ_and_survey_runs():
     r0 = res.records[res.records.replicate == 0].drop(columns="replicate").reset_index(drop=True)
     r1 = res.records[res.records.replicate == 1].drop(columns="replicate").reset_index(drop=True)
     assert not r0.equals(r1)
-    survey = run_simulation(RunConfig(scenario="bigfive:E", n_agents=15, seed=0), two_personas(),
-                            DecisionService(fake))
+    survey = run_simulation(RunConfig(scenario="bigfive:E", n_agents=15, seed=0), two_personas(), DecisionService(fake))
     assert survey.scores[0].shape == (15,)
     assert len(survey.records) == 15 * 10
 

@@ -31,8 +31,9 @@ def test_whatif_public_goods_pairs_seeds_and_writes_plots(tmp_path):
     fake = fake_model()
     pop = two_personas()
     config = RunConfig(scenario="public_goods", n_agents=16, seed=2, rounds=3, replicates=4)
-    res = run_whatif(config, pop, DecisionService(fake), baseline={"multiplier": "1.6"},
-                     intervention={"multiplier": "2.4"})
+    res = run_whatif(
+        config, pop, DecisionService(fake), baseline={"multiplier": "1.6"}, intervention={"multiplier": "2.4"}
+    )
     diff = res.differences.set_index("outcome")
     # the fake contributes more when the text says "multiplied by 2.4"
     assert diff.loc["mean_decision", "difference"] > 0
@@ -43,8 +44,16 @@ def test_whatif_public_goods_pairs_seeds_and_writes_plots(tmp_path):
     b = rec[(rec.condition == "intervention")][["replicate", "agent", "persona_id"]].drop_duplicates()
     pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True))
     out = write_whatif(tmp_path, res, llm_model=fake, population=pop, population_source="test")
-    for f in ("mean_decision.png", "cooperation_rate.png", "gini_payoff.png", "differences.csv", "report.md",
-              "manifest.json", "records.parquet", "per_round.csv"):
+    for f in (
+        "mean_decision.png",
+        "cooperation_rate.png",
+        "gini_payoff.png",
+        "differences.csv",
+        "report.md",
+        "manifest.json",
+        "records.parquet",
+        "per_round.csv",
+    ):
         assert (out / f).is_file(), f
     assert "bootstrap 95% CI" in (out / "report.md").read_text()
 
@@ -57,7 +66,12 @@ def test_whatif_validates_before_any_call():
     with pytest.raises(Exception, match="out of range"):
         run_whatif(config, two_personas(), DecisionService(fake), baseline={}, intervention={"multiplier": "500"})
     with pytest.raises(ValueError, match="at least 2 seeds"):
-        run_whatif(RunConfig(scenario="public_goods", n_agents=8, replicates=1), two_personas(),
-                   DecisionService(fake), baseline={}, intervention={"multiplier": "3"})
+        run_whatif(
+            RunConfig(scenario="public_goods", n_agents=8, replicates=1),
+            two_personas(),
+            DecisionService(fake),
+            baseline={},
+            intervention={"multiplier": "3"},
+        )
     assert fake.calls == 0
     assert np.isfinite(0.0)

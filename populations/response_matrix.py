@@ -1,0 +1,332 @@
+"""The response matrix of a persona pool: every persona's expected answer to every survey item, computed once.
+
+For each persona the respondent LLM's exact answer distribution of each item is read with
+:func:`populations.responses.answer_distributions` (one forward pass per Likert item; the embedded backend
+reuses the persona's prefix KV state across that persona's items, so personas are processed one after
+another). The matrix keeps the *expected* raw answer per item, the expected keyed sum per dimension and
+the valid answer mass, and is stored as Parquet under a name derived from (pool digest, model id, scenario),
+where the scenario names the survey and the exact item subset. A second request for the same key reads the
+file and makes no backend call.
+
+Resuming: personas are processed in chunks; after each chunk the rows so far are written to
+``<key>.partial.parquet``; an interrupted run restarts from there (and any request already answered is a hit
+in the response cache that wraps the model). The finished file replaces the partial one atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from llm.base import LanguageModel
+from populations.persona import Persona
+from populations.responses import answer_distributions
+from scenarios.survey import Survey
+
+SCHEMA_VERSION = 1
+_META_KEY = b"populace.response_matrix"
+
+
+class ScenarioNotScoredError(ValueError):
+    """The pool has no stored responses for the requested scenario (or model)."""
+
+
+def pool_digest(personas: Sequence[Persona]) -> str:
+    """A stable id of a pool's content: sha256 over the ordered (id, text) pairs, 16 hex digits."""
+    h = hashlib.sha256()
+    for p in personas:
+        h.update(json.dumps([p.id, p.text], ensure_ascii=False).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def scenario_key(survey: Survey, item_ids: Sequence[str]) -> str:
+    """The scenario part of the key: survey name plus the item subset, e.g. ``"ipip50[E1,E2]"``."""
+    return f"{survey.name}[{','.join(item_ids)}]"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResponseMatrix:
+    """Expected survey answers of K personas.
+
+    Attributes:
+        persona_ids: length K, pool order.
+        item_ids: length Q.
+        dimensions: dimension codes present among the items, length D.
+        expected: expected raw answer per persona and item, shape ``(K, Q)``.
+        trait_sums: expected keyed sum per dimension over the included items, shape ``(K, D)``.
+        valid_mass: probability mass on valid answers, shape ``(K, Q)``.
+        pool_digest: :func:`pool_digest` of the pool.
+        model_id: the respondent model's id.
+        scenario: :func:`scenario_key`.
+        metadata: usage counts of the run that computed it.
+    """
+
+    persona_ids: tuple[str, ...]
+    item_ids: tuple[str, ...]
+    dimensions: tuple[str, ...]
+    expected: np.ndarray
+    trait_sums: np.ndarray
+    valid_mass: np.ndarray
+    pool_digest: str
+    model_id: str
+    scenario: str
+    metadata: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        k, q = len(self.persona_ids), len(self.item_ids)
+        for name, arr, shape in (
+            ("expected", self.expected, (k, q)),
+            ("valid_mass", self.valid_mass, (k, q)),
+            ("trait_sums", self.trait_sums, (k, len(self.dimensions))),
+        ):
+            if np.shape(arr) != shape:
+                raise ValueError(f"ResponseMatrix.{name} has shape {np.shape(arr)}, expected {shape}")
+
+    def __len__(self) -> int:
+        return len(self.persona_ids)
+
+    def require(self, scenario: str, model_id: str | None = None) -> ResponseMatrix:
+        """Return self when it was computed for ``scenario`` (and ``model_id``), else raise.
+
+        Raises:
+            ScenarioNotScoredError: naming what the pool was scored on.
+        """
+        if scenario != self.scenario or (model_id is not None and model_id != self.model_id):
+            raise ScenarioNotScoredError(
+                f"the pool (digest {self.pool_digest}) was scored on {self.scenario!r} with {self.model_id!r}, "
+                f"not on {scenario!r}" + (f" with {model_id!r}" if model_id else "")
+                + "; compute that response matrix first (populace align --scenario ...)"
+            )
+        return self
+
+    def columns(self, item_ids: Sequence[str]) -> np.ndarray:
+        """Expected answers of some items, shape ``(K, len(item_ids))``.
+
+        Raises:
+            ScenarioNotScoredError: an item was not asked.
+        """
+        missing = [i for i in item_ids if i not in self.item_ids]
+        if missing:
+            raise ScenarioNotScoredError(f"items {missing} were not asked (scenario {self.scenario!r})")
+        return self.expected[:, [self.item_ids.index(i) for i in item_ids]]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per persona: ``persona_id``, ``item:<id>``, ``sum:<dim>``, ``valid:<id>``."""
+        data: dict[str, object] = {"persona_id": list(self.persona_ids)}
+        for j, i in enumerate(self.item_ids):
+            data[f"item:{i}"] = self.expected[:, j]
+        for j, d in enumerate(self.dimensions):
+            data[f"sum:{d}"] = self.trait_sums[:, j]
+        for j, i in enumerate(self.item_ids):
+            data[f"valid:{i}"] = self.valid_mass[:, j]
+        return pd.DataFrame(data)
+
+    def _meta(self) -> dict:
+        return {
+            "version": SCHEMA_VERSION,
+            "pool_digest": self.pool_digest,
+            "model_id": self.model_id,
+            "scenario": self.scenario,
+            "item_ids": list(self.item_ids),
+            "dimensions": list(self.dimensions),
+            "metadata": self.metadata,
+        }
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write Parquet with the key in the schema metadata (atomic replace)."""
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        table = pa.Table.from_pandas(self.to_frame(), preserve_index=False)
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _META_KEY: json.dumps(self._meta())})
+        tmp = p.with_name(p.name + ".tmp")
+        pq.write_table(table, tmp)
+        tmp.replace(p)
+        return p
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ResponseMatrix:
+        """Read a file written by :meth:`save` (errors name the file)."""
+        p = Path(path)
+        if not p.is_file():
+            raise FileNotFoundError(f"response matrix {p} does not exist")
+        table = pq.read_table(p)
+        raw = (table.schema.metadata or {}).get(_META_KEY)
+        if raw is None:
+            raise ValueError(f"{p}: not a populace response matrix (no {_META_KEY.decode()} metadata)")
+        meta = json.loads(raw)
+        if meta.get("version") != SCHEMA_VERSION:
+            raise ValueError(f"{p}: response matrix version {meta.get('version')}, expected {SCHEMA_VERSION}")
+        df = table.to_pandas()
+        items, dims = meta["item_ids"], meta["dimensions"]
+        return cls(
+            persona_ids=tuple(df["persona_id"].astype(str)),
+            item_ids=tuple(items),
+            dimensions=tuple(dims),
+            expected=df[[f"item:{i}" for i in items]].to_numpy(dtype=float).reshape(len(df), len(items)),
+            trait_sums=df[[f"sum:{d}" for d in dims]].to_numpy(dtype=float).reshape(len(df), len(dims)),
+            valid_mass=df[[f"valid:{i}" for i in items]].to_numpy(dtype=float).reshape(len(df), len(items)),
+            pool_digest=meta["pool_digest"],
+            model_id=meta["model_id"],
+            scenario=meta["scenario"],
+            metadata=dict(meta.get("metadata", {})),
+        )
+
+
+def keyed_sums(survey: Survey, item_ids: Sequence[str], expected: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """Keyed sums per dimension over the included items.
+
+    Args:
+        survey: the survey (for keying and dimensions).
+        item_ids: columns of ``expected``.
+        expected: answers, shape ``(K, Q)`` (expected or raw; NaN propagates).
+
+    Returns:
+        ``(dimensions, sums)`` with ``sums`` of shape ``(K, D)``.
+    """
+    e = np.asarray(expected, dtype=float)
+    dims = tuple(d for d in survey.dimensions if any(survey.item(i).dimension == d for i in item_ids))
+    out = np.zeros((e.shape[0], len(dims)))
+    for j, i in enumerate(item_ids):
+        it = survey.item(i)
+        out[:, dims.index(it.dimension)] += survey.keyed(it, e[:, j])
+    return dims, out
+
+
+def matrix_path(cache_dir: str | os.PathLike[str], digest: str, model_id: str, scenario: str) -> Path:
+    """File of a key: ``<cache_dir>/<sha256(digest, model, scenario)[:16]>.parquet``."""
+    name = hashlib.sha256(json.dumps([digest, model_id, scenario]).encode()).hexdigest()[:16]
+    return Path(cache_dir) / f"responses-{name}.parquet"
+
+
+def stored_scenarios(cache_dir: str | os.PathLike[str], digest: str) -> list[tuple[str, str]]:
+    """(model id, scenario) pairs stored for a pool digest in ``cache_dir``."""
+    found = []
+    for p in sorted(Path(cache_dir).glob("responses-*.parquet")):
+        if p.name.endswith(".partial.parquet"):
+            continue
+        raw = (pq.read_schema(p).metadata or {}).get(_META_KEY)
+        if raw:
+            meta = json.loads(raw)
+            if meta.get("pool_digest") == digest:
+                found.append((meta["model_id"], meta["scenario"]))
+    return found
+
+
+def load_response_matrix(
+    cache_dir: str | os.PathLike[str], personas: Sequence[Persona], model_id: str, survey: Survey,
+    item_ids: Sequence[str] | None = None,
+) -> ResponseMatrix:
+    """The stored matrix of this pool, model and scenario, without computing anything.
+
+    Raises:
+        ScenarioNotScoredError: none is stored; the message lists what the pool was scored on.
+    """
+    ids = tuple(item_ids) if item_ids else tuple(it.id for it in survey.items)
+    digest, scen = pool_digest(personas), scenario_key(survey, ids)
+    path = matrix_path(cache_dir, digest, model_id, scen)
+    if not path.is_file():
+        have = stored_scenarios(cache_dir, digest)
+        raise ScenarioNotScoredError(
+            f"pool {digest} has no responses for {scen!r} with model {model_id!r} in {cache_dir}; "
+            f"it was scored on {have or 'nothing yet'}"
+        )
+    return ResponseMatrix.load(path)
+
+
+def compute_response_matrix(
+    model: LanguageModel,
+    personas: Sequence[Persona],
+    survey: Survey,
+    *,
+    cache_dir: str | os.PathLike[str],
+    item_ids: Sequence[str] | None = None,
+    chunk_size: int = 50,
+    progress: bool = True,
+) -> ResponseMatrix:
+    """Load or compute the response matrix of a pool for a survey (or an item subset of it).
+
+    Args:
+        model: the respondent LLM (usually cache-wrapped); not called when the file exists.
+        personas: the pool, K personas (``text`` = system prompt).
+        survey: the survey asked.
+        cache_dir: folder of the Parquet files.
+        item_ids: items to ask (default: all, in survey order).
+        chunk_size: personas per chunk between partial writes.
+        progress: show a tqdm bar over personas.
+
+    Returns:
+        ResponseMatrix with ``expected`` of shape ``(K, Q)``. ``metadata`` holds ``backend_calls`` and
+        ``n_requests`` of *this* call (0 when loaded from the file).
+
+    Raises:
+        ValueError: an empty pool, an unknown item id or a bad chunk size.
+    """
+    if not personas:
+        raise ValueError("the persona pool is empty: nothing to ask")
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    ids = tuple(item_ids) if item_ids else tuple(it.id for it in survey.items)
+    questions = tuple(survey.question(i) for i in ids)  # raises ScenarioError for an unknown id
+    digest, scen = pool_digest(personas), scenario_key(survey, ids)
+    path = matrix_path(cache_dir, digest, model.model_id, scen)
+    if path.is_file():
+        m = ResponseMatrix.load(path)
+        return ResponseMatrix(**{**m.__dict__, "metadata": {**m.metadata, "backend_calls": 0, "n_requests": 0}})
+    partial = path.with_name(path.stem + ".partial.parquet")
+    done_exp: list[np.ndarray] = []
+    done_valid: list[np.ndarray] = []
+    start = 0
+    if partial.is_file():
+        prev = ResponseMatrix.load(partial)
+        if prev.persona_ids != tuple(p.id for p in personas[: len(prev)]):
+            raise ValueError(f"{partial}: partial results do not match this pool's order; delete the file")
+        done_exp.append(prev.expected)
+        done_valid.append(prev.valid_mass)
+        start = len(prev)
+    calls = requests = 0
+    bar = tqdm(total=len(personas), initial=start, desc=f"responses {survey.name}", unit="persona",
+               disable=not progress, mininterval=2.0)
+    for lo in range(start, len(personas), chunk_size):
+        chunk = personas[lo : lo + chunk_size]
+        tensor = answer_distributions(model, chunk, questions)
+        done_exp.append(tensor.expected())
+        done_valid.append(tensor.valid_mass)
+        calls += tensor.usage.backend_calls
+        requests += tensor.n_requests
+        _build(personas[: lo + len(chunk)], survey, ids, done_exp, done_valid, digest, model.model_id, scen,
+               {}).save(partial)
+        bar.update(len(chunk))
+    bar.close()
+    result = _build(personas, survey, ids, done_exp, done_valid, digest, model.model_id, scen,
+                    {"backend_calls": calls, "n_requests": requests})
+    result.save(path)
+    partial.unlink(missing_ok=True)
+    return result
+
+
+def _build(personas, survey, ids, exp_parts, valid_parts, digest, model_id, scen, meta) -> ResponseMatrix:
+    expected = np.concatenate(exp_parts, axis=0)
+    dims, sums = keyed_sums(survey, ids, expected)
+    return ResponseMatrix(
+        persona_ids=tuple(p.id for p in personas),
+        item_ids=ids,
+        dimensions=dims,
+        expected=expected,
+        trait_sums=sums,
+        valid_mass=np.concatenate(valid_parts, axis=0),
+        pool_digest=digest,
+        model_id=model_id,
+        scenario=scen,
+        metadata=meta,
+    )

@@ -1,0 +1,210 @@
+"""``populace run / whatif / compare`` with a fake model (patched into experiments.common.model_from_args)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import experiments.common
+from experiments.cli import main
+from experiments.cmd_compare import load_compare_config
+from llm.fakes import KnownDistributionModel
+from populations.persona import Persona, Population
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    model = KnownDistributionModel(lambda m, a: np.linspace(1.0, 2.0, a.size), valid_mass=0.95)
+    monkeypatch.setattr(experiments.common, "model_from_args", lambda args: model)
+    return model
+
+
+def _pop_file(tmp_path):
+    pop = Population(
+        personas=(Persona(id="a", text="You are kind."), Persona(id="b", text="You are shy.")),
+        weights=np.array([0.3, 0.7]),
+        construction="test",
+    )
+    return str(pop.save(tmp_path / "pop.json"))
+
+
+def test_run_writes_parquet_manifest_and_report(tmp_path, fake, capsys):
+    args = [
+        "run",
+        "--population",
+        _pop_file(tmp_path),
+        "--scenario",
+        "public_goods",
+        "--agents",
+        "20",
+        "--rounds",
+        "2",
+        "--network",
+        "watts_strogatz:k=4,p=0.1",
+        "--seed",
+        "5",
+        "--quiet",
+    ]
+    assert main([*args, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "20 agents, 40 decisions from" in out and "backend calls" in out and "cache hits" in out
+    assert main([*args, "--out", str(tmp_path / "b")]) == 0
+    a, b = (tmp_path / d / "records.parquet" for d in "ab")
+    assert a.read_bytes() == b.read_bytes()
+    rec = pd.read_parquet(a)
+    assert len(rec) == 40 and set(rec["persona_id"]) <= {"a", "b"}
+    manifest = json.loads((tmp_path / "a" / "manifest.json").read_text())
+    assert manifest["config"]["network"]["kind"] == "watts_strogatz"
+    assert "populace run" in manifest["command"]
+    assert (tmp_path / "a" / "report.md").is_file()
+
+
+def test_run_fixed_population_survey(tmp_path, fake):
+    assert (
+        main(
+            [
+                "run",
+                "--population",
+                "fixed",
+                "--scenario",
+                "bigfive:E",
+                "--agents",
+                "10",
+                "--quiet",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    rec = pd.read_parquet(tmp_path / "records.parquet")
+    assert len(rec) == 100 and set(rec["persona_id"]) == {"fixed"}
+
+
+def test_bad_input_is_one_line_and_makes_no_call(tmp_path, fake, capsys):
+    wrong = tmp_path / "wrong.json"
+    wrong.write_text(json.dumps({"kind": "populace.run"}))
+    edges = tmp_path / "edges.txt"
+    edges.write_text("0 1\n1 2\n")
+    cases = [
+        (["run", "--population", str(wrong), "--scenario", "dictator"], "not a population file"),
+        (["run", "--population", str(tmp_path / "nope.json"), "--scenario", "dictator"], "does not exist"),
+        (["run", "--population", "fixed", "--scenario", "public_goods", "--param", "tax=3"], "unknown parameter"),
+        (
+            [
+                "run",
+                "--population",
+                "fixed",
+                "--scenario",
+                "public_goods",
+                "--agents",
+                "4",
+                "--rounds",
+                "2",
+                "--network",
+                f"edge_list:path={edges}",
+            ],
+            r"isolated agent(s) in the network (3)",
+        ),
+        (
+            [
+                "whatif",
+                "--population",
+                "fixed",
+                "--scenario",
+                "public_goods",
+                "--baseline",
+                "multiplier=1.6",
+                "--intervention",
+                "multiplier=240",
+            ],
+            "out of range",
+        ),
+        (
+            ["whatif", "--population", "fixed", "--scenario", "public_goods", "--intervention", "bonus=1"],
+            "unknown parameter 'bonus'",
+        ),
+        (["compare", str(tmp_path / "missing.toml")], "does not exist"),
+    ]
+    for argv, message in cases:
+        assert main([*argv, "--out", str(tmp_path / "o")]) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err, (argv, err)
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert fake.calls == 0
+
+
+def test_compare_config_naming_a_missing_file_fails_before_any_call(tmp_path, fake, capsys):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "file"\npath = "nope/pop.json"\n')
+    assert main(["compare", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert "population file" in err and str(tmp_path / "nope" / "pop.json") in err
+    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "pool"\npool = "no_such_pool"\n')
+    assert main(["compare", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "no_such_pool" in capsys.readouterr().err
+    cfg.write_text('scenarios = ["dictator"]\ncolour = 1\n[[populations]]\nname = "x"\nkind = "fixed"\n')
+    assert main(["compare", str(cfg), "--out", str(tmp_path / "o")]) == 2
+    assert "unknown key(s) ['colour']" in capsys.readouterr().err
+    assert fake.calls == 0
+
+
+def test_shipped_sample_config_resolves(personas_dir):
+    settings, pops, sources = load_compare_config(REPO / "experiments" / "configs" / "compare_sample.toml")
+    assert settings["scenarios"] == ["bigfive:E", "dictator"]
+    assert set(pops) == {"fixed_prompt", "personachat_8"}
+    assert len(pops["personachat_8"]) == 8
+    assert pops["personachat_8"].weights.sum() == pytest.approx(1.0)
+
+
+def test_compare_end_to_end_with_a_fake(tmp_path, fake, data_dir, capsys):
+    pop = _pop_file(tmp_path)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f'agents = 60\nscenarios = ["dictator"]\nmetrics = ["w1"]\ndata = "{data_dir}"\n'
+        '[[populations]]\nname = "fixed"\nkind = "fixed"\n'
+        '[[populations]]\nname = "file"\nkind = "file"\npath = "pop.json"\n'
+    )
+    assert Path(pop).parent == tmp_path
+    assert main(["compare", str(cfg), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    table = pd.read_csv(tmp_path / "out" / "table.csv")
+    assert set(table["population"]) == {"fixed", "file"}
+    assert (tmp_path / "out" / "grid.png").stat().st_size > 1000
+    assert "w1_human_floor" in capsys.readouterr().out
+
+
+def test_whatif_end_to_end_with_a_fake(tmp_path, fake, capsys):
+    assert (
+        main(
+            [
+                "whatif",
+                "--population",
+                "fixed",
+                "--scenario",
+                "public_goods",
+                "--baseline",
+                "multiplier=1.6",
+                "--intervention",
+                "multiplier=2.4",
+                "--rounds",
+                "2",
+                "--seeds",
+                "3",
+                "--agents",
+                "8",
+                "--quiet",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
+    diff = pd.read_csv(tmp_path / "differences.csv")
+    assert {"mean_decision", "cooperation_rate", "gini_payoff"} <= set(diff["outcome"])
+    assert (tmp_path / "gini_payoff.png").is_file()
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["baseline"] == {"multiplier": "1.6"} and manifest["seeds"]["paired"] is True
