@@ -15,6 +15,8 @@ COMMAND_MODULES = (
     "experiments.cmd_demo",
     "experiments.cmd_probe",
     "experiments.cmd_experiment",
+    "experiments.cmd_align",
+    "experiments.cmd_select",
     "experiments.cmd_fit",
     "experiments.cmd_run",
     "experiments.cmd_whatif",

@@ -21,7 +21,9 @@ References:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -274,3 +276,78 @@ class AlignedPersonaBuilder:
             "max_reference": self.max_reference,
             "random_state": self.random_state,
         }
+
+
+# ---------------------------------------------------------------------- the aligned-population file format
+_RESERVED = ("id", "text", "weight")
+
+
+def save_weighted_jsonl(population: Population, path) -> Path:
+    """Write a population as JSONL: one persona per line, ``{"id", "text", "weight", **attributes}``.
+
+    This is the aligned-population format of ``populace align`` / ``populace select``: every line carries a
+    ``weight`` (the weights sum to 1); the population's construction and metadata go to ``<path>.meta.json``.
+    Attributes named ``id``/``text``/``weight`` are stored as ``attr_<name>``. The file is also a valid persona
+    pool for :func:`populations.pools.load_pool` (``weight`` becomes an attribute there).
+    """
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for persona, w in zip(population.personas, population.weights, strict=True):
+        attrs = {(f"attr_{k}" if k in _RESERVED else k): v for k, v in persona.attributes.items()}
+        lines.append(json.dumps({"id": persona.id, "text": persona.text, "weight": float(w), **attrs},
+                                ensure_ascii=False))
+    tmp = p.with_name(p.name + ".tmp")
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    tmp.replace(p)
+    Path(str(p) + ".meta.json").write_text(json.dumps(
+        {"kind": "populace.weighted_personas", "construction": population.construction,
+         "metadata": population.metadata}, indent=2, default=str))
+    return p
+
+
+def load_weighted_jsonl(path) -> Population:
+    """Read a file written by :func:`save_weighted_jsonl`.
+
+    Raises:
+        ValueError: naming the file and line: not JSONL (e.g. a Population JSON file), a line without
+            ``weight`` (a plain persona pool — align it first), a bad weight, or an empty file.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"population file {p} does not exist")
+    personas, weights = [], []
+    with open(p, encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                hint = (" — it looks like a Population JSON file (populations.persona.Population.save); "
+                        "populace select reads the weighted-persona JSONL written by populace align"
+                        if lineno == 1 and line.strip() == "{" else "")
+                raise ValueError(f"{p}:{lineno}: not a JSON line ({exc.msg}){hint}") from exc
+            if not isinstance(obj, dict) or "id" not in obj or "text" not in obj:
+                raise ValueError(f"{p}:{lineno}: each line needs an object with 'id', 'text' and 'weight'")
+            if "weight" not in obj:
+                raise ValueError(
+                    f"{p}:{lineno}: persona {obj['id']!r} has no 'weight': this is a persona pool, not an aligned "
+                    "population; build one with `populace align --pool FILE ...` first"
+                )
+            w = obj.pop("weight")
+            if not isinstance(w, int | float) or not np.isfinite(w) or w < 0:
+                raise ValueError(f"{p}:{lineno}: weight {w!r} must be a non-negative number")
+            pid, text = str(obj.pop("id")), obj.pop("text")
+            attrs = {(k[5:] if k.startswith("attr_") and k[5:] in _RESERVED else k): v for k, v in obj.items()}
+            personas.append(Persona(id=pid, text=text, attributes=attrs))
+            weights.append(float(w))
+    if not personas:
+        raise ValueError(f"{p}: the population file is empty")
+    total = float(np.sum(weights))
+    if not np.isclose(total, 1.0, atol=1e-6):
+        raise ValueError(f"{p}: weights sum to {total:.6g}, expected 1")
+    meta_path = Path(str(p) + ".meta.json")
+    meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+    return Population(personas=tuple(personas), weights=np.asarray(weights), construction=meta.get(
+        "construction", "aligned"), metadata=meta.get("metadata", {}))

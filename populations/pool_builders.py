@@ -135,7 +135,8 @@ def grit_respondent_pool(source: str | os.PathLike[str] | None = None, *, n: int
                          rng: np.random.Generator | int | None = 0,
                          rows: np.ndarray | None = None) -> tuple[Persona, ...]:
     """Personas from ``osp_grit`` respondents' demographics (age, gender, country, education, urban, religion,
-    marital status, native English); arguments as in :func:`big5_respondent_pool`."""
+    marital status, native English); arguments as in :func:`big5_respondent_pool`.
+    """
     from scenarios.osp import load_grit
 
     data = load_grit(source)
@@ -240,7 +241,8 @@ def parse_pool_spec(spec: str) -> tuple[str, int | None]:
 def load_pool_spec(spec: str, *, source: str | os.PathLike[str] | None = None) -> tuple[Persona, ...]:
     """One pool from a spec: a shared pool name/path, or ``gss_narrative`` / ``big5_respondents`` /
     ``grit_respondents`` (built here), each with an optional ``:COUNT`` (first COUNT, or a seeded draw of
-    COUNT respondents)."""
+    COUNT respondents).
+    """
     name, n = parse_pool_spec(spec)
     if name == "gss_narrative":
         return gss_narrative_pool(limit=n)

@@ -274,7 +274,8 @@ def revise_toward(model: LanguageModel, population: Population, query: str, *, s
                   max_tokens: int = 96) -> Population:
     """Rewrite each selected persona so it also fits the query (e.g. "adults in Sweden"), keeping its other
     facts; one seeded generation per persona. Empty replies keep the original text (``attributes["revised"]``
-    records which)."""
+    records which).
+    """
     out = []
     for p in population.personas:
         req = GenerationRequest(

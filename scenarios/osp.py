@@ -32,9 +32,9 @@ from scenarios.sources import find_dataset_file
 from scenarios.survey import Survey, SurveyItem
 
 CFCS_ITEMS = tuple(f"Q{i}" for i in range(1, 13))
-CFCS_REVERSE = frozenset("Q3 Q4 Q5 Q9 Q10 Q11 Q12".split())
+CFCS_REVERSE = frozenset(["Q3", "Q4", "Q5", "Q9", "Q10", "Q11", "Q12"])
 GRIT_ITEMS = tuple(f"GS{i}" for i in range(1, 13))
-GRIT_REVERSE = frozenset("GS1 GS4 GS6 GS9 GS10 GS12".split())
+GRIT_REVERSE = frozenset(["GS1", "GS4", "GS6", "GS9", "GS10", "GS12"])
 
 # Our own paraphrases of the Grit-O statements (the codebook gives only the first words, shown first here).
 GRIT_TEXTS = {

@@ -1,0 +1,65 @@
+"""``populace select``: narrow a weighted population to the personas matching a text query.
+
+Reads weighted-persona JSONL (written by ``populace align``), builds or loads the sentence-embedding index
+saved beside it (``<population>.index/``), keeps the top-k personas with similarity >= ``--min-score`` and
+writes them, re-weighted, in the same format. ``--revise`` additionally rewrites them toward the query with
+the LLM.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from experiments.common import add_model_args
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``select`` sub-command."""
+    p = sub.add_parser("select", help="select a subgroup of a population by a text query (FAISS)",
+                       description=__doc__)
+    p.add_argument("--population", required=True, help="weighted-persona JSONL from populace align")
+    p.add_argument("--query", required=True, action="append",
+                   help="subgroup description, e.g. 'adults in Sweden' (repeat for several; one output each)")
+    p.add_argument("--k", type=int, required=True, help="number of personas to retrieve")
+    p.add_argument("--out", required=True, help="output JSONL (with several queries: OUT-1.jsonl, OUT-2.jsonl …)")
+    p.add_argument("--min-score", type=float, default=0.2, help="minimum cosine similarity (default 0.2)")
+    p.add_argument("--revise", action="store_true", help="rewrite selected personas toward the query with the LLM")
+    add_model_args(p)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Select and write the subgroup(s)."""
+    import time
+    from pathlib import Path
+
+    from populations.aligned import load_weighted_jsonl, save_weighted_jsonl
+    from populations.subgroups import PersonaIndex, revise_toward
+
+    if args.k < 1:
+        raise ValueError(f"--k must be >= 1, got {args.k}")
+    pop = load_weighted_jsonl(args.population)
+    t0 = time.perf_counter()
+    index = PersonaIndex.for_file(pop, args.population)
+    print(f"index over {len(pop)} personas ready in {time.perf_counter() - t0:.2f} s "
+          f"({'exact' if index.exact_ else f'HNSW, recall@10 {index.recall_:.3f}'})")
+    index.search("warm-up", 1)  # loads the encoder once so the timings below are per query
+    out = Path(args.out)
+    for n, query in enumerate(args.query, start=1):
+        t = time.perf_counter()
+        sub = index.select(query, args.k, min_score=args.min_score)
+        ms = 1000 * (time.perf_counter() - t)
+        if args.revise:
+            sub = revise_toward(model_from_args_lazy(args), sub, query)
+        target = out if len(args.query) == 1 else out.with_name(f"{out.stem}-{n}{out.suffix}")
+        save_weighted_jsonl(sub, target)
+        print(f"{query!r}: {len(sub)} personas (best similarity {sub.metadata['subgroup']['scores'][0]:.3f}) "
+              f"in {ms:.1f} ms -> {target}")
+    return 0
+
+
+def model_from_args_lazy(args: argparse.Namespace):
+    """The LLM, built only when ``--revise`` asks for it."""
+    from experiments.common import model_from_args
+
+    return model_from_args(args)
