@@ -12,9 +12,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="score simulated populations against held-out humans (embedded model)")
     p.add_argument("--out", required=True, help="output folder (scores.json, report.md, histograms.png)")
     p.add_argument("--scenarios", default=None, help="comma-separated scenarios (default: bigfive:E,dictator)")
+    p.add_argument("--constructions", default="fixed_prompt,em,gb",
+                   help="comma-separated populations to build and score: fixed_prompt, em, gb (fast profile)")
     add_data_args(p)
     add_model_args(p)
     p.set_defaults(func=run)
+
+
+def demo_rows(constructions: list[str]) -> tuple:
+    """Row producers: the 1,000-human floor, then each named construction."""
+    from experiments.demo import fixed_prompt_row, human_floor_row
+    from experiments.exp_seed000 import demo_row
+
+    known = {"fixed_prompt": lambda: fixed_prompt_row, "em": lambda: demo_row("em"), "gb": lambda: demo_row("gb")}
+    unknown = [c for c in constructions if c not in known]
+    if unknown:
+        raise ValueError(f"unknown construction(s) {unknown}; use {sorted(known)}")
+    return (human_floor_row, *(known[c]() for c in constructions))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -28,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
 
     for name in scenarios:  # fail on an unknown scenario before loading the model
         get_scenario(name, source=args.data)
+    rows = demo_rows([c.strip() for c in args.constructions.split(",") if c.strip()])
     model = model_from_args(args)
-    records = run_demo(model, args.out, source=args.data, seed=args.seed, scenarios=scenarios)
+    records = run_demo(model, args.out, source=args.data, seed=args.seed, scenarios=scenarios, rows=rows)
     import json
     from pathlib import Path
 

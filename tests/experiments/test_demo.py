@@ -41,10 +41,12 @@ def test_demo_seed_changes_the_split(tmp_path, data_dir):
     assert a != b
 
 
-def test_unknown_scenario_is_a_one_line_error(capsys, tmp_path):
+def test_unknown_scenario_or_construction_is_a_one_line_error(capsys, tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--scenarios", "chess"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("populace: error: unknown scenario 'chess'") and "Traceback" not in err
+    assert main(["demo", "--out", str(tmp_path), "--constructions", "fixed_prompt,magic"]) == 2
+    assert "unknown construction(s) ['magic']" in capsys.readouterr().err
 
 
 def test_bad_scale_and_missing_gguf_are_one_line_errors(capsys, tmp_path):
@@ -67,7 +69,8 @@ def test_probe_prints_five_probabilities(capsys):
 @pytest.mark.model
 def test_demo_end_to_end_rerun_makes_no_backend_calls(tmp_path, data_dir, capsys):
     cache = str(tmp_path / "cache.sqlite")
-    args = ["demo", "--out", str(tmp_path / "d1"), "--data", str(data_dir), "--cache", cache]
+    args = ["demo", "--out", str(tmp_path / "d1"), "--data", str(data_dir), "--cache", cache,
+            "--constructions", "fixed_prompt"]
     assert main(args) == 0
     first = json.loads((tmp_path / "d1" / "run.json").read_text())
     assert first["backend_requests"] == 11 and first["cache_hits"] == 0
