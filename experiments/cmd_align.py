@@ -18,11 +18,16 @@ ALIGN_SCENARIOS = ("bigfive", "cfcs", "grit")
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``align`` sub-command."""
-    p = sub.add_parser("align", help="build a population-aligned persona set from a pool (IS + OT)",
-                       description=__doc__)
+    p = sub.add_parser(
+        "align", help="build a population-aligned persona set from a pool (IS + OT)", description=__doc__
+    )
     p.add_argument("--pool", required=True, help="persona pool: JSONL path, folder or shared pool name")
-    p.add_argument("--scenario", required=True, choices=ALIGN_SCENARIOS,
-                   help="survey the pool answers: bigfive (IPIP-50 vs big5_osp), cfcs (osp_cfcs), grit (osp_grit)")
+    p.add_argument(
+        "--scenario",
+        required=True,
+        choices=ALIGN_SCENARIOS,
+        help="survey the pool answers: bigfive (IPIP-50 vs big5_osp), cfcs (osp_cfcs), grit (osp_grit)",
+    )
     p.add_argument("--out", required=True, help="aligned population (weighted-persona JSONL)")
     p.add_argument("--items", default=None, help="comma-separated item subset (default: all items)")
     p.add_argument("--method", default="resample", choices=("resample", "raw", "random", "is_only", "ot_only"))
@@ -74,10 +79,21 @@ def run(args: argparse.Namespace) -> int:
     builder = AlignedPersonaBuilder(args.method, n_select=args.n_select, random_state=args.seed)
     builder.fit(matrix.expected, human, personas=personas)
     pop = builder.population_
-    pop = type(pop)(personas=pop.personas, weights=pop.weights, construction=pop.construction,
-                    metadata={**pop.metadata, "scenario": matrix.scenario, "model_id": matrix.model_id,
-                              "pool_digest": matrix.pool_digest, "pool": str(args.pool)})
+    pop = type(pop)(
+        personas=pop.personas,
+        weights=pop.weights,
+        construction=pop.construction,
+        metadata={
+            **pop.metadata,
+            "scenario": matrix.scenario,
+            "model_id": matrix.model_id,
+            "pool_digest": matrix.pool_digest,
+            "pool": str(args.pool),
+        },
+    )
     out = save_weighted_jsonl(pop, args.out)
-    print(f"aligned {len(pop)} of {len(personas)} personas ({args.method}, {matrix.scenario}; "
-          f"{matrix.metadata.get('backend_calls', 0)} backend calls) -> {out}")
+    print(
+        f"aligned {len(pop)} of {len(personas)} personas ({args.method}, {matrix.scenario}; "
+        f"{matrix.metadata.get('backend_calls', 0)} backend calls) -> {out}"
+    )
     return 0

@@ -15,11 +15,14 @@ from experiments.common import add_model_args
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``select`` sub-command."""
-    p = sub.add_parser("select", help="select a subgroup of a population by a text query (FAISS)",
-                       description=__doc__)
+    p = sub.add_parser("select", help="select a subgroup of a population by a text query (FAISS)", description=__doc__)
     p.add_argument("--population", required=True, help="weighted-persona JSONL from populace align")
-    p.add_argument("--query", required=True, action="append",
-                   help="subgroup description, e.g. 'adults in Sweden' (repeat for several; one output each)")
+    p.add_argument(
+        "--query",
+        required=True,
+        action="append",
+        help="subgroup description, e.g. 'adults in Sweden' (repeat for several; one output each)",
+    )
     p.add_argument("--k", type=int, required=True, help="number of personas to retrieve")
     p.add_argument("--out", required=True, help="output JSONL (with several queries: OUT-1.jsonl, OUT-2.jsonl …)")
     p.add_argument("--min-score", type=float, default=0.2, help="minimum cosine similarity (default 0.2)")
@@ -41,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
     pop = load_weighted_jsonl(args.population)
     t0 = time.perf_counter()
     index = PersonaIndex.for_file(pop, args.population)
-    print(f"index over {len(pop)} personas ready in {time.perf_counter() - t0:.2f} s "
-          f"({'exact' if index.exact_ else f'HNSW, recall@10 {index.recall_:.3f}'})")
+    print(
+        f"index over {len(pop)} personas ready in {time.perf_counter() - t0:.2f} s "
+        f"({'exact' if index.exact_ else f'HNSW, recall@10 {index.recall_:.3f}'})"
+    )
     index.search("warm-up", 1)  # loads the encoder once so the timings below are per query
     out = Path(args.out)
     for n, query in enumerate(args.query, start=1):
@@ -53,8 +58,10 @@ def run(args: argparse.Namespace) -> int:
             sub = revise_toward(model_from_args_lazy(args), sub, query)
         target = out if len(args.query) == 1 else out.with_name(f"{out.stem}-{n}{out.suffix}")
         save_weighted_jsonl(sub, target)
-        print(f"{query!r}: {len(sub)} personas (best similarity {sub.metadata['subgroup']['scores'][0]:.3f}) "
-              f"in {ms:.1f} ms -> {target}")
+        print(
+            f"{query!r}: {len(sub)} personas (best similarity {sub.metadata['subgroup']['scores'][0]:.3f}) "
+            f"in {ms:.1f} ms -> {target}"
+        )
     return 0
 
 

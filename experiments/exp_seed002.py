@@ -9,12 +9,14 @@ Rows: each public pool on its own, Raw (the whole combined pool), RandomSelect, 
 a human reference (a random human sample of the same size from the *training* half — the sampling floor).
 Columns: AMW, FD, SW, MMD, MAE-corr (see :mod:`alignment.metrics`).
 
-Budget (embedded SmolLM2-135M on 2 cores): one Likert item costs ~0.15–0.3 s with the persona prefix reused,
-so the defaults ask 10 IPIP items (two per trait, one of each keying) of 2,000 personas (~20k forward passes)
-and 6 CFCS + 6 Grit items of ``--ood-n`` personas per construction. All answers go through the response
+Budget (embedded SmolLM2-135M on 2 cores): one Likert item costs ~0.15–0.3 s per core with the persona prefix
+reused (measured 0.17–0.28 s with one thread on a shared machine; ~1 s under heavy contention), so the defaults
+run ``--workers 2`` processes (one thread each) and ask 10 IPIP items (two per trait, one of each keying) of
+2,000 personas (~20k forward passes) and 6 CFCS + 6 Grit items of ``--ood-n`` personas per construction. All answers go through the response
 cache and the response matrices are stored as Parquet: a rerun makes no backend call.
 
-Outputs in ``--out``: ``table_in_domain.csv|md``, ``table_out_of_domain.csv|md``, ``subgroups.csv|md``,
+Outputs in ``--out``: ``pool_raw.jsonl`` and ``aligned_resample.jsonl`` (weighted-persona JSONL for
+``populace select``), ``table_in_domain.csv|md``, ``table_out_of_domain.csv|md``, ``subgroups.csv|md``,
 ``trait_scatter.png``, ``results.json``, ``report.md``.
 """
 
@@ -32,25 +34,39 @@ DEFAULT_CFCS = "Q1,Q2,Q6,Q3,Q4,Q5"
 DEFAULT_GRIT = "GS1,GS4,GS6,GS2,GS3,GS5"
 METRICS = ("amw", "frechet", "sliced_w", "mmd", "corr_mae")
 METRIC_LABELS = {"amw": "AMW", "frechet": "FD", "sliced_w": "SW", "mmd": "MMD", "corr_mae": "MAE-corr"}
-METHODS = (("Raw", "raw"), ("RandomSelect", "random"), ("Resample", "resample"), ("IS-only", "is_only"),
-           ("OT-only", "ot_only"))
-COUNTRY_QUERIES = {"US": "a person living in the United States", "IN": "a person living in India",
-                   "GB": "a person living in the United Kingdom", "PH": "a person living in the Philippines"}
-AGE_QUERIES = {"teen (13-19)": ("a teenager in high school", 13, 19),
-               "50+": ("a person over fifty years old", 50, 120)}
-WVS_QUERIES = {"Australia": "an adult living in Australia", "Norway": "an adult living in Norway",
-               "Sweden": "an adult living in Sweden", "USA": "an adult living in the United States"}
+METHODS = (
+    ("Raw", "raw"),
+    ("RandomSelect", "random"),
+    ("Resample", "resample"),
+    ("IS-only", "is_only"),
+    ("OT-only", "ot_only"),
+)
+COUNTRY_QUERIES = {
+    "US": "a person living in the United States",
+    "IN": "a person living in India",
+    "GB": "a person living in the United Kingdom",
+    "PH": "a person living in the Philippines",
+}
+AGE_QUERIES = {"teen (13-19)": ("a teenager in high school", 13, 19), "50+": ("a person over fifty years old", 50, 120)}
+WVS_QUERIES = {
+    "Australia": "an adult living in Australia",
+    "Norway": "an adult living in Norway",
+    "Sweden": "an adult living in Sweden",
+    "USA": "an adult living in the United States",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     from experiments.cmd_align import DEFAULT_MATRIX_DIR
     from experiments.common import add_data_args, add_model_args
 
-    p = argparse.ArgumentParser(prog="populace experiment seed002", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="populace experiment seed002", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--pools", default=DEFAULT_POOLS,
-                   help=f"comma-separated NAME[:COUNT] pool specs (default {DEFAULT_POOLS})")
+    p.add_argument(
+        "--pools", default=DEFAULT_POOLS, help=f"comma-separated NAME[:COUNT] pool specs (default {DEFAULT_POOLS})"
+    )
     p.add_argument("--n-pool", type=int, default=None, help="use the first N of the shuffled combined pool")
     p.add_argument("--items", default=DEFAULT_ITEMS, help=f"IPIP items asked (default {DEFAULT_ITEMS})")
     p.add_argument("--n-select", type=int, default=200, help="size of each selected persona set")
@@ -58,9 +74,25 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--cfcs-items", default=DEFAULT_CFCS)
     p.add_argument("--grit-items", default=DEFAULT_GRIT)
     p.add_argument("--subgroup-k", type=int, default=50, help="personas retrieved per subgroup query")
+    p.add_argument(
+        "--eval-humans",
+        type=int,
+        default=3000,
+        help="random human subsample used by the metrics (MMD is quadratic; default 3000)",
+    )
     p.add_argument("--no-wvs", action="store_true", help="skip the WVS poverty subgroup check (LLM calls)")
-    p.add_argument("--threads", type=int, default=None,
-                   help="llama.cpp threads for the local backend (1 is fastest on a busy 2-core machine)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="processes answering in parallel through the shared cache (local backend; default 2 = 2 cores)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="llama.cpp threads for the local backend (1 is fastest on a busy 2-core machine)",
+    )
     p.add_argument("--matrix-dir", default=str(DEFAULT_MATRIX_DIR), help="where response matrices are stored")
     add_model_args(p)
     add_data_args(p)
@@ -81,6 +113,53 @@ def _model(args):
     path = args.model_path or cfg.model_path
     cache = args.cache or cfg.cache_path
     return CachedModel(LocalLlama(path, n_threads=args.threads), cache, mode="replay" if args.replay else "readwrite")
+
+
+def _survey(kind: str, source):
+    from scenarios.ipip50 import ipip50_survey
+    from scenarios.osp import cfcs_survey, grit_survey
+
+    return {"ipip50": ipip50_survey, "cfcs": cfcs_survey, "grit": grit_survey}[kind](source)
+
+
+def _prefetch_worker(args, kind: str, item_ids: list[str], personas, position: int) -> int:
+    """Answer a block of personas through the shared response cache (runs in a worker process)."""
+    import copy
+
+    from populations.responses import answer_distributions
+
+    survey = _survey(kind, args.data)
+    wargs = copy.copy(args)
+    wargs.threads = args.threads or 1  # one llama.cpp thread per worker process
+    model = _model(wargs)
+    questions = [survey.question(i) for i in item_ids]
+    done = 0
+    for lo in range(0, len(personas), 25):
+        answer_distributions(model, personas[lo : lo + 25], questions)
+        done += len(personas[lo : lo + 25])
+        print(f"seed002: worker {position}: {kind} {done}/{len(personas)} personas", flush=True)
+    return done
+
+
+def _prefetch(args, kind: str, item_ids: list[str], personas, matrix_file: Path) -> None:
+    """With ``--workers N > 1`` and no stored matrix: N processes fill the response cache in parallel.
+
+    Each worker takes a contiguous block (so the persona prefix is reused) and writes to the same SQLite cache;
+    the response matrix is then assembled from cache hits by the main process.
+    """
+    if args.workers <= 1 or matrix_file.is_file() or len(personas) < 2 * args.workers:
+        return
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    blocks = np.array_split(np.arange(len(personas)), args.workers)
+    with cf.ProcessPoolExecutor(args.workers, mp_context=mp.get_context("spawn")) as ex:
+        futs = [
+            ex.submit(_prefetch_worker, args, kind, item_ids, tuple(personas[i] for i in b), w)
+            for w, b in enumerate(blocks)
+        ]
+        for f in futs:
+            f.result()
 
 
 def _split(s: str) -> list[str]:
@@ -133,7 +212,7 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     from populations.aligned import AlignedPersonaBuilder
     from populations.persona import Population
     from populations.pool_builders import combined_pool, shuffled
-    from populations.response_matrix import compute_response_matrix
+    from populations.response_matrix import compute_response_matrix, matrix_path, pool_digest, scenario_key
     from populations.responses import answer_distributions
     from populations.subgroups import NoMatchError, PersonaIndex
     from scenarios.big5 import load_big5
@@ -168,14 +247,26 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     h_train = human_all[complete & ~is_test]
     h_test = human_all[complete & is_test]
     demo_test = big5.demographics[complete & is_test].reset_index(drop=True)
+    if len(h_test) > args.eval_humans:  # the metrics' human sample (subgroups below use every test human)
+        eval_rows = np.sort(rng_split.choice(len(h_test), size=args.eval_humans, replace=False))
+    else:
+        eval_rows = np.arange(len(h_test))
 
     model = _model(args)
     calls_before = model.stats()["misses"] if hasattr(model, "stats") else 0
     print(f"seed002: pool of {len(pool)} personas x {len(items)} IPIP items ({args.pools})", flush=True)
+    _prefetch(
+        args,
+        "ipip50",
+        items,
+        pool,
+        matrix_path(args.matrix_dir, pool_digest(pool), model.model_id, scenario_key(survey, items)),
+    )
     matrix = compute_response_matrix(model, pool, survey, cache_dir=args.matrix_dir, item_ids=items)
     x = matrix.expected
     dims, x_traits = _trait_means(survey, items, x)
     _, h_test_traits = _trait_means(survey, items, h_test)
+    h_eval_traits = h_test_traits[eval_rows]
 
     # ---- constructions -----------------------------------------------------------------------------------
     sets: dict[str, np.ndarray] = {}
@@ -185,22 +276,38 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     builders = {}
     fit_seed = int(ss_fit.generate_state(1)[0])
     for label, method in METHODS:
-        b = AlignedPersonaBuilder(method, n_select=None if method == "raw" else args.n_select,
-                                  random_state=fit_seed)
+        b = AlignedPersonaBuilder(method, n_select=None if method == "raw" else args.n_select, random_state=fit_seed)
         b.fit(x, h_train, personas=pool)
         builders[label] = b
         sets[label] = b.selected_
+
+    from populations.aligned import save_weighted_jsonl
+
+    for label, fname in (("Raw", "pool_raw.jsonl"), ("Resample", "aligned_resample.jsonl")):
+        save_weighted_jsonl(builders[label].population_, out / fname)  # inputs for `populace select`
 
     # ---- in-domain table ---------------------------------------------------------------------------------
     rng_floor = np.random.default_rng(ss_split.spawn(1)[0])
     rows_in = []
     for label, idx in sets.items():
-        rows_in.append({"set": label, "n": int(idx.size), **{METRIC_LABELS[k]: v for k, v in
-                        _scores(x_traits[idx], h_test_traits, args.seed).items()}})
+        rows_in.append(
+            {
+                "set": label,
+                "n": int(idx.size),
+                **{METRIC_LABELS[k]: v for k, v in _scores(x_traits[idx], h_eval_traits, args.seed).items()},
+            }
+        )
     ref = h_train[rng_floor.choice(len(h_train), size=args.n_select, replace=False)]
-    rows_in.append({"set": f"Human sample (train half, n={args.n_select})", "n": args.n_select,
-                    **{METRIC_LABELS[k]: v for k, v in
-                       _scores(_trait_means(survey, items, ref)[1], h_test_traits, args.seed).items()}})
+    rows_in.append(
+        {
+            "set": f"Human sample (train half, n={args.n_select})",
+            "n": args.n_select,
+            **{
+                METRIC_LABELS[k]: v
+                for k, v in _scores(_trait_means(survey, items, ref)[1], h_eval_traits, args.seed).items()
+            },
+        }
+    )
     cols_md = ["set", "n", *METRIC_LABELS.values()]
     md_in = _write_table(out, "table_in_domain", rows_in, cols_md)
     print(md_in, flush=True)
@@ -215,22 +322,47 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     ood_personas = tuple(pool[i] for i in union)
     pos = {int(i): j for j, i in enumerate(union)}
     rows_ood = []
-    for name, spec_fn, loader, item_str in (("CFCS", cfcs_survey, load_cfcs, args.cfcs_items),
-                                             ("Grit", grit_survey, load_grit, args.grit_items)):
+    for name, spec_fn, loader, item_str in (
+        ("CFCS", cfcs_survey, load_cfcs, args.cfcs_items),
+        ("Grit", grit_survey, load_grit, args.grit_items),
+    ):
         s = spec_fn(args.data)
         ids = _split(item_str)
         data = loader(args.data)
         hum = data.items[:, [data.item_ids.index(i) for i in ids]]
         hum = _keyed(s, ids, hum[~np.isnan(hum).any(axis=1)])
+        if len(hum) > args.eval_humans:
+            hum = hum[rng_ood.choice(len(hum), size=args.eval_humans, replace=False)]
         print(f"seed002: {name} ({len(ids)} items) for {len(ood_personas)} personas", flush=True)
+        _prefetch(
+            args,
+            s.name,
+            ids,
+            ood_personas,
+            matrix_path(args.matrix_dir, pool_digest(ood_personas), model.model_id, scenario_key(s, ids)),
+        )
         m = compute_response_matrix(model, ood_personas, s, cache_dir=args.matrix_dir, item_ids=ids)
         sim = _keyed(s, ids, m.expected)
         for label, idx in ood_sets.items():
-            rows_ood.append({"survey": name, "set": label, "n": int(idx.size), **{
-                METRIC_LABELS[k]: v for k, v in _scores(sim[[pos[int(i)] for i in idx]], hum, args.seed).items()}})
+            rows_ood.append(
+                {
+                    "survey": name,
+                    "set": label,
+                    "n": int(idx.size),
+                    **{
+                        METRIC_LABELS[k]: v for k, v in _scores(sim[[pos[int(i)] for i in idx]], hum, args.seed).items()
+                    },
+                }
+            )
         ref = hum[rng_floor.choice(len(hum), size=args.ood_n, replace=False)]
-        rows_ood.append({"survey": name, "set": f"Human sample (n={args.ood_n})", "n": args.ood_n,
-                         **{METRIC_LABELS[k]: v for k, v in _scores(ref, hum, args.seed).items()}})
+        rows_ood.append(
+            {
+                "survey": name,
+                "set": f"Human sample (n={args.ood_n})",
+                "n": args.ood_n,
+                **{METRIC_LABELS[k]: v for k, v in _scores(ref, hum, args.seed).items()},
+            }
+        )
     md_ood = _write_table(out, "table_out_of_domain", rows_ood, ["survey", *cols_md])
     print(md_ood, flush=True)
 
@@ -288,19 +420,34 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         if sel is None:
             continue
         group_h = h_test_traits[mask]
+        if len(group_h) > args.eval_humans:
+            group_h = group_h[rng_plot.choice(len(group_h), size=args.eval_humans, replace=False)]
         attrs = [pool[i].attributes.get(attr) for i in sel]
         if attr == "country":
             match = np.mean([a == val for a in attrs])
         else:
             ages = np.array([float(a) if isinstance(a, int | float) else np.nan for a in attrs])
             match = float(np.mean((ages >= val[0]) & (ages <= val[1]))) if np.isfinite(ages).any() else float("nan")
-        for set_label, idx in (("subgroup (retrieved)", sel), ("global Resample set", resample_idx),
-                               ("global Raw pool", np.arange(len(pool)))):
+        for set_label, idx in (
+            ("subgroup (retrieved)", sel),
+            ("global Resample set", resample_idx),
+            ("global Raw pool", np.arange(len(pool))),
+        ):
             sc = _scores(x_traits[idx], group_h, args.seed)
-            rows_sub.append({"group": gname, "query": query, "humans": int(mask.sum()), "set": set_label,
-                             "n": int(idx.size), "attr_match": round(float(match), 3)
-                             if set_label.startswith("subgroup") else "", "AMW": sc["amw"], "FD": sc["frechet"],
-                             "SW": sc["sliced_w"], "MMD": sc["mmd"]})
+            rows_sub.append(
+                {
+                    "group": gname,
+                    "query": query,
+                    "humans": int(mask.sum()),
+                    "set": set_label,
+                    "n": int(idx.size),
+                    "attr_match": round(float(match), 3) if set_label.startswith("subgroup") else "",
+                    "AMW": sc["amw"],
+                    "FD": sc["frechet"],
+                    "SW": sc["sliced_w"],
+                    "MMD": sc["mmd"],
+                }
+            )
     if not args.no_wvs:
         wvs = load_wvs_poverty(args.data)
         q = poverty_question()
@@ -315,13 +462,25 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
                 tensor = answer_distributions(model, [pool[i] for i in idx], [q])
                 pmf = mixture_pmf(np.full(len(idx), 1.0 / len(idx)), tensor.probs[:, 0, :])
                 w1 = wasserstein_1d(support, support, u_weights=pmf, v_weights=human_pmf)
-                rows_sub.append({"group": f"WVS poverty {c}", "query": query, "humans": int(human_pmf.size and
-                                 len(wvs.by_country(c))), "set": set_label, "n": int(idx.size), "attr_match": "",
-                                 "AMW": w1, "FD": "", "SW": "", "MMD": "",
-                                 "pmf": [round(float(v), 3) for v in pmf],
-                                 "human_pmf": [round(float(v), 3) for v in human_pmf]})
-    md_sub = _write_table(out, "subgroups", rows_sub,
-                          ["group", "query", "humans", "set", "n", "attr_match", "AMW", "FD", "SW", "MMD"])
+                rows_sub.append(
+                    {
+                        "group": f"WVS poverty {c}",
+                        "query": query,
+                        "humans": int(human_pmf.size and len(wvs.by_country(c))),
+                        "set": set_label,
+                        "n": int(idx.size),
+                        "attr_match": "",
+                        "AMW": w1,
+                        "FD": "",
+                        "SW": "",
+                        "MMD": "",
+                        "pmf": [round(float(v), 3) for v in pmf],
+                        "human_pmf": [round(float(v), 3) for v in human_pmf],
+                    }
+                )
+    md_sub = _write_table(
+        out, "subgroups", rows_sub, ["group", "query", "humans", "set", "n", "attr_match", "AMW", "FD", "SW", "MMD"]
+    )
     print(md_sub, flush=True)
 
     # ---- persona-following diagnostics and report -------------------------------------------------------
@@ -330,25 +489,36 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     human_sd = h_test.std(axis=0)
     valid = float(matrix.valid_mass.mean())
     b_res = builders["Resample"]
-    ess = float(1.0 / np.sum(b_res.weights_ ** 2))
+    ess = float(1.0 / np.sum(b_res.weights_**2))
     results = {
-        "pools": args.pools, "n_pool": len(pool), "items": items, "n_select": args.n_select, "ood_n": args.ood_n,
-        "model_id": matrix.model_id, "response_matrix": {"scenario": matrix.scenario,
-                                                         "pool_digest": matrix.pool_digest},
-        "in_domain": rows_in, "out_of_domain": rows_ood, "subgroups": rows_sub,
+        "pools": args.pools,
+        "n_pool": len(pool),
+        "items": items,
+        "n_select": args.n_select,
+        "ood_n": args.ood_n,
+        "model_id": matrix.model_id,
+        "response_matrix": {"scenario": matrix.scenario, "pool_digest": matrix.pool_digest},
+        "in_domain": rows_in,
+        "out_of_domain": rows_ood,
+        "subgroups": rows_sub,
         "persona_sd_per_item": dict(zip(items, persona_sd.round(4).tolist(), strict=True)),
         "human_sd_per_item": dict(zip(items, human_sd.round(4).tolist(), strict=True)),
-        "mean_valid_mass": valid, "resample_effective_n": ess,
-        "index": {"build_seconds": round(index_seconds, 2), "exact": index.exact_,
-                  "query_ms_median": float(np.median(query_ms)) if query_ms else None},
-        "backend_calls_this_run": calls, "seconds": round(time.perf_counter() - t_start, 1),
+        "mean_valid_mass": valid,
+        "resample_effective_n": ess,
+        "index": {
+            "build_seconds": round(index_seconds, 2),
+            "exact": index.exact_,
+            "query_ms_median": float(np.median(query_ms)) if query_ms else None,
+        },
+        "backend_calls_this_run": calls,
+        "seconds": round(time.perf_counter() - t_start, 1),
     }
     write_json(out / "results.json", results)
     ratio = float(np.mean(persona_sd / human_sd))
     report = f"""# seed002 — population-aligned persona sets
 
 Pool: {len(pool)} personas ({args.pools}), shuffled with seed {args.seed}. Respondent model `{matrix.model_id}`.
-In-domain: {len(items)} IPIP items ({', '.join(items)}); humans = `big5_osp` complete cases split 50/50
+In-domain: {len(items)} IPIP items ({", ".join(items)}); humans = `big5_osp` complete cases split 50/50
 (train {len(h_train)} = alignment target, test {len(h_test)} = evaluation). Metrics on the per-trait mean keyed answer
 (persona value = expected answer under the model's exact answer distribution; human value = actual answer).
 Each selected set has {args.n_select} personas; out-of-domain uses {args.ood_n} of each set.
@@ -364,8 +534,9 @@ persona has one. WVS rows: W1 between the set's mixture answer distribution and 
 {md_sub}
 ## How far the embedded model's persona-following limits this
 - Spread of persona answers: the standard deviation of the expected item answer across the {len(pool)} personas is on
-  average {ratio:.2f} x the human standard deviation (per item: {', '.join(f'{i} {a:.2f}/{b:.2f}'
-  for i, a, b in zip(items, persona_sd, human_sd, strict=True))}). Expected answers are also averages, so they
+  average {ratio:.2f} x the human standard deviation (per item: {
+        ", ".join(f"{i} {a:.2f}/{b:.2f}" for i, a, b in zip(items, persona_sd, human_sd, strict=True))
+    }). Expected answers are also averages, so they
   cannot reach the 1/5 extremes that humans use; distances between personas and humans therefore never approach the
   human sampling floor, whatever the selection.
 - Mean valid answer mass: {valid:.3f}. Effective number of personas under the Resample mass: {ess:.0f}.
@@ -375,8 +546,8 @@ persona has one. WVS rows: W1 between the set's mixture answer distribution and 
 - Subgroup retrieval works on the persona texts only; subgroup fidelity additionally needs the model to answer
   differently for those personas, which the tiny model mostly does not.
 
-Backend calls in this run: {calls}. Wall time: {results['seconds']} s. Index build {index_seconds:.1f} s;
-median query {results['index']['query_ms_median']} ms.
+Backend calls in this run: {calls}. Wall time: {results["seconds"]} s. Index build {index_seconds:.1f} s;
+median query {results["index"]["query_ms_median"]} ms.
 """
     (out / "report.md").write_text(report)
     print(f"seed002: done in {results['seconds']} s, {calls} backend calls -> {out}", flush=True)

@@ -172,8 +172,14 @@ class AlignedPersonaBuilder:
             else:
                 self.candidates_ = np.arange(n)
             res = transport_weights(
-                xz[self.candidates_], yz, item_weights=self.item_weights, reg=self.reg, reg_m=self.reg_m,
-                formulation=self.formulation, block_size=self.block_size, seed=self.random_state,
+                xz[self.candidates_],
+                yz,
+                item_weights=self.item_weights,
+                reg=self.reg,
+                reg_m=self.reg_m,
+                formulation=self.formulation,
+                block_size=self.block_size,
+                seed=self.random_state,
             )
             self.transport_ = res
             mass = np.zeros(n)
@@ -186,8 +192,9 @@ class AlignedPersonaBuilder:
         return self
 
     def _is_weights(self, xz: np.ndarray, yz: np.ndarray) -> np.ndarray:
-        w = kde_importance_weights(xz, yz, bandwidth=self.bandwidth, max_reference=self.max_reference,
-                                   seed=self.random_state)
+        w = kde_importance_weights(
+            xz, yz, bandwidth=self.bandwidth, max_reference=self.max_reference, seed=self.random_state
+        )
         self.is_weights_ = w
         return w
 
@@ -223,8 +230,13 @@ class AlignedPersonaBuilder:
             personas=tuple(personas[i] for i in uniq),
             weights=counts / counts.sum(),
             construction="aligned",
-            metadata={"method": self.method, "n_pool": self.n_pool_, "n_human": self.n_human_, **self.get_params(),
-                      **note},
+            metadata={
+                "method": self.method,
+                "n_pool": self.n_pool_,
+                "n_human": self.n_human_,
+                **self.get_params(),
+                **note,
+            },
         )
 
     @property
@@ -251,8 +263,11 @@ class AlignedPersonaBuilder:
             raise ValueError(f"n must be >= 1, got {n}")
         if n > self.n_pool_:
             raise ValueError(f"the pool has {self.n_pool_} personas, fewer than the requested set of {n}")
-        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(
-            self.random_state if rng is None else rng)
+        gen = (
+            rng
+            if isinstance(rng, np.random.Generator)
+            else np.random.default_rng(self.random_state if rng is None else rng)
+        )
         if self.method in ("raw", "random"):
             idx = gen.choice(self.n_pool_, size=n, replace=False)
         elif self.method == "is_only":
@@ -295,14 +310,23 @@ def save_weighted_jsonl(population: Population, path) -> Path:
     lines = []
     for persona, w in zip(population.personas, population.weights, strict=True):
         attrs = {(f"attr_{k}" if k in _RESERVED else k): v for k, v in persona.attributes.items()}
-        lines.append(json.dumps({"id": persona.id, "text": persona.text, "weight": float(w), **attrs},
-                                ensure_ascii=False))
+        lines.append(
+            json.dumps({"id": persona.id, "text": persona.text, "weight": float(w), **attrs}, ensure_ascii=False)
+        )
     tmp = p.with_name(p.name + ".tmp")
     tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
     tmp.replace(p)
-    Path(str(p) + ".meta.json").write_text(json.dumps(
-        {"kind": "populace.weighted_personas", "construction": population.construction,
-         "metadata": population.metadata}, indent=2, default=str))
+    Path(str(p) + ".meta.json").write_text(
+        json.dumps(
+            {
+                "kind": "populace.weighted_personas",
+                "construction": population.construction,
+                "metadata": population.metadata,
+            },
+            indent=2,
+            default=str,
+        )
+    )
     return p
 
 
@@ -324,9 +348,12 @@ def load_weighted_jsonl(path) -> Population:
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as exc:
-                hint = (" — it looks like a Population JSON file (populations.persona.Population.save); "
-                        "populace select reads the weighted-persona JSONL written by populace align"
-                        if lineno == 1 and line.strip() == "{" else "")
+                hint = (
+                    " — it looks like a Population JSON file (populations.persona.Population.save); "
+                    "populace select reads the weighted-persona JSONL written by populace align"
+                    if lineno == 1 and line.strip() == "{"
+                    else ""
+                )
                 raise ValueError(f"{p}:{lineno}: not a JSON line ({exc.msg}){hint}") from exc
             if not isinstance(obj, dict) or "id" not in obj or "text" not in obj:
                 raise ValueError(f"{p}:{lineno}: each line needs an object with 'id', 'text' and 'weight'")
@@ -349,5 +376,9 @@ def load_weighted_jsonl(path) -> Population:
         raise ValueError(f"{p}: weights sum to {total:.6g}, expected 1")
     meta_path = Path(str(p) + ".meta.json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
-    return Population(personas=tuple(personas), weights=np.asarray(weights), construction=meta.get(
-        "construction", "aligned"), metadata=meta.get("metadata", {}))
+    return Population(
+        personas=tuple(personas),
+        weights=np.asarray(weights),
+        construction=meta.get("construction", "aligned"),
+        metadata=meta.get("metadata", {}),
+    )

@@ -26,19 +26,61 @@ from populations.persona import Persona
 from populations.pools import PoolError, load_pool
 
 COUNTRY_NAMES = {
-    "US": "the United States", "GB": "the United Kingdom", "CA": "Canada", "AU": "Australia", "IN": "India",
-    "PH": "the Philippines", "NZ": "New Zealand", "DE": "Germany", "MY": "Malaysia", "SG": "Singapore",
-    "ZA": "South Africa", "PK": "Pakistan", "IE": "Ireland", "NL": "the Netherlands", "SE": "Sweden",
-    "NO": "Norway", "FR": "France", "BR": "Brazil", "MX": "Mexico", "ID": "Indonesia", "RO": "Romania",
-    "IT": "Italy", "ES": "Spain", "PL": "Poland", "DK": "Denmark", "FI": "Finland", "BE": "Belgium",
-    "HK": "Hong Kong", "JP": "Japan", "CN": "China", "NG": "Nigeria", "KE": "Kenya", "AE": "the United Arab Emirates",
+    "US": "the United States",
+    "GB": "the United Kingdom",
+    "CA": "Canada",
+    "AU": "Australia",
+    "IN": "India",
+    "PH": "the Philippines",
+    "NZ": "New Zealand",
+    "DE": "Germany",
+    "MY": "Malaysia",
+    "SG": "Singapore",
+    "ZA": "South Africa",
+    "PK": "Pakistan",
+    "IE": "Ireland",
+    "NL": "the Netherlands",
+    "SE": "Sweden",
+    "NO": "Norway",
+    "FR": "France",
+    "BR": "Brazil",
+    "MX": "Mexico",
+    "ID": "Indonesia",
+    "RO": "Romania",
+    "IT": "Italy",
+    "ES": "Spain",
+    "PL": "Poland",
+    "DK": "Denmark",
+    "FI": "Finland",
+    "BE": "Belgium",
+    "HK": "Hong Kong",
+    "JP": "Japan",
+    "CN": "China",
+    "NG": "Nigeria",
+    "KE": "Kenya",
+    "AE": "the United Arab Emirates",
 }
 _GENDER = {1: "man", 2: "woman", 3: "person"}
-_EDUCATION = {1: "did not finish high school", 2: "finished high school", 3: "have a university degree",
-              4: "have a graduate degree"}
+_EDUCATION = {
+    1: "did not finish high school",
+    2: "finished high school",
+    3: "have a university degree",
+    4: "have a graduate degree",
+}
 _URBAN = {1: "in the countryside", 2: "in a suburb", 3: "in a town or city"}
-_RELIGION = {1: "agnostic", 2: "atheist", 3: "Buddhist", 4: "Catholic", 5: "Mormon", 6: "Protestant",
-             7: "Christian", 8: "Hindu", 9: "Jewish", 10: "Muslim", 11: "Sikh"}
+_RELIGION = {
+    1: "agnostic",
+    2: "atheist",
+    3: "Buddhist",
+    4: "Catholic",
+    5: "Mormon",
+    6: "Protestant",
+    7: "Christian",
+    8: "Hindu",
+    9: "Jewish",
+    10: "Muslim",
+    11: "Sikh",
+}
 _MARRIED = {1: "have never married", 2: "are married", 3: "were married before"}
 
 
@@ -94,8 +136,9 @@ def respondent_narrative(record: Mapping[str, Any]) -> str:
     return " ".join(parts)
 
 
-def _respondent_pool(demo: pd.DataFrame, prefix: str, n: int | None, rng: np.random.Generator | int | None,
-                     rows: np.ndarray | None) -> tuple[Persona, ...]:
+def _respondent_pool(
+    demo: pd.DataFrame, prefix: str, n: int | None, rng: np.random.Generator | int | None, rows: np.ndarray | None
+) -> tuple[Persona, ...]:
     idx = np.arange(len(demo)) if rows is None else np.asarray(rows)
     if n is not None:
         if n > idx.size:
@@ -108,14 +151,23 @@ def _respondent_pool(demo: pd.DataFrame, prefix: str, n: int | None, rng: np.ran
     for i in idx:
         rec = {k: (None if pd.isna(v) else v) for k, v in demo.iloc[int(i)].items()}
         attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in rec.items()}
-        out.append(Persona(id=f"{prefix}-{int(i):06d}", text=respondent_narrative(rec),
-                           attributes={**attrs, "row": int(i), "pool": prefix}))
+        out.append(
+            Persona(
+                id=f"{prefix}-{int(i):06d}",
+                text=respondent_narrative(rec),
+                attributes={**attrs, "row": int(i), "pool": prefix},
+            )
+        )
     return tuple(out)
 
 
-def big5_respondent_pool(source: str | os.PathLike[str] | None = None, *, n: int | None = None,
-                         rng: np.random.Generator | int | None = 0,
-                         rows: np.ndarray | None = None) -> tuple[Persona, ...]:
+def big5_respondent_pool(
+    source: str | os.PathLike[str] | None = None,
+    *,
+    n: int | None = None,
+    rng: np.random.Generator | int | None = 0,
+    rows: np.ndarray | None = None,
+) -> tuple[Persona, ...]:
     """Personas from ``big5_osp`` respondents' demographics (age, gender, country, native English).
 
     Args:
@@ -131,22 +183,41 @@ def big5_respondent_pool(source: str | os.PathLike[str] | None = None, *, n: int
     return _respondent_pool(data.demographics[cols], "big5", n, rng, rows)
 
 
-def grit_respondent_pool(source: str | os.PathLike[str] | None = None, *, n: int | None = None,
-                         rng: np.random.Generator | int | None = 0,
-                         rows: np.ndarray | None = None) -> tuple[Persona, ...]:
-    """Personas from ``osp_grit`` respondents' demographics (age, gender, country, education, urban, religion,
-    marital status, native English); arguments as in :func:`big5_respondent_pool`.
+def grit_respondent_pool(
+    source: str | os.PathLike[str] | None = None,
+    *,
+    n: int | None = None,
+    rng: np.random.Generator | int | None = 0,
+    rows: np.ndarray | None = None,
+) -> tuple[Persona, ...]:
+    """Personas from ``osp_grit`` respondents' demographics.
+
+    Fields: age, gender, country, education, urban, religion, marital status, native English; arguments as in
+    :func:`big5_respondent_pool`.
     """
     from scenarios.osp import load_grit
 
     data = load_grit(source)
-    cols = [c for c in ("age", "gender", "country", "education", "urban", "religion", "married", "engnat")
-            if c in data.demographics.columns]
+    cols = [
+        c
+        for c in ("age", "gender", "country", "education", "urban", "religion", "married", "engnat")
+        if c in data.demographics.columns
+    ]
     return _respondent_pool(data.demographics[cols], "grit", n, rng, rows)
 
 
-_GSS_FIELDS = ("age", "sex", "race", "city", "state", "marital_status", "highest_degree_received",
-               "work_status", "religion", "political_views")
+_GSS_FIELDS = (
+    "age",
+    "sex",
+    "race",
+    "city",
+    "state",
+    "marital_status",
+    "highest_degree_received",
+    "work_status",
+    "religion",
+    "political_views",
+)
 
 
 def gss_narrative(record: Mapping[str, Any]) -> str:
@@ -163,9 +234,13 @@ def gss_narrative(record: Mapping[str, Any]) -> str:
     s = f"You are {_a(age)} {age}-year-old {who}" if age else f"You are a {who}"
     place = ", ".join(str(record[k]) for k in ("city", "state") if record.get(k))
     parts = [s + (f" from {place}." if place else ".")]
-    for key, label in (("race", "Race"), ("marital_status", "Marital status"),
-                       ("highest_degree_received", "Your highest degree"), ("work_status", "Work"),
-                       ("religion", "Religion")):
+    for key, label in (
+        ("race", "Race"),
+        ("marital_status", "Marital status"),
+        ("highest_degree_received", "Your highest degree"),
+        ("work_status", "Work"),
+        ("religion", "Religion"),
+    ):
         if record.get(key):
             val = str(record[key])
             parts.append(f"{label}: {val[0].lower() + val[1:] if key != 'race' else val}.")
@@ -175,9 +250,12 @@ def gss_narrative(record: Mapping[str, Any]) -> str:
     return text if len(parts) > 1 else text
 
 
-def gss_narrative_pool(pool: str | os.PathLike[str] = "genagents_gss", *, limit: int | None = None,
-                       fields: Sequence[str] = ("age", "sex", "city", "state", "highest_degree_received",
-                                                "political_views")) -> tuple[Persona, ...]:
+def gss_narrative_pool(
+    pool: str | os.PathLike[str] = "genagents_gss",
+    *,
+    limit: int | None = None,
+    fields: Sequence[str] = ("age", "sex", "city", "state", "highest_degree_received", "political_views"),
+) -> tuple[Persona, ...]:
     """The GSS persona bank with each ``"Label: value"`` profile re-rendered as a short narrative.
 
     Args:
@@ -197,8 +275,9 @@ def gss_narrative_pool(pool: str | os.PathLike[str] = "genagents_gss", *, limit:
     return tuple(out)
 
 
-def llm_narratives(model: LanguageModel, personas: Sequence[Persona], *, seed: int = 0,
-                   max_tokens: int = 96) -> tuple[Persona, ...]:
+def llm_narratives(
+    model: LanguageModel, personas: Sequence[Persona], *, seed: int = 0, max_tokens: int = 96
+) -> tuple[Persona, ...]:
     """Rewrite template narratives into fluent short biographies with an LLM (one seeded generation each).
 
     An empty reply keeps the template text and is counted in ``attributes["llm_rewrite"] = "failed"``.
@@ -208,15 +287,25 @@ def llm_narratives(model: LanguageModel, personas: Sequence[Persona], *, seed: i
         req = GenerationRequest(
             messages=(
                 Message(role="system", content="You write short second-person character descriptions."),
-                Message(role="user", content="Rewrite these facts as two or three sentences addressed to the "
-                        f"person, starting with 'You are'. Keep every fact, add nothing.\n\n{p.text}"),
+                Message(
+                    role="user",
+                    content="Rewrite these facts as two or three sentences addressed to the "
+                    f"person, starting with 'You are'. Keep every fact, add nothing.\n\n{p.text}",
+                ),
             ),
-            temperature=0.7, max_tokens=max_tokens, seed=stable_seed("narrative", seed, p.id),
+            temperature=0.7,
+            max_tokens=max_tokens,
+            seed=stable_seed("narrative", seed, p.id),
         )
         text = model.generate(req).text.strip()
         status = "ok" if text else "failed"
-        out.append(Persona(id=p.id, text=text or p.text,
-                           attributes={**p.attributes, "template_text": p.text, "llm_rewrite": status}))
+        out.append(
+            Persona(
+                id=p.id,
+                text=text or p.text,
+                attributes={**p.attributes, "template_text": p.text, "llm_rewrite": status},
+            )
+        )
     return tuple(out)
 
 
@@ -239,9 +328,10 @@ def parse_pool_spec(spec: str) -> tuple[str, int | None]:
 
 
 def load_pool_spec(spec: str, *, source: str | os.PathLike[str] | None = None) -> tuple[Persona, ...]:
-    """One pool from a spec: a shared pool name/path, or ``gss_narrative`` / ``big5_respondents`` /
-    ``grit_respondents`` (built here), each with an optional ``:COUNT`` (first COUNT, or a seeded draw of
-    COUNT respondents).
+    """One pool from a spec.
+
+    A shared pool name/path, or ``gss_narrative`` / ``big5_respondents`` / ``grit_respondents`` (built here),
+    each with an optional ``:COUNT`` (first COUNT, or a seeded draw of COUNT respondents).
     """
     name, n = parse_pool_spec(spec)
     if name == "gss_narrative":

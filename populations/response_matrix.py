@@ -51,8 +51,16 @@ def pool_digest(personas: Sequence[Persona]) -> str:
 
 
 def scenario_key(survey: Survey, item_ids: Sequence[str]) -> str:
-    """The scenario part of the key: survey name plus the item subset, e.g. ``"ipip50[E1,E2]"``."""
-    return f"{survey.name}[{','.join(item_ids)}]"
+    """The scenario part of the key: survey name, item subset and a digest of the exact question wording.
+
+    E.g. ``"ipip50[E1,E2]#1a2b3c4d"``; a change of prompt text, answer scale or answer prefix gives a new key,
+    so stored matrices are never reused for a different questionnaire.
+    """
+    wording = [
+        [q.id, q.prompt, q.answer_prefix, q.answers.low, q.answers.high] for q in (survey.question(i) for i in item_ids)
+    ]
+    digest = hashlib.sha256(json.dumps(wording, ensure_ascii=False).encode("utf-8")).hexdigest()[:8]
+    return f"{survey.name}[{','.join(item_ids)}]#{digest}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -105,7 +113,8 @@ class ResponseMatrix:
         if scenario != self.scenario or (model_id is not None and model_id != self.model_id):
             raise ScenarioNotScoredError(
                 f"the pool (digest {self.pool_digest}) was scored on {self.scenario!r} with {self.model_id!r}, "
-                f"not on {scenario!r}" + (f" with {model_id!r}" if model_id else "")
+                f"not on {scenario!r}"
+                + (f" with {model_id!r}" if model_id else "")
                 + "; compute that response matrix first (populace align --scenario ...)"
             )
         return self
@@ -224,7 +233,10 @@ def stored_scenarios(cache_dir: str | os.PathLike[str], digest: str) -> list[tup
 
 
 def load_response_matrix(
-    cache_dir: str | os.PathLike[str], personas: Sequence[Persona], model_id: str, survey: Survey,
+    cache_dir: str | os.PathLike[str],
+    personas: Sequence[Persona],
+    model_id: str,
+    survey: Survey,
     item_ids: Sequence[str] | None = None,
 ) -> ResponseMatrix:
     """The stored matrix of this pool, model and scenario, without computing anything.
@@ -295,8 +307,14 @@ def compute_response_matrix(
         done_valid.append(prev.valid_mass)
         start = len(prev)
     calls = requests = 0
-    bar = tqdm(total=len(personas), initial=start, desc=f"responses {survey.name}", unit="persona",
-               disable=not progress, mininterval=2.0)
+    bar = tqdm(
+        total=len(personas),
+        initial=start,
+        desc=f"responses {survey.name}",
+        unit="persona",
+        disable=not progress,
+        mininterval=2.0,
+    )
     for lo in range(start, len(personas), chunk_size):
         chunk = personas[lo : lo + chunk_size]
         tensor = answer_distributions(model, chunk, questions)
@@ -304,12 +322,22 @@ def compute_response_matrix(
         done_valid.append(tensor.valid_mass)
         calls += tensor.usage.backend_calls
         requests += tensor.n_requests
-        _build(personas[: lo + len(chunk)], survey, ids, done_exp, done_valid, digest, model.model_id, scen,
-               {}).save(partial)
+        _build(personas[: lo + len(chunk)], survey, ids, done_exp, done_valid, digest, model.model_id, scen, {}).save(
+            partial
+        )
         bar.update(len(chunk))
     bar.close()
-    result = _build(personas, survey, ids, done_exp, done_valid, digest, model.model_id, scen,
-                    {"backend_calls": calls, "n_requests": requests})
+    result = _build(
+        personas,
+        survey,
+        ids,
+        done_exp,
+        done_valid,
+        digest,
+        model.model_id,
+        scen,
+        {"backend_calls": calls, "n_requests": requests},
+    )
     result.save(path)
     partial.unlink(missing_ok=True)
     return result

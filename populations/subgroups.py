@@ -90,8 +90,13 @@ class MiniLMEncoder:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Normalised embeddings, shape ``(n, 384)``, float32."""
         model = self._load()
-        vecs = model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-                            convert_to_numpy=True, show_progress_bar=False)
+        vecs = model.encode(
+            list(texts),
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
@@ -122,8 +127,10 @@ def build_faiss_index(vectors: np.ndarray, *, exact: bool, hnsw_m: int = 32, ef_
 
 def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
     """Mean fraction of the exact top-k found by the approximate search; both shape ``(q, k)``."""
-    hits = [len(set(a[a >= 0]) & set(e[e >= 0])) / max(1, int((e >= 0).sum())) for a, e in
-            zip(approx_ids, exact_ids, strict=True)]
+    hits = [
+        len(set(a[a >= 0]) & set(e[e >= 0])) / max(1, int((e >= 0).sum()))
+        for a, e in zip(approx_ids, exact_ids, strict=True)
+    ]
     return float(np.mean(hits))
 
 
@@ -152,8 +159,16 @@ class PersonaIndex:
         build_seconds_: time to encode and index.
     """
 
-    def __init__(self, population: Population, *, encoder: Encoder | None = None, exact_max: int = 50_000,
-                 ef_search: int = 128, embeddings: np.ndarray | None = None, seed: int = 0) -> None:
+    def __init__(
+        self,
+        population: Population,
+        *,
+        encoder: Encoder | None = None,
+        exact_max: int = 50_000,
+        ef_search: int = 128,
+        embeddings: np.ndarray | None = None,
+        seed: int = 0,
+    ) -> None:
         t0 = time.perf_counter()
         self.population = population
         self.encoder = encoder if encoder is not None else MiniLMEncoder()
@@ -170,8 +185,9 @@ class PersonaIndex:
 
     def _measure_recall(self, seed: int, n_queries: int = 200, k: int = 10) -> float:
         rng = np.random.default_rng(seed)
-        q = self.embeddings_[rng.choice(len(self.embeddings_), size=min(n_queries, len(self.embeddings_)),
-                                        replace=False)]
+        q = self.embeddings_[
+            rng.choice(len(self.embeddings_), size=min(n_queries, len(self.embeddings_)), replace=False)
+        ]
         exact = build_faiss_index(self.embeddings_, exact=True)
         _, e = exact.search(q, k)
         _, a = self.index_.search(q, k)
@@ -213,10 +229,18 @@ class PersonaIndex:
             personas=tuple(self.population.personas[i] for i in idx),
             weights=w,
             construction=f"{self.population.construction}+subgroup",
-            metadata={**self.population.metadata, "subgroup": {
-                "query": query, "k": k, "min_score": min_score, "n_selected": int(idx.size),
-                "scores": [round(float(s), 4) for s in scores], "exact_index": self.exact_,
-                "seconds": round(time.perf_counter() - t0, 4)}},
+            metadata={
+                **self.population.metadata,
+                "subgroup": {
+                    "query": query,
+                    "k": k,
+                    "min_score": min_score,
+                    "n_selected": int(idx.size),
+                    "scores": [round(float(s), 4) for s in scores],
+                    "exact_index": self.exact_,
+                    "seconds": round(time.perf_counter() - t0, 4),
+                },
+            },
         )
 
     # ------------------------------------------------------------------ persistence
@@ -228,14 +252,24 @@ class PersonaIndex:
         f.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index_, str(f / "index.faiss"))
         np.save(f / "embeddings.npy", self.embeddings_)
-        (f / "meta.json").write_text(json.dumps({
-            "population_digest": _digest(self.population), "encoder": self.encoder.model_id,
-            "exact": self.exact_, "recall_at_10": self.recall_, "n": len(self.population)}, indent=2))
+        (f / "meta.json").write_text(
+            json.dumps(
+                {
+                    "population_digest": _digest(self.population),
+                    "encoder": self.encoder.model_id,
+                    "exact": self.exact_,
+                    "recall_at_10": self.recall_,
+                    "n": len(self.population),
+                },
+                indent=2,
+            )
+        )
         return f
 
     @classmethod
-    def load(cls, population: Population, folder: str | os.PathLike[str], *,
-             encoder: Encoder | None = None) -> PersonaIndex:
+    def load(
+        cls, population: Population, folder: str | os.PathLike[str], *, encoder: Encoder | None = None
+    ) -> PersonaIndex:
         """Read a saved index for this population.
 
         Raises:
@@ -256,8 +290,14 @@ class PersonaIndex:
         return self
 
     @classmethod
-    def for_file(cls, population: Population, population_path: str | os.PathLike[str], *,
-                 encoder: Encoder | None = None, **kwargs) -> PersonaIndex:
+    def for_file(
+        cls,
+        population: Population,
+        population_path: str | os.PathLike[str],
+        *,
+        encoder: Encoder | None = None,
+        **kwargs,
+    ) -> PersonaIndex:
         """Load ``<population_path>.index/`` when it matches, else build and save it there."""
         folder = Path(str(population_path) + ".index")
         if (folder / "meta.json").is_file():
@@ -270,21 +310,40 @@ class PersonaIndex:
         return idx
 
 
-def revise_toward(model: LanguageModel, population: Population, query: str, *, seed: int = 0,
-                  max_tokens: int = 96) -> Population:
-    """Rewrite each selected persona so it also fits the query (e.g. "adults in Sweden"), keeping its other
-    facts; one seeded generation per persona. Empty replies keep the original text (``attributes["revised"]``
-    records which).
+def revise_toward(
+    model: LanguageModel, population: Population, query: str, *, seed: int = 0, max_tokens: int = 96
+) -> Population:
+    """Rewrite each selected persona so it also fits the query (e.g. "adults in Sweden").
+
+    One seeded generation per persona, asked to keep its other facts. Empty replies keep the original text
+    (``attributes["revised"]`` records which).
     """
     out = []
     for p in population.personas:
         req = GenerationRequest(
-            messages=(Message(role="system", content="You edit short character descriptions."),
-                      Message(role="user", content=f"Edit this description so the person is one of: {query}. "
-                              f"Change only what must change; keep it short.\n\n{p.text}")),
-            temperature=0.7, max_tokens=max_tokens, seed=stable_seed("revise", seed, query, p.id))
+            messages=(
+                Message(role="system", content="You edit short character descriptions."),
+                Message(
+                    role="user",
+                    content=f"Edit this description so the person is one of: {query}. "
+                    f"Change only what must change; keep it short.\n\n{p.text}",
+                ),
+            ),
+            temperature=0.7,
+            max_tokens=max_tokens,
+            seed=stable_seed("revise", seed, query, p.id),
+        )
         text = model.generate(req).text.strip()
-        out.append(Persona(id=p.id, text=text or p.text,
-                           attributes={**p.attributes, "original_text": p.text, "revised": bool(text)}))
-    return Population(personas=tuple(out), weights=population.weights, construction=population.construction,
-                      metadata={**population.metadata, "revised_toward": query})
+        out.append(
+            Persona(
+                id=p.id,
+                text=text or p.text,
+                attributes={**p.attributes, "original_text": p.text, "revised": bool(text)},
+            )
+        )
+    return Population(
+        personas=tuple(out),
+        weights=population.weights,
+        construction=population.construction,
+        metadata={**population.metadata, "revised_toward": query},
+    )

@@ -105,9 +105,7 @@ def cfcs_survey(source: str | os.PathLike[str] | None = None) -> Survey:
         DataError: the codebook is missing or lacks an item (naming the file and the items).
     """
     texts = _read_codebook(find_dataset_file(source, "osp_cfcs", "codebook.txt"), _CFCS_LINE, CFCS_ITEMS)
-    items = tuple(
-        SurveyItem(id=i, text=texts[i], dimension="CFC", reverse=i in CFCS_REVERSE) for i in CFCS_ITEMS
-    )
+    items = tuple(SurveyItem(id=i, text=texts[i], dimension="CFC", reverse=i in CFCS_REVERSE) for i in CFCS_ITEMS)
     return Survey(
         name="cfcs",
         items=items,
@@ -141,9 +139,7 @@ def grit_survey(source: str | os.PathLike[str] | None = None) -> Survey:
                 f"{path}: item {item_id} is abbreviated {short!r}, which does not begin our statement "
                 f"{GRIT_TEXTS[item_id]!r}; the item order differs from Duckworth's Grit-O"
             )
-    items = tuple(
-        SurveyItem(id=i, text=GRIT_TEXTS[i], dimension="GRIT", reverse=i in GRIT_REVERSE) for i in GRIT_ITEMS
-    )
+    items = tuple(SurveyItem(id=i, text=GRIT_TEXTS[i], dimension="GRIT", reverse=i in GRIT_REVERSE) for i in GRIT_ITEMS)
     return Survey(
         name="grit",
         items=items,
@@ -223,8 +219,11 @@ def load_cfcs(source: str | os.PathLike[str] | None = None) -> SurveyData:
     path = str(find_dataset_file(source, "osp_cfcs", "data.csv"))
     df = _read_tsv(path, (*CFCS_ITEMS, "age", "gender", "country"))
     items = _items(df, CFCS_ITEMS, path)
-    cleaning = {"rows_read": len(df), "rows_with_missing_item": int(np.isnan(items).any(axis=1).sum()),
-                "cells_coded_minus_one": _minus_one(df, CFCS_ITEMS)}
+    cleaning = {
+        "rows_read": len(df),
+        "rows_with_missing_item": int(np.isnan(items).any(axis=1).sum()),
+        "cells_coded_minus_one": _minus_one(df, CFCS_ITEMS),
+    }
     demo = pd.DataFrame({"age": _age(df, cleaning), "gender": _coded(df, "gender"), "country": _country(df, cleaning)})
     if "accuracy" in df.columns:
         acc = pd.to_numeric(df["accuracy"], errors="coerce")
@@ -247,8 +246,11 @@ def load_grit(source: str | os.PathLike[str] | None = None) -> SurveyData:
     df = _read_tsv(path, (*GRIT_ITEMS, *ITEM_IDS, "age", "gender", "country", "education"))
     items = _items(df, GRIT_ITEMS, path)
     ipip = _items(df, ITEM_IDS, path)
-    cleaning = {"rows_read": len(df), "rows_with_missing_item": int(np.isnan(items).any(axis=1).sum()),
-                "cells_coded_minus_one": _minus_one(df, (*GRIT_ITEMS, *ITEM_IDS))}
+    cleaning = {
+        "rows_read": len(df),
+        "rows_with_missing_item": int(np.isnan(items).any(axis=1).sum()),
+        "cells_coded_minus_one": _minus_one(df, (*GRIT_ITEMS, *ITEM_IDS)),
+    }
     demo = pd.DataFrame({"age": _age(df, cleaning), "country": _country(df, cleaning)})
     for col in ("gender", "education", "urban", "religion", "race", "married", "engnat"):
         if col in df.columns:

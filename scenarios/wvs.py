@@ -62,8 +62,13 @@ def load_wvs_poverty(source: str | os.PathLike[str] | None = None) -> WVSData:
     missing = [c for c in _COLUMNS if c not in df.columns]
     if missing:
         raise DataError(f"{path}: missing columns {missing} (expected the carData WVS.csv)")
-    checks = {"poverty": set(POVERTY_CODES), "country": set(COUNTRIES), "gender": {"male", "female"},
-              "degree": {"yes", "no"}, "religion": {"yes", "no"}}
+    checks = {
+        "poverty": set(POVERTY_CODES),
+        "country": set(COUNTRIES),
+        "gender": {"male", "female"},
+        "degree": {"yes", "no"},
+        "religion": {"yes", "no"},
+    }
     for col, allowed in checks.items():
         bad = ~df[col].isin(allowed)
         if bad.any():
@@ -73,10 +78,15 @@ def load_wvs_poverty(source: str | os.PathLike[str] | None = None) -> WVSData:
     if age.isna().any():
         i = int(np.flatnonzero(age.isna().to_numpy())[0])
         raise DataError(f"{path}: row {i + 2}, column 'age': value {df['age'].iloc[i]!r} is not a number")
-    demo = pd.DataFrame({
-        "country": df["country"], "age": age, "gender": df["gender"],
-        "degree": df["degree"] == "yes", "religion": df["religion"] == "yes",
-    })
+    demo = pd.DataFrame(
+        {
+            "country": df["country"],
+            "age": age,
+            "gender": df["gender"],
+            "degree": df["degree"] == "yes",
+            "religion": df["religion"] == "yes",
+        }
+    )
     return WVSData(poverty=df["poverty"].map(POVERTY_CODES).to_numpy(dtype=float), demographics=demo, path=path)
 
 

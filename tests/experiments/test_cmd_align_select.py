@@ -58,7 +58,9 @@ def pool_file(tmp_path):
     lines = []
     for i in range(60):
         place = ["Sweden", "India", "Texas"][i % 3]
-        lines.append(json.dumps({"id": f"p{i}", "text": f"A {20 + i}-year-old teacher from {place} who likes item{i}."}))
+        lines.append(
+            json.dumps({"id": f"p{i}", "text": f"A {20 + i}-year-old teacher from {place} who likes item{i}."})
+        )
     p.write_text("\n".join(lines) + "\n")
     return p
 
@@ -66,8 +68,23 @@ def pool_file(tmp_path):
 def test_align_then_select(fakes, pool_file, tmp_path, data_dir, capsys):
     out = tmp_path / "aligned.jsonl"
     mdir = tmp_path / "matrices"
-    argv = ["align", "--pool", str(pool_file), "--scenario", "bigfive", "--items", "E1,E2,N1,N2",
-            "--n-select", "20", "--out", str(out), "--matrix-dir", str(mdir), "--data", str(data_dir)]
+    argv = [
+        "align",
+        "--pool",
+        str(pool_file),
+        "--scenario",
+        "bigfive",
+        "--items",
+        "E1,E2,N1,N2",
+        "--n-select",
+        "20",
+        "--out",
+        str(out),
+        "--matrix-dir",
+        str(mdir),
+        "--data",
+        str(data_dir),
+    ]
     assert cli.main(argv) == 0
     pop = load_weighted_jsonl(out)
     assert len(pop) <= 20 and pop.construction == "aligned"
@@ -79,8 +96,10 @@ def test_align_then_select(fakes, pool_file, tmp_path, data_dir, capsys):
     assert "0 backend calls" in capsys.readouterr().out
 
     sub = tmp_path / "sub.jsonl"
-    assert cli.main(["select", "--population", str(out), "--query", "teacher from Sweden", "--k", "5",
-                     "--out", str(sub)]) == 0
+    assert (
+        cli.main(["select", "--population", str(out), "--query", "teacher from Sweden", "--k", "5", "--out", str(sub)])
+        == 0
+    )
     got = load_weighted_jsonl(sub)
     assert 1 <= len(got) <= 5
     assert all("Sweden" in p.text for p in got.personas[:1])
@@ -89,16 +108,22 @@ def test_align_then_select(fakes, pool_file, tmp_path, data_dir, capsys):
 
 def test_select_errors(fakes, pool_file, tmp_path, capsys):
     # a plain pool (no weights) is rejected with the fix
-    assert cli.main(["select", "--population", str(pool_file), "--query", "x", "--k", "3",
-                     "--out", str(tmp_path / "s.jsonl")]) == 2
+    assert (
+        cli.main(
+            ["select", "--population", str(pool_file), "--query", "x", "--k", "3", "--out", str(tmp_path / "s.jsonl")]
+        )
+        == 2
+    )
     assert "align it first" in capsys.readouterr().err or True
     # a Population JSON file is rejected
     from populations.persona import Persona, Population
 
     pj = tmp_path / "pop.json"
     Population(personas=(Persona(id="a", text="t"),), weights=np.ones(1), construction="x").save(pj)
-    assert cli.main(["select", "--population", str(pj), "--query", "x", "--k", "3",
-                     "--out", str(tmp_path / "s.jsonl")]) == 2
+    assert (
+        cli.main(["select", "--population", str(pj), "--query", "x", "--k", "3", "--out", str(tmp_path / "s.jsonl")])
+        == 2
+    )
     assert "Population JSON" in capsys.readouterr().err
 
 
@@ -107,23 +132,58 @@ def test_select_no_match(fakes, tmp_path, capsys):
     from populations.persona import Persona, Population
 
     f = tmp_path / "a.jsonl"
-    save_weighted_jsonl(Population(personas=(Persona(id="a", text="a nurse"), Persona(id="b", text="a pilot")),
-                                   weights=np.array([0.5, 0.5]), construction="aligned"), f)
-    assert cli.main(["select", "--population", str(f), "--query", "zzz qqq", "--k", "2",
-                     "--out", str(tmp_path / "s.jsonl")]) == 2
+    save_weighted_jsonl(
+        Population(
+            personas=(Persona(id="a", text="a nurse"), Persona(id="b", text="a pilot")),
+            weights=np.array([0.5, 0.5]),
+            construction="aligned",
+        ),
+        f,
+    )
+    assert (
+        cli.main(
+            ["select", "--population", str(f), "--query", "zzz qqq", "--k", "2", "--out", str(tmp_path / "s.jsonl")]
+        )
+        == 2
+    )
     assert "no persona matches" in capsys.readouterr().err
     assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_align_errors(fakes, pool_file, tmp_path, data_dir, capsys):
-    base = ["align", "--pool", str(pool_file), "--scenario", "bigfive", "--out", str(tmp_path / "o.jsonl"),
-            "--matrix-dir", str(tmp_path / "m"), "--data", str(data_dir)]
+    base = [
+        "align",
+        "--pool",
+        str(pool_file),
+        "--scenario",
+        "bigfive",
+        "--out",
+        str(tmp_path / "o.jsonl"),
+        "--matrix-dir",
+        str(tmp_path / "m"),
+        "--data",
+        str(data_dir),
+    ]
     assert cli.main([*base, "--n-select", "61"]) == 2
     assert "fewer than --n-select 61" in capsys.readouterr().err
     empty = tmp_path / "empty.jsonl"
     empty.write_text("\n")
-    assert cli.main(["align", "--pool", str(empty), "--scenario", "bigfive", "--out", str(tmp_path / "o.jsonl"),
-                     "--data", str(data_dir)]) == 2
+    assert (
+        cli.main(
+            [
+                "align",
+                "--pool",
+                str(empty),
+                "--scenario",
+                "bigfive",
+                "--out",
+                str(tmp_path / "o.jsonl"),
+                "--data",
+                str(data_dir),
+            ]
+        )
+        == 2
+    )
     assert "empty" in capsys.readouterr().err
     assert cli.main([*base, "--items", "E1,Z9"]) == 2
     assert "Z9" in capsys.readouterr().err
@@ -133,9 +193,30 @@ def test_seed002_smoke(fakes, tmp_path, data_dir):
     from experiments.exp_seed002 import main
 
     out = tmp_path / "d"
-    argv = ["--out", str(out), "--pools", "personagym:60,agent_trust:40", "--n-select", "20", "--ood-n", "10",
-            "--subgroup-k", "5", "--items", "E1,E2,N1,N2,A1,A2", "--cfcs-items", "Q1,Q3",
-            "--grit-items", "GS1,GS2", "--matrix-dir", str(tmp_path / "m"), "--data", str(data_dir)]
+    argv = [
+        "--out",
+        str(out),
+        "--pools",
+        "personagym:60,agent_trust:40",
+        "--n-select",
+        "20",
+        "--ood-n",
+        "10",
+        "--subgroup-k",
+        "5",
+        "--items",
+        "E1,E2,N1,N2,A1,A2",
+        "--cfcs-items",
+        "Q1,Q3",
+        "--grit-items",
+        "GS1,GS2",
+        "--eval-humans",
+        "400",
+        "--matrix-dir",
+        str(tmp_path / "m"),
+        "--data",
+        str(data_dir),
+    ]
     assert main(argv) == 0
     res = json.loads((out / "results.json").read_text())
     sets = [r["set"] for r in res["in_domain"]]
@@ -143,6 +224,7 @@ def test_seed002_smoke(fakes, tmp_path, data_dir):
         assert label in sets
     assert {r["survey"] for r in res["out_of_domain"]} == {"CFCS", "Grit"}
     assert (out / "trait_scatter.png").stat().st_size > 10_000
+    assert load_weighted_jsonl(out / "aligned_resample.jsonl").construction == "aligned"
     assert "persona-following" in (out / "report.md").read_text()
     calls = fakes.calls
     assert main(argv) == 0  # rerun: everything cached

@@ -1,14 +1,10 @@
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "populations"))
-from mixture_fakes import make_models  # noqa: E402
-
 from experiments import cmd_fit  # noqa: E402
 from experiments.cli import build_parser, main  # noqa: E402
+from tests.populations.mixture_fakes import make_models
 
 
 @pytest.fixture

@@ -10,11 +10,7 @@ from llm.errors import AuthenticationError, BackendUnavailableError, BadResponse
 from llm.openai_compat import OpenAICompatible
 from llm.parsing import distribution_from_replies, parse_integer_reply
 from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message, stable_seed
-
-try:
-    from tests.llm.loopback_server import LoopbackServer, Reply, chat_completion, top_logprobs_content
-except ImportError:  # tests/ is not a package: pytest put this directory on sys.path
-    from loopback_server import LoopbackServer, Reply, chat_completion, top_logprobs_content
+from tests.llm.loopback_server import LoopbackServer, Reply, chat_completion, top_logprobs_content
 
 USER = (
     Message(role="system", content="You are Ann."),

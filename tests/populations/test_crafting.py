@@ -1,6 +1,5 @@
 import numpy as np
 import pytest
-from mixture_fakes import crafter_reply, make_models, peaked
 
 from llm.fakes import KnownDistributionModel, ScriptedModel
 from populations.crafting import (
@@ -12,6 +11,7 @@ from populations.crafting import (
     extract_prompt,
 )
 from scenarios.registry import get_scenario
+from tests.populations.mixture_fakes import crafter_reply, make_models, peaked
 
 
 @pytest.fixture(scope="module")

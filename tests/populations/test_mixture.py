@@ -2,7 +2,6 @@ import json
 
 import numpy as np
 import pytest
-from mixture_fakes import bimodal, crafter_reply, make_models
 
 from alignment import fit_mixture_weights, pmf_from_samples, wasserstein_1d
 from llm.fakes import ScriptedModel
@@ -12,6 +11,7 @@ from populations.evaluation import evaluate_mixture, human_floor, split_humans
 from populations.mixture import PromptMixtureBuilder
 from populations.persona import Population
 from scenarios.registry import get_scenario
+from tests.populations.mixture_fakes import bimodal, crafter_reply, make_models
 
 
 @pytest.fixture(scope="module")

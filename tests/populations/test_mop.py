@@ -2,13 +2,13 @@ import json
 
 import numpy as np
 import pytest
-from mixture_fakes import bimodal
 
 from alignment import fit_mixture_weights, pmf_from_samples
 from llm.fakes import KnownDistributionModel
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.mop import MixtureOfPersonasBuilder, exemplar_text
 from scenarios.registry import get_scenario
+from tests.populations.mixture_fakes import bimodal
 
 
 def exemplar_following(messages, answers):
