@@ -212,6 +212,8 @@ def test_seed002_smoke(fakes, tmp_path, data_dir):
         "GS1,GS2",
         "--eval-humans",
         "400",
+        "--workers",
+        "1",  # worker processes would not see the fakes
         "--matrix-dir",
         str(tmp_path / "m"),
         "--data",
