@@ -71,6 +71,7 @@ def load_compare_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
         ValueError: malformed TOML, unknown keys or kinds, duplicate names, a bad population file.
     """
     from populations.baselines import DEFAULT_SYSTEM_PROMPT, FixedPromptBuilder
+    from populations.io import load_population_file
     from populations.persona import Population
     from populations.pools import load_pool, personas_root, resolve_pool_path
 
@@ -122,7 +123,7 @@ def load_compare_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any
                 raise FileNotFoundError(
                     f"{where}: population file {file} does not exist (paths resolve against {base})"
                 )
-            populations[name] = Population.load(file)
+            populations[name] = load_population_file(file)
             sources[name] = str(file)
         else:
             import numpy as np

@@ -58,11 +58,11 @@ def load_population(spec: str) -> tuple[Any, str]:
         ValueError: a missing file or a file that is not a population (``kind`` must be ``populace.population``).
     """
     from populations.baselines import FixedPromptBuilder
-    from populations.persona import Population
+    from populations.io import load_population_file
 
     if spec == "fixed":
         return FixedPromptBuilder().fit().population_, "fixed (FixedPromptBuilder default prompt)"
-    return Population.load(spec), spec
+    return load_population_file(spec), spec
 
 
 def register(sub: argparse._SubParsersAction) -> None:
