@@ -65,6 +65,25 @@ def load_population(spec: str) -> tuple[Any, str]:
     return load_population_file(spec), spec
 
 
+def config_from_args(args: argparse.Namespace, *, replicates: int) -> Any:
+    """The validated :class:`~simulator.runner.RunConfig` of the shared simulation options."""
+    from simulator.networks import NetworkSpec
+    from simulator.runner import RunConfig
+    from simulator.whatif import parse_assignments
+
+    return RunConfig(
+        scenario=args.scenario,
+        n_agents=args.agents,
+        seed=args.seed,
+        rounds=args.rounds,
+        params=parse_assignments(args.param),
+        network=NetworkSpec.parse(args.network) if args.network else None,
+        history_rounds=args.history_rounds,
+        history_step=args.history_step,
+        replicates=replicates,
+    )
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
     p = sub.add_parser("run", help="run one simulation (survey or game, optionally repeated on a network)")
@@ -90,21 +109,9 @@ def run(args: argparse.Namespace) -> int:
     """Validate everything, run, write the folder, print the sharing statistics."""
     from experiments.common import model_from_args
     from simulator.decisions import DecisionService
-    from simulator.networks import NetworkSpec
-    from simulator.runner import RunConfig, run_simulation, write_run
-    from simulator.whatif import parse_assignments
+    from simulator.runner import run_simulation, write_run
 
-    config = RunConfig(
-        scenario=args.scenario,
-        n_agents=args.agents,
-        seed=args.seed,
-        rounds=args.rounds,
-        params=parse_assignments(args.param),
-        network=NetworkSpec.parse(args.network) if args.network else None,
-        history_rounds=args.history_rounds,
-        history_step=args.history_step,
-        replicates=args.replicates,
-    )
+    config = config_from_args(args, replicates=args.replicates)
     population, source = load_population(args.population)
     llm = model_from_args(args)
     service = DecisionService(llm, progress=not args.quiet)

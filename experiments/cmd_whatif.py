@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from experiments.cmd_run import add_simulation_args, command_line, load_population
+from experiments.cmd_run import add_simulation_args, command_line, config_from_args, load_population
 from experiments.common import add_model_args
 
 
@@ -37,22 +37,10 @@ def run(args: argparse.Namespace) -> int:
     """Validate both conditions, run them paired, write the folder and print the differences."""
     from experiments.common import model_from_args
     from simulator.decisions import DecisionService
-    from simulator.networks import NetworkSpec
-    from simulator.runner import RunConfig
     from simulator.whatif import parse_assignments, run_whatif, write_whatif
 
     baseline, intervention = parse_assignments(args.baseline), parse_assignments(args.intervention)
-    config = RunConfig(
-        scenario=args.scenario,
-        n_agents=args.agents,
-        seed=args.seed,
-        rounds=args.rounds,
-        params=parse_assignments(args.param),
-        network=NetworkSpec.parse(args.network) if args.network else None,
-        history_rounds=args.history_rounds,
-        history_step=args.history_step,
-        replicates=args.seeds,
-    )
+    config = config_from_args(args, replicates=args.seeds)
     if config.is_survey:
         raise ValueError(f"what-if needs a game scenario, got {args.scenario!r}")
     for cond in (baseline, intervention):
