@@ -52,6 +52,9 @@ distribution is the weighted mixture of its personas'. `human_1000` is the W1 be
 and the remaining test humans (mean ± SD over 10 draws): the distance sampling noise alone produces.
 `valid mass` is the probability the model put on a valid answer; the parse-failure rate is its complement.
 `LLM requests` counts the distinct requests a row needs (served by the backend or the response cache).
+`em` and `gb` are prompt mixtures (EM, Algorithm 1; gradient boosting, Algorithm 2) whose prompts are crafted by
+the same model and whose weights are fitted (exact LP on W1) on the fit half only, with the `fast` profile of
+`populace experiment seed000`.
 
 {records_table(records)}
 
