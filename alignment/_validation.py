@@ -71,8 +71,7 @@ def pmf(name: str, values, *, shape: tuple[int, ...] | None = None, axis: int = 
     if not np.allclose(sums, 1.0, rtol=0.0, atol=PMF_ATOL):
         worst = float(np.max(np.abs(np.atleast_1d(sums) - 1.0)))
         raise ValueError(
-            f"{name} is not normalised: sums along axis {axis} differ from 1 by up to {worst:.3g} "
-            f"(shape {arr.shape})"
+            f"{name} is not normalised: sums along axis {axis} differ from 1 by up to {worst:.3g} (shape {arr.shape})"
         )
     return arr
 

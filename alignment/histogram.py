@@ -49,9 +49,7 @@ def pmf_from_samples(values, support, weights=None) -> np.ndarray:
     off = s[idx] != x
     if np.any(off):
         bad = np.unique(x[off])[:10]
-        raise ValueError(
-            f"values (shape {x.shape}) contain entries not on support (shape {s.shape}): {bad.tolist()}"
-        )
+        raise ValueError(f"values (shape {x.shape}) contain entries not on support (shape {s.shape}): {bad.tolist()}")
     counts = np.bincount(idx, weights=w, minlength=s.shape[0])
     return counts / counts.sum()
 

@@ -237,9 +237,7 @@ def mmd_rbf(x, y, *, bandwidth: float | None = None, seed: int = 0) -> float:
     if bandwidth is None:
         pooled = np.concatenate([x, y])
         if pooled.shape[0] > _MEDIAN_POINTS:
-            pooled = pooled[
-                np.random.default_rng(seed).choice(pooled.shape[0], _MEDIAN_POINTS, replace=False)
-            ]
+            pooled = pooled[np.random.default_rng(seed).choice(pooled.shape[0], _MEDIAN_POINTS, replace=False)]
         dists = scipy.spatial.distance.pdist(pooled)
         positive = dists[dists > 0]
         bandwidth = float(np.median(positive)) if positive.size else 1.0

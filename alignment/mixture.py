@@ -106,8 +106,7 @@ def _fit_lp(cdf: np.ndarray, tcdf: np.ndarray, gaps: np.ndarray, tol: float) -> 
     )
     if res.status != 0:
         warnings.warn(
-            f"linprog (HiGHS) stopped with status {res.status}: {res.message}; "
-            "loosen tol or check the inputs",
+            f"linprog (HiGHS) stopped with status {res.status}: {res.message}; loosen tol or check the inputs",
             RuntimeWarning,
             stacklevel=3,
         )
@@ -158,9 +157,7 @@ def _dispatch(cdf, tcdf, gaps, method, n_restarts, tol, rng) -> MixtureFit:
         return _fit_lp(cdf, tcdf, gaps, tol)
     if method == "slsqp":
         n_restarts = v.positive_int("n_restarts", n_restarts)
-        gen = (
-            rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
-        )
+        gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(0 if rng is None else rng)
         return _fit_slsqp(cdf, tcdf, gaps, n_restarts, tol, gen)
     raise ValueError(f"method must be 'lp' or 'slsqp', got {method!r}")
 

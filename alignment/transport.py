@@ -115,9 +115,7 @@ def _solve(x, y, a, b, reg, reg_m, formulation, max_iter, tol):
         warnings.simplefilter("always")
         if formulation == "balanced":
             method = "sinkhorn_log" if stiff else "sinkhorn"
-            plan, log = ot.sinkhorn(
-                a, b, c, reg, method=method, numItermax=max_iter, stopThr=tol, log=True, warn=False
-            )
+            plan, log = ot.sinkhorn(a, b, c, reg, method=method, numItermax=max_iter, stopThr=tol, log=True, warn=False)
             n_iter = int(log["niter"]) + 1
         else:
             method = "sinkhorn_stabilized" if stiff else "sinkhorn"

@@ -78,13 +78,17 @@ def main() -> None:
         for i in range(10):
             gen = model.generate(item.generation_request(personas[0], seed=i, sample_index=i, temperature=1.0))
             sampled_tokens += gen.usage.prompt_tokens + gen.usage.completion_tokens
-    print(f"[2] backend tokens for {len(items)} Likert items: exact {exact_tokens}, n=10 sampling {sampled_tokens}, "
-          f"sampling/exact = {sampled_tokens / exact_tokens:.1f}x")
+    print(
+        f"[2] backend tokens for {len(items)} Likert items: exact {exact_tokens}, n=10 sampling {sampled_tokens}, "
+        f"sampling/exact = {sampled_tokens / exact_tokens:.1f}x"
+    )
 
     rows = run_loopback(0.05, 200, [1, 8])
     for r in rows:
-        print(f"[3] loopback, {int(r['workers'])} workers, 50 ms latency: {r['measured']:.1f} req/s vs ideal "
-              f"{r['ideal']:.1f} = {r['ratio']:.2f}")
+        print(
+            f"[3] loopback, {int(r['workers'])} workers, 50 ms latency: {r['measured']:.1f} req/s vs ideal "
+            f"{r['ideal']:.1f} = {r['ratio']:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -33,9 +33,7 @@ def run(latency: float, n_requests: int, workers: list[int]) -> list[dict[str, f
 
     rows = []
     with LoopbackServer(handler) as server:
-        model = OpenAICompatible(
-            model="bench", base_url=server.base_url, api_key="none", max_retries=0, timeout=30
-        )
+        model = OpenAICompatible(model="bench", base_url=server.base_url, api_key="none", max_retries=0, timeout=30)
         user = (Message(role="user", content="Say something."),)
         model.generate(GenerationRequest(messages=user))  # warm up the connection pool
         for w in workers:

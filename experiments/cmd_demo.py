@@ -12,8 +12,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="score simulated populations against held-out humans (embedded model)")
     p.add_argument("--out", required=True, help="output folder (scores.json, report.md, histograms.png)")
     p.add_argument("--scenarios", default=None, help="comma-separated scenarios (default: bigfive:E,dictator)")
-    p.add_argument("--constructions", default="fixed_prompt,em,gb",
-                   help="comma-separated populations to build and score: fixed_prompt, em, gb (fast profile)")
+    p.add_argument(
+        "--constructions",
+        default="fixed_prompt,em,gb",
+        help="comma-separated populations to build and score: fixed_prompt, em, gb (fast profile)",
+    )
     add_data_args(p)
     add_model_args(p)
     p.set_defaults(func=run)

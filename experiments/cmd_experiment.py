@@ -19,8 +19,11 @@ def available() -> list[str]:
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``experiment`` sub-command."""
-    p = sub.add_parser("experiment", help="reproduce a paper's table (seed000, seed002, …)",
-                       description=f"experiments: {', '.join(available()) or 'none'}")
+    p = sub.add_parser(
+        "experiment",
+        help="reproduce a paper's table (seed000, seed002, …)",
+        description=f"experiments: {', '.join(available()) or 'none'}",
+    )
     p.add_argument("name", help="experiment name")
     p.add_argument("rest", nargs=argparse.REMAINDER, help="the experiment's own options (see NAME --help)")
     p.set_defaults(func=run)

@@ -12,8 +12,12 @@ from typing import Any
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--backend/--model-path/--base-url/--model/--api-key-env/--cache/--replay/--max-calls``."""
     g = parser.add_argument_group("language model")
-    g.add_argument("--backend", choices=("local", "openai"), default=None,
-                   help="local = embedded llama.cpp (default); openai = any OpenAI-compatible endpoint")
+    g.add_argument(
+        "--backend",
+        choices=("local", "openai"),
+        default=None,
+        help="local = embedded llama.cpp (default); openai = any OpenAI-compatible endpoint",
+    )
     g.add_argument("--model-path", default=None, help="GGUF file for the local backend (default: SmolLM2-135M)")
     g.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint URL (vLLM, Ollama, llama.cpp server)")
     g.add_argument("--model", default=None, help="model name at the endpoint")
@@ -25,8 +29,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
     """Add ``--data`` and ``--seed``."""
-    parser.add_argument("--data", default=None,
-                        help="human data directory or URL (default $POPULACE_DATA or ../shared/data)")
+    parser.add_argument(
+        "--data", default=None, help="human data directory or URL (default $POPULACE_DATA or ../shared/data)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="root seed of every random choice")
 
 

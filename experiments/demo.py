@@ -115,8 +115,15 @@ def human_floor_row(_model: LanguageModel, data: ScenarioData, rng: np.random.Ge
     """W1 between 1,000 random test humans and the remaining test humans (mean ± SD over 10 draws)."""
     n = min(1000, data.test.size // 2)
     mean, sd = human_sample_floor_stats(data.test, n=n, repeats=10, rng=rng)
-    base = {"scenario": data.scenario.name, "population": "human_1000", "n_agents": n, "valid_mass": 1.0,
-            "parse_failure_rate": 0.0, "llm_calls": 0, "evaluation": "sampled"}
+    base = {
+        "scenario": data.scenario.name,
+        "population": "human_1000",
+        "n_agents": n,
+        "valid_mass": 1.0,
+        "parse_failure_rate": 0.0,
+        "llm_calls": 0,
+        "evaluation": "sampled",
+    }
     records = [
         {**base, "metric": "w1", "value": round(float(mean), 6)},
         {**base, "metric": "w1_sd", "value": round(float(sd), 6)},

@@ -43,7 +43,7 @@ def write_report(path: Path, records: Sequence[dict[str, Any]], run: dict[str, A
     """Write ``report.md``: what was run and the score table."""
     text = f"""# Populace demo report
 
-Model: `{run.get('model')}` · seed {run.get('seed')} · scenarios: {', '.join(run.get('scenarios', []))}
+Model: `{run.get("model")}` · seed {run.get("seed")} · scenarios: {", ".join(run.get("scenarios", []))}
 
 Humans are split 50/50 (seeded); scores are on the **test** half. Simulated distributions are **exact**: item
 answer distributions come from the model's next-token probabilities (one request per distinct system prompt and
@@ -64,8 +64,8 @@ the same model and whose weights are fitted (exact LP on W1) on the fit half onl
 
 ## This run
 
-Backend requests made: {run.get('backend_requests', '?')} ({run.get('backend_forward_passes', '?')} forward passes);
-cache hits: {run.get('cache_hits', '?')}; wall time: {run.get('seconds', '?')} s. Histograms: `histograms.png`.
+Backend requests made: {run.get("backend_requests", "?")} ({run.get("backend_forward_passes", "?")} forward passes);
+cache hits: {run.get("cache_hits", "?")}; wall time: {run.get("seconds", "?")} s. Histograms: `histograms.png`.
 
 Note: the embedded model (SmolLM2-135M) barely follows personas; these rows show the pipeline working on real
 data, not a calibrated population.

@@ -61,9 +61,7 @@ class LLMConfig:
         if self.backend not in _BACKENDS:
             raise ValueError(f"unknown backend {self.backend!r}: use one of {_BACKENDS} (POPULACE_BACKEND)")
         if self.cache_mode not in _CACHE_MODES:
-            raise ValueError(
-                f"unknown cache mode {self.cache_mode!r}: use one of {_CACHE_MODES} (POPULACE_CACHE_MODE)"
-            )
+            raise ValueError(f"unknown cache mode {self.cache_mode!r}: use one of {_CACHE_MODES} (POPULACE_CACHE_MODE)")
         if self.backend == "openai" and not self.model:
             raise ValueError("backend 'openai' needs a model name: set POPULACE_MODEL or pass model=...")
         for name in ("max_calls", "max_tokens"):
@@ -136,8 +134,6 @@ def build_model(config: LLMConfig) -> CachedModel:
     else:
         from llm.openai_compat import OpenAICompatible
 
-        backend = OpenAICompatible(
-            model=config.model or "", base_url=config.base_url, api_key_env=config.api_key_env
-        )
+        backend = OpenAICompatible(model=config.model or "", base_url=config.base_url, api_key_env=config.api_key_env)
     budgeted = BudgetedModel(backend, max_calls=config.max_calls, max_tokens=config.max_tokens)
     return CachedModel(AccountingModel(budgeted), config.cache_path, mode=config.cache_mode)

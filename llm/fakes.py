@@ -66,9 +66,7 @@ class ScriptedModel:
 
     """
 
-    def __init__(
-        self, replies: list[str] | Callable[[GenerationRequest], str], *, model_id: str = "scripted"
-    ):
+    def __init__(self, replies: list[str] | Callable[[GenerationRequest], str], *, model_id: str = "scripted"):
         if not callable(replies) and not replies:
             raise ValueError("ScriptedModel needs at least one reply")
         self.replies = replies
@@ -90,9 +88,7 @@ class ScriptedModel:
         with self._lock:
             self.calls += 1
         text = self._reply(request)
-        usage = Usage(
-            prompt_tokens=_words(request.messages), completion_tokens=len(text.split()), backend_calls=1
-        )
+        usage = Usage(prompt_tokens=_words(request.messages), completion_tokens=len(text.split()), backend_calls=1)
         return Generation(text=text, usage=usage)
 
     def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
@@ -153,9 +149,7 @@ class KnownDistributionModel:
         self.calls = 0
         self._lock = threading.Lock()
 
-    def probs(
-        self, messages: tuple[Message, ...], answers: IntegerAnswers, temperature: float = 1.0
-    ) -> np.ndarray:
+    def probs(self, messages: tuple[Message, ...], answers: IntegerAnswers, temperature: float = 1.0) -> np.ndarray:
         """Return the true answer distribution, shape ``(answers.size,)``, summing to 1.
 
         Raises:
@@ -194,9 +188,7 @@ class KnownDistributionModel:
             text = self.generate_fn(request)
         elif request.temperature == 0:
             p = self.probs(request.messages, self.answers)
-            text = (
-                str(self.answers.values[int(np.argmax(p))]) if self.valid_mass >= 0.5 else self.INVALID_REPLY
-            )
+            text = str(self.answers.values[int(np.argmax(p))]) if self.valid_mass >= 0.5 else self.INVALID_REPLY
         else:
             rng = np.random.default_rng([request.seed, request.sample_index])
             p = self.probs(request.messages, self.answers, request.temperature)
@@ -204,7 +196,5 @@ class KnownDistributionModel:
                 text = self.INVALID_REPLY
             else:
                 text = str(self.answers.values[int(rng.choice(self.answers.size, p=p))])
-        usage = Usage(
-            prompt_tokens=_words(request.messages), completion_tokens=len(text.split()), backend_calls=1
-        )
+        usage = Usage(prompt_tokens=_words(request.messages), completion_tokens=len(text.split()), backend_calls=1)
         return Generation(text=text, usage=usage)

@@ -262,9 +262,7 @@ class LocalLlama:
         passes = self.stats["tokens_evaluated"]
 
         def probs(path: tuple[int, ...]) -> np.ndarray:
-            return self.next_token_probs(
-                [*tokens, *path], prefix_len=prefix_len, temperature=request.temperature
-            )
+            return self.next_token_probs([*tokens, *path], prefix_len=prefix_len, temperature=request.temperature)
 
         walk = walk_digit_tree(probs, self._digits, request.answers)
         pmf, valid = distribution_from_probs(walk.mass, request.answers)

@@ -46,6 +46,7 @@ from llm.types import (
 
 __all__ = ["OpenAICompatible"]
 
+
 def _chat(messages: Sequence[Message], prefix: str = "") -> list[dict[str, str]]:
     chat = [{"role": m.role, "content": m.content} for m in messages]
     if prefix:
@@ -98,9 +99,7 @@ class OpenAICompatible:
         self.top_logprobs = top_logprobs
         self.sample_max_tokens = sample_max_tokens
         self.model_id = f"openai-compatible:{self.base_url or 'api.openai.com'}:{model}"
-        self._client = openai.OpenAI(
-            base_url=self.base_url, api_key=key, max_retries=max_retries, timeout=timeout
-        )
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=max_retries, timeout=timeout)
 
     # -- protocol -----------------------------------------------------------------------------------------
 
@@ -195,8 +194,7 @@ class OpenAICompatible:
         except openai.APIConnectionError as exc:  # includes APITimeoutError
             kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "is unreachable"
             raise BackendUnavailableError(
-                f"{where} {kind} (after the client's retries): start the server or fix base_url "
-                "(POPULACE_BASE_URL)"
+                f"{where} {kind} (after the client's retries): start the server or fix base_url (POPULACE_BASE_URL)"
             ) from exc
         except (openai.RateLimitError, openai.InternalServerError) as exc:
             raise BackendUnavailableError(

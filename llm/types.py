@@ -173,9 +173,7 @@ class DistributionRequest:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DistributionRequest:
         """Inverse of :meth:`to_dict`."""
-        return cls(
-            **{**d, "messages": messages_from_dicts(d["messages"]), "answers": IntegerAnswers(**d["answers"])}
-        )
+        return cls(**{**d, "messages": messages_from_dicts(d["messages"]), "answers": IntegerAnswers(**d["answers"])})
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -93,8 +93,7 @@ def answer_distributions(
         results = map_concurrent(model, requests, max_workers=max_workers)
     else:
         results = [
-            model.answer_distribution(r)
-            for r in tqdm(requests, desc=desc, disable=not progress, mininterval=1.0)
+            model.answer_distribution(r) for r in tqdm(requests, desc=desc, disable=not progress, mininterval=1.0)
         ]
     done: dict[tuple[str, int], AnswerDistribution] = dict(zip(distinct, results, strict=True))
     usage = Usage()

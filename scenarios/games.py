@@ -263,8 +263,9 @@ def _own_instruction(role: str, p: dict[str, Any]) -> tuple[str, str]:
     raise ScenarioError(f"unknown game role {role!r}")
 
 
-def game_role(role: str, *, wording: Literal["own", "verbatim"] = "own", source: str | None = None,
-              **params: Any) -> GameRole:
+def game_role(
+    role: str, *, wording: Literal["own", "verbatim"] = "own", source: str | None = None, **params: Any
+) -> GameRole:
     """Build a role with its game's parameters (defaults = the MobLab setting).
 
     Args:

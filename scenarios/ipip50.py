@@ -54,8 +54,7 @@ def ipip50_survey(source: str | os.PathLike[str] | None = None) -> Survey:
     """The IPIP-50 survey with item texts from the codebook found in ``source`` (see :mod:`scenarios.sources`)."""
     texts = read_codebook_items(find_dataset_file(source, "big5_osp", "codebook.txt"))
     items = tuple(
-        SurveyItem(id=i, text=texts[i], dimension=i.rstrip("0123456789"), reverse=i in REVERSE_KEYED)
-        for i in ITEM_IDS
+        SurveyItem(id=i, text=texts[i], dimension=i.rstrip("0123456789"), reverse=i in REVERSE_KEYED) for i in ITEM_IDS
     )
     return Survey(
         name="ipip50",

@@ -12,8 +12,15 @@ from scenarios.games import ROLES
 from scenarios.sources import find_dataset_file
 
 # Largest valid decision per column under the MobLab parameters.
-COLUMN_MAX = {"dictator": 100, "ultimatum_1": 100, "ultimatum_2": 100, "trust_1": 100, "trust_3": 150,
-              "PG": 20, "bomb": 100}
+COLUMN_MAX = {
+    "dictator": 100,
+    "ultimatum_1": 100,
+    "ultimatum_2": 100,
+    "trust_1": 100,
+    "trust_3": 150,
+    "PG": 20,
+    "bomb": 100,
+}
 
 
 def load_moblab_joint(source: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:

@@ -62,8 +62,10 @@ class TraitScenario:
         if probs.ndim != 3 or probs.shape[1] != len(items):
             raise ValueError(f"item_probs has shape {probs.shape}, expected (K, {len(items)}, S)")
         return np.stack(
-            [sum_score_pmf([keyed_score_pmf(probs[k, q], it.reverse) for q, it in enumerate(items)])
-             for k in range(probs.shape[0])]
+            [
+                sum_score_pmf([keyed_score_pmf(probs[k, q], it.reverse) for q, it in enumerate(items)])
+                for k in range(probs.shape[0])
+            ]
         )
 
     def human_values(self, source: str | os.PathLike[str] | None = None) -> np.ndarray:
@@ -120,8 +122,7 @@ def scenario_names() -> list[str]:
     return [f"bigfive:{t}" for t in TRAITS] + sorted(ROLES)
 
 
-def get_scenario(name: str, *, source: str | os.PathLike[str] | None = None,
-                 wording: str = "own") -> OneDimScenario:
+def get_scenario(name: str, *, source: str | os.PathLike[str] | None = None, wording: str = "own") -> OneDimScenario:
     """Resolve a scenario name (``bigfive:E``, ``dictator``, …).
 
     Raises:

@@ -109,6 +109,4 @@ def find_dataset_file(source: str | os.PathLike[str] | None, dataset: str, filen
             return cand
     if not root.exists():
         raise DataError(f"data source {root} does not exist; pass --data DIR_OR_URL or set {DATA_ENV}")
-    raise DataError(
-        f"{dataset}/{filename} not found in {root} (looked at {', '.join(str(c) for c in candidates)})"
-    )
+    raise DataError(f"{dataset}/{filename} not found in {root} (looked at {', '.join(str(c) for c in candidates)})")

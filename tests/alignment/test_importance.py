@@ -40,9 +40,7 @@ def test_kde_weights_prefer_candidates_near_humans_and_subsampling():
     assert w[:300].sum() > 0.95
     ws = kde_importance_weights(pool, human, bandwidth=0.5, max_reference=200, seed=3)
     assert ws[:300].sum() > 0.95
-    np.testing.assert_array_equal(
-        ws, kde_importance_weights(pool, human, bandwidth=0.5, max_reference=200, seed=3)
-    )
+    np.testing.assert_array_equal(ws, kde_importance_weights(pool, human, bandwidth=0.5, max_reference=200, seed=3))
 
 
 def test_kde_bad_input():

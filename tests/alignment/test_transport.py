@@ -144,9 +144,7 @@ def test_resampling_toward_target_reduces_every_metric():
     rng = np.random.default_rng(11)
     cov = np.array([[1.0, 0.6, 0.0], [0.6, 1.0, 0.3], [0.0, 0.3, 1.0]])
     human = rng.multivariate_normal(np.zeros(3), cov, size=600)
-    pool = np.concatenate(
-        [rng.multivariate_normal(np.zeros(3), cov, size=600), rng.normal(1.5, 1.0, (600, 3))]
-    )
+    pool = np.concatenate([rng.multivariate_normal(np.zeros(3), cov, size=600), rng.normal(1.5, 1.0, (600, 3))])
     res = transport_weights(pool, human, reg_m=0.1)
     chosen = pool[sample_by_mass(res.weights, 400, rng=np.random.default_rng(0))]
     baseline = pool[np.random.default_rng(0).choice(1200, 400, replace=False)]

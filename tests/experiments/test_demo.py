@@ -69,8 +69,17 @@ def test_probe_prints_five_probabilities(capsys):
 @pytest.mark.model
 def test_demo_end_to_end_rerun_makes_no_backend_calls(tmp_path, data_dir, capsys):
     cache = str(tmp_path / "cache.sqlite")
-    args = ["demo", "--out", str(tmp_path / "d1"), "--data", str(data_dir), "--cache", cache,
-            "--constructions", "fixed_prompt"]
+    args = [
+        "demo",
+        "--out",
+        str(tmp_path / "d1"),
+        "--data",
+        str(data_dir),
+        "--cache",
+        cache,
+        "--constructions",
+        "fixed_prompt",
+    ]
     assert main(args) == 0
     first = json.loads((tmp_path / "d1" / "run.json").read_text())
     assert first["backend_requests"] == 11 and first["cache_hits"] == 0

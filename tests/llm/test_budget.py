@@ -63,9 +63,7 @@ def test_budget_exhaustion_keeps_the_cache(tmp_path):
     done = []
     with pytest.raises(BudgetExceededError):
         for r in requests:
-            done.append(
-                model.generate(r) if isinstance(r, GenerationRequest) else model.answer_distribution(r)
-            )
+            done.append(model.generate(r) if isinstance(r, GenerationRequest) else model.answer_distribution(r))
     assert len(done) == 4 and len(model) == 4
 
     # A re-run with a fresh budget makes no calls for what was computed before.
@@ -90,9 +88,7 @@ def test_accounting_counts_calls_tokens_latency():
     acc = AccountingModel(inner)
     acc.generate(gen())
     acc.generate(gen(1))
-    acc.answer_distribution(
-        DistributionRequest(messages=USER, answers=IntegerAnswers(low=1, high=5), n_samples=3)
-    )
+    acc.answer_distribution(DistributionRequest(messages=USER, answers=IntegerAnswers(low=1, high=5), n_samples=3))
     s = acc.summary()
     assert s["generate"]["calls"] == 2
     assert s["generate"]["prompt_tokens"] == 6 and s["generate"]["completion_tokens"] == 4

@@ -56,9 +56,7 @@ def test_scripted_needs_replies():
 
 def test_known_distribution_is_a_function_of_the_system_prompt():
     model = KnownDistributionModel(by_system_prompt, valid_mass=0.8)
-    e = model.answer_distribution(
-        DistributionRequest(messages=chat("You are an extravert."), answers=LIKERT5)
-    )
+    e = model.answer_distribution(DistributionRequest(messages=chat("You are an extravert."), answers=LIKERT5))
     i = model.answer_distribution(DistributionRequest(messages=chat("You are shy."), answers=LIKERT5))
     assert e.probs == pytest.approx(np.arange(1, 6) / 15)
     assert i.probs == pytest.approx(np.arange(5, 0, -1) / 15)
@@ -68,9 +66,7 @@ def test_known_distribution_is_a_function_of_the_system_prompt():
 
 def test_known_distribution_temperature():
     model = KnownDistributionModel(by_system_prompt)
-    d = model.answer_distribution(
-        DistributionRequest(messages=chat("extravert"), answers=LIKERT5, temperature=0.5)
-    )
+    d = model.answer_distribution(DistributionRequest(messages=chat("extravert"), answers=LIKERT5, temperature=0.5))
     sq = np.arange(1, 6) ** 2
     assert d.probs == pytest.approx(sq / sq.sum())
 
@@ -86,9 +82,7 @@ def test_known_generate_samples_the_distribution():
     freq = np.bincount([int(t) for t in texts], minlength=6)[1:] / n
     assert np.abs(freq - np.arange(1, 6) / 15).max() < 0.03
     # Seeded by (seed, sample_index): repeatable and independent of call order.
-    again = model.generate(
-        GenerationRequest(messages=messages, temperature=1.0, seed=1, sample_index=17)
-    ).text
+    again = model.generate(GenerationRequest(messages=messages, temperature=1.0, seed=1, sample_index=17)).text
     assert again == texts[17]
 
 
@@ -96,9 +90,7 @@ def test_known_generate_greedy_invalid_and_custom():
     greedy = KnownDistributionModel(by_system_prompt).generate(GenerationRequest(messages=chat("extravert")))
     assert greedy.text == "5"
     invalid = KnownDistributionModel(by_system_prompt, valid_mass=0.0)
-    assert (
-        invalid.generate(GenerationRequest(messages=chat("x"), temperature=1.0)).text == invalid.INVALID_REPLY
-    )
+    assert invalid.generate(GenerationRequest(messages=chat("x"), temperature=1.0)).text == invalid.INVALID_REPLY
     custom = KnownDistributionModel(by_system_prompt, generate_fn=lambda r: "hello")
     assert custom.generate(GenerationRequest(messages=chat("x"))).text == "hello"
 
@@ -107,9 +99,7 @@ def test_sampling_the_known_model_recovers_its_exact_distribution():
     """Sampled fallback (parse n replies) and the exact distribution agree on a fake with valid_mass < 1."""
     model = KnownDistributionModel(by_system_prompt, valid_mass=0.9)
     sampler = ScriptedModel(lambda r: model.generate(r).text)
-    request = DistributionRequest(
-        messages=chat("You are an extravert."), answers=LIKERT5, n_samples=4000, seed=2
-    )
+    request = DistributionRequest(messages=chat("You are an extravert."), answers=LIKERT5, n_samples=4000, seed=2)
     sampled = sampler.answer_distribution(request)
     exact = model.answer_distribution(request)
     assert sampled.valid_mass == pytest.approx(exact.valid_mass, abs=0.02)
@@ -126,7 +116,5 @@ def test_bad_dist_fn():
 
 def test_known_distribution_tiny_temperature_is_greedy():
     model = KnownDistributionModel(by_system_prompt)
-    d = model.answer_distribution(
-        DistributionRequest(messages=chat("extravert"), answers=LIKERT5, temperature=1e-4)
-    )
+    d = model.answer_distribution(DistributionRequest(messages=chat("extravert"), answers=LIKERT5, temperature=1e-4))
     assert d.probs == pytest.approx([0, 0, 0, 0, 1])

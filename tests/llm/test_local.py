@@ -28,8 +28,9 @@ def test_missing_gguf_path_is_a_clear_error(tmp_path):
 
 
 def test_likert_distribution_sums_to_one_with_valid_mass(embedded_model):
-    req = DistributionRequest(messages=[Message(role="user", content=LIKERT)], answers=IntegerAnswers(low=1, high=5),
-                              answer_prefix="Rating: ")
+    req = DistributionRequest(
+        messages=[Message(role="user", content=LIKERT)], answers=IntegerAnswers(low=1, high=5), answer_prefix="Rating: "
+    )
     dist = embedded_model.answer_distribution(req)
     assert len(dist.probs) == 5
     assert sum(dist.probs) == pytest.approx(1.0)
@@ -69,13 +70,16 @@ def test_prefix_reuse_gives_identical_logits_and_restores_interleaved_personas(e
 
 
 def test_generation_is_reproducible_for_a_seed(embedded_model):
-    req = GenerationRequest(messages=[Message(role="user", content="Say something short.")], temperature=0.8,
-                            max_tokens=12, seed=7)
+    req = GenerationRequest(
+        messages=[Message(role="user", content="Say something short.")], temperature=0.8, max_tokens=12, seed=7
+    )
     assert embedded_model.generate(req).text == embedded_model.generate(req).text
 
 
 def test_chat_template_renders_system_prompt():
-    tmpl = ChatTemplate("{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
-                        "{% if add_generation_prompt %}<assistant>{% endif %}")
+    tmpl = ChatTemplate(
+        "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
+        "{% if add_generation_prompt %}<assistant>{% endif %}"
+    )
     out = tmpl.render((Message(role="system", content="S"), Message(role="user", content="U")))
     assert out == "<system>S<user>U<assistant>"

@@ -77,9 +77,7 @@ def test_answer_prefix_is_prefilled_and_temperature_reshapes(serve):
 
 
 def test_no_valid_token_in_top_logprobs_gives_zero_mass(serve):
-    server = serve(
-        lambda b, n: Reply(200, chat_completion("Sure", logprobs=top_logprobs_content({"Sure": 1.0})))
-    )
+    server = serve(lambda b, n: Reply(200, chat_completion("Sure", logprobs=top_logprobs_content({"Sure": 1.0}))))
     d = client(server).answer_distribution(DistributionRequest(messages=USER, answers=LIKERT5))
     assert d.valid_mass == 0.0 and d.probs == (0.0,) * 5 and d.method == "exact"
 
@@ -90,9 +88,7 @@ def test_no_valid_token_in_top_logprobs_gives_zero_mass(serve):
 def test_sampled_fallback_without_logprobs(serve):
     replies = {1: "4", 2: "I'd say 5.", 3: "no idea", 4: "4", 5: "9"}
     server = serve(lambda b, n: Reply(200, chat_completion(replies.get(n - 1, "4"))))
-    d = client(server).answer_distribution(
-        DistributionRequest(messages=USER, answers=LIKERT5, seed=3, n_samples=5)
-    )
+    d = client(server).answer_distribution(DistributionRequest(messages=USER, answers=LIKERT5, seed=3, n_samples=5))
     # Request 1 asked for logprobs and got none; then five samples.
     assert server.count == 6
     assert d.method == "sampled" and d.n_samples == 5 and d.n_unparsed == 2
@@ -108,9 +104,7 @@ def test_sampled_fallback_without_logprobs(serve):
 def test_multi_digit_answers_are_sampled_directly(serve):
     server = serve(lambda b, n: Reply(200, chat_completion(str(10 * n))))
     d = client(server).answer_distribution(
-        DistributionRequest(
-            messages=USER, answers=IntegerAnswers(low=0, high=100), n_samples=4, answer_prefix="$"
-        )
+        DistributionRequest(messages=USER, answers=IntegerAnswers(low=0, high=100), n_samples=4, answer_prefix="$")
     )
     assert server.count == 4 and d.method == "sampled"
     assert d.probs[10] == d.probs[20] == d.probs[30] == d.probs[40] == pytest.approx(0.25)
@@ -134,12 +128,8 @@ def test_distribution_from_replies_never_defaults():
 
 
 def test_generate_sends_knobs_and_reads_usage(serve):
-    server = serve(
-        lambda b, n: Reply(200, chat_completion("Hello there", prompt_tokens=12, completion_tokens=2))
-    )
-    g = client(server).generate(
-        GenerationRequest(messages=USER, temperature=0.3, max_tokens=9, seed=11, stop=("\n",))
-    )
+    server = serve(lambda b, n: Reply(200, chat_completion("Hello there", prompt_tokens=12, completion_tokens=2)))
+    g = client(server).generate(GenerationRequest(messages=USER, temperature=0.3, max_tokens=9, seed=11, stop=("\n",)))
     assert g.text == "Hello there" and not g.cached
     assert (g.usage.prompt_tokens, g.usage.completion_tokens, g.usage.backend_calls) == (12, 2, 1)
     sent = server.requests[0]

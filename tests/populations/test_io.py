@@ -11,8 +11,11 @@ from populations.persona import Persona, Population
 
 
 def _pop():
-    return Population(personas=(Persona(id="a", text="A", attributes={"pool": "x"}), Persona(id="b", text="B")),
-                      weights=np.array([0.4, 0.6]), construction="aligned")
+    return Population(
+        personas=(Persona(id="a", text="A", attributes={"pool": "x"}), Persona(id="b", text="B")),
+        weights=np.array([0.4, 0.6]),
+        construction="aligned",
+    )
 
 
 def test_reads_population_json_and_weighted_jsonl(tmp_path):

@@ -14,8 +14,11 @@ from scenarios.question import Question
 
 
 def _pop():
-    return Population(personas=(Persona(id="a", text="A"), Persona(id="b", text="B")), weights=np.array([0.25, 0.75]),
-                      construction="test")
+    return Population(
+        personas=(Persona(id="a", text="A"), Persona(id="b", text="B")),
+        weights=np.array([0.25, 0.75]),
+        construction="test",
+    )
 
 
 def test_population_validates_weights():
@@ -24,8 +27,11 @@ def test_population_validates_weights():
     with pytest.raises(ValueError, match=r"expected \(1,\)"):
         Population(personas=(Persona(id="a", text=""),), weights=np.array([0.5, 0.5]), construction="x")
     with pytest.raises(ValueError, match="unique"):
-        Population(personas=(Persona(id="a", text=""), Persona(id="a", text="")), weights=np.array([0.5, 0.5]),
-                   construction="x")
+        Population(
+            personas=(Persona(id="a", text=""), Persona(id="a", text="")),
+            weights=np.array([0.5, 0.5]),
+            construction="x",
+        )
 
 
 def test_sampling_is_seeded_and_follows_weights():

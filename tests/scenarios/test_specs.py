@@ -46,10 +46,17 @@ def test_sum_score_pmf_matches_brute_force_enumeration():
     assert exact.sum() == pytest.approx(1.0)
 
 
-@pytest.mark.parametrize(("text", "value", "status"), [
-    ("I would give [$40].", 40, "ok"), ("[25]", 25, "ok"), ("Maybe 30 dollars", 30, "ok"),
-    ("I give [$150]", None, "out_of_range"), ("no idea", None, "unparsed"), ("[$12.5]", None, "out_of_range"),
-])
+@pytest.mark.parametrize(
+    ("text", "value", "status"),
+    [
+        ("I would give [$40].", 40, "ok"),
+        ("[25]", 25, "ok"),
+        ("Maybe 30 dollars", 30, "ok"),
+        ("I give [$150]", None, "out_of_range"),
+        ("no idea", None, "unparsed"),
+        ("[$12.5]", None, "out_of_range"),
+    ],
+)
 def test_parse_answer(text, value, status):
     parsed = parse_answer(text, IntegerAnswers(low=0, high=100))
     assert (parsed.value, parsed.status, parsed.raw) == (value, status, text)
