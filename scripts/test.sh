@@ -8,4 +8,5 @@ cd "$root"
 export POPULACE_DATA="${POPULACE_DATA:-$root/../shared/data}"
 export POPULACE_PERSONAS="${POPULACE_PERSONAS:-$root/../shared/personas}"
 .venv/bin/ruff check .
+.venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest -m "not slow" -q "$@"
