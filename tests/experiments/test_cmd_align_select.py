@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
 import numpy as np
 import pytest
@@ -14,6 +13,7 @@ from experiments import cli
 from llm.cache import CachedModel
 from llm.fakes import KnownDistributionModel
 from populations.aligned import load_weighted_jsonl
+from tests.populations.encoders import HashEncoder
 
 
 def _dist(messages, answers):
@@ -22,20 +22,6 @@ def _dist(messages, answers):
     h = int(hashlib.sha256((system + messages[-1].content).encode()).hexdigest()[:8], 16)
     centre = (h % 1000) / 1000 * (answers.size - 1)
     return np.exp(-0.5 * ((np.arange(answers.size) - centre) / 0.8) ** 2)
-
-
-class HashEncoder:
-    """Bag-of-words hashing encoder standing in for MiniLM (384-d, normalised)."""
-
-    model_id = "hash-bow"
-
-    def encode(self, texts):
-        out = np.zeros((len(texts), 384), dtype=np.float32)
-        for r, t in enumerate(texts):
-            for w in re.findall(r"[a-z]+", t.lower()):
-                out[r, int(hashlib.md5(w.encode()).hexdigest()[:6], 16) % 384] += 1
-        n = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(n > 0, n, 1)
 
 
 @pytest.fixture()
