@@ -1,5 +1,7 @@
 """LLM-layer ratios measured in one run (prints; not a timed test).
 
+0. Compute type: per-item latency of the shipped Q4_1 weights run natively versus the default F32 copy
+   (:mod:`llm.convert`), one llama.cpp thread, the same personas and items.
 1. Prefix reuse: per-item latency of Likert answer distributions for personas asked *interleaved* (persona 1
    item 1, persona 2 item 1, …) with the saved per-persona KV states, versus cold evaluation of every prompt.
 2. Exact vs sampled: backend tokens of one exact Likert distribution versus n=10 sampled replies per item.
@@ -60,6 +62,16 @@ def main() -> None:
     survey = ipip50_survey(args.data)
     items = survey.questions()[: args.items]
     personas = PERSONAS[: args.personas]
+    per_type = {}
+    for compute in ("native", "f32"):
+        m = LocalLlama(n_threads=1, compute_type=compute)
+        per_type[compute] = statistics.median(likert_latency(m, personas, items, cold=False))
+    print(f"[0] compute type, 1 thread, {len(personas)} personas x {len(items)} items (median per-item latency):")
+    print(
+        f"    native Q4_1 {per_type['native'] * 1000:.1f} ms, f32 {per_type['f32'] * 1000:.1f} ms, "
+        f"native/f32 = {per_type['native'] / per_type['f32']:.2f}x"
+    )
+
     model = LocalLlama()
 
     warm = likert_latency(model, personas, items, cold=False)

@@ -10,7 +10,7 @@ from typing import Any
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    """Add ``--backend/--model-path/--base-url/--model/--api-key-env/--cache/--replay/--max-calls``."""
+    """Add ``--backend/--model-path/--compute-type/--base-url/--model/--api-key-env/--cache/--replay/--max-calls``."""
     g = parser.add_argument_group("language model")
     g.add_argument(
         "--backend",
@@ -19,6 +19,12 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         help="local = embedded llama.cpp (default); openai = any OpenAI-compatible endpoint",
     )
     g.add_argument("--model-path", default=None, help="GGUF file for the local backend (default: SmolLM2-135M)")
+    g.add_argument(
+        "--compute-type",
+        choices=("native", "f16", "f32"),
+        default=None,
+        help="local weights as stored or converted once to f16/f32 (default: f32 for SmolLM2, native otherwise)",
+    )
     g.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint URL (vLLM, Ollama, llama.cpp server)")
     g.add_argument("--model", default=None, help="model name at the endpoint")
     g.add_argument("--api-key-env", default=None, help="environment variable holding the key (OPENAI_API_KEY)")
@@ -45,7 +51,7 @@ def model_from_args(args: argparse.Namespace) -> Any:
         changes["backend"] = args.backend
     elif args.base_url or args.model:
         changes["backend"] = "openai"
-    for key in ("model_path", "base_url", "model", "api_key_env", "max_calls"):
+    for key in ("model_path", "compute_type", "base_url", "model", "api_key_env", "max_calls"):
         value = getattr(args, key, None)
         if value is not None:
             changes[key] = value

@@ -112,7 +112,9 @@ def _model(args):
     cfg = LLMConfig.from_env()
     path = args.model_path or cfg.model_path
     cache = args.cache or cfg.cache_path
-    return CachedModel(LocalLlama(path, n_threads=args.threads), cache, mode="replay" if args.replay else "readwrite")
+    compute = getattr(args, "compute_type", None) or cfg.compute_type
+    backend = LocalLlama(path, n_threads=args.threads, compute_type=compute)
+    return CachedModel(backend, cache, mode="replay" if args.replay else "readwrite")
 
 
 def _survey(kind: str, source):

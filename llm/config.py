@@ -15,6 +15,7 @@ from typing import Any, Literal
 from llm.base import LanguageModel
 from llm.budget import AccountingModel, BudgetedModel
 from llm.cache import CachedModel
+from llm.convert import check_compute_type
 
 __all__ = ["DEFAULT_CACHE_PATH", "LLMConfig", "build_model"]
 
@@ -34,6 +35,8 @@ class LLMConfig:
     Attributes:
         backend: ``"local"`` (embedded llama.cpp) or ``"openai"`` (any OpenAI-compatible endpoint).
         model_path: GGUF file for ``local`` (``None`` = the embedded default model).
+        compute_type: ``local`` weights as stored (``"native"``) or converted once to ``"f16"``/``"f32"``
+            (:mod:`llm.convert`); ``None`` = F32 for the embedded default model, native otherwise.
         model: model name for ``openai`` (required there).
         base_url: endpoint for ``openai`` (``None`` = the OpenAI API).
         api_key_env: environment variable holding the key for ``openai``.
@@ -48,6 +51,7 @@ class LLMConfig:
 
     backend: Literal["local", "openai"] = "local"
     model_path: str | None = None
+    compute_type: str | None = None
     model: str | None = None
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -68,6 +72,8 @@ class LLMConfig:
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0 or None, got {value}")
+        if self.compute_type is not None:
+            check_compute_type(self.compute_type)
         if self.max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {self.max_workers}")
 
@@ -76,7 +82,7 @@ class LLMConfig:
         """Build a config from ``POPULACE_*`` environment variables.
 
         Reads ``POPULACE_BACKEND``, ``POPULACE_BASE_URL``, ``POPULACE_MODEL``, ``POPULACE_MODEL_PATH``,
-        ``POPULACE_CACHE`` and ``POPULACE_CACHE_MODE``; keyword ``overrides`` win over the environment.
+        ``POPULACE_COMPUTE_TYPE``, ``POPULACE_CACHE`` and ``POPULACE_CACHE_MODE``; keyword ``overrides`` win over the environment.
 
         Args:
             environ: the environment to read (default ``os.environ``).
@@ -89,6 +95,7 @@ class LLMConfig:
             "base_url": "POPULACE_BASE_URL",
             "model": "POPULACE_MODEL",
             "model_path": "POPULACE_MODEL_PATH",
+            "compute_type": "POPULACE_COMPUTE_TYPE",
             "cache_path": "POPULACE_CACHE",
             "cache_mode": "POPULACE_CACHE_MODE",
         }
@@ -130,7 +137,7 @@ def build_model(config: LLMConfig) -> CachedModel:
     if config.backend == "local":
         from llm.local import LocalLlama  # lazy: loads llama.cpp only when asked for
 
-        backend = LocalLlama(config.model_path)
+        backend = LocalLlama(config.model_path, compute_type=config.compute_type)
     else:
         from llm.openai_compat import OpenAICompatible
 

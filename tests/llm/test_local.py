@@ -48,7 +48,7 @@ def test_integer_distribution_matches_single_token_probabilities(embedded_model)
     seven = embedded_model._llm.tokenize(b"7", add_bos=False, special=False)
     assert len(seven) == 1
     p_first = embedded_model.next_token_probs(tokens)[seven[0]]
-    after = embedded_model.next_token_probs([*tokens, seven[0]])
+    after = embedded_model.next_token_probs([*tokens, seven[0]], prompt_len=len(tokens))
     extend, _, terminal = embedded_model._digits
     p_stop = 1.0 - sum(after[t] for t in extend) - sum(after[t] for t in terminal)
     assert dist.probs[7] * dist.valid_mass == pytest.approx(p_first * p_stop, rel=1e-4, abs=1e-9)
@@ -83,3 +83,45 @@ def test_chat_template_renders_system_prompt():
     )
     out = tmpl.render((Message(role="system", content="S"), Message(role="user", content="U")))
     assert out == "<system>S<user>U<assistant>"
+
+
+def test_answer_distribution_does_not_depend_on_call_history(embedded_model):
+    """Prefix reuse must not change a result: a cold model and one that evaluated other prompts agree exactly."""
+    persona = Message(role="system", content="You are a retired sailor who loves crosswords.")
+    other = Message(role="system", content="You are a retired sailor who hates crowds.")
+    items = [
+        f"Rate 'I {s}.' from 1 (disagree) to 5 (agree). Reply with the number only." for s in ("talk a lot", "worry")
+    ]
+    target = DistributionRequest(
+        messages=(persona, Message(role="user", content=items[1])), answers=IntegerAnswers(low=1, high=5)
+    )
+    cold = LocalLlama().answer_distribution(target)
+    for sys_msg in (other, persona):  # shares a prefix with the target, then the target's persona, other item
+        embedded_model.answer_distribution(
+            DistributionRequest(
+                messages=(sys_msg, Message(role="user", content=items[0])), answers=IntegerAnswers(low=1, high=5)
+            )
+        )
+    embedded_model.generate(GenerationRequest(messages=target.messages, max_tokens=4, seed=1))
+    warm = embedded_model.answer_distribution(target)
+    assert embedded_model.stats["tokens_reused"] > 0
+    np.testing.assert_array_equal(warm.probs, cold.probs)
+    assert warm.valid_mass == cold.valid_mass
+
+
+def test_embedded_model_runs_dequantised_weights_close_to_the_shipped_ones(embedded_model):
+    """The default converts SmolLM2's Q4_1 weights to F32 (llm.convert); native Q4_1 answers nearly the same."""
+    native = LocalLlama(compute_type="native")
+    assert embedded_model.model_id.endswith(":f32") and embedded_model.model_id.startswith(native.model_id)
+    req = DistributionRequest(
+        messages=(Message(role="system", content="You are a shy librarian."), Message(role="user", content=LIKERT)),
+        answers=IntegerAnswers(low=1, high=5),
+        answer_prefix="Rating: ",
+    )
+    a, b = embedded_model.answer_distribution(req), native.answer_distribution(req)
+    assert 0.5 * np.abs(np.asarray(a.probs) - np.asarray(b.probs)).sum() < 0.1  # total variation
+
+
+def test_unknown_compute_type_names_the_choices():
+    with pytest.raises(ValueError, match="native.*f16.*f32"):
+        LocalLlama(compute_type="q2")
