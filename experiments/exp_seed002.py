@@ -9,11 +9,13 @@ Rows: each public pool on its own, Raw (the whole combined pool), RandomSelect, 
 a human reference (a random human sample of the same size from the *training* half — the sampling floor).
 Columns: AMW, FD, SW, MMD, MAE-corr (see :mod:`alignment.metrics`).
 
-Budget (embedded SmolLM2-135M on 2 cores): one Likert item costs ~0.15–0.3 s per core with the persona prefix
-reused (measured 0.17–0.28 s with one thread on a shared machine; ~1 s under heavy contention), so the defaults
-run ``--workers 2`` processes (one thread each) and ask 10 IPIP items (two per trait, one of each keying) of
-2,000 personas (~20k forward passes) and 6 CFCS + 6 Grit items of ``--ood-n`` personas per construction. All answers go through the response
-cache and the response matrices are stored as Parquet: a rerun makes no backend call.
+Budget (embedded SmolLM2-135M on 2 cores): llama.cpp is compute-bound here, so the cost is the tokens evaluated —
+about 230 per persona for 10 items (the persona prefix and the shared instruction once, then ~20 tokens per
+item). The embedded model runs dequantised F32 weights (:mod:`llm.convert`, ~2x the Q4_1 speed on AVX2), and the
+defaults run ``--workers 2`` processes with one llama.cpp thread each, asking 10 IPIP items (two per trait, one
+of each keying) of 2,000 personas (~20k forward passes) and 6 CFCS + 6 Grit items of ``--ood-n`` personas per
+construction. All answers go through the response cache and the response matrices are stored as Parquet: a
+rerun makes no backend call.
 
 Outputs in ``--out``: ``pool_raw.jsonl`` and ``aligned_resample.jsonl`` (weighted-persona JSONL for
 ``populace select``), ``table_in_domain.csv|md``, ``table_out_of_domain.csv|md``, ``subgroups.csv|md``,
@@ -125,7 +127,11 @@ def _survey(kind: str, source):
 
 
 def _prefetch_worker(args, kind: str, item_ids: list[str], personas, position: int) -> int:
-    """Answer a block of personas through the shared response cache (runs in a worker process)."""
+    """Answer a block of personas through the shared response cache (runs in a worker process).
+
+    Returns:
+        the worker's backend requests (response-cache misses).
+    """
     import copy
 
     from populations.responses import answer_distributions
@@ -140,17 +146,20 @@ def _prefetch_worker(args, kind: str, item_ids: list[str], personas, position: i
         answer_distributions(model, personas[lo : lo + 25], questions)
         done += len(personas[lo : lo + 25])
         print(f"seed002: worker {position}: {kind} {done}/{len(personas)} personas", flush=True)
-    return done
+    return int(model.stats()["misses"]) if hasattr(model, "stats") else 0
 
 
-def _prefetch(args, kind: str, item_ids: list[str], personas, matrix_file: Path) -> None:
+def _prefetch(args, kind: str, item_ids: list[str], personas, matrix_file: Path) -> int:
     """With ``--workers N > 1`` and no stored matrix: N processes fill the response cache in parallel.
 
     Each worker takes a contiguous block (so the persona prefix is reused) and writes to the same SQLite cache;
     the response matrix is then assembled from cache hits by the main process.
+
+    Returns:
+        backend requests made by the workers (0 when nothing ran).
     """
     if args.workers <= 1 or matrix_file.is_file() or len(personas) < 2 * args.workers:
-        return
+        return 0
     import concurrent.futures as cf
     import multiprocessing as mp
 
@@ -160,8 +169,7 @@ def _prefetch(args, kind: str, item_ids: list[str], personas, matrix_file: Path)
             ex.submit(_prefetch_worker, args, kind, item_ids, tuple(personas[i] for i in b), w)
             for w, b in enumerate(blocks)
         ]
-        for f in futs:
-            f.result()
+        return sum(f.result() for f in futs)
 
 
 def _split(s: str) -> list[str]:
@@ -256,8 +264,9 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
 
     model = _model(args)
     calls_before = model.stats()["misses"] if hasattr(model, "stats") else 0
+    worker_calls = 0
     print(f"seed002: pool of {len(pool)} personas x {len(items)} IPIP items ({args.pools})", flush=True)
-    _prefetch(
+    worker_calls += _prefetch(
         args,
         "ipip50",
         items,
@@ -336,7 +345,7 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         if len(hum) > args.eval_humans:
             hum = hum[rng_ood.choice(len(hum), size=args.eval_humans, replace=False)]
         print(f"seed002: {name} ({len(ids)} items) for {len(ood_personas)} personas", flush=True)
-        _prefetch(
+        worker_calls += _prefetch(
             args,
             s.name,
             ids,
@@ -486,7 +495,7 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     print(md_sub, flush=True)
 
     # ---- persona-following diagnostics and report -------------------------------------------------------
-    calls = (model.stats()["misses"] - calls_before) if hasattr(model, "stats") else None
+    calls = worker_calls + (model.stats()["misses"] - calls_before) if hasattr(model, "stats") else None
     persona_sd = x.std(axis=0)
     human_sd = h_test.std(axis=0)
     valid = float(matrix.valid_mass.mean())
@@ -548,7 +557,9 @@ persona has one. WVS rows: W1 between the set's mixture answer distribution and 
 - Subgroup retrieval works on the persona texts only; subgroup fidelity additionally needs the model to answer
   differently for those personas, which the tiny model mostly does not.
 
-Backend calls in this run: {calls}. Wall time: {results["seconds"]} s. Index build {index_seconds:.1f} s;
+Backend requests in this run (response-cache misses, worker processes included): {calls}. Wall time: {
+        results["seconds"]
+    } s. Index build {index_seconds:.1f} s;
 median query {results["index"]["query_ms_median"]} ms.
 """
     (out / "report.md").write_text(report)
