@@ -122,10 +122,12 @@ class LocalLlama:
         compute_type: ``"native"``, ``"f16"`` or ``"f32"`` (see :mod:`llm.convert`); None = ``"f32"`` for the
             embedded default model, ``"native"`` for a file given by path.
         block_size: prompt tokens are evaluated in segments aligned to multiples of this (see
-            :meth:`_segments`), so results do not depend on which prompts were evaluated before.
+            :meth:`_segments`), so results do not depend on which prompts were evaluated before. 32 was the
+            fastest on seed002's Likert items (20 personas x 10 items, one thread: 44 s at 32; 68 s at 16;
+            58 s at 64; 79 s with no blocks, i.e. every item re-evaluated from the persona prefix).
 
     Attributes:
-        model_id: ``gguf:<file name>:<content digest>``, plus ``:<compute type>`` when converted.
+        model_id: ``gguf:<file name>:<content digest>``, plus ``:<compute type>:seg<block size>`` when converted.
         stats: forward passes, evaluated tokens, reused tokens, restored prefixes.
     """
 
@@ -138,7 +140,7 @@ class LocalLlama:
         seed: int = 0,
         max_saved_prefixes: int = 64,
         compute_type: str | None = None,
-        block_size: int = 16,
+        block_size: int = 32,
     ) -> None:
         path = Path(model_path).expanduser() if model_path else default_model_path()
         if not path.is_file():
@@ -148,14 +150,16 @@ class LocalLlama:
         self.compute_type = check_compute_type(compute_type)
         self.path = path
         self._identity = file_identity(path)
-        self.model_id = f"gguf:{path.name}:{self._identity}" + ("" if compute_type == "native" else f":{compute_type}")
+        if block_size < 1:
+            raise ValueError(f"block_size must be >= 1, got {block_size}")
+        self.block_size = block_size
+        # converted float weights round differently per evaluation segmentation, so the id names both
+        converted = "" if compute_type == "native" else f":{compute_type}:seg{block_size}"
+        self.model_id = f"gguf:{path.name}:{self._identity}{converted}"
         threads = n_threads or os.cpu_count() or 1
         # n_threads_batch too: llama-cpp-python otherwise evaluates prompts with every core in every process
         self._options = {"n_ctx": n_ctx, "n_threads": threads, "n_threads_batch": threads, "seed": seed}
         self._max_states = max_saved_prefixes
-        if block_size < 1:
-            raise ValueError(f"block_size must be >= 1, got {block_size}")
-        self.block_size = block_size
         self._states: OrderedDict[tuple[int, ...], bytes] = OrderedDict()
         self._lock = threading.RLock()
         self._loaded = False

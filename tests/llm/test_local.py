@@ -112,7 +112,7 @@ def test_answer_distribution_does_not_depend_on_call_history(embedded_model):
 def test_embedded_model_runs_dequantised_weights_close_to_the_shipped_ones(embedded_model):
     """The default converts SmolLM2's Q4_1 weights to F32 (llm.convert); native Q4_1 answers nearly the same."""
     native = LocalLlama(compute_type="native")
-    assert embedded_model.model_id.endswith(":f32") and embedded_model.model_id.startswith(native.model_id)
+    assert embedded_model.model_id.endswith(":f32:seg32") and embedded_model.model_id.startswith(native.model_id)
     req = DistributionRequest(
         messages=(Message(role="system", content="You are a shy librarian."), Message(role="user", content=LIKERT)),
         answers=IntegerAnswers(low=1, high=5),
@@ -125,3 +125,14 @@ def test_embedded_model_runs_dequantised_weights_close_to_the_shipped_ones(embed
 def test_unknown_compute_type_names_the_choices():
     with pytest.raises(ValueError, match="native.*f16.*f32"):
         LocalLlama(compute_type="q2")
+
+
+def test_evaluation_segments_are_canonical_block_cuts():
+    """Segments cut at block multiples, the persona prefix end and every walked answer token (no model load)."""
+    m = LocalLlama(block_size=32)
+    assert m._segments(0, 70, prefix_len=27, prompt_len=70) == [(0, 27), (27, 32), (32, 64), (64, 70)]
+    assert m._segments(40, 73, prefix_len=27, prompt_len=70) == [(40, 64), (64, 70), (70, 71), (71, 72), (72, 73)]
+    assert m._boundary_below(50, 27, 70) == 32 and m._boundary_below(30, 27, 70) == 27
+    assert m._boundary_below(72, 27, 70) == 72
+    with pytest.raises(ValueError, match="block_size"):
+        LocalLlama(block_size=0)
