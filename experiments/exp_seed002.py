@@ -10,8 +10,9 @@ a human reference (a random human sample of the same size from the *training* ha
 Columns: AMW, FD, SW, MMD, MAE-corr (see :mod:`alignment.metrics`).
 
 Budget (embedded SmolLM2-135M on 2 cores): llama.cpp is compute-bound here, so the cost is the tokens evaluated —
-about 230 per persona for 10 items (the persona prefix and the shared instruction once, then ~20 tokens per
-item). The embedded model runs dequantised F32 weights (:mod:`llm.convert`, ~2x the Q4_1 speed on AVX2), and the
+about 360 per persona for 10 items (the persona prefix and the shared instruction once, then ~20 tokens per
+item plus the re-evaluated part of a 32-token block, see :meth:`llm.local.LocalLlama._segments`). The embedded
+model runs dequantised F32 weights (:mod:`llm.convert`, ~1.7x the Q4_1 speed on AVX2), and the
 defaults run ``--workers 2`` processes with one llama.cpp thread each, asking 10 IPIP items (two per trait, one
 of each keying) of 2,000 personas (~20k forward passes) and 6 CFCS + 6 Grit items of ``--ood-n`` personas per
 construction. All answers go through the response cache and the response matrices are stored as Parquet: a
