@@ -2,7 +2,7 @@
 
 The embedded SmolLM2-135M ships as Q4_1. On AVX2 CPUs llama.cpp has no repacked or llamafile-sgemm kernel for
 Q4_1, so prompt evaluation takes its generic dot-product path (measured here: ~60 tokens/s per thread on
-20-token batches). The same weights dequantised to F32 (or F16) run through the sgemm kernels at ~2x that speed
+20-token batches, 1 thread). The same weights dequantised to F32 (or F16) run through the sgemm kernels faster
 (``benchmarks/bench_llm.py`` prints the ratio). The conversion is llama.cpp's own ``llama_model_quantize``
 with ``allow_requantize`` (Q4_1 → F32 stores each block's ``d*q + m`` exactly), run once per (source file,
 compute type) and kept in ``$POPULACE_MODEL_CACHE`` (default ``~/.cache/populace/models``).
