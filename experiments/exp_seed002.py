@@ -520,7 +520,7 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         "index": {
             "build_seconds": round(index_seconds, 2),
             "exact": index.exact_,
-            "query_ms_median": float(np.median(query_ms)) if query_ms else None,
+            "query_ms_median": round(float(np.median(query_ms)), 2) if query_ms else None,
         },
         "backend_calls_this_run": calls,
         "seconds": round(time.perf_counter() - t_start, 1),
