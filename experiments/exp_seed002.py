@@ -520,6 +520,9 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         "index": {
             "build_seconds": round(index_seconds, 2),
             "exact": index.exact_,
+            "nprobe": index.nprobe_,
+            "recall": round(index.recall_, 4),
+            "recall_k": index.recall_k,
             "query_ms_median": round(float(np.median(query_ms)), 2) if query_ms else None,
         },
         "backend_calls_this_run": calls,
