@@ -26,7 +26,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from llm.types import GenerationRequest  # noqa: E402
+from populace_lm.types import GenerationRequest  # noqa: E402
 from populations.evaluation import split_humans  # noqa: E402
 from populations.mixture import PromptMixtureBuilder  # noqa: E402
 from scenarios.registry import get_scenario  # noqa: E402
@@ -37,7 +37,7 @@ ANSWER_TOKENS = 4
 
 
 def fake_models():
-    from llm.fakes import KnownDistributionModel, ScriptedModel
+    from populace_lm.fakes import KnownDistributionModel, ScriptedModel
 
     def craft(request: GenerationRequest) -> str:
         x = float(re.findall(r"about (\d+(?:\.\d+)?)", request.messages[-1].content)[-1])
@@ -64,7 +64,7 @@ def main() -> int:
     scenario = get_scenario(args.scenario, source=args.data)
     fit, _ = split_humans(scenario.human_values(args.data), rng=0)
     if args.embedded:
-        from llm.local import LocalLlama
+        from populace_lm.local import LocalLlama
 
         crafter = respondent = LocalLlama()
         args.k, args.max_iter, args.rounds = min(args.k, 3), min(args.max_iter, 2), min(args.rounds, 4)

@@ -1,7 +1,7 @@
 """LLM-layer ratios measured in one run (prints; not a timed test).
 
 0. Compute type: per-item latency of the shipped Q4_1 weights run natively versus the default F32 copy
-   (:mod:`llm.convert`), one llama.cpp thread, the same personas and items.
+   (:mod:`populace_lm.convert`), one llama.cpp thread, the same personas and items.
 1. Prefix reuse: per-item latency of Likert answer distributions for personas asked *interleaved* (persona 1
    item 1, persona 2 item 1, …) with the saved per-persona KV states, versus cold evaluation of every prompt.
 2. Exact vs sampled: backend tokens of one exact Likert distribution versus n=10 sampled replies per item.
@@ -24,7 +24,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks")]
 
 from bench_llm_remote import run as run_loopback  # noqa: E402
 
-from llm.local import LocalLlama  # noqa: E402
+from populace_lm.local import LocalLlama  # noqa: E402
 from scenarios.ipip50 import ipip50_survey  # noqa: E402
 
 PERSONAS = [

@@ -1,7 +1,7 @@
 """Loopback throughput of the OpenAI-compatible backend under bounded concurrency.
 
 A loopback server on 127.0.0.1 sleeps a fixed latency L per request; N generation requests go through
-``llm.budget.map_concurrent`` with W workers. The ideal throughput is W / L requests per second; the ratio
+``populace_lm.budget.map_concurrent`` with W workers. The ideal throughput is W / L requests per second; the ratio
 measured / ideal shows the overhead of the client, the thread pool and the local HTTP stack.
 
     python benchmarks/bench_llm_remote.py [--latency 0.05] [--requests 200] [--workers 1 4 16]
@@ -21,9 +21,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "llm")]
 
 from loopback_server import LoopbackServer, Reply, chat_completion  # noqa: E402
 
-from llm.budget import map_concurrent  # noqa: E402
-from llm.openai_compat import OpenAICompatible  # noqa: E402
-from llm.types import GenerationRequest, Message  # noqa: E402
+from populace_lm.budget import map_concurrent  # noqa: E402
+from populace_lm.openai_compat import OpenAICompatible  # noqa: E402
+from populace_lm.types import GenerationRequest, Message  # noqa: E402
 
 
 def run(latency: float, n_requests: int, workers: list[int]) -> list[dict[str, float]]:

@@ -30,7 +30,7 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args()
 
-    from llm.cache import CachedModel
+    from populace_lm.cache import CachedModel
     from populations.persona import Population
     from populations.pools import load_pool
     from scenarios.games import Game
@@ -42,15 +42,15 @@ def main() -> int:
     weights = np.random.default_rng(child_seed(args.seed, "weights")).dirichlet(np.ones(len(personas)))
     population = Population(personas=personas, weights=weights, construction="bench")
     if args.backend == "fake":
-        from llm.fakes import KnownDistributionModel
+        from populace_lm.fakes import KnownDistributionModel
 
         inner = KnownDistributionModel(lambda m, a: np.linspace(1, 2, a.size) + len(m[0].content) % 7)
         cache_path = Path(tempfile.mkdtemp()) / "bench.sqlite"
     else:
         import os
 
-        from llm.config import DEFAULT_CACHE_PATH
-        from llm.local import LocalLlama
+        from populace_lm.config import DEFAULT_CACHE_PATH
+        from populace_lm.local import LocalLlama
 
         inner = LocalLlama()
         cache_path = Path(args.cache or os.environ.get("POPULACE_CACHE") or DEFAULT_CACHE_PATH).expanduser()

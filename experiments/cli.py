@@ -26,7 +26,7 @@ COMMAND_MODULES = (
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exception types shown as one-line user errors."""
-    from llm.errors import LLMError
+    from populace_lm.errors import LLMError
     from scenarios.errors import DataError, ScenarioError
 
     return (LLMError, DataError, ScenarioError, ValueError, FileNotFoundError, PermissionError)

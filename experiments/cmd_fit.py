@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from experiments.exp_seed000 import crafter_from_args
-    from llm.types import stable_seed
+    from populace_lm.types import stable_seed
     from populations.evaluation import evaluate_mixture, split_humans
     from scenarios.registry import get_scenario
 

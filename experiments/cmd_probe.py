@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print one probability per answer and the valid mass."""
     from experiments.common import model_from_args
-    from llm.types import IntegerAnswers
+    from populace_lm.types import IntegerAnswers
     from scenarios.question import Question
 
     answers = IntegerAnswers.parse(args.scale)

@@ -43,7 +43,7 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
 
 def model_from_args(args: argparse.Namespace) -> Any:
     """The cache-wrapped language model described by the command-line options and the environment."""
-    from llm.config import LLMConfig, build_model
+    from populace_lm.config import LLMConfig, build_model
 
     base = LLMConfig.from_env()
     changes: dict[str, Any] = {}

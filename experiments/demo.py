@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from alignment import human_sample_floor_stats, mixture_pmf, wasserstein_1d
-from llm.base import LanguageModel
+from populace_lm.base import LanguageModel
 from populations.baselines import FixedPromptBuilder
 from populations.persona import Population
 from populations.responses import answer_distributions
@@ -195,8 +195,8 @@ def run_demo(
 
 def backend_activity(model: LanguageModel) -> dict[str, Any]:
     """Backend calls and cache hits of this process so far, read from the model's wrappers."""
-    from llm.budget import AccountingModel, find_layer
-    from llm.cache import CachedModel
+    from populace_lm.budget import AccountingModel, find_layer
+    from populace_lm.cache import CachedModel
 
     info: dict[str, Any] = {}
     cache = find_layer(model, CachedModel)

@@ -128,7 +128,7 @@ def _builder(method: str, model: Any, crafter: Any, settings: dict[str, int], se
 
 
 def _split(scenario: Any, source: str | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from llm.types import stable_seed
+    from populace_lm.types import stable_seed
     from populations.evaluation import split_humans
 
     values = scenario.human_values(source)

@@ -11,8 +11,8 @@ Columns: AMW, FD, SW, MMD, MAE-corr (see :mod:`alignment.metrics`).
 
 Budget (embedded SmolLM2-135M on 2 cores): llama.cpp is compute-bound here, so the cost is the tokens evaluated —
 about 360 per persona for 10 items (the persona prefix and the shared instruction once, then ~20 tokens per
-item plus the re-evaluated part of a 32-token block, see :meth:`llm.local.LocalLlama._segments`). The embedded
-model runs dequantised F32 weights (:mod:`llm.convert`, ~1.7x the Q4_1 speed on AVX2), and the
+item plus the re-evaluated part of a 32-token block, see :meth:`populace_lm.local.LocalLlama._segments`). The embedded
+model runs dequantised F32 weights (:mod:`populace_lm.convert`, ~1.7x the Q4_1 speed on AVX2), and the
 defaults run ``--workers 2`` processes with one llama.cpp thread each, asking 10 IPIP items (two per trait, one
 of each keying) of 2,000 personas (~20k forward passes) and 6 CFCS + 6 Grit items of ``--ood-n`` personas per
 construction. All answers go through the response cache and the response matrices are stored as Parquet: a
@@ -108,9 +108,9 @@ def _model(args):
 
     if args.threads is None or (args.backend not in (None, "local")) or args.base_url or args.model:
         return model_from_args(args)
-    from llm.cache import CachedModel
-    from llm.config import LLMConfig
-    from llm.local import LocalLlama
+    from populace_lm.cache import CachedModel
+    from populace_lm.config import LLMConfig
+    from populace_lm.local import LocalLlama
 
     cfg = LLMConfig.from_env()
     path = args.model_path or cfg.model_path

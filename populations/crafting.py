@@ -14,7 +14,7 @@ The building blocks of the prompt-mixture builders of [1] (Algorithms 1–2, App
 Every crafter reply is recorded; a reply with no usable prompt is a recorded failure, retried with a new seed, and
 after ``max_retries`` failures :class:`CraftingError` is raised — never a silent default prompt.
 
-Requests are deterministic: seeds come from :func:`~llm.types.stable_seed` of the caller's key, the round and the
+Requests are deterministic: seeds come from :func:`~populace_lm.types.stable_seed` of the caller's key, the round and the
 attempt (also the ``sample_index``), so a cache-wrapped crafter answers a rerun from the cache.
 
 References:
@@ -30,9 +30,9 @@ from typing import Any
 
 import numpy as np
 
-from llm.base import LanguageModel
-from llm.errors import BadResponseError
-from llm.types import (
+from populace_lm.base import LanguageModel
+from populace_lm.errors import BadResponseError
+from populace_lm.types import (
     AnswerDistribution,
     DistributionRequest,
     Generation,
@@ -68,7 +68,7 @@ class CraftingError(BadResponseError):
 
 # --------------------------------------------------------------------------------------------- accounting
 class MeteredModel:
-    """A pass-through :class:`~llm.base.LanguageModel` that counts requests, cache hits, backend calls and tokens.
+    """A pass-through :class:`~populace_lm.base.LanguageModel` that counts requests, cache hits, backend calls and tokens.
 
     Args:
         inner: the model to wrap (usually cache-wrapped, so a hit costs 0 backend calls).
@@ -76,7 +76,7 @@ class MeteredModel:
     Attributes:
         requests: requests sent through this wrapper.
         cached: of those, answered from a cache.
-        usage: summed :class:`~llm.types.Usage` (backend calls and tokens actually spent).
+        usage: summed :class:`~populace_lm.types.Usage` (backend calls and tokens actually spent).
     """
 
     def __init__(self, inner: LanguageModel) -> None:

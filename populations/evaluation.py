@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from alignment import human_sample_floor_stats, mixture_pmf, wasserstein_1d
-from llm.base import LanguageModel
+from populace_lm.base import LanguageModel
 from populations.persona import Population
 from populations.responses import answer_distributions
 

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from alignment import fit_mixture_weights, mixture_pmf, pmf_from_samples
-from llm.base import LanguageModel
+from populace_lm.base import LanguageModel
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.crafting import (
     CraftingError,

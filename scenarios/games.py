@@ -28,8 +28,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from llm.parsing import parse_integer_reply
-from llm.types import IntegerAnswers
+from populace_lm.parsing import parse_integer_reply
+from populace_lm.types import IntegerAnswers
 from scenarios.errors import DataError, ScenarioError
 from scenarios.question import Question
 from scenarios.sources import find_dataset_file

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 
-from llm.types import IntegerAnswers
+from populace_lm.types import IntegerAnswers
 from scenarios.errors import DataError
 from scenarios.sources import find_dataset_file
 from scenarios.survey import Survey, SurveyItem

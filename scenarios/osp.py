@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from llm.types import IntegerAnswers
+from populace_lm.types import IntegerAnswers
 from scenarios.errors import DataError
 from scenarios.ipip50 import ITEM_IDS
 from scenarios.sources import find_dataset_file

@@ -1,7 +1,7 @@
 """A question with a finite integer answer set: the unit every scenario asks an LLM.
 
 Surveys yield one :class:`Question` per item; games yield one per decision (a role's choice). A question turns
-into a :class:`~llm.types.DistributionRequest` for a given system prompt (persona), so agents that share a
+into a :class:`~populace_lm.types.DistributionRequest` for a given system prompt (persona), so agents that share a
 prompt and a question share one request — and one cached answer distribution.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
+from populace_lm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from llm.types import IntegerAnswers, Message
+from populace_lm.types import IntegerAnswers, Message
 from scenarios.errors import ScenarioError
 from scenarios.question import Question
 

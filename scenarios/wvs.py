@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from llm.types import IntegerAnswers
+from populace_lm.types import IntegerAnswers
 from scenarios.errors import DataError
 from scenarios.question import Question
 from scenarios.sources import find_dataset_file

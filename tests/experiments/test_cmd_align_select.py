@@ -10,8 +10,8 @@ import pytest
 
 import populations.subgroups as subgroups
 from experiments import cli
-from llm.cache import CachedModel
-from llm.fakes import KnownDistributionModel
+from populace_lm.cache import CachedModel
+from populace_lm.fakes import KnownDistributionModel
 from populations.aligned import load_weighted_jsonl
 from tests.populations.encoders import HashEncoder
 

@@ -10,7 +10,7 @@ import pytest
 import experiments.common
 from experiments.cli import main
 from experiments.cmd_compare import load_compare_config
-from llm.fakes import KnownDistributionModel
+from populace_lm.fakes import KnownDistributionModel
 from populations.persona import Persona, Population
 
 REPO = Path(__file__).resolve().parents[2]

@@ -9,8 +9,8 @@ import pytest
 
 from experiments.cli import main
 from experiments.demo import run_demo
-from llm.cache import CachedModel
-from llm.fakes import KnownDistributionModel
+from populace_lm.cache import CachedModel
+from populace_lm.fakes import KnownDistributionModel
 
 
 def _uniform(msgs, answers):

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 
-from llm.fakes import KnownDistributionModel, ScriptedModel
-from llm.types import GenerationRequest
+from populace_lm.fakes import KnownDistributionModel, ScriptedModel
+from populace_lm.types import GenerationRequest
 
 TARGET = re.compile(r"about (\d+(?:\.\d+)?)")
 PERSONA = re.compile(r"answer about (\d+(?:\.\d+)?)")

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from llm.fakes import KnownDistributionModel, ScriptedModel
+from populace_lm.fakes import KnownDistributionModel, ScriptedModel
 from populations.crafting import (
     CraftingError,
     CraftSystemPrompt,

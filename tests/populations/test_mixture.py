@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alignment import fit_mixture_weights, pmf_from_samples, wasserstein_1d
-from llm.fakes import ScriptedModel
+from populace_lm.fakes import ScriptedModel
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.crafting import CraftingError
 from populations.evaluation import evaluate_mixture, human_floor, split_humans
@@ -202,7 +202,7 @@ def test_evaluation_protocol_shapes_and_floor(humans):
 
 @pytest.mark.parametrize("method", ["em", "gb"])
 def test_rerun_through_the_cache_makes_zero_backend_calls(dictator, humans, tmp_path, method):
-    from llm.cache import CachedModel
+    from populace_lm.cache import CachedModel
 
     fit, _ = humans
     runs = []

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alignment import fit_mixture_weights, pmf_from_samples
-from llm.fakes import KnownDistributionModel
+from populace_lm.fakes import KnownDistributionModel
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.mop import MixtureOfPersonasBuilder, exemplar_text
 from scenarios.registry import get_scenario

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm.fakes import KnownDistributionModel
-from llm.types import IntegerAnswers
+from populace_lm.fakes import KnownDistributionModel
+from populace_lm.types import IntegerAnswers
 from populations.baselines import FixedPromptBuilder
 from populations.persona import Persona, Population
 from populations.responses import answer_distributions

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm.cache import CachedModel
-from llm.fakes import KnownDistributionModel
+from populace_lm.cache import CachedModel
+from populace_lm.fakes import KnownDistributionModel
 from populations.persona import Persona
 from populations.response_matrix import (
     ResponseMatrix,

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from llm.fakes import ScriptedModel
+from populace_lm.fakes import ScriptedModel
 from populations.persona import Persona, Population
 from populations.subgroups import (
     NoMatchError,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm.types import IntegerAnswers
+from populace_lm.types import IntegerAnswers
 from scenarios.errors import ScenarioError
 from scenarios.games import Game, game_role, load_verbatim_prompts, parse_answer
 from scenarios.ipip50 import ipip50_survey

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from llm.fakes import KnownDistributionModel
+from populace_lm.fakes import KnownDistributionModel
 from populations.persona import Persona, Population
 
 

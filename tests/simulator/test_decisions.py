@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from llm.fakes import KnownDistributionModel
-from llm.types import Message
+from populace_lm.fakes import KnownDistributionModel
+from populace_lm.types import Message
 from populations.persona import Persona
 from scenarios.games import game_role
 from simulator.decisions import DecisionBatch, DecisionService
@@ -86,7 +86,7 @@ def test_inverse_cdf_hits_every_answer_with_its_probability():
 
 
 def test_repeated_keys_use_the_memo_and_count_cache_hits(tmp_path):
-    from llm.cache import CachedModel
+    from populace_lm.cache import CachedModel
 
     inner = fake_model()
     q = _question()

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from llm.cache import CachedModel
+from populace_lm.cache import CachedModel
 from populations.baselines import FixedPromptBuilder
 from scenarios.games import Game
 from simulator.decisions import DecisionService

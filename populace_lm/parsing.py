@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Literal
 
-from llm.types import AnswerDistribution, IntegerAnswers, Usage
+from populace_lm.types import AnswerDistribution, IntegerAnswers, Usage
 
 ParseStatus = Literal["ok", "unparsed", "out_of_range"]
 _BRACKET = re.compile(r"\[\s*\$?\s*(-?\d+(?:\.\d+)?)\s*\]")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from llm.errors import ModelNotFoundError
-from llm.local import ChatTemplate, LocalLlama, default_model_path
-from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
+from populace_lm.errors import ModelNotFoundError
+from populace_lm.local import ChatTemplate, LocalLlama, default_model_path
+from populace_lm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
 
 pytestmark = pytest.mark.model
 
@@ -110,7 +110,7 @@ def test_answer_distribution_does_not_depend_on_call_history(embedded_model):
 
 
 def test_embedded_model_runs_dequantised_weights_close_to_the_shipped_ones(embedded_model):
-    """The default converts SmolLM2's Q4_1 weights to F32 (llm.convert); native Q4_1 answers nearly the same."""
+    """The default converts SmolLM2's Q4_1 weights to F32 (populace_lm.convert); native Q4_1 answers nearly the same."""
     native = LocalLlama(compute_type="native")
     assert embedded_model.model_id.endswith(":f32:seg32") and embedded_model.model_id.startswith(native.model_id)
     req = DistributionRequest(

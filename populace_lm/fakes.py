@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from llm.parsing import distribution_from_replies
-from llm.types import (
+from populace_lm.parsing import distribution_from_replies
+from populace_lm.types import (
     AnswerDistribution,
     DistributionRequest,
     Generation,
@@ -55,7 +55,7 @@ class ScriptedModel:
 
     Args:
         replies: a list used in order and cycled (reply ``i`` is ``replies[i % len(replies)]``), or a function
-            of the :class:`~llm.types.GenerationRequest`.
+            of the :class:`~populace_lm.types.GenerationRequest`.
         model_id: its identity (part of cache keys).
 
     Attributes:

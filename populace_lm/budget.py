@@ -1,11 +1,11 @@
 """Budgets, accounting and bounded concurrency around any language model.
 
-Order matters: ``CachedModel(AccountingModel(BudgetedModel(backend)))`` (what :func:`llm.config.build_model`
+Order matters: ``CachedModel(AccountingModel(BudgetedModel(backend)))`` (what :func:`populace_lm.config.build_model`
 returns). The budget and the accounting sit *inside* the cache, so cache hits are free and uncounted, and
 a run stopped by a budget resumes from the cache.
 
 A budget never fabricates an answer (unlike Concordia's budget wrapper, whose stand-in answers bias
-distributions): when it runs out it raises :class:`~llm.errors.BudgetExceededError`.
+distributions): when it runs out it raises :class:`~populace_lm.errors.BudgetExceededError`.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from llm.base import LanguageModel
-from llm.errors import BudgetExceededError
-from llm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Usage
+from populace_lm.base import LanguageModel
+from populace_lm.errors import BudgetExceededError
+from populace_lm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Usage
 
 __all__ = ["AccountingModel", "BudgetedModel", "ConcurrencyLimiter", "find_layer", "map_concurrent"]
 
@@ -55,14 +55,14 @@ class BudgetedModel:
         self._lock = threading.Lock()
 
     def generate(self, request: GenerationRequest) -> Generation:
-        """Check the budget, then call :meth:`~llm.base.LanguageModel.generate`."""
+        """Check the budget, then call :meth:`~populace_lm.base.LanguageModel.generate`."""
         self._reserve()
         result = self.inner.generate(request)
         self._spend(result.usage)
         return result
 
     def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
-        """Check the budget, then call :meth:`~llm.base.LanguageModel.answer_distribution`."""
+        """Check the budget, then call :meth:`~populace_lm.base.LanguageModel.answer_distribution`."""
         self._reserve()
         result = self.inner.answer_distribution(request)
         self._spend(result.usage)
@@ -120,11 +120,11 @@ class AccountingModel:
         }
 
     def generate(self, request: GenerationRequest) -> Generation:
-        """Time and count :meth:`~llm.base.LanguageModel.generate`."""
+        """Time and count :meth:`~populace_lm.base.LanguageModel.generate`."""
         return self._timed("generate", self.inner.generate, request)
 
     def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
-        """Time and count :meth:`~llm.base.LanguageModel.answer_distribution`."""
+        """Time and count :meth:`~populace_lm.base.LanguageModel.answer_distribution`."""
         return self._timed("answer_distribution", self.inner.answer_distribution, request)
 
     def summary(self) -> dict[str, dict[str, Any]]:
@@ -187,12 +187,12 @@ class ConcurrencyLimiter:
         self._slots = threading.BoundedSemaphore(max_concurrent)
 
     def generate(self, request: GenerationRequest) -> Generation:
-        """Wait for a free slot, then call :meth:`~llm.base.LanguageModel.generate`."""
+        """Wait for a free slot, then call :meth:`~populace_lm.base.LanguageModel.generate`."""
         with self._slots:
             return self.inner.generate(request)
 
     def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
-        """Wait for a free slot, then call :meth:`~llm.base.LanguageModel.answer_distribution`."""
+        """Wait for a free slot, then call :meth:`~populace_lm.base.LanguageModel.answer_distribution`."""
         with self._slots:
             return self.inner.answer_distribution(request)
 
@@ -208,18 +208,18 @@ def _call(model: LanguageModel, request: Request) -> Response:
 def map_concurrent(model: LanguageModel, requests: Iterable[Request], *, max_workers: int = 4) -> list[Any]:
     """Run requests through ``model`` on at most ``max_workers`` threads; results come back in input order.
 
-    Each :class:`~llm.types.GenerationRequest` goes to ``generate`` and each
-    :class:`~llm.types.DistributionRequest` to ``answer_distribution``. On the first error (in input order)
+    Each :class:`~populace_lm.types.GenerationRequest` goes to ``generate`` and each
+    :class:`~populace_lm.types.DistributionRequest` to ``answer_distribution``. On the first error (in input order)
     the requests not yet started are cancelled, those in flight finish (and are cached if ``model`` caches),
     and the error is raised.
 
     Args:
-        model: any language model; it must be safe to call from several threads (all of ``llm`` is).
+        model: any language model; it must be safe to call from several threads (all of ``populace_lm`` is).
         requests: the requests.
         max_workers: the concurrency bound.
 
     Returns:
-        One :class:`~llm.types.Generation` or :class:`~llm.types.AnswerDistribution` per request.
+        One :class:`~populace_lm.types.Generation` or :class:`~populace_lm.types.AnswerDistribution` per request.
 
     """
     if max_workers < 1:

@@ -5,12 +5,12 @@ import time
 
 import pytest
 
-from llm.base import LanguageModel
-from llm.errors import AuthenticationError, BackendUnavailableError, BadResponseError
-from llm.openai_compat import OpenAICompatible
-from llm.parsing import distribution_from_replies, parse_integer_reply
-from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message, stable_seed
-from tests.llm.loopback_server import LoopbackServer, Reply, chat_completion, top_logprobs_content
+from populace_lm.base import LanguageModel
+from populace_lm.errors import AuthenticationError, BackendUnavailableError, BadResponseError
+from populace_lm.openai_compat import OpenAICompatible
+from populace_lm.parsing import distribution_from_replies, parse_integer_reply
+from populace_lm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message, stable_seed
+from tests.populace_lm.loopback_server import LoopbackServer, Reply, chat_completion, top_logprobs_content
 
 USER = (
     Message(role="system", content="You are Ann."),

@@ -2,7 +2,7 @@
 
 Uses the official ``openai`` client. Retries (408/409/429/5xx and connection errors, exponential backoff,
 ``Retry-After`` honoured) and timeouts are configured on the client; this module adds no retry loop.
-The ``seed`` sent with a request is best effort on most servers: reproducibility comes from :mod:`llm.cache`.
+The ``seed`` sent with a request is best effort on most servers: reproducibility comes from :mod:`populace_lm.cache`.
 
 Answer distributions:
 
@@ -32,9 +32,9 @@ from typing import Any
 
 import openai
 
-from llm.errors import AuthenticationError, BackendUnavailableError, BadResponseError
-from llm.parsing import distribution_from_replies
-from llm.types import (
+from populace_lm.errors import AuthenticationError, BackendUnavailableError, BadResponseError
+from populace_lm.parsing import distribution_from_replies
+from populace_lm.types import (
     AnswerDistribution,
     DistributionRequest,
     Generation,
@@ -55,7 +55,7 @@ def _chat(messages: Sequence[Message], prefix: str = "") -> list[dict[str, str]]
 
 
 class OpenAICompatible:
-    """A :class:`~llm.base.LanguageModel` backed by an OpenAI-compatible ``/chat/completions`` endpoint.
+    """A :class:`~populace_lm.base.LanguageModel` backed by an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Args:
         model: the model name the server knows.
@@ -182,7 +182,7 @@ class OpenAICompatible:
     # -- HTTP and response parsing ------------------------------------------------------------------------
 
     def _create(self, messages: list[dict[str, str]], **params: Any) -> Any:
-        """One ``chat.completions.create`` call with client errors mapped to :mod:`llm.errors`."""
+        """One ``chat.completions.create`` call with client errors mapped to :mod:`populace_lm.errors`."""
         where = self.base_url or "the OpenAI API"
         try:
             return self._client.chat.completions.create(model=self.model, messages=messages, **params)

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from llm.base import LanguageModel
-from llm.fakes import KnownDistributionModel, ScriptedModel
-from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message, stable_seed
+from populace_lm.base import LanguageModel
+from populace_lm.fakes import KnownDistributionModel, ScriptedModel
+from populace_lm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message, stable_seed
 
 LIKERT5 = IntegerAnswers(low=1, high=5)
 

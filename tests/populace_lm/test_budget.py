@@ -3,13 +3,13 @@ import time
 
 import pytest
 
-from llm.budget import AccountingModel, BudgetedModel, ConcurrencyLimiter, find_layer, map_concurrent
-from llm.cache import CachedModel
-from llm.config import LLMConfig, build_model
-from llm.errors import AuthenticationError, BudgetExceededError
-from llm.fakes import KnownDistributionModel, ScriptedModel
-from llm.openai_compat import OpenAICompatible
-from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
+from populace_lm.budget import AccountingModel, BudgetedModel, ConcurrencyLimiter, find_layer, map_concurrent
+from populace_lm.cache import CachedModel
+from populace_lm.config import LLMConfig, build_model
+from populace_lm.errors import AuthenticationError, BudgetExceededError
+from populace_lm.fakes import KnownDistributionModel, ScriptedModel
+from populace_lm.openai_compat import OpenAICompatible
+from populace_lm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
 
 USER = (Message(role="user", content="Pick a number."),)
 

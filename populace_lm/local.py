@@ -10,7 +10,7 @@ after each system prompt (persona) is saved, so interleaved personas restore the
 re-evaluating it.
 
 Compute type: a quantized file can be run as it is (``"native"``) or dequantised once to F16/F32 by
-:mod:`llm.convert` (same weights, llama.cpp's faster kernels). The default (``None``) converts the embedded
+:mod:`populace_lm.convert` (same weights, llama.cpp's faster kernels). The default (``None``) converts the embedded
 SmolLM2 (Q4_1; 1.7x faster as F32 on seed002's items) and runs any other file natively. The model id names the compute
 type, so the cache never mixes responses of the two.
 """
@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from llm.convert import check_compute_type, convert_gguf
-from llm.digits import classify_digit_tokens, distribution_from_probs, walk_digit_tree
-from llm.errors import BadResponseError, ModelNotFoundError
-from llm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Message, Usage
+from populace_lm.convert import check_compute_type, convert_gguf
+from populace_lm.digits import classify_digit_tokens, distribution_from_probs, walk_digit_tree
+from populace_lm.errors import BadResponseError, ModelNotFoundError
+from populace_lm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Message, Usage
 
 MODEL_PATH_ENV = "POPULACE_MODEL_PATH"
 
@@ -111,7 +111,7 @@ class ChatTemplate:
 
 
 class LocalLlama:
-    """A GGUF model run in-process by llama-cpp-python; implements :class:`llm.base.LanguageModel`.
+    """A GGUF model run in-process by llama-cpp-python; implements :class:`populace_lm.base.LanguageModel`.
 
     Args:
         model_path: GGUF file; None = the embedded SmolLM2-135M-Instruct.
@@ -119,7 +119,7 @@ class LocalLlama:
         n_threads: CPU threads (default: all cores).
         seed: llama.cpp sampler seed used when a request carries none.
         max_saved_prefixes: how many per-persona KV states to keep (LRU).
-        compute_type: ``"native"``, ``"f16"`` or ``"f32"`` (see :mod:`llm.convert`); None = ``"f32"`` for the
+        compute_type: ``"native"``, ``"f16"`` or ``"f32"`` (see :mod:`populace_lm.convert`); None = ``"f32"`` for the
             embedded default model, ``"native"`` for a file given by path.
         block_size: prompt tokens are evaluated in segments aligned to multiples of this (see
             :meth:`_segments`), so results do not depend on which prompts were evaluated before. 32 was the
@@ -170,7 +170,7 @@ class LocalLlama:
         with self._lock:
             if self._loaded:
                 return
-            from llama_cpp import Llama  # llama_cpp is imported only here and in llm.convert
+            from llama_cpp import Llama  # llama_cpp is imported only here and in populace_lm.convert
 
             weights = convert_gguf(self.path, self._identity, self.compute_type, n_threads=self._options["n_threads"])
             self._llm = Llama(model_path=str(weights), logits_all=False, verbose=False, **self._options)
@@ -319,7 +319,7 @@ class LocalLlama:
 
     # ----------------------------------------------------------------- the protocol
     def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
-        """Exact answer distribution from next-token probabilities (see :mod:`llm.digits`)."""
+        """Exact answer distribution from next-token probabilities (see :mod:`populace_lm.digits`)."""
         tokens, prefix_len = self.prompt_tokens(request.messages, request.answer_prefix)
         passes = self.stats["tokens_evaluated"]
 

@@ -4,11 +4,11 @@ import threading
 
 import pytest
 
-from llm.base import LanguageModel
-from llm.cache import SCHEMA_VERSION, CachedModel, request_key
-from llm.errors import CacheMissError
-from llm.fakes import KnownDistributionModel, ScriptedModel
-from llm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
+from populace_lm.base import LanguageModel
+from populace_lm.cache import SCHEMA_VERSION, CachedModel, request_key
+from populace_lm.errors import CacheMissError
+from populace_lm.fakes import KnownDistributionModel, ScriptedModel
+from populace_lm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
 
 USER = (Message(role="user", content="How are you?"),)
 LIKERT5 = IntegerAnswers(low=1, high=5)

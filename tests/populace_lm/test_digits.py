@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from llm.digits import classify_digit_tokens, distribution_from_probs, walk_digit_tree
-from llm.types import IntegerAnswers
+from populace_lm.digits import classify_digit_tokens, distribution_from_probs, walk_digit_tree
+from populace_lm.types import IntegerAnswers
 
 VOCAB = {i: str(i) for i in range(10)} | {10: "12", 11: " 7", 12: "5.", 13: "<eos>", 14: "x", 15: "3x", 16: " "}
 

@@ -18,7 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from llm.errors import ModelNotFoundError
+from populace_lm.errors import ModelNotFoundError
 
 MODEL_CACHE_ENV = "POPULACE_MODEL_CACHE"
 DEFAULT_MODEL_CACHE = "~/.cache/populace/models"
@@ -51,7 +51,7 @@ def convert_gguf(source: Path, identity: str, compute_type: str, *, n_threads: i
 
     Args:
         source: the GGUF file.
-        identity: its content id (:func:`llm.local.file_identity`), part of the cached file's name.
+        identity: its content id (:func:`populace_lm.local.file_identity`), part of the cached file's name.
         compute_type: ``"f16"`` or ``"f32"`` (``"native"`` returns ``source``).
         n_threads: threads for the conversion.
 

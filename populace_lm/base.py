@@ -1,14 +1,14 @@
 """The language-model protocol: two methods with keyword-only knobs carried by request specs.
 
 Modelled on Concordia's two-method ``LanguageModel`` interface: backends implement it, and wrappers
-(:mod:`llm.cache`, :mod:`llm.budget`) compose around any backend because they implement it too.
+(:mod:`populace_lm.cache`, :mod:`populace_lm.budget`) compose around any backend because they implement it too.
 """
 
 from __future__ import annotations
 
 from typing import Protocol, runtime_checkable
 
-from llm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest
+from populace_lm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest
 
 
 @runtime_checkable

@@ -7,7 +7,7 @@ index, answer set, answer prefix and number of samples. Entries never expire.
 
 A miss calls the inner model and stores its response at once, so a crash or a budget error later in the
 run loses nothing; re-running a finished experiment makes zero backend calls. In ``replay`` mode a miss
-raises :class:`~llm.errors.CacheMissError` instead of calling the backend.
+raises :class:`~populace_lm.errors.CacheMissError` instead of calling the backend.
 
 Put budgets *inside* the cache — ``CachedModel(BudgetedModel(backend))`` — so cache hits cost nothing.
 
@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from llm.base import LanguageModel
-from llm.errors import CacheMissError
-from llm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Usage
+from populace_lm.base import LanguageModel
+from populace_lm.errors import CacheMissError
+from populace_lm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Usage
 
 __all__ = ["SCHEMA_VERSION", "CachedModel", "CacheMode", "request_key"]
 
@@ -63,7 +63,7 @@ def request_key(kind: Kind, model_id: str, request: GenerationRequest | Distribu
         model_id: identity of the model that answers.
         request: the request.
 
-    >>> from llm.types import GenerationRequest, Message
+    >>> from populace_lm.types import GenerationRequest, Message
     >>> r = GenerationRequest(messages=(Message(role="user", content="hi"),))
     >>> request_key("generate", "m", r) == request_key("generate", "m", r)
     True
@@ -74,13 +74,13 @@ def request_key(kind: Kind, model_id: str, request: GenerationRequest | Distribu
 
 
 class CachedModel:
-    """A :class:`~llm.base.LanguageModel` that answers from a SQLite file before asking ``inner``.
+    """A :class:`~populace_lm.base.LanguageModel` that answers from a SQLite file before asking ``inner``.
 
     Args:
         inner: the model to call on a miss.
         path: the SQLite file (created with its parent directories).
         mode: ``"readwrite"`` (default: read, and store misses), ``"replay"`` (a miss raises
-            :class:`~llm.errors.CacheMissError`) or ``"off"`` (always call ``inner``; no file is opened).
+            :class:`~populace_lm.errors.CacheMissError`) or ``"off"`` (always call ``inner``; no file is opened).
 
     Hits come back with ``cached=True`` and zero usage. :meth:`stats` counts hits, misses and stores.
 

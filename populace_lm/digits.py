@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from llm.types import IntegerAnswers
+from populace_lm.types import IntegerAnswers
 
 _LEADING_DIGITS = re.compile(r"^(\d+)(.*)$", re.DOTALL)
 

@@ -1,4 +1,4 @@
-"""Compute-type conversion of GGUF files (llm.convert) and its configuration."""
+"""Compute-type conversion of GGUF files (populace_lm.convert) and its configuration."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from llm.config import LLMConfig
-from llm.convert import check_compute_type, convert_gguf, converted_path
+from populace_lm.config import LLMConfig
+from populace_lm.convert import check_compute_type, convert_gguf, converted_path
 
 
 def test_native_returns_the_source_and_unknown_types_are_rejected(tmp_path):
@@ -34,7 +34,7 @@ def test_config_reads_compute_type_from_env_and_validates_it():
 
 @pytest.mark.model
 def test_conversion_runs_once_and_is_reused(tmp_path, monkeypatch):
-    from llm.local import default_model_path, file_identity
+    from populace_lm.local import default_model_path, file_identity
 
     monkeypatch.setenv("POPULACE_MODEL_CACHE", str(tmp_path))
     src = default_model_path()
@@ -46,7 +46,7 @@ def test_conversion_runs_once_and_is_reused(tmp_path, monkeypatch):
 
 
 def test_failed_conversion_is_a_clear_error_and_leaves_no_file(tmp_path, monkeypatch):
-    from llm.errors import ModelNotFoundError
+    from populace_lm.errors import ModelNotFoundError
 
     monkeypatch.setenv("POPULACE_MODEL_CACHE", str(tmp_path / "models"))
     bad = tmp_path / "broken.gguf"

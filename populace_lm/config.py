@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from llm.base import LanguageModel
-from llm.budget import AccountingModel, BudgetedModel
-from llm.cache import CachedModel
-from llm.convert import check_compute_type
+from populace_lm.base import LanguageModel
+from populace_lm.budget import AccountingModel, BudgetedModel
+from populace_lm.cache import CachedModel
+from populace_lm.convert import check_compute_type
 
 __all__ = ["DEFAULT_CACHE_PATH", "LLMConfig", "build_model"]
 
@@ -36,7 +36,7 @@ class LLMConfig:
         backend: ``"local"`` (embedded llama.cpp) or ``"openai"`` (any OpenAI-compatible endpoint).
         model_path: GGUF file for ``local`` (``None`` = the embedded default model).
         compute_type: ``local`` weights as stored (``"native"``) or converted once to ``"f16"``/``"f32"``
-            (:mod:`llm.convert`); ``None`` = F32 for the embedded default model, native otherwise.
+            (:mod:`populace_lm.convert`); ``None`` = F32 for the embedded default model, native otherwise.
         model: model name for ``openai`` (required there).
         base_url: endpoint for ``openai`` (``None`` = the OpenAI API).
         api_key_env: environment variable holding the key for ``openai``.
@@ -45,7 +45,7 @@ class LLMConfig:
         cache_mode: ``"readwrite"``, ``"replay"`` (a miss raises) or ``"off"``.
         max_calls: backend call budget (``None`` = unlimited).
         max_tokens: backend token budget (``None`` = unlimited).
-        max_workers: concurrency bound for :func:`llm.budget.map_concurrent` (remote endpoints).
+        max_workers: concurrency bound for :func:`populace_lm.budget.map_concurrent` (remote endpoints).
 
     """
 
@@ -125,7 +125,7 @@ class LLMConfig:
 def build_model(config: LLMConfig) -> CachedModel:
     """Build ``CachedModel(AccountingModel(BudgetedModel(backend)))`` from a config.
 
-    Use :func:`llm.budget.find_layer` to reach the accounting or budget layer, e.g.
+    Use :func:`populace_lm.budget.find_layer` to reach the accounting or budget layer, e.g.
     ``find_layer(model, AccountingModel).summary()``.
 
     Raises:
@@ -135,11 +135,11 @@ def build_model(config: LLMConfig) -> CachedModel:
     """
     backend: LanguageModel
     if config.backend == "local":
-        from llm.local import LocalLlama  # lazy: loads llama.cpp only when asked for
+        from populace_lm.local import LocalLlama  # lazy: loads llama.cpp only when asked for
 
         backend = LocalLlama(config.model_path, compute_type=config.compute_type)
     else:
-        from llm.openai_compat import OpenAICompatible
+        from populace_lm.openai_compat import OpenAICompatible
 
         backend = OpenAICompatible(model=config.model or "", base_url=config.base_url, api_key_env=config.api_key_env)
     budgeted = BudgetedModel(backend, max_calls=config.max_calls, max_tokens=config.max_tokens)
