@@ -10,7 +10,12 @@ from typing import Any
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    """Add ``--backend/--model-path/--compute-type/--base-url/--model/--api-key-env/--cache/--replay/--max-calls``."""
+    """Add the language-model options.
+
+    ``--backend/--model-path/--compute-type/--base-url/--model/--api-key-env/--cache/--replay/--max-calls`` and the
+    transport limits ``--timeout/--max-retries/--concurrency/--rpm/--tpm/--server-kind/--top-logprobs/--samples``
+    (each defaults to its ``POPULACE_*`` environment twin, then to :class:`populace_lm.config.LLMConfig`'s default).
+    """
     g = parser.add_argument_group("language model")
     g.add_argument(
         "--backend",
@@ -30,7 +35,41 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--api-key-env", default=None, help="environment variable holding the key (OPENAI_API_KEY)")
     g.add_argument("--cache", default=None, help="SQLite response cache (default ~/.cache/populace/responses.sqlite)")
     g.add_argument("--replay", action="store_true", help="answer only from the cache; a miss is an error")
-    g.add_argument("--max-calls", type=int, default=None, help="backend call budget (raises when exhausted)")
+    g.add_argument(
+        "--max-calls",
+        type=int,
+        default=None,
+        help="call budget: HTTP requests including retries (local: backend calls); stops with a resumable cache",
+    )
+    g.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (POPULACE_TIMEOUT; 60)")
+    g.add_argument(
+        "--max-retries",
+        type=int,
+        default=None,
+        help="retries of a 429/5xx/timeout/connection error/bad body per request (POPULACE_MAX_RETRIES; 8)",
+    )
+    g.add_argument("--concurrency", type=int, default=None, help="requests in flight at once (POPULACE_CONCURRENCY; 4)")
+    g.add_argument("--rpm", type=float, default=None, help="client-side requests-per-minute limit (POPULACE_RPM)")
+    g.add_argument("--tpm", type=float, default=None, help="client-side tokens-per-minute limit (POPULACE_TPM)")
+    g.add_argument(
+        "--server-kind",
+        choices=("auto", "openai", "vllm", "llamacpp", "ollama"),
+        default=None,
+        help="how the endpoint continues answer stems; auto detects it from /v1/models (POPULACE_SERVER_KIND)",
+    )
+    g.add_argument(
+        "--top-logprobs",
+        type=int,
+        default=None,
+        help="log-probability alternatives read per answer token; 0 = always sample (POPULACE_TOP_LOGPROBS; 20)",
+    )
+    g.add_argument(
+        "--samples",
+        type=int,
+        default=None,
+        help="replies per sampled distribution when log-probabilities do not cover the answers; 0 = never "
+        "sample (POPULACE_SAMPLES)",
+    )
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -45,21 +84,37 @@ def model_from_args(args: argparse.Namespace) -> Any:
     """The cache-wrapped language model described by the command-line options and the environment."""
     from populace_lm.config import LLMConfig, build_model
 
-    base = LLMConfig.from_env()
     changes: dict[str, Any] = {}
-    if args.backend:
+    if getattr(args, "backend", None):
         changes["backend"] = args.backend
-    elif args.base_url or args.model:
+    elif getattr(args, "base_url", None) or getattr(args, "model", None):
         changes["backend"] = "openai"
-    for key in ("model_path", "compute_type", "base_url", "model", "api_key_env", "max_calls"):
+    for key in (
+        "model_path",
+        "compute_type",
+        "base_url",
+        "model",
+        "api_key_env",
+        "max_calls",
+        "timeout",
+        "max_retries",
+        "concurrency",
+        "rpm",
+        "tpm",
+        "server_kind",
+        "top_logprobs",
+        "samples",
+    ):
         value = getattr(args, key, None)
         if value is not None:
             changes[key] = value
-    if args.cache:
+    if getattr(args, "cache", None):
         changes["cache_path"] = args.cache
-    if args.replay:
+    if getattr(args, "replay", False):
         changes["cache_mode"] = "replay"
-    config = LLMConfig.from_dict({**base.to_dict(), **changes})
+    if getattr(args, "verbose", None) is True:  # the CLI's global --verbose
+        changes["verbose"] = True
+    config = LLMConfig.from_env(**changes)  # flags win over POPULACE_* variables, which win over defaults
     return build_model(config)
 
 

@@ -6,6 +6,10 @@ a run stopped by a budget resumes from the cache.
 
 A budget never fabricates an answer (unlike Concordia's budget wrapper, whose stand-in answers bias
 distributions): when it runs out it raises :class:`~populace_lm.errors.BudgetExceededError`.
+
+Over HTTP a *call* is one attempt, retries included: a backend with a
+:class:`~populace_lm.accounting.TransportMeter` (``.meter``) runs the budget as a gate before each attempt. The
+embedded backend makes no retries, so there a call is one request.
 """
 
 from __future__ import annotations
@@ -16,24 +20,37 @@ from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
+from populace_lm.accounting import TransportMeter
 from populace_lm.base import LanguageModel
 from populace_lm.errors import BudgetExceededError
 from populace_lm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Usage
 
-__all__ = ["AccountingModel", "BudgetedModel", "ConcurrencyLimiter", "find_layer", "map_concurrent"]
+__all__ = ["AccountingModel", "BudgetedModel", "ConcurrencyLimiter", "find_layer", "find_transport", "map_concurrent"]
 
 Request = GenerationRequest | DistributionRequest
 Response = Generation | AnswerDistribution
 
 
+def find_transport(model: Any) -> Any | None:
+    """The first layer in a chain linked by ``.inner`` that counts HTTP attempts (has a ``meter``), or None."""
+    seen = 0
+    while model is not None and seen < 64:
+        if isinstance(getattr(model, "meter", None), TransportMeter):
+            return model
+        model = getattr(model, "inner", None)
+        seen += 1
+    return None
+
+
 class BudgetedModel:
     """Stop a run with an error when a call or token budget runs out.
 
-    A *call* is one :meth:`generate` or :meth:`answer_distribution` request (a sampled distribution is one
-    call; its tokens all count). The call budget is checked *before* each call, so at most ``max_calls``
-    calls are ever made, even from several threads; a call that raises still counts. The token budget
-    (prompt + completion tokens) is checked before each call too: the call that crosses it returns its
-    answer (already paid for), and the next call raises.
+    A *call* is one HTTP attempt for a remote backend (retries included: every attempt costs), and one
+    :meth:`generate` or :meth:`answer_distribution` request for a backend without a transport meter (the
+    embedded model). The call budget is checked *before* each call, so at most ``max_calls`` calls are ever
+    made, even from several threads; a call that raises still counts. The token budget (prompt + completion
+    tokens) is checked before each call too: the call that crosses it returns its answer (already paid for),
+    and the next call raises.
 
     Args:
         inner: the model to call.
@@ -53,17 +70,23 @@ class BudgetedModel:
         self.calls = 0
         self.tokens = 0
         self._lock = threading.Lock()
+        transport = find_transport(inner)
+        self.counts_attempts = transport is not None
+        if transport is not None:
+            transport.meter.add_gate(self._reserve)
 
     def generate(self, request: GenerationRequest) -> Generation:
         """Check the budget, then call :meth:`~populace_lm.base.LanguageModel.generate`."""
-        self._reserve()
+        if not self.counts_attempts:
+            self._reserve()
         result = self.inner.generate(request)
         self._spend(result.usage)
         return result
 
     def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
         """Check the budget, then call :meth:`~populace_lm.base.LanguageModel.answer_distribution`."""
-        self._reserve()
+        if not self.counts_attempts:
+            self._reserve()
         result = self.inner.answer_distribution(request)
         self._spend(result.usage)
         return result
@@ -77,10 +100,11 @@ class BudgetedModel:
             }
 
     def _reserve(self) -> None:
-        fix = "everything computed so far is cached: raise the budget and re-run to resume"
+        fix = "everything computed so far is in the response cache: raise the budget and re-run to resume"
+        what = "HTTP requests, retries included" if self.counts_attempts else "backend calls"
         with self._lock:
             if self.max_calls is not None and self.calls >= self.max_calls:
-                raise BudgetExceededError(f"call budget of {self.max_calls} calls used up; {fix}")
+                raise BudgetExceededError(f"call budget of {self.max_calls} ({what}) used up; {fix} (--max-calls)")
             if self.max_tokens is not None and self.tokens >= self.max_tokens:
                 raise BudgetExceededError(
                     f"token budget of {self.max_tokens} tokens used up ({self.tokens} spent); {fix}"
@@ -93,9 +117,10 @@ class BudgetedModel:
 
 
 class AccountingModel:
-    """Record calls, tokens and latency per method of the wrapped model.
+    """Record calls, tokens and latency per method of the wrapped model, and the run's attempt counts.
 
-    Placed inside the cache it sees only calls that reach the backend.
+    Placed inside the cache it sees only calls that reach the backend; the cache that wraps it reports its
+    hits here (``attach_cache``), and a remote backend below it reports every HTTP attempt (its ``meter``).
     """
 
     _METHODS = ("generate", "answer_distribution")
@@ -105,6 +130,8 @@ class AccountingModel:
         self.model_id = inner.model_id
         self._lock = threading.Lock()
         self._records: dict[str, dict[str, Any]] = {m: self._empty() for m in self._METHODS}
+        self._caches: list[Any] = []
+        self._started = time.perf_counter()
 
     @staticmethod
     def _empty() -> dict[str, Any]:
@@ -127,20 +154,68 @@ class AccountingModel:
         """Time and count :meth:`~populace_lm.base.LanguageModel.answer_distribution`."""
         return self._timed("answer_distribution", self.inner.answer_distribution, request)
 
-    def summary(self) -> dict[str, dict[str, Any]]:
-        """Return the records per method and their ``"total"``.
+    def attach_cache(self, cache: Any) -> None:
+        """Report ``cache.stats()`` (hits, misses, stores) in :meth:`summary` (called by the cache wrapping this)."""
+        with self._lock:
+            if all(c is not cache for c in self._caches):
+                self._caches.append(cache)
 
-        Each record holds ``calls``, ``errors``, ``backend_calls``, ``cached`` (answers the inner model served
-        from a cache), ``prompt_tokens``, ``completion_tokens``, ``latency_s`` (sum) and ``latencies_s`` (one
-        entry per call, in completion order).
+    def summary(self) -> dict[str, Any]:
+        """Return the run's counts as plain JSON (written into a command's ``run.json``).
+
+        Keys:
+            ``generate``, ``answer_distribution``, ``total``: per-method records of the requests that reached
+            this layer — ``calls``, ``errors``, ``backend_calls``, ``cached`` (answers the inner model served from
+            a cache), ``prompt_tokens``, ``completion_tokens``, ``latency_s`` (sum) and ``latencies_s`` (one entry
+            per call, in completion order).
+            ``transport``: the remote backend's attempt counts (:meth:`TransportMeter.snapshot`), or None.
+            ``backend``: how the remote backend talks to its server (``describe()``: server kind, answer stem
+            continued or folded, how distributions were read), or None.
+            ``cache``: the wrapping cache's ``stats()``, or None.
+            ``run``: the flat summary — ``requests_sent``, ``successes``, ``retries`` (by cause),
+            ``failures``, ``cache_hits`` (answers plus stored samples), ``prompt_tokens``, ``completion_tokens``,
+            ``wall_s`` (since this layer was built). Over HTTP the first four count attempts; for the embedded
+            model, requests (it makes no retries).
         """
         with self._lock:
-            out = {m: {**r, "latencies_s": list(r["latencies_s"])} for m, r in self._records.items()}
+            out: dict[str, Any] = {m: {**r, "latencies_s": list(r["latencies_s"])} for m, r in self._records.items()}
+            caches = list(self._caches)
         total = self._empty()
         for record in out.values():
             for k, v in record.items():
                 total[k] = total[k] + v
         out["total"] = total
+        transport = find_transport(self.inner)
+        out["transport"] = transport.meter.snapshot() if transport is not None else None
+        out["backend"] = transport.describe() if transport is not None and hasattr(transport, "describe") else None
+        cache_stats: dict[str, int] | None = None
+        for cache in caches:
+            stats = cache.stats()
+            cache_stats = stats if cache_stats is None else {k: cache_stats.get(k, 0) + v for k, v in stats.items()}
+        out["cache"] = cache_stats
+        hits = 0 if cache_stats is None else cache_stats.get("hits", 0) + cache_stats.get("sample_hits", 0)
+        if out["transport"] is not None:
+            t = out["transport"]
+            run = {
+                "requests_sent": t["requests_sent"],
+                "successes": t["successes"],
+                "retries": dict(t["retries"]),
+                "failures": t["failures_total"],
+                "prompt_tokens": t["prompt_tokens"],
+                "completion_tokens": t["completion_tokens"],
+            }
+        else:
+            run = {
+                "requests_sent": total["calls"] - total["cached"],
+                "successes": total["calls"] - total["cached"] - total["errors"],
+                "retries": {},
+                "failures": total["errors"],
+                "prompt_tokens": total["prompt_tokens"],
+                "completion_tokens": total["completion_tokens"],
+            }
+        run["cache_hits"] = hits
+        run["wall_s"] = round(time.perf_counter() - self._started, 6)
+        out["run"] = run
         return out
 
     def _timed(self, method: str, fn: Any, request: Request) -> Any:

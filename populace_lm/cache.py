@@ -11,9 +11,20 @@ raises :class:`~populace_lm.errors.CacheMissError` instead of calling the backen
 
 Put budgets *inside* the cache — ``CachedModel(BudgetedModel(backend))`` — so cache hits cost nothing.
 
+Sampled distributions: a backend that samples (``attach_sample_cache``, e.g.
+:class:`~populace_lm.openai_compat.OpenAICompatible`) is handed this cache when it is wrapped, and stores each
+sampled reply under the key of its own generation request (sample index and derived seed in it): a run stopped
+half-way through a distribution resumes with only the missing samples.
+
 Concurrency: one SQLite connection guarded by a lock (the backend call itself runs outside the lock), in
 WAL mode with a busy timeout, so threads of one process and several processes may share a file. Two
 threads missing on the same request at once both call the backend; the first stored answer is kept.
+
+Opening checks the path (a folder, or a file that is not SQLite, is a one-line
+:class:`~populace_lm.errors.CacheError` naming ``--cache``/``POPULACE_CACHE``). :meth:`CachedModel.close`
+checkpoints the write-ahead log into the main file (``wal_checkpoint(TRUNCATE)``), so after a command the
+``-wal`` file is empty or gone and the ``.sqlite`` file alone holds every answer; a cache never closed
+explicitly is closed the same way when it is garbage-collected or the interpreter exits.
 """
 
 from __future__ import annotations
@@ -24,11 +35,13 @@ import json
 import sqlite3
 import threading
 import time
+import warnings
+import weakref
 from pathlib import Path
 from typing import Any, Literal
 
 from populace_lm.base import LanguageModel
-from populace_lm.errors import CacheMissError
+from populace_lm.errors import CacheError, CacheMissError
 from populace_lm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Usage
 
 __all__ = ["SCHEMA_VERSION", "CachedModel", "CacheMode", "request_key"]
@@ -49,6 +62,11 @@ CREATE TABLE IF NOT EXISTS responses (
     created REAL NOT NULL
 )
 """
+
+
+_COLUMNS = ["key", "kind", "request_json", "response_json", "created"]
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_FIX = "pass another file with --cache (or POPULACE_CACHE)"
 
 
 def _canonical(obj: Any) -> str:
@@ -82,7 +100,11 @@ class CachedModel:
         mode: ``"readwrite"`` (default: read, and store misses), ``"replay"`` (a miss raises
             :class:`~populace_lm.errors.CacheMissError`) or ``"off"`` (always call ``inner``; no file is opened).
 
-    Hits come back with ``cached=True`` and zero usage. :meth:`stats` counts hits, misses and stores.
+    Hits come back with ``cached=True`` and zero usage. :meth:`stats` counts hits, misses and stores, and the
+    same for the samples stored on behalf of a sampling backend.
+
+    Raises:
+        CacheError: ``path`` is a folder, is not an SQLite file, or cannot be created.
 
     """
 
@@ -94,15 +116,21 @@ class CachedModel:
         self.path = Path(path).expanduser()
         self.mode = mode
         self._lock = threading.Lock()
-        self._counts = {"hits": 0, "misses": 0, "stores": 0}
+        self._counts = dict.fromkeys(("hits", "misses", "stores", "sample_hits", "sample_misses", "sample_stores"), 0)
         self._conn: sqlite3.Connection | None = None
+        self._finalizer: weakref.finalize | None = None
         if mode != "off":
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute(_SCHEMA)
-            self._conn = conn
+            self._conn = _open(self.path)
+            self._finalizer = weakref.finalize(self, _checkpoint_and_close, self._conn, str(self.path))
+        layer: Any = inner
+        for _ in range(64):  # hand this cache to the layers below that use one
+            if layer is None:
+                break
+            if mode == "readwrite" and hasattr(layer, "attach_sample_cache"):
+                layer.attach_sample_cache(self)
+            if hasattr(layer, "attach_cache"):
+                layer.attach_cache(self)
+            layer = getattr(layer, "inner", None)
 
     # -- protocol -----------------------------------------------------------------------------------------
 
@@ -124,12 +152,24 @@ class CachedModel:
         self._store("distribution", request, response.to_dict())
         return response
 
+    # -- per-sample storage for sampling backends -----------------------------------------------------------
+
+    def cached_generation(self, request: GenerationRequest) -> Generation | None:
+        """The stored reply to one sampled generation request, or None (counted as a sample hit or miss)."""
+        hit = self._lookup("generate", request, sample=True)
+        return None if hit is None else dataclasses.replace(Generation.from_dict(hit, cached=True), usage=Usage())
+
+    def store_generation(self, request: GenerationRequest, generation: Generation) -> None:
+        """Store one sampled reply at once (a later crash keeps it)."""
+        self._store("generate", request, generation.to_dict(), sample=True)
+
     # -- bookkeeping --------------------------------------------------------------------------------------
 
     def stats(self) -> dict[str, int]:
         """Return counts since construction.
 
-        ``hits``, ``misses`` (calls passed to ``inner``, or refused in replay mode) and ``stores``.
+        ``hits``, ``misses`` (calls passed to ``inner``, or refused in replay mode) and ``stores``; and
+        ``sample_hits``, ``sample_misses``, ``sample_stores`` for the sampled replies a sampling backend looked up.
         """
         with self._lock:
             return dict(self._counts)
@@ -142,12 +182,13 @@ class CachedModel:
             return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
-        """Close the database connection (the object is unusable afterwards)."""
+        """Checkpoint the write-ahead log into the file and close it (later calls pass straight to ``inner``)."""
         with self._lock:
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-                self.mode = "off"
+            if self._finalizer is not None:
+                self._finalizer()
+            self._conn = None
+            self._finalizer = None
+            self.mode = "off"
 
     def __enter__(self) -> CachedModel:
         return self
@@ -155,32 +196,90 @@ class CachedModel:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _lookup(self, kind: Kind, request: GenerationRequest | DistributionRequest) -> dict[str, Any] | None:
+    def _lookup(
+        self, kind: Kind, request: GenerationRequest | DistributionRequest, *, sample: bool = False
+    ) -> dict[str, Any] | None:
+        prefix = "sample_" if sample else ""
         if self._conn is None:
             with self._lock:
-                self._counts["misses"] += 1
+                self._counts[prefix + "misses"] += 1
             return None
         key = request_key(kind, self.model_id, request)
         with self._lock:
+            if self._conn is None:  # closed meanwhile
+                self._counts[prefix + "misses"] += 1
+                return None
             row = self._conn.execute("SELECT response_json FROM responses WHERE key = ?", (key,)).fetchone()
-            self._counts["hits" if row else "misses"] += 1
+            self._counts[prefix + ("hits" if row else "misses")] += 1
         if row is not None:
             return json.loads(row[0])
-        if self.mode == "replay":
+        if self.mode == "replay" and not sample:
             raise CacheMissError(
                 f"replay mode: no cached {kind} response for key {key[:12]} in {self.path}; "
-                "run without replay (cache mode 'readwrite') to compute it"
+                "run without --replay (cache mode 'readwrite') to compute it"
             )
         return None
 
-    def _store(self, kind: Kind, request: GenerationRequest | DistributionRequest, response: dict) -> None:
-        if self._conn is None:
+    def _store(
+        self, kind: Kind, request: GenerationRequest | DistributionRequest, response: dict, *, sample: bool = False
+    ) -> None:
+        if self._conn is None or self.mode == "replay":
             return
         key = request_key(kind, self.model_id, request)
         with self._lock:
+            if self._conn is None:
+                return
             self._conn.execute(
                 "INSERT OR IGNORE INTO responses (key, kind, request_json, response_json, created) "
                 "VALUES (?, ?, ?, ?, ?)",
                 (key, kind, _canonical(request.to_dict()), _canonical(response), time.time()),
             )
-            self._counts["stores"] += 1
+            self._counts[("sample_" if sample else "") + "stores"] += 1
+
+
+def _open(path: Path) -> sqlite3.Connection:
+    """Open (creating when new) the cache file at ``path``, in WAL mode; one-line :class:`CacheError` otherwise."""
+    if path.is_dir():
+        raise CacheError(
+            f"the response cache {path} is a folder: pass a file with --cache (or POPULACE_CACHE), "
+            f"e.g. {path / 'responses.sqlite'}"
+        )
+    if path.is_file() and path.stat().st_size > 0:
+        try:
+            with open(path, "rb") as fh:
+                head = fh.read(len(_SQLITE_MAGIC))
+        except OSError as exc:
+            raise CacheError(f"cannot read the response cache {path} ({exc.strerror}): {_FIX}") from exc
+        if head != _SQLITE_MAGIC:
+            raise CacheError(f"the response cache {path} is not an SQLite file: {_FIX}, or move this file away")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CacheError(
+            f"cannot create the folder of the response cache {path} ({exc.strerror or exc}): {_FIX}"
+        ) from exc
+    conn: sqlite3.Connection | None = None
+    try:
+        conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(_SCHEMA)
+        columns = [row[1] for row in conn.execute("PRAGMA table_info(responses)")]
+    except sqlite3.Error as exc:
+        if conn is not None:
+            conn.close()
+        raise CacheError(f"cannot use the response cache {path} ({exc}): {_FIX}") from exc
+    if columns != _COLUMNS:
+        conn.close()
+        raise CacheError(f"{path} holds a table 'responses' that is not a Populace cache (columns {columns}): {_FIX}")
+    return conn
+
+
+def _checkpoint_and_close(conn: sqlite3.Connection, where: str) -> None:
+    """Move the write-ahead log into the main file, truncate it, and close the connection."""
+    try:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error as exc:  # another process holds the file busy: its own close will checkpoint
+        warnings.warn(f"response cache {where}: WAL checkpoint skipped ({exc})", RuntimeWarning, stacklevel=2)
+    finally:
+        conn.close()

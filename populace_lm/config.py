@@ -16,12 +16,56 @@ from populace_lm.base import LanguageModel
 from populace_lm.budget import AccountingModel, BudgetedModel
 from populace_lm.cache import CachedModel
 from populace_lm.convert import check_compute_type
+from populace_lm.servers import SERVER_KINDS
 
-__all__ = ["DEFAULT_CACHE_PATH", "LLMConfig", "build_model"]
+__all__ = ["DEFAULT_CACHE_PATH", "ENV_VARS", "LLMConfig", "build_model", "close_model"]
 
 DEFAULT_CACHE_PATH = "~/.cache/populace/responses.sqlite"
 _BACKENDS = ("local", "openai")
 _CACHE_MODES = ("readwrite", "replay", "off")
+
+ENV_VARS: dict[str, str] = {
+    "backend": "POPULACE_BACKEND",
+    "base_url": "POPULACE_BASE_URL",
+    "model": "POPULACE_MODEL",
+    "model_path": "POPULACE_MODEL_PATH",
+    "compute_type": "POPULACE_COMPUTE_TYPE",
+    "cache_path": "POPULACE_CACHE",
+    "cache_mode": "POPULACE_CACHE_MODE",
+    "timeout": "POPULACE_TIMEOUT",
+    "max_retries": "POPULACE_MAX_RETRIES",
+    "concurrency": "POPULACE_CONCURRENCY",
+    "rpm": "POPULACE_RPM",
+    "tpm": "POPULACE_TPM",
+    "server_kind": "POPULACE_SERVER_KIND",
+    "top_logprobs": "POPULACE_TOP_LOGPROBS",
+    "samples": "POPULACE_SAMPLES",
+    "verbose": "POPULACE_VERBOSE",
+}
+"""Field name → environment variable read by :meth:`LLMConfig.from_env`."""
+
+_FLAGS = {
+    "timeout": "--timeout",
+    "max_retries": "--max-retries",
+    "concurrency": "--concurrency",
+    "rpm": "--rpm",
+    "tpm": "--tpm",
+    "server_kind": "--server-kind",
+    "top_logprobs": "--top-logprobs",
+    "samples": "--samples",
+    "max_calls": "--max-calls",
+    "max_tokens": "max_tokens",
+}
+_FLOAT_FIELDS = ("timeout", "rpm", "tpm")
+_INT_FIELDS = ("max_retries", "concurrency", "top_logprobs", "samples")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _where(name: str) -> str:
+    flag = _FLAGS.get(name, name)
+    env = ENV_VARS.get(name)
+    return f"{flag} or {env}" if env else flag
 
 
 def _default_cache_path() -> str:
@@ -44,8 +88,23 @@ class LLMConfig:
             ``~/.cache/populace/responses.sqlite``).
         cache_mode: ``"readwrite"``, ``"replay"`` (a miss raises) or ``"off"``.
         max_calls: backend call budget (``None`` = unlimited).
+        max_calls: backend call budget (``--max-calls``; ``None`` = unlimited); over HTTP it counts attempts,
+            retries included.
         max_tokens: backend token budget (``None`` = unlimited).
-        max_workers: concurrency bound for :func:`populace_lm.budget.map_concurrent` (remote endpoints).
+        timeout: seconds per HTTP attempt (``--timeout``).
+        max_retries: retries of a transient fault (429, 5xx, timeout, connection, bad body) per request
+            (``--max-retries``).
+        concurrency: requests in flight at once (``--concurrency``): the worker count of
+            :func:`populace_lm.budget.map_concurrent` for callers, and the remote backend's own bound.
+        rpm: client-side requests-per-minute limit (``--rpm``; ``None`` = unlimited).
+        tpm: client-side tokens-per-minute limit (``--tpm``; ``None`` = unlimited).
+        server_kind: ``"auto"``, ``"openai"``, ``"vllm"``, ``"llamacpp"`` or ``"ollama"`` (``--server-kind``).
+        top_logprobs: alternatives read per token for exact distributions (``--top-logprobs``; 0 = always sample).
+        samples: replies per sampled distribution (``--samples``; ``None`` = the request's own number; 0 = never
+            sample, an uncovered answer set is an error).
+        verbose: let the embedded llama.cpp print its own log (``POPULACE_VERBOSE``; the CLI's ``--verbose``).
+
+    ``max_workers`` is the former name of ``concurrency`` (read-only alias; ``from_dict`` accepts it).
 
     """
 
@@ -59,7 +118,15 @@ class LLMConfig:
     cache_mode: Literal["readwrite", "replay", "off"] = "readwrite"
     max_calls: int | None = None
     max_tokens: int | None = None
-    max_workers: int = 4
+    timeout: float = 60.0
+    max_retries: int = 8
+    concurrency: int = 4
+    rpm: float | None = None
+    tpm: float | None = None
+    server_kind: str = "auto"
+    top_logprobs: int = 20
+    samples: int | None = None
+    verbose: bool = False
 
     def __post_init__(self) -> None:
         if self.backend not in _BACKENDS:
@@ -67,39 +134,61 @@ class LLMConfig:
         if self.cache_mode not in _CACHE_MODES:
             raise ValueError(f"unknown cache mode {self.cache_mode!r}: use one of {_CACHE_MODES} (POPULACE_CACHE_MODE)")
         if self.backend == "openai" and not self.model:
-            raise ValueError("backend 'openai' needs a model name: set POPULACE_MODEL or pass model=...")
-        for name in ("max_calls", "max_tokens"):
+            raise ValueError("backend 'openai' needs a model name: pass --model (or set POPULACE_MODEL)")
+        for name in ("max_calls", "max_tokens", "samples"):
             value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ValueError(f"{name} must be >= 0 or None, got {value}")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+                raise ValueError(f"{name} must be an integer >= 0 or unset, got {value!r}: fix {_where(name)}")
+        for name in ("max_retries", "top_logprobs"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, got {value!r}: fix {_where(name)}")
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or self.concurrency < 1:
+            raise ValueError(
+                f"concurrency must be an integer >= 1, got {self.concurrency!r}: fix {_where('concurrency')}"
+            )
+        for name in ("timeout", "rpm", "tpm"):
+            value = getattr(self, name)
+            if value is None and name != "timeout":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ValueError(f"{name} must be a number > 0, got {value!r}: fix {_where(name)}")
+        if self.server_kind not in SERVER_KINDS:
+            raise ValueError(
+                f"unknown server kind {self.server_kind!r}: use one of {SERVER_KINDS} ({_where('server_kind')})"
+            )
+        if not isinstance(self.verbose, bool):
+            raise ValueError(f"verbose must be true or false, got {self.verbose!r} (POPULACE_VERBOSE)")
         if self.compute_type is not None:
             check_compute_type(self.compute_type)
-        if self.max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {self.max_workers}")
+
+    @property
+    def max_workers(self) -> int:
+        """Former name of :attr:`concurrency`."""
+        return self.concurrency
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> LLMConfig:
         """Build a config from ``POPULACE_*`` environment variables.
 
-        Reads ``POPULACE_BACKEND``, ``POPULACE_BASE_URL``, ``POPULACE_MODEL``, ``POPULACE_MODEL_PATH``,
-        ``POPULACE_COMPUTE_TYPE``, ``POPULACE_CACHE`` and ``POPULACE_CACHE_MODE``; keyword ``overrides`` win over the environment.
+        Reads every variable of :data:`ENV_VARS` (numbers and booleans parsed); keyword ``overrides`` win over
+        the environment.
 
         Args:
             environ: the environment to read (default ``os.environ``).
             **overrides: field values that take precedence.
 
+        Raises:
+            ValueError: a variable that does not parse, naming it.
+
         """
         env = os.environ if environ is None else environ
-        names = {
-            "backend": "POPULACE_BACKEND",
-            "base_url": "POPULACE_BASE_URL",
-            "model": "POPULACE_MODEL",
-            "model_path": "POPULACE_MODEL_PATH",
-            "compute_type": "POPULACE_COMPUTE_TYPE",
-            "cache_path": "POPULACE_CACHE",
-            "cache_mode": "POPULACE_CACHE_MODE",
-        }
-        values: dict[str, Any] = {f: env[v] for f, v in names.items() if env.get(v)}
+        values: dict[str, Any] = {}
+        for name, var in ENV_VARS.items():
+            raw = env.get(var)
+            if raw is None or (raw.strip() == "" and name != "verbose"):
+                continue
+            values[name] = _parse_env(name, var, raw)
         values.update(overrides)
         return cls(**values)
 
@@ -115,6 +204,10 @@ class LLMConfig:
             ValueError: naming unknown keys.
 
         """
+        d = dict(d)
+        if "max_workers" in d:  # former name
+            d.setdefault("concurrency", d.pop("max_workers"))
+            d.pop("max_workers", None)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -137,10 +230,62 @@ def build_model(config: LLMConfig) -> CachedModel:
     if config.backend == "local":
         from populace_lm.local import LocalLlama  # lazy: loads llama.cpp only when asked for
 
-        backend = LocalLlama(config.model_path, compute_type=config.compute_type)
+        backend = LocalLlama(config.model_path, compute_type=config.compute_type, verbose=config.verbose)
     else:
         from populace_lm.openai_compat import OpenAICompatible
 
-        backend = OpenAICompatible(model=config.model or "", base_url=config.base_url, api_key_env=config.api_key_env)
+        backend = OpenAICompatible(
+            model=config.model or "",
+            base_url=config.base_url,
+            api_key_env=config.api_key_env,
+            timeout=config.timeout,
+            max_retries=config.max_retries,
+            concurrency=config.concurrency,
+            rpm=config.rpm,
+            tpm=config.tpm,
+            server_kind=config.server_kind,
+            top_logprobs=config.top_logprobs,
+            samples=config.samples,
+        )
     budgeted = BudgetedModel(backend, max_calls=config.max_calls, max_tokens=config.max_tokens)
-    return CachedModel(AccountingModel(budgeted), config.cache_path, mode=config.cache_mode)
+    try:
+        return CachedModel(AccountingModel(budgeted), config.cache_path, mode=config.cache_mode)
+    except BaseException:
+        close_model(backend)
+        raise
+
+
+def close_model(model: Any) -> None:
+    """Close every closable layer of a model chain linked by ``.inner``, outermost first.
+
+    The cache checkpoints its write-ahead log (``wal_checkpoint(TRUNCATE)``) and closes its file, so the ``-wal``
+    file is empty or gone; a remote backend closes its connection pool. Safe to call twice, and on a model
+    that was never used. Call it in a ``finally`` at the end of every command.
+    """
+    seen = 0
+    while model is not None and seen < 64:
+        close = getattr(model, "close", None)
+        if callable(close):
+            close()
+        model = getattr(model, "inner", None)
+        seen += 1
+
+
+def _parse_env(name: str, var: str, raw: str) -> Any:
+    """One environment value as the field's type; a one-line error naming the variable."""
+    text = raw.strip()
+    if name == "verbose":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"{var}={raw!r} is not a boolean: use 1/0, true/false, yes/no or on/off")
+    try:
+        if name in _INT_FIELDS:
+            return int(text)
+        if name in _FLOAT_FIELDS:
+            return float(text)
+    except ValueError:
+        kind = "an integer" if name in _INT_FIELDS else "a number"
+        raise ValueError(f"{var}={raw!r} is not {kind}: fix it or unset it") from None
+    return raw

@@ -1,8 +1,21 @@
 """Errors raised by the language-model layer.
 
-Every error is a user-facing one-liner that names the thing that failed and the fix; the CLI prints it
-without a traceback.
+Every error is a user-facing one-liner that names the thing that failed and the fix (a command-line flag or an
+environment variable); the CLI prints it without a traceback.
 """
+
+__all__ = [
+    "AuthenticationError",
+    "BackendUnavailableError",
+    "BadResponseError",
+    "BudgetExceededError",
+    "CacheError",
+    "CacheMissError",
+    "CoverageError",
+    "LLMError",
+    "ModelNotFoundError",
+    "RequestRejectedError",
+]
 
 
 class LLMError(Exception):
@@ -10,7 +23,7 @@ class LLMError(Exception):
 
 
 class BackendUnavailableError(LLMError):
-    """The endpoint could not be reached (after the client's own retries)."""
+    """The endpoint could not be reached, or kept failing transiently after every retry."""
 
 
 class AuthenticationError(LLMError):
@@ -18,7 +31,15 @@ class AuthenticationError(LLMError):
 
 
 class BadResponseError(LLMError):
-    """The backend answered with something that is not a valid response."""
+    """The backend answered with something that is not a valid response (after every retry)."""
+
+
+class RequestRejectedError(BadResponseError):
+    """The endpoint refused the request itself (HTTP 400/404/422...): retrying cannot help, a setting must change."""
+
+
+class CoverageError(LLMError):
+    """Top-k log-probabilities did not cover the answers and sampling is switched off (``--samples 0``)."""
 
 
 class BudgetExceededError(LLMError):
@@ -27,6 +48,10 @@ class BudgetExceededError(LLMError):
 
 class CacheMissError(LLMError):
     """Replay mode found no cached answer for a request."""
+
+
+class CacheError(LLMError):
+    """The response-cache path is unusable (a folder, not an SQLite file, not writable)."""
 
 
 class ModelNotFoundError(LLMError):

@@ -23,7 +23,7 @@ from populace_lm.types import (
     IntegerAnswers,
     Message,
     Usage,
-    stable_seed,
+    sampling_request,
 )
 
 __all__ = ["KnownDistributionModel", "ScriptedModel"]
@@ -35,19 +35,7 @@ def _words(messages: Sequence[Message]) -> int:
 
 def _sample_requests(request: DistributionRequest, max_tokens: int = 16) -> list[GenerationRequest]:
     """List the generation requests a sampling backend sends for ``request`` (derived seeds, prefill)."""
-    messages = request.messages
-    if request.answer_prefix:
-        messages = (*messages, Message(role="assistant", content=request.answer_prefix))
-    return [
-        GenerationRequest(
-            messages=messages,
-            temperature=request.temperature,
-            max_tokens=max_tokens,
-            seed=stable_seed(request.seed, i),
-            sample_index=i,
-        )
-        for i in range(request.n_samples)
-    ]
+    return [sampling_request(request, i, max_tokens=max_tokens) for i in range(request.n_samples)]
 
 
 class ScriptedModel:

@@ -1,75 +1,179 @@
-"""Backend for any OpenAI-compatible chat endpoint (OpenAI, vLLM, the llama.cpp server, ...).
+"""Backend for any OpenAI-compatible chat endpoint (OpenAI, vLLM, llama.cpp servers, Ollama, ...).
 
-Uses the official ``openai`` client. Retries (408/409/429/5xx and connection errors, exponential backoff,
-``Retry-After`` honoured) and timeouts are configured on the client; this module adds no retry loop.
-The ``seed`` sent with a request is best effort on most servers: reproducibility comes from :mod:`populace_lm.cache`.
+Transport: the official ``openai`` client with its own retries switched off (``max_retries=0``); every transient
+fault is retried once per attempt in the single loop of :mod:`populace_lm.retry` — HTTP 408/409/429/5xx,
+connection errors and resets, timeouts, and a 200 whose body is not a usable chat completion (garbage or
+truncated JSON, no ``choices``, log-probabilities asked for and missing). Each attempt is counted by a
+:class:`~populace_lm.accounting.TransportMeter` (``self.meter``); budgets gate attempts there. Non-transient errors
+(401/403, 404, 400/422) fail at once with one line naming the flag to fix. Optional client-side limits: at most
+``concurrency`` requests in flight, and ``rpm``/``tpm`` token buckets (:mod:`populace_lm.ratelimit`). The ``seed``
+sent with a request is best effort on most servers: reproducibility comes from :mod:`populace_lm.cache`.
 
-Answer distributions:
+Answer distributions (:meth:`OpenAICompatible.answer_distribution`):
 
-* **exact** — when every answer is a single digit, one request with ``max_tokens=1``, ``logprobs=True`` and
-  ``top_logprobs=k`` reads the probability of each digit token (whitespace stripped, variants such as ``"3"``
-  and ``" 3"`` summed). Digits outside the returned top ``k`` count as invalid, so ``valid_mass`` is a lower
-  bound. The request is sent at temperature 1; a request temperature ``T`` reshapes the answer probabilities
-  as ``p_i^(1/T)`` (renormalised) and leaves ``valid_mass`` at the model's own value.
-* **sampled** — when the answers need several tokens, or the server returns no log-probabilities,
-  ``n_samples`` separate requests with derived seeds ``stable_seed(request.seed, i)`` (separate requests
-  because the llama.cpp server ignores ``n``); the first integer of each reply is the answer, and a reply
-  without one in range counts as unparsed (``valid_mass = parsed / n``).
+* **exact** — single-digit answer sets (Likert): one request with ``max_tokens=1``, ``logprobs=True`` and
+  ``top_logprobs=k`` reads the probability of each answer's tokens (``"3"``, ``" 3"``, ``"3."`` summed). This is
+  exact only when the answers are *covered*: every answer is among the k alternatives, or the mass of the absent
+  ones is provably small (:func:`exact_from_top_logprobs`: each absent spelling is below the k-th probability; the
+  bound is reported as ``missing_mass_bound``). Sent at temperature 1; a request temperature ``T`` reshapes the
+  answer probabilities as ``p_i^(1/T)`` and leaves ``valid_mass`` at the model's own value.
+* **sampled** — when the answers are not covered, need several tokens (0–100), or the server gives no
+  log-probabilities: ``n`` separate requests (the llama.cpp servers ignore ``n``), sample ``i`` with seed
+  ``stable_seed(request.seed, i)`` and ``sample_index=i`` (:func:`~populace_lm.types.sampling_request`). Each sample
+  is stored in the response cache under its own key as soon as it arrives (when a
+  :class:`~populace_lm.cache.CachedModel` wraps this backend), so a retry or a rerun asks only for the missing
+  ones. The first integer of each reply is the answer; a reply without one in range counts as unparsed.
+  ``samples=0`` turns sampling off: an uncovered answer set then raises :class:`~populace_lm.errors.CoverageError`.
 
-A non-empty ``answer_prefix`` is sent as a prefilled assistant message after the chat. Not every server
-continues a prefilled assistant turn: the OpenAI API, for one, starts a new assistant message instead, which
-changes what the first token means. Prefer an empty prefix there.
+Answer stems (``answer_prefix``) are continued where the server can (vLLM) and folded into the instruction
+elsewhere (:mod:`populace_lm.servers`); :meth:`OpenAICompatible.describe` says which, for the run manifest.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import re
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import openai
 
-from populace_lm.errors import AuthenticationError, BackendUnavailableError, BadResponseError
+from populace_lm.accounting import TransportMeter
+from populace_lm.errors import (
+    AuthenticationError,
+    BackendUnavailableError,
+    BadResponseError,
+    CoverageError,
+    RequestRejectedError,
+)
 from populace_lm.parsing import distribution_from_replies
+from populace_lm.ratelimit import RateLimiter, estimate_tokens
+from populace_lm.retry import RetryPolicy, TransientFault, call_with_retries, retry_after_seconds
+from populace_lm.servers import SERVER_KINDS, continue_extra_body, detect_server_kind, fold_stem, stem_mode
 from populace_lm.types import (
     AnswerDistribution,
     DistributionRequest,
     Generation,
     GenerationRequest,
+    IntegerAnswers,
     Message,
     Usage,
-    stable_seed,
+    sampling_request,
 )
 
-__all__ = ["OpenAICompatible"]
+__all__ = ["MODEL_ID_PREFIX", "OpenAICompatible", "exact_from_top_logprobs"]
+
+MODEL_ID_PREFIX = "openai-compatible/v2"
+"""Start of every model id of this backend. ``v2``: stems folded or continued and top-k coverage checked, so
+distributions cached by the earlier adapter (stem sent as an unanswered assistant turn) never match."""
+
+_ANSWER_TOKEN = re.compile(r"^(\d+)(\D.*)?$", re.DOTALL)
+_SPELLINGS_PER_ANSWER = 2  # the bound assumes an absent answer has at most two spellings ("3" and " 3")
 
 
-def _chat(messages: Sequence[Message], prefix: str = "") -> list[dict[str, str]]:
-    chat = [{"role": m.role, "content": m.content} for m in messages]
-    if prefix:
-        chat.append({"role": "assistant", "content": prefix})
-    return chat
+def exact_from_top_logprobs(
+    top: Sequence[tuple[str, float]],
+    answers: IntegerAnswers,
+    *,
+    temperature: float = 1.0,
+    max_missing_mass: float = 0.01,
+    usage: Usage | None = None,
+) -> tuple[AnswerDistribution | None, float, float]:
+    """An exact single-digit answer distribution from one token's top-k alternatives, if they cover the answers.
+
+    A token counts for answer ``a`` when, with leading whitespace removed, it is ``a``'s digits, optionally
+    followed by a non-digit (``"3"``, ``" 3"``, ``"3."``). An answer absent from the k alternatives has, per
+    spelling, less probability than the least likely alternative ``p_k``; with at most two spellings per answer the
+    absent mass is at most ``B = min(1 - sum(top), 2 * n_absent * p_k)``. The answers are *covered* when none is
+    absent, or when ``B <= max_missing_mass * (valid + B)`` (the renormalised probabilities are then off by at most
+    ``max_missing_mass``).
+
+    Args:
+        top: ``(token, logprob)`` alternatives of the first generated token, shape ``(k,)``.
+        answers: a single-digit answer set.
+        temperature: reshapes the answer probabilities as ``p_i^(1/T)`` (renormalised).
+        max_missing_mass: tolerated relative share of the bound (see above).
+        usage: usage to attach.
+
+    Returns:
+        ``(distribution or None when not covered, valid mass, bound B)``.
+
+    >>> import math
+    >>> top = [("4", math.log(0.5)), ("3", math.log(0.3)), (" 5", math.log(0.1)), ("Sure", math.log(0.09)),
+    ...        ("2", math.log(0.005)), ("1", math.log(0.005))]
+    >>> d, valid, bound = exact_from_top_logprobs(top, IntegerAnswers(low=1, high=5))
+    >>> round(valid, 3), bound, d.method
+    (0.91, 0.0, 'exact')
+    """
+    if not answers.single_digit:
+        raise ValueError(f"top-k reading needs single-digit answers, got {answers.low}..{answers.high}")
+    raw = [0.0] * answers.size
+    probs_top = [math.exp(lp) for _, lp in top]
+    for (token, _), p in zip(top, probs_top, strict=True):
+        m = _ANSWER_TOKEN.match(token.lstrip())
+        if m and answers.low <= int(m.group(1)) <= answers.high and (m.group(1) == "0" or m.group(1)[0] != "0"):
+            raw[int(m.group(1)) - answers.low] += p
+    valid = min(sum(raw), 1.0)
+    absent = sum(1 for r in raw if r <= 0.0)
+    unseen = max(0.0, 1.0 - sum(probs_top))
+    bound = min(unseen, _SPELLINGS_PER_ANSWER * absent * min(probs_top)) if absent and probs_top else 0.0
+    if valid <= 0.0 or (absent and bound > max_missing_mass * (valid + bound)):
+        return None, valid, bound
+    peak = max(raw)  # divide by the largest first: no underflow at small T
+    tempered = [(p / peak) ** (1.0 / temperature) if p > 0 else 0.0 for p in raw]
+    total = sum(tempered)
+    dist = AnswerDistribution(
+        values=answers.values,
+        probs=[p / total for p in tempered],
+        valid_mass=valid,
+        method="exact",
+        missing_mass_bound=min(bound, 1.0),
+        usage=usage or Usage(),
+    )
+    return dist, valid, bound
+
+
+@dataclass(frozen=True)
+class _Reply:
+    text: str
+    top: list[tuple[str, float]] | None
+    usage: Usage
 
 
 class OpenAICompatible:
     """A :class:`~populace_lm.base.LanguageModel` backed by an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Args:
-        model: the model name the server knows.
-        base_url: e.g. ``"http://127.0.0.1:8080/v1"``; ``None`` uses ``OPENAI_BASE_URL`` or the OpenAI API.
-        api_key_env: environment variable holding the key.
+        model: the model name the server knows (``--model``).
+        base_url: e.g. ``"http://127.0.0.1:8080/v1"`` (``--base-url``); ``None`` uses ``OPENAI_BASE_URL`` or the
+            OpenAI API.
+        api_key_env: environment variable holding the key (``--api-key-env``).
         api_key: the key itself (wins over ``api_key_env``). Local servers that need no key: pass
-            ``api_key="none"`` explicitly.
-        max_retries: retries done by the ``openai`` client (408/409/429/5xx, connection errors).
-        timeout: seconds per HTTP request.
-        top_logprobs: alternatives requested per token for exact distributions (OpenAI allows at most 20).
-        sample_max_tokens: completion limit of each sampled reply in the sampling fallback.
+            ``api_key="none"`` (or set the variable to any value).
+        max_retries: retries of a transient fault per request (``--max-retries``).
+        timeout: seconds per HTTP attempt (``--timeout``).
+        concurrency: most attempts in flight at once (``--concurrency``); ``None`` = unbounded here.
+        rpm: requests per minute (``--rpm``); ``None`` = unlimited.
+        tpm: tokens per minute (``--tpm``); ``None`` = unlimited.
+        server_kind: ``"auto"``, ``"openai"``, ``"vllm"``, ``"llamacpp"`` or ``"ollama"`` (``--server-kind``).
+        top_logprobs: alternatives requested per token for exact distributions (``--top-logprobs``; the OpenAI API
+            allows at most 20); 0 = never ask for log-probabilities (always sample).
+        samples: replies per sampled distribution (``--samples``); ``None`` = the request's ``n_samples``;
+            0 = never sample (an uncovered answer set raises).
+        sample_max_tokens: completion limit of each sampled reply.
+        max_missing_mass: coverage tolerance of :func:`exact_from_top_logprobs`.
+        initial_backoff: seconds before the first retry (doubles per retry, jittered).
+        max_backoff: cap of the backoff, seconds.
 
     Raises:
         AuthenticationError: no key found.
+        ValueError: a setting out of range, naming its flag.
 
     """
 
@@ -80,170 +184,393 @@ class OpenAICompatible:
         base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         api_key: str | None = None,
-        max_retries: int = 3,
+        max_retries: int = 8,
         timeout: float = 60.0,
+        concurrency: int | None = None,
+        rpm: float | None = None,
+        tpm: float | None = None,
+        server_kind: str = "auto",
         top_logprobs: int = 20,
+        samples: int | None = None,
         sample_max_tokens: int = 16,
+        max_missing_mass: float = 0.01,
+        initial_backoff: float = 0.25,
+        max_backoff: float = 20.0,
     ) -> None:
+        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        self.where = self.base_url or "the OpenAI API"
         key = api_key if api_key is not None else os.environ.get(api_key_env)
         if not key:
             raise AuthenticationError(
-                f"no API key for {base_url or 'the OpenAI API'}: set {api_key_env} or pass api_key_env=... "
-                "(a local server that needs no key: pass api_key='none')"
+                f"no API key for {self.where}: set the environment variable {api_key_env}, or name another one with "
+                f"--api-key-env (a local server that needs no key: set {api_key_env}=none)"
             )
-        if not 1 <= top_logprobs <= 20:
-            raise ValueError(f"top_logprobs must be in 1..20, got {top_logprobs}")
+        if server_kind not in SERVER_KINDS:
+            raise ValueError(f"unknown server kind {server_kind!r}: use one of {SERVER_KINDS} (--server-kind)")
+        if not isinstance(top_logprobs, int) or top_logprobs < 0:
+            raise ValueError(f"top_logprobs must be an integer >= 0, got {top_logprobs!r}: fix --top-logprobs")
+        if samples is not None and (not isinstance(samples, int) or samples < 0):
+            raise ValueError(f"samples must be an integer >= 0, got {samples!r}: fix --samples")
+        if not timeout > 0:
+            raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}: fix --timeout")
+        if concurrency is not None and concurrency < 1:
+            raise ValueError(f"concurrency must be >= 1, got {concurrency!r}: fix --concurrency")
         self.model = model
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.api_key_env = api_key_env
+        self.timeout = float(timeout)
+        self.concurrency = concurrency
+        self.server_kind = server_kind
         self.top_logprobs = top_logprobs
+        self.samples = samples
         self.sample_max_tokens = sample_max_tokens
-        self.model_id = f"openai-compatible:{self.base_url or 'api.openai.com'}:{model}"
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=max_retries, timeout=timeout)
+        self.max_missing_mass = max_missing_mass
+        self.retry = RetryPolicy(max_retries=max_retries, initial_backoff=initial_backoff, max_backoff=max_backoff)
+        self.meter = TransportMeter()
+        self.detect_meter = TransportMeter()
+        self._rate = RateLimiter(rpm=rpm, tpm=tpm)
+        self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
+        suffix = ("" if top_logprobs == 20 else f":top{top_logprobs}") + ("" if samples is None else f":n{samples}")
+        self.model_id = f"{MODEL_ID_PREFIX}:{self.base_url or 'api.openai.com'}:{model}{suffix}"
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=self.timeout)
+        self._lock = threading.Lock()
+        self._kind: str | None = None if server_kind == "auto" else server_kind
+        self._logprobs_ok: bool | None = None if top_logprobs else False
+        self._sample_cache: Any = None
+        self._uses = {"continued": 0, "folded": 0, "none": 0}
+        self._methods = {"exact": 0, "exact_partial": 0, "sampled": 0, "sampled_after_topk": 0}
 
-    # -- protocol -----------------------------------------------------------------------------------------
+    # -- protocol -------------------------------------------------------------------------------------------
 
     def generate(self, request: GenerationRequest) -> Generation:
-        """Return a free-text reply (``temperature``, ``max_tokens``, ``seed`` and ``stop`` are sent)."""
-        stop = {"stop": list(request.stop)} if request.stop else {}  # omitted, not null, when empty
-        response = self._create(
-            _chat(request.messages),
+        """Return a free-text reply (``temperature``, ``max_tokens``, ``seed`` and ``stop`` are sent).
+
+        A chat that ends with an assistant message is continued where the server can (vLLM).
+        """
+        extra = continue_extra_body(self.kind) if request.messages[-1].role == "assistant" else {}
+        reply = self._complete(
+            request.messages,
+            extra_body=extra,
+            want_logprobs=False,
             temperature=request.temperature,
             max_tokens=request.max_tokens,
             seed=request.seed,
-            **stop,
+            **({"stop": list(request.stop)} if request.stop else {}),  # omitted, not null, when empty
         )
-        return Generation(text=self._text(response), usage=self._usage(response))
+        return Generation(text=reply.text, usage=reply.usage)
 
     def answer_distribution(self, request: DistributionRequest) -> AnswerDistribution:
-        """Return the answer distribution: exact from ``top_logprobs`` for single digits, else sampled."""
-        wasted = Usage()
-        if request.answers.single_digit:
-            exact, wasted = self._exact(request)
+        """Return the answer distribution: exact from covering top-k log-probabilities, else sampled."""
+        spent = Usage()
+        after_topk = False
+        if request.answers.single_digit and self.top_logprobs and self._logprobs_ok is not False:
+            exact, spent, valid, bound = self._exact(request)
             if exact is not None:
+                self._count("exact_partial" if exact.missing_mass_bound > 0 else "exact")
                 return exact
+            after_topk = self._logprobs_ok is True
+            if after_topk and self.samples == 0:
+                raise CoverageError(
+                    f"the top-{self.top_logprobs} log-probabilities from {self.where} do not cover the answers "
+                    f"{request.answers.low}..{request.answers.high} (valid mass {valid:.3f}, absent mass up to "
+                    f"{bound:.3f}) and sampling is off: raise --top-logprobs, or allow sampling with --samples N"
+                )
+        if self.samples == 0:
+            raise CoverageError(
+                f"{self.where} gives no exact distribution for answers {request.answers.low}..{request.answers.high} "
+                "(multi-digit answers or no log-probabilities) and sampling is off: allow it with --samples N"
+            )
         sampled = self._sampled(request)
-        return dataclasses.replace(sampled, usage=sampled.usage + wasted)
+        self._count("sampled_after_topk" if after_topk else "sampled")
+        return dataclasses.replace(sampled, usage=sampled.usage + spent)
 
-    # -- distributions ------------------------------------------------------------------------------------
+    # -- server kind and stems ------------------------------------------------------------------------------
 
-    def _exact(self, request: DistributionRequest) -> tuple[AnswerDistribution | None, Usage]:
-        """One forward pass; ``(None, usage)`` when the server returned no log-probabilities.
+    @property
+    def kind(self) -> str:
+        """The server kind in use (``--server-kind``, or detected once from ``GET /models`` when ``auto``)."""
+        if self._kind is None:
+            with self._lock:
+                if self._kind is None:
+                    self._kind = self._detect()
+        return self._kind
 
-        Sent at temperature 1 so that servers which temper their log-probabilities report the model's own;
-        ``request.temperature`` is applied here.
-        """
-        response = self._create(
-            _chat(request.messages, request.answer_prefix),
+    def _detect(self) -> str:
+        def attempt() -> tuple[Any, Any]:
+            try:
+                raw = self._client.models.with_raw_response.list()
+            except openai.APIStatusError as exc:
+                if exc.status_code == 429 or exc.status_code >= 500:
+                    raise TransientFault(
+                        "429" if exc.status_code == 429 else "5xx",
+                        BackendUnavailableError(f"{self.where} kept failing GET /models"),
+                        retry_after_seconds(exc.response.headers),
+                    ) from exc
+                return None, exc.response.headers  # e.g. 404: a server without /models
+            except openai.APIConnectionError as exc:
+                raise TransientFault("connection", BackendUnavailableError(f"{self.where} is unreachable")) from exc
+            try:
+                return json.loads(raw.text), raw.headers
+            except ValueError:
+                return None, raw.headers
+
+        try:
+            models, headers = call_with_retries(attempt, policy=self.retry, meter=self.detect_meter)
+        except BackendUnavailableError:
+            models, headers = None, {}
+        return detect_server_kind(models, headers, self.base_url)
+
+    def _stemmed(self, request: DistributionRequest) -> tuple[tuple[Message, ...], dict[str, Any]]:
+        """The chat as sent for a distribution request, and the extra body fields that go with it."""
+        mode = stem_mode(self.kind, request.answer_prefix)
+        with self._lock:
+            self._uses[mode] += 1
+        if mode == "continued":
+            return (*request.messages, Message(role="assistant", content=request.answer_prefix)), continue_extra_body(
+                self.kind
+            )
+        if mode == "folded":
+            return fold_stem(request.messages, request.answer_prefix), {}
+        return request.messages, {}
+
+    # -- distributions --------------------------------------------------------------------------------------
+
+    def _exact(self, request: DistributionRequest) -> tuple[AnswerDistribution | None, Usage, float, float]:
+        """One forward pass; ``(None, usage, valid, bound)`` when the answers are not covered or no logprobs came."""
+        messages, extra = self._stemmed(request)
+        reply = self._complete(
+            messages,
+            extra_body=extra,
+            want_logprobs=True,
             temperature=1.0,
             max_tokens=1,
             seed=request.seed,
             logprobs=True,
             top_logprobs=self.top_logprobs,
         )
-        top = self._top_logprobs(response)
-        usage = self._usage(response)
-        if not top:
-            return None, usage
-        answers = request.answers
-        raw = [0.0] * answers.size
-        for token, logprob in top:
-            text = token.strip()
-            if len(text) == 1 and text.isdigit() and answers.low <= int(text) <= answers.high:
-                raw[int(text) - answers.low] += math.exp(logprob)
-        valid_mass = min(sum(raw), 1.0)
-        if valid_mass <= 0:
-            probs = [0.0] * answers.size
-        else:
-            # Temperature T reshapes the answer distribution as p_i^(1/T); valid_mass stays the model's own.
-            peak = max(raw)  # divide by the largest first: no underflow at small T
-            tempered = [(p / peak) ** (1.0 / request.temperature) if p > 0 else 0.0 for p in raw]
-            total = sum(tempered)
-            probs = [p / total for p in tempered]
-        exact = AnswerDistribution(
-            values=answers.values, probs=probs, valid_mass=valid_mass, method="exact", usage=usage
+        if reply.top is None:
+            return None, reply.usage, 0.0, 0.0
+        exact, valid, bound = exact_from_top_logprobs(
+            reply.top,
+            request.answers,
+            temperature=request.temperature,
+            max_missing_mass=self.max_missing_mass,
+            usage=reply.usage,
         )
-        return exact, usage
+        return exact, reply.usage, valid, bound
 
     def _sampled(self, request: DistributionRequest) -> AnswerDistribution:
-        replies: list[str] = []
+        n = request.n_samples if self.samples is None else self.samples
+        messages, _ = self._stemmed(request)
+        texts: list[str] = []
         usage = Usage()
-        for i in range(request.n_samples):
-            response = self._create(
-                _chat(request.messages, request.answer_prefix),
-                temperature=request.temperature,
-                max_tokens=self.sample_max_tokens,
-                seed=stable_seed(request.seed, i),
-            )
-            replies.append(self._text(response))
-            usage = usage + self._usage(response)
-        return distribution_from_replies(replies, request.answers, usage=usage)
+        cache = self._sample_cache
+        for i in range(n):
+            sub = sampling_request(request, i, messages=messages, max_tokens=self.sample_max_tokens)
+            hit = cache.cached_generation(sub) if cache is not None else None
+            if hit is not None:
+                texts.append(hit.text)
+                continue
+            reply = self.generate(sub)
+            if cache is not None:
+                cache.store_generation(sub, reply)
+            texts.append(reply.text)
+            usage = usage + reply.usage
+        return distribution_from_replies(texts, request.answers, usage=usage)
 
-    # -- HTTP and response parsing ------------------------------------------------------------------------
+    # -- one request through the retry loop -----------------------------------------------------------------
 
-    def _create(self, messages: list[dict[str, str]], **params: Any) -> Any:
-        """One ``chat.completions.create`` call with client errors mapped to :mod:`populace_lm.errors`."""
-        where = self.base_url or "the OpenAI API"
+    def _complete(
+        self, messages: Sequence[Message], *, extra_body: dict[str, Any], want_logprobs: bool, **params: Any
+    ) -> _Reply:
+        chat = [{"role": m.role, "content": m.content} for m in messages]
+        estimate = estimate_tokens([m.content for m in messages], int(params.get("max_tokens", 1)))
+        attempts = [0, 0]  # attempts made, replies without logprobs
+
+        def attempt() -> _Reply:
+            attempts[0] += 1
+            if self._rate.active:
+                self.meter.waited_for_rate(self._rate.acquire(estimate))
+            with self._slots or contextlib.nullcontext():
+                response = self._send(chat, extra_body, want_logprobs, params)
+            reply = self._read(response, want_logprobs, attempts)
+            self._rate.settle(estimate, reply.usage.prompt_tokens + reply.usage.completion_tokens)
+            return reply
+
+        return call_with_retries(
+            attempt,
+            policy=self.retry,
+            meter=self.meter,
+            tokens=lambda r: (r.usage.prompt_tokens, r.usage.completion_tokens),
+        )
+
+    def _send(self, chat: list[dict[str, str]], extra_body: dict[str, Any], want_logprobs: bool, params: dict) -> Any:
+        """One HTTP attempt; transient faults become :class:`TransientFault`, the rest one-line errors."""
+        retries = self.retry.max_retries
         try:
-            return self._client.chat.completions.create(model=self.model, messages=messages, **params)
-        except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-            raise AuthenticationError(
-                f"{where} rejected the API key (HTTP {exc.status_code}): check {self.api_key_env} "
-                "or pass api_key_env=... naming the right variable"
+            return self._client.chat.completions.create(
+                model=self.model, messages=chat, **({"extra_body": extra_body} if extra_body else {}), **params
+            )
+        except openai.APITimeoutError as exc:
+            raise TransientFault(
+                "timeout",
+                BackendUnavailableError(
+                    f"{self.where} did not answer within {self.timeout:g} s, {retries + 1} times: check the server, "
+                    "or raise --timeout / --max-retries"
+                ),
             ) from exc
-        except openai.APIConnectionError as exc:  # includes APITimeoutError
-            kind = "timed out" if isinstance(exc, openai.APITimeoutError) else "is unreachable"
-            raise BackendUnavailableError(
-                f"{where} {kind} (after the client's retries): start the server or fix base_url (POPULACE_BASE_URL)"
-            ) from exc
-        except (openai.RateLimitError, openai.InternalServerError) as exc:
-            raise BackendUnavailableError(
-                f"{where} kept failing with HTTP {exc.status_code} after the client's retries: "
-                "retry later or raise max_retries"
+        except openai.APIConnectionError as exc:
+            raise TransientFault(
+                "connection",
+                BackendUnavailableError(
+                    f"{self.where} is unreachable (connection refused or reset, {retries + 1} times): start the "
+                    "server or fix --base-url"
+                ),
             ) from exc
         except openai.APIStatusError as exc:
-            status = exc.status_code
-            raise BadResponseError(
-                f"{where} refused the request for model {self.model!r} (HTTP {status}): {exc.message}"
-            ) from exc
-        except (openai.APIResponseValidationError, json.JSONDecodeError) as exc:
-            raise BadResponseError(f"{where} sent a body that is not a chat completion: {exc}") from exc
+            raise self._status_error(exc, want_logprobs, bool(extra_body)) from exc
+        except (openai.APIResponseValidationError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
+            raise self._bad_body(f"a body that is not JSON ({exc})") from exc
 
-    def _bad(self, what: str) -> BadResponseError:
-        return BadResponseError(f"{self.base_url or 'the OpenAI API'} sent a chat completion without {what}")
+    def _status_error(self, exc: openai.APIStatusError, want_logprobs: bool, continued: bool) -> Exception:
+        status = exc.status_code
+        message = " ".join(str(getattr(exc, "message", "") or "").split())[:200]
+        retries = self.retry.max_retries
+        wait = retry_after_seconds(exc.response.headers)
+        if status == 429:
+            return TransientFault(
+                "429",
+                BackendUnavailableError(
+                    f"{self.where} kept answering HTTP 429 (rate limited) after {retries} retries: lower "
+                    "--concurrency, set --rpm/--tpm, or raise --max-retries"
+                ),
+                wait,
+            )
+        if status >= 500 or status in (408, 409):
+            return TransientFault(
+                "5xx" if status >= 500 else "408_409",
+                BackendUnavailableError(
+                    f"{self.where} kept failing with HTTP {status} after {retries} retries: retry later or raise "
+                    "--max-retries"
+                ),
+                wait,
+            )
+        if status in (401, 403):
+            return AuthenticationError(
+                f"{self.where} rejected the API key (HTTP {status}): put the right key in {self.api_key_env}, or "
+                "name the variable that holds it with --api-key-env"
+            )
+        if status == 404:
+            return RequestRejectedError(
+                f"{self.where} answered HTTP 404 for model {self.model!r} ({message}): check --base-url (it usually "
+                "ends in /v1) and --model"
+            )
+        hints = ["--model"]
+        if want_logprobs:
+            hints.append("--top-logprobs (the OpenAI API allows at most 20)")
+        if continued:
+            hints.append("--server-kind")
+        return RequestRejectedError(
+            f"{self.where} refused the request for model {self.model!r} (HTTP {status}: {message}): check "
+            + ", ".join(hints)
+        )
 
-    def _choice(self, response: Any) -> Any:
+    def _bad_body(self, what: str) -> TransientFault:
+        return TransientFault(
+            "bad_body",
+            BadResponseError(
+                f"{self.where} sent {what}, {self.retry.max_retries + 1} times: check the server (or a proxy in "
+                "between), or raise --max-retries"
+            ),
+        )
+
+    def _read(self, response: Any, want_logprobs: bool, attempts: list[int]) -> _Reply:
+        """Check one response body; anything unusable is a transient ``bad_body`` fault."""
         choices = getattr(response, "choices", None)
         if not isinstance(choices, list) or not choices or not hasattr(choices[0], "message"):
-            raise self._bad("choices")
-        return choices[0]
-
-    def _text(self, response: Any) -> str:
-        content = getattr(self._choice(response).message, "content", None)
+            raise self._bad_body("a chat completion without choices")
+        content = getattr(choices[0].message, "content", None)
         if content is not None and not isinstance(content, str):
-            raise self._bad("a text message")
-        return content or ""
+            raise self._bad_body("a chat completion whose message is not text")
+        usage = getattr(response, "usage", None)
+        try:
+            spent = Usage(
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                backend_calls=1,
+            )
+        except (TypeError, ValueError) as exc:
+            raise self._bad_body("a chat completion with malformed usage") from exc
+        top = self._top(choices[0]) if want_logprobs else None
+        if want_logprobs and top is None:
+            attempts[1] += 1
+            if self._logprobs_ok is True:
+                raise self._bad_body("a chat completion without the log-probabilities asked for")
+            # Not known yet whether this server gives log-probabilities: one confirming attempt, then conclude.
+            if attempts[1] < 2 and attempts[0] <= self.retry.max_retries:
+                raise self._bad_body("a chat completion without the log-probabilities asked for")
+            with self._lock:
+                self._logprobs_ok = False
+        elif want_logprobs:
+            with self._lock:
+                self._logprobs_ok = True
+        return _Reply(text=content or "", top=top, usage=spent)
 
-    def _top_logprobs(self, response: Any) -> list[tuple[str, float]]:
-        """``(token, logprob)`` alternatives for the first generated token; empty when absent."""
-        logprobs = getattr(self._choice(response), "logprobs", None)
-        content = getattr(logprobs, "content", None)
-        if not content:
-            return []
-        top = getattr(content[0], "top_logprobs", None) or []
+    def _top(self, choice: Any) -> list[tuple[str, float]] | None:
+        """``(token, logprob)`` alternatives for the first generated token; None when absent or malformed."""
+        content = getattr(getattr(choice, "logprobs", None), "content", None)
+        if not isinstance(content, list) or not content:
+            return None
+        top = getattr(content[0], "top_logprobs", None)
+        if not isinstance(top, list) or not top:
+            return None
         out = []
         for alt in top:
             token, logprob = getattr(alt, "token", None), getattr(alt, "logprob", None)
-            if not isinstance(token, str) or not isinstance(logprob, int | float):
-                raise self._bad("well-formed top_logprobs")
+            if not isinstance(token, str) or not isinstance(logprob, int | float) or not logprob <= 0:
+                return None
             out.append((token, float(logprob)))
         return out
 
-    @staticmethod
-    def _usage(response: Any) -> Usage:
-        usage = getattr(response, "usage", None)
-        return Usage(
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            backend_calls=1,
-        )
+    # -- bookkeeping ----------------------------------------------------------------------------------------
+
+    def _count(self, method: str) -> None:
+        with self._lock:
+            self._methods[method] += 1
+
+    def attach_sample_cache(self, cache: Any) -> None:
+        """Store each sampled reply in ``cache`` (``cached_generation``/``store_generation``) under its own key."""
+        self._sample_cache = cache
+
+    def describe(self) -> dict[str, Any]:
+        """How this backend talks to its server, for a run manifest (plain JSON, never the key).
+
+        ``answer_stem`` is ``"continued"`` or ``"folded"`` for this server kind; ``stem_uses`` counts the
+        distribution reads made each way; ``distributions`` counts how each distribution was read (``exact_partial``: exact with a
+        reported ``missing_mass_bound``; ``sampled_after_topk``: the top-k did not cover the answers).
+        """
+        with self._lock:
+            kind = self._kind
+            info = {
+                "endpoint": self.where,
+                "model": self.model,
+                "server_kind": kind or "auto (not detected yet)",
+                "server_kind_option": self.server_kind,
+                "answer_stem": None if kind is None else stem_mode(kind, "stem"),
+                "stem_uses": dict(self._uses),
+                "distributions": dict(self._methods),
+                "logprobs_supported": self._logprobs_ok,
+                "top_logprobs": self.top_logprobs,
+                "samples": self.samples,
+                "timeout_s": self.timeout,
+                "max_retries": self.retry.max_retries,
+                "concurrency": self.concurrency,
+                "rpm": self._rate.rpm,
+                "tpm": self._rate.tpm,
+            }
+        info["detect"] = self.detect_meter.snapshot()["requests_sent"]
+        return info
+
+    def close(self) -> None:
+        """Close the HTTP client (its connection pool)."""
+        with contextlib.suppress(Exception):
+            self._client.close()

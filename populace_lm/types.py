@@ -221,6 +221,10 @@ class AnswerDistribution:
         method: ``"exact"`` (from log-probabilities) or ``"sampled"`` (from ``n_samples`` replies).
         n_samples: number of samples behind a sampled distribution (0 for exact).
         n_unparsed: sampled replies that held no valid answer (they count against ``valid_mass``).
+        missing_mass_bound: for an exact distribution read from top-k log-probabilities, an upper bound on the
+            probability of valid answers that were not among the k alternatives (each such answer is below the
+            k-th probability); those answers get probability 0, so ``valid_mass`` is a lower bound and the true
+            valid mass lies in ``[valid_mass, valid_mass + missing_mass_bound]``. 0 when nothing was missed.
     """
 
     values: tuple[int, ...]
@@ -229,11 +233,14 @@ class AnswerDistribution:
     method: Literal["exact", "sampled"] = "exact"
     n_samples: int = 0
     n_unparsed: int = 0
+    missing_mass_bound: float = 0.0
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(int(v) for v in self.values))
+        if not 0.0 <= self.missing_mass_bound <= 1.0:
+            raise ValueError(f"missing_mass_bound must be in [0, 1], got {self.missing_mass_bound}")
         object.__setattr__(self, "probs", tuple(float(p) for p in self.probs))
         if len(self.values) != len(self.probs):
             raise ValueError(f"values ({len(self.values)}) and probs ({len(self.probs)}) differ in length")
@@ -260,6 +267,38 @@ class AnswerDistribution:
     def from_dict(cls, d: dict[str, Any], *, cached: bool = False) -> AnswerDistribution:
         """Inverse of :meth:`to_dict`."""
         return cls(**{**d, "usage": Usage(**d["usage"]), "cached": cached})
+
+
+def sampling_request(
+    request: DistributionRequest,
+    index: int,
+    *,
+    messages: tuple[Message, ...] | None = None,
+    max_tokens: int = 16,
+) -> GenerationRequest:
+    """The ``index``-th sampled reply of a distribution request, as a generation request of its own.
+
+    Its seed is ``stable_seed(request.seed, index)`` and its ``sample_index`` is ``index``, so each sample has its
+    own cache key: a retry or a rerun asks only for the samples that are missing.
+
+    Args:
+        request: the distribution request being sampled.
+        index: which sample, ``0 <= index < request.n_samples`` (or a backend's own sample count).
+        messages: the chat as sent (with the answer stem placed as the backend needs); default: the request's
+            messages plus the stem as a final assistant message when there is one.
+        max_tokens: completion limit of the reply.
+    """
+    if messages is None:
+        messages = request.messages
+        if request.answer_prefix:
+            messages = (*messages, Message(role="assistant", content=request.answer_prefix))
+    return GenerationRequest(
+        messages=messages,
+        temperature=request.temperature,
+        max_tokens=max_tokens,
+        seed=stable_seed(request.seed, index),
+        sample_index=index,
+    )
 
 
 def stable_seed(*keys: object) -> int:
