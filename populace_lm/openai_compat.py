@@ -375,6 +375,9 @@ class OpenAICompatible:
                 cache.store_generation(sub, reply)
             texts.append(reply.text)
             usage = usage + reply.usage
+        stem = request.answer_prefix.strip()
+        if stem and stem_mode(self.kind, stem) == "folded":  # the reply often repeats the stem: read what follows it
+            texts = [t.split(stem, 1)[1] if stem in t else t for t in texts]
         return distribution_from_replies(texts, request.answers, usage=usage)
 
     # -- one request through the retry loop -----------------------------------------------------------------

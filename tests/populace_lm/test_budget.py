@@ -190,7 +190,15 @@ def test_config_default_cache_path(monkeypatch):
         ({"backend": "gpt"}, "POPULACE_BACKEND"),
         ({"cache_mode": "maybe"}, "POPULACE_CACHE_MODE"),
         ({"backend": "openai"}, "POPULACE_MODEL"),
-        ({"max_workers": 0}, "max_workers"),
+        ({"concurrency": 0}, "--concurrency or POPULACE_CONCURRENCY"),
+        ({"timeout": -1.0}, "--timeout or POPULACE_TIMEOUT"),
+        ({"max_retries": -1}, "--max-retries or POPULACE_MAX_RETRIES"),
+        ({"rpm": 0}, "--rpm or POPULACE_RPM"),
+        ({"tpm": -5}, "--tpm or POPULACE_TPM"),
+        ({"server_kind": "tgi"}, "--server-kind or POPULACE_SERVER_KIND"),
+        ({"top_logprobs": -1}, "--top-logprobs or POPULACE_TOP_LOGPROBS"),
+        ({"samples": -1}, "--samples or POPULACE_SAMPLES"),
+        ({"max_calls": -1}, "--max-calls"),
     ],
 )
 def test_config_validation(kwargs, match):
@@ -216,7 +224,81 @@ def test_build_model_order(tmp_path, monkeypatch):
     assert isinstance(model.inner.inner, BudgetedModel)
     assert isinstance(model.inner.inner.inner, OpenAICompatible)
     assert find_layer(model, BudgetedModel).max_calls == 3
-    assert model.model_id == "openai-compatible:http://127.0.0.1:9/v1:m"
+    assert find_layer(model, BudgetedModel).counts_attempts
+    assert model.model_id == "openai-compatible/v2:http://127.0.0.1:9/v1:m"
     monkeypatch.delenv("MY_KEY")
     with pytest.raises(AuthenticationError, match="set MY_KEY"):
         build_model(cfg)
+
+
+def test_config_limits_from_env_and_flags_names(tmp_path):
+    env = {
+        "POPULACE_TIMEOUT": "2.5",
+        "POPULACE_MAX_RETRIES": "3",
+        "POPULACE_CONCURRENCY": "16",
+        "POPULACE_RPM": "600",
+        "POPULACE_TPM": "90000",
+        "POPULACE_SERVER_KIND": "vllm",
+        "POPULACE_TOP_LOGPROBS": "5",
+        "POPULACE_SAMPLES": "0",
+        "POPULACE_VERBOSE": "yes",
+    }
+    cfg = LLMConfig.from_env(env, concurrency=8)
+    assert (cfg.timeout, cfg.max_retries, cfg.concurrency, cfg.rpm, cfg.tpm) == (2.5, 3, 8, 600.0, 90000.0)
+    assert (cfg.server_kind, cfg.top_logprobs, cfg.samples, cfg.verbose) == ("vllm", 5, 0, True)
+    assert cfg.max_workers == 8
+    assert LLMConfig.from_dict(cfg.to_dict()) == cfg
+    assert LLMConfig.from_dict({"max_workers": 7}).concurrency == 7  # the former name still reads
+    with pytest.raises(ValueError, match="POPULACE_TIMEOUT='soon' is not a number"):
+        LLMConfig.from_env({"POPULACE_TIMEOUT": "soon"})
+    with pytest.raises(ValueError, match="POPULACE_VERBOSE='maybe' is not a boolean"):
+        LLMConfig.from_env({"POPULACE_VERBOSE": "maybe"})
+
+
+def test_build_model_passes_limits_and_summary_is_json(tmp_path, monkeypatch):
+    import json
+
+    from populace_lm.config import close_model
+
+    monkeypatch.setenv("MY_KEY", "sk-secret-xyz")
+    cfg = LLMConfig(
+        backend="openai",
+        model="m",
+        base_url="http://127.0.0.1:9/v1",
+        api_key_env="MY_KEY",
+        cache_path=str(tmp_path / "c.sqlite"),
+        timeout=3.0,
+        max_retries=2,
+        concurrency=5,
+        rpm=60,
+        server_kind="llamacpp",
+        top_logprobs=7,
+        samples=11,
+    )
+    model = build_model(cfg)
+    backend = find_layer(model, OpenAICompatible)
+    assert (backend.timeout, backend.retry.max_retries, backend.concurrency, backend.kind) == (3.0, 2, 5, "llamacpp")
+    assert (backend.top_logprobs, backend.samples, backend._rate.rpm) == (7, 11, 60)
+    assert model.model_id.endswith(":m:top7:n11")
+    summary = find_layer(model, AccountingModel).summary()
+    text = json.dumps(summary)
+    assert "sk-secret" not in text
+    assert summary["run"]["requests_sent"] == 0 and summary["backend"]["server_kind"] == "llamacpp"
+    assert summary["cache"] == {k: 0 for k in summary["cache"]}
+    close_model(model)
+    close_model(model)  # twice is fine
+    assert model.mode == "off"
+
+
+def test_summary_counts_cache_hits_and_local_requests(tmp_path):
+    inner = ScriptedModel(lambda r: str(1 + r.seed % 5))
+    acct = AccountingModel(BudgetedModel(inner))
+    model = CachedModel(acct, tmp_path / "c.sqlite")
+    for seed in (0, 1, 0, 0):
+        model.generate(gen(seed))
+    run = acct.summary()["run"]
+    assert (run["requests_sent"], run["successes"], run["failures"], run["cache_hits"]) == (2, 2, 0, 2)
+    assert run["retries"] == {} and run["wall_s"] > 0
+    from populace_lm.accounting import format_summary
+
+    assert format_summary(acct.summary()).startswith("2 requests sent, 2 ok, 0 retried, 0 failed, 2 cache hits")

@@ -1,12 +1,15 @@
 import dataclasses
 import sqlite3
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 
 from populace_lm.base import LanguageModel
 from populace_lm.cache import SCHEMA_VERSION, CachedModel, request_key
-from populace_lm.errors import CacheMissError
+from populace_lm.errors import CacheError, CacheMissError
 from populace_lm.fakes import KnownDistributionModel, ScriptedModel
 from populace_lm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message
 
@@ -99,7 +102,14 @@ def test_hit_makes_no_inner_call_and_reports_cached(tmp_path):
     assert second.text == first.text
     assert second.usage.backend_calls == 0 and second.usage.prompt_tokens == 0
     assert first.usage.backend_calls == 1
-    assert model.stats() == {"hits": 1, "misses": 1, "stores": 1}
+    assert model.stats() == {
+        "hits": 1,
+        "misses": 1,
+        "stores": 1,
+        "sample_hits": 0,
+        "sample_misses": 0,
+        "sample_stores": 0,
+    }
     assert model.model_id == inner.model_id
 
 
@@ -119,7 +129,7 @@ def test_replay_miss_raises_with_fix(tmp_path):
     replay = CachedModel(inner, tmp_path / "c.sqlite", mode="replay")
     assert replay.generate(gen()).cached
     key = request_key("distribution", inner.model_id, dist())
-    with pytest.raises(CacheMissError, match=rf"distribution.*{key[:12]}.*without replay"):
+    with pytest.raises(CacheMissError, match=rf"distribution.*{key[:12]}.*without --replay"):
         replay.answer_distribution(dist())
     assert inner.calls == 1
 
@@ -200,3 +210,80 @@ def test_many_threads_one_file(tmp_path):
     # Every request is now a hit, whichever instance asks.
     fresh = CachedModel(echo_model(), path, mode="replay")
     assert all(fresh.generate(gen(seed=i, sample_index=t)).cached for t in range(8) for i in range(25))
+
+
+# -- path validation and clean shutdown ----------------------------------------------------------------
+
+
+def test_a_folder_is_refused_with_the_fix(tmp_path):
+    with pytest.raises(CacheError, match=r"is a folder: pass a file with --cache \(or POPULACE_CACHE\)"):
+        CachedModel(echo_model(), tmp_path)
+
+
+def test_a_file_that_is_not_sqlite_is_refused_and_left_alone(tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("my notes, not a cache\n")
+    with pytest.raises(CacheError, match=r"notes.txt is not an SQLite file: pass another file with --cache"):
+        CachedModel(echo_model(), path)
+    assert path.read_text() == "my notes, not a cache\n"
+
+
+def test_an_sqlite_file_of_another_program_is_refused(tmp_path):
+    path = tmp_path / "other.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE responses (id INTEGER)")
+    con.commit()
+    con.close()
+    with pytest.raises(CacheError, match="not a Populace cache.*--cache"):
+        CachedModel(echo_model(), path)
+
+
+def test_a_parent_that_is_a_file_is_refused(tmp_path):
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(CacheError, match="cannot create the folder.*--cache"):
+        CachedModel(echo_model(), tmp_path / "afile" / "c.sqlite")
+
+
+def test_close_checkpoints_the_wal_so_the_sqlite_file_alone_holds_everything(tmp_path):
+    path = tmp_path / "c.sqlite"
+    other = sqlite3.connect(path)  # a second reader keeps the WAL from being deleted on close
+    model = CachedModel(echo_model(), path)
+    for seed in range(50):
+        model.generate(gen(seed=seed))
+    wal = Path(str(path) + "-wal")
+    assert wal.exists() and wal.stat().st_size > 0
+    model.close()
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert other.execute("PRAGMA wal_checkpoint").fetchone()[1] in (0, -1)  # nothing pending
+    other.close()
+    copy = tmp_path / "copy.sqlite"
+    copy.write_bytes(path.read_bytes())  # copying only the .sqlite file keeps every answer
+    assert len(CachedModel(echo_model(), copy)) == 50
+
+
+_WRITER = """
+import sys
+from populace_lm.cache import CachedModel
+from populace_lm.fakes import ScriptedModel
+from populace_lm.types import GenerationRequest, Message
+model = CachedModel(ScriptedModel(lambda r: f"{r.seed}"), sys.argv[1])
+for i in range(int(sys.argv[2]), int(sys.argv[3])):
+    model.generate(GenerationRequest(messages=(Message(role="user", content="How are you?"),), seed=i))
+model.close()
+"""
+
+
+def test_two_processes_share_one_cache_file(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(lo), str(lo + 60)], cwd=root)
+        for lo in (0, 30)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    replay = CachedModel(echo_model(), path, mode="replay")
+    assert len(replay) == 90
+    assert [replay.generate(gen(seed=i)).text for i in (0, 45, 89)] == ["0", "45", "89"]
+    replay.close()
+    wal = Path(str(path) + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
