@@ -277,8 +277,7 @@ def test_two_processes_share_one_cache_file(tmp_path):
     path = tmp_path / "shared.sqlite"
     root = Path(__file__).resolve().parents[2]
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(lo), str(lo + 60)], cwd=root)
-        for lo in (0, 30)
+        subprocess.Popen([sys.executable, "-c", _WRITER, str(path), str(lo), str(lo + 60)], cwd=root) for lo in (0, 30)
     ]
     assert [p.wait(timeout=60) for p in procs] == [0, 0]
     replay = CachedModel(echo_model(), path, mode="replay")
