@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "llm")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "populace_lm")]
 
 from loopback_server import LoopbackServer, Reply, chat_completion  # noqa: E402
 
