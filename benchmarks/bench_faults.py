@@ -1,6 +1,6 @@
 """Fault drills: completion, request overhead and throughput of the remote backend under injected faults.
 
-A loopback server (``tests/populace_lm/loopback_server.py``) answers exact Likert distribution requests after a
+A loopback server (``tests/populace_lm/loopback_server.py``, in a process of its own) answers exact Likert distribution requests after a
 service latency L, and injects faults per mix. N requests go through the full model chain of ``build_model``
 (cache, accounting, budget, the OpenAI-compatible backend with its single retry loop) at concurrency C, in ONE
 invocation each. Printed per mix:
@@ -19,11 +19,17 @@ A script that prints, not a test.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
+import multiprocessing
 import os
 import sys
 import tempfile
 import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -60,14 +66,41 @@ def requests(n: int, tag: str) -> list[DistributionRequest]:
     ]
 
 
+def _serve(mix: FaultMix, conn: Any) -> None:
+    """Child process: serve until terminated, after sending the base URL."""
+    server = LoopbackServer(FaultyHandler(answer, mix)).start()
+    conn.send(server.base_url)
+    while True:
+        time.sleep(3600)
+
+
+def counters(base_url: str) -> dict[str, int]:
+    """The server's own counters (``GET /counters``)."""
+    with urllib.request.urlopen(base_url.removesuffix("/v1") + "/counters", timeout=10) as fh:
+        return {k: int(v) for k, v in json.load(fh).items()}
+
+
+@contextlib.contextmanager
+def server_process(mix: FaultMix) -> Iterator[str]:
+    """A loopback server in its own process (its own interpreter lock), so it does not slow the client."""
+    ctx = multiprocessing.get_context("fork")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(mix, child), daemon=True)
+    proc.start()
+    try:
+        yield parent.recv()
+    finally:
+        proc.terminate()
+        proc.join(timeout=10)
+
+
 def drill(mix: FaultMix, n: int, concurrency: int, tag: str, cache_dir: str) -> dict[str, float]:
     """One invocation: N exact distributions at concurrency C through a fresh cache."""
-    handler = FaultyHandler(answer, mix)
-    with LoopbackServer(handler) as server:
+    with server_process(mix) as base_url:
         config = LLMConfig(
             backend="openai",
             model="bench",
-            base_url=server.base_url,
+            base_url=base_url,
             api_key_env="BENCH_KEY",
             cache_path=os.path.join(cache_dir, f"{tag}.sqlite"),
             server_kind="openai",
@@ -76,7 +109,7 @@ def drill(mix: FaultMix, n: int, concurrency: int, tag: str, cache_dir: str) -> 
         )
         model = build_model(config)
         map_concurrent(model, requests(concurrency, "warm-up " + tag), max_workers=concurrency)  # open connections
-        before = handler.counters["received"]
+        before = counters(base_url)["received"]
         batch = requests(n, tag)
         start = time.perf_counter()
         try:
@@ -87,8 +120,9 @@ def drill(mix: FaultMix, n: int, concurrency: int, tag: str, cache_dir: str) -> 
         elapsed = time.perf_counter() - start
         summary = find_layer(model, AccountingModel).summary()["run"]
         close_model(model)
-    assert summary["requests_sent"] == handler.counters["received"], "client and server counts differ"
-    received = handler.counters["received"] - before
+        served = counters(base_url)
+    assert summary["requests_sent"] == served["received"], "client and server counts differ"
+    received = served["received"] - before
     return {
         "completion": done / n,
         "received": received,

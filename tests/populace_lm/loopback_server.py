@@ -246,6 +246,9 @@ class _Server(ThreadingHTTPServer):
 class LoopbackServer:
     """A threaded HTTP server on ``127.0.0.1:<free port>`` serving ``POST /v1/chat/completions`` and ``GET /v1/models``.
 
+    ``GET /counters`` returns the handler's ``counters`` (a :class:`FaultyHandler`'s), so a benchmark can run the
+    server in another process.
+
     Args:
         handler: maps (request body, 1-based request number) to a :class:`Reply`.
         models: the body of ``GET /v1/models`` (None = 404).
@@ -290,6 +293,8 @@ class LoopbackServer:
                     outer.gets.append(self.path)
                 if self.path.rstrip("/") == "/v1/models" and outer.models is not None:
                     self._send(Reply(200, outer.models))
+                elif self.path.rstrip("/") == "/counters":  # server-side counters, for a client in another process
+                    self._send(Reply(200, dict(getattr(outer.handler, "counters", {}))))
                 else:
                     self._send(Reply(404, {"error": {"message": f"no route {self.path}"}}))
 
