@@ -18,7 +18,7 @@ from populace_lm.cache import CachedModel
 from populace_lm.convert import check_compute_type
 from populace_lm.servers import SERVER_KINDS
 
-__all__ = ["DEFAULT_CACHE_PATH", "ENV_VARS", "LLMConfig", "build_model", "close_model"]
+__all__ = ["DEFAULT_CACHE_PATH", "ENV_VARS", "LLMConfig", "build_model", "close_model", "concurrency_of"]
 
 DEFAULT_CACHE_PATH = "~/.cache/populace/responses.sqlite"
 _BACKENDS = ("local", "openai")
@@ -269,6 +269,21 @@ def close_model(model: Any) -> None:
             close()
         model = getattr(model, "inner", None)
         seen += 1
+
+
+def concurrency_of(model: Any) -> int:
+    """Requests worth keeping in flight for this model chain: a remote backend's ``concurrency``, else 1.
+
+    Use it as ``max_workers`` of :func:`populace_lm.budget.map_concurrent` (the embedded model is serial).
+    """
+    seen = 0
+    while model is not None and seen < 64:
+        value = getattr(model, "concurrency", None)
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+            return value
+        model = getattr(model, "inner", None)
+        seen += 1
+    return 1
 
 
 def _parse_env(name: str, var: str, raw: str) -> Any:

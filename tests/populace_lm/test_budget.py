@@ -302,3 +302,65 @@ def test_summary_counts_cache_hits_and_local_requests(tmp_path):
     from populace_lm.accounting import format_summary
 
     assert format_summary(acct.summary()).startswith("2 requests sent, 2 ok, 0 retried, 0 failed, 2 cache hits")
+
+
+def test_token_bucket_paces_with_a_fake_clock():
+    from populace_lm.ratelimit import RateLimiter, TokenBucket
+
+    now = [0.0]
+
+    def sleep(dt):
+        now[0] += dt
+
+    bucket = TokenBucket(2.0, 2.0, clock=lambda: now[0], sleep=sleep)
+    waits = [bucket.acquire() for _ in range(6)]
+    assert waits[:2] == [0.0, 0.0]  # a full bucket: a burst of its capacity
+    assert waits[2:] == pytest.approx([0.5] * 4)  # then the refill rate, 2 per second
+    assert now[0] == pytest.approx(2.0)
+    big = bucket.acquire(5.0)  # larger than the capacity: waits for a full bucket, then owes the rest
+    assert big == pytest.approx(1.0) and bucket.acquire() == pytest.approx(2.0)
+
+    limiter = RateLimiter(rpm=120, tpm=600, clock=lambda: now[0], sleep=sleep)  # 2 req/s, 10 tokens/s
+    assert limiter.acquire(10) == 0.0
+    assert limiter.acquire(10) == pytest.approx(1.0)  # the token bucket binds
+    limiter.settle(10, 2)  # the reply was smaller than estimated: 8 tokens come back
+    assert limiter.acquire(8) == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="--tpm"):
+        RateLimiter(tpm=0)
+
+
+def test_cli_flags_map_onto_the_config(tmp_path, monkeypatch):
+    import argparse
+
+    from experiments.common import add_model_args, model_from_args
+    from populace_lm.config import close_model
+
+    monkeypatch.setenv("MY_KEY", "none")
+    monkeypatch.setenv("POPULACE_MAX_RETRIES", "4")  # an environment twin, overridden by nothing
+    monkeypatch.setenv("POPULACE_TIMEOUT", "99")  # overridden by --timeout
+    parser = argparse.ArgumentParser()
+    add_model_args(parser)
+    args = parser.parse_args(
+        [
+            "--base-url", "http://127.0.0.1:9/v1", "--model", "m", "--api-key-env", "MY_KEY",
+            "--cache", str(tmp_path / "c.sqlite"), "--timeout", "7", "--concurrency", "3", "--rpm", "30",
+            "--tpm", "5000", "--server-kind", "vllm", "--top-logprobs", "10", "--samples", "0", "--max-calls", "9",
+        ]
+    )  # fmt: skip
+    model = model_from_args(args)
+    backend = find_layer(model, OpenAICompatible)
+    assert (backend.timeout, backend.retry.max_retries, backend.concurrency) == (7.0, 4, 3)
+    assert (backend._rate.rpm, backend._rate.tpm, backend.kind, backend.top_logprobs, backend.samples) == (
+        30.0,
+        5000.0,
+        "vllm",
+        10,
+        0,
+    )
+    assert find_layer(model, BudgetedModel).max_calls == 9
+    from populace_lm.config import concurrency_of
+
+    assert concurrency_of(model) == 3 and concurrency_of(CachedModel(ScriptedModel(["1"]), tmp_path / "x.sqlite")) == 1
+    close_model(model)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--server-kind", "tgi"])
