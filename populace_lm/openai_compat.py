@@ -31,6 +31,7 @@ elsewhere (:mod:`populace_lm.servers`); :meth:`OpenAICompatible.describe` says w
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import dataclasses
 import json
@@ -236,6 +237,7 @@ class OpenAICompatible:
         self._kind: str | None = None if server_kind == "auto" else server_kind
         self._logprobs_ok: bool | None = None if top_logprobs else False
         self._sample_cache: Any = None
+        self._sample_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._uses = {"continued": 0, "folded": 0, "none": 0}
         self._methods = {"exact": 0, "exact_partial": 0, "sampled": 0, "sampled_after_topk": 0}
 
@@ -359,26 +361,41 @@ class OpenAICompatible:
         return exact, reply.usage, valid, bound
 
     def _sampled(self, request: DistributionRequest) -> AnswerDistribution:
+        """``n`` seeded samples; the missing ones are fetched in parallel (up to ``concurrency``), each stored at once.
+
+        The result depends only on the request (samples are ordered by index), not on which finished first. When a
+        sample fails for good, the samples still in flight finish and are stored before the error is raised.
+        """
         n = request.n_samples if self.samples is None else self.samples
         messages, _ = self._stemmed(request)
-        texts: list[str] = []
-        usage = Usage()
         cache = self._sample_cache
-        for i in range(n):
-            sub = sampling_request(request, i, messages=messages, max_tokens=self.sample_max_tokens)
+        subs = [sampling_request(request, i, messages=messages, max_tokens=self.sample_max_tokens) for i in range(n)]
+        texts: list[str | None] = [None] * n
+        for i, sub in enumerate(subs):
             hit = cache.cached_generation(sub) if cache is not None else None
-            if hit is not None:
-                texts.append(hit.text)
-                continue
-            reply = self.generate(sub)
+            texts[i] = None if hit is None else hit.text
+        missing = [i for i in range(n) if texts[i] is None]
+
+        def fetch(i: int) -> Generation:
+            reply = self.generate(subs[i])
             if cache is not None:
-                cache.store_generation(sub, reply)
-            texts.append(reply.text)
+                cache.store_generation(subs[i], reply)
+            return reply
+
+        usage = Usage()
+        if len(missing) > 1 and (self.concurrency or 1) > 1:
+            futures = [self._pool().submit(fetch, i) for i in missing]
+            concurrent.futures.wait(futures)
+            replies = [f.result() for f in futures]  # raises the first failure, after every sample has finished
+        else:
+            replies = [fetch(i) for i in missing]
+        for i, reply in zip(missing, replies, strict=True):
+            texts[i] = reply.text
             usage = usage + reply.usage
         stem = request.answer_prefix.strip()
         if stem and stem_mode(self.kind, stem) == "folded":  # the reply often repeats the stem: read what follows it
             texts = [t.split(stem, 1)[1] if stem in t else t for t in texts]
-        return distribution_from_replies(texts, request.answers, usage=usage)
+        return distribution_from_replies([t or "" for t in texts], request.answers, usage=usage)
 
     # -- one request through the retry loop -----------------------------------------------------------------
 
@@ -536,6 +553,15 @@ class OpenAICompatible:
 
     # -- bookkeeping ----------------------------------------------------------------------------------------
 
+    def _pool(self) -> concurrent.futures.ThreadPoolExecutor:
+        """One shared pool for sampled replies (``concurrency`` threads), so nested requests never multiply threads."""
+        with self._lock:
+            if self._sample_pool is None:
+                self._sample_pool = concurrent.futures.ThreadPoolExecutor(
+                    max_workers=self.concurrency or 1, thread_name_prefix="llm-samples"
+                )
+            return self._sample_pool
+
     def _count(self, method: str) -> None:
         with self._lock:
             self._methods[method] += 1
@@ -575,5 +601,9 @@ class OpenAICompatible:
 
     def close(self) -> None:
         """Close the HTTP client (its connection pool)."""
+        with self._lock:
+            pool, self._sample_pool = self._sample_pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
         with contextlib.suppress(Exception):
             self._client.close()

@@ -453,7 +453,8 @@ def test_call_budget_counts_attempts_retries_included(serve):
 # -- partial work: each sample cached on its own -------------------------------------------------------
 
 
-def test_sampled_distribution_keeps_its_samples_across_a_failure(serve, tmp_path):
+@pytest.mark.parametrize("concurrency", [None, 4], ids=["sequential", "parallel"])
+def test_sampled_distribution_keeps_its_samples_across_a_failure(serve, tmp_path, concurrency):
     request = DistributionRequest(messages=USER, answers=IntegerAnswers(low=0, high=100), seed=9, n_samples=10)
     broken_seed = stable_seed(9, 6)
     healthy = [True]
@@ -465,19 +466,22 @@ def test_sampled_distribution_keeps_its_samples_across_a_failure(serve, tmp_path
 
     server = serve(handler)
     healthy[0] = False
-    first = CachedModel(client(server, max_retries=1), tmp_path / "c.sqlite")
+    first = CachedModel(client(server, max_retries=1, concurrency=concurrency), tmp_path / "c.sqlite")
     with pytest.raises(BackendUnavailableError, match="HTTP 503"):
         first.answer_distribution(request)
-    assert server.count == 6 + 2  # samples 0-5, then sample 6 twice
-    assert first.stats()["sample_stores"] == 6
+    stored = 6 if concurrency is None else 9  # sequential stops at sample 6; parallel finishes the others
+    assert server.count == stored + 2  # the stored samples, then sample 6 twice
+    assert first.stats()["sample_stores"] == stored
     first.close()
 
     healthy[0] = True
     before = server.count
-    second = CachedModel(client(server), tmp_path / "c.sqlite")
+    second = CachedModel(client(server, concurrency=concurrency), tmp_path / "c.sqlite")
     d = second.answer_distribution(request)
-    assert [r["seed"] for r in server.requests[before:]] == [stable_seed(9, i) for i in range(6, 10)]
-    assert second.stats()["sample_hits"] == 6
+    asked = sorted(r["seed"] for r in server.requests[before:])
+    missing = range(6, 10) if concurrency is None else [6]
+    assert asked == sorted(stable_seed(9, i) for i in missing)  # only the samples not stored
+    assert second.stats()["sample_hits"] == stored
     replies = [str(stable_seed(9, i) % 101) for i in range(10)]
     assert d.probs == distribution_from_replies(replies, request.answers).probs
     assert second.answer_distribution(request).cached
