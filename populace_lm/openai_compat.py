@@ -604,6 +604,6 @@ class OpenAICompatible:
         with self._lock:
             pool, self._sample_pool = self._sample_pool, None
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=True, cancel_futures=True)
         with contextlib.suppress(Exception):
             self._client.close()
