@@ -13,7 +13,8 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     """Add the language-model options.
 
     ``--backend/--model-path/--compute-type/--base-url/--model/--api-key-env/--cache/--replay/--max-calls`` and the
-    transport limits ``--timeout/--max-retries/--concurrency/--rpm/--tpm/--server-kind/--top-logprobs/--samples``
+    transport options ``--timeout/--max-retries/--concurrency/--rpm/--tpm/--server-kind/--top-logprobs/--samples/
+    --chat-template``
     (each defaults to its ``POPULACE_*`` environment twin, then to :class:`populace_lm.config.LLMConfig`'s default).
     """
     g = parser.add_argument_group("language model")
@@ -70,6 +71,12 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         help="replies per sampled distribution when log-probabilities do not cover the answers; 0 = never "
         "sample (POPULACE_SAMPLES)",
     )
+    g.add_argument(
+        "--chat-template",
+        default=None,
+        help="the model's .gguf file (or a Jinja template) so a server without a continue switch continues answer "
+        "stems through /completions (POPULACE_CHAT_TEMPLATE)",
+    )
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +111,7 @@ def model_from_args(args: argparse.Namespace) -> Any:
         "server_kind",
         "top_logprobs",
         "samples",
+        "chat_template",
     ):
         value = getattr(args, key, None)
         if value is not None:

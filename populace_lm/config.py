@@ -41,6 +41,7 @@ ENV_VARS: dict[str, str] = {
     "top_logprobs": "POPULACE_TOP_LOGPROBS",
     "samples": "POPULACE_SAMPLES",
     "verbose": "POPULACE_VERBOSE",
+    "chat_template": "POPULACE_CHAT_TEMPLATE",
 }
 """Field name → environment variable read by :meth:`LLMConfig.from_env`."""
 
@@ -55,6 +56,7 @@ _FLAGS = {
     "samples": "--samples",
     "max_calls": "--max-calls",
     "max_tokens": "max_tokens",
+    "chat_template": "--chat-template",
 }
 _FLOAT_FIELDS = ("timeout", "rpm", "tpm")
 _INT_FIELDS = ("max_retries", "concurrency", "top_logprobs", "samples")
@@ -103,6 +105,9 @@ class LLMConfig:
         samples: replies per sampled distribution (``--samples``; ``None`` = the request's own number; 0 = never
             sample, an uncovered answer set is an error).
         verbose: let the embedded llama.cpp print its own log (``POPULACE_VERBOSE``; the CLI's ``--verbose``).
+        chat_template: the model's ``.gguf`` file or a Jinja chat-template file (``--chat-template``); with it a
+            remote server continues answer stems through its raw ``/completions`` endpoint (see
+            :mod:`populace_lm.templates`), which servers without a continue switch need for exact answers.
 
     ``max_workers`` is the former name of ``concurrency`` (read-only alias; ``from_dict`` accepts it).
 
@@ -127,6 +132,7 @@ class LLMConfig:
     top_logprobs: int = 20
     samples: int | None = None
     verbose: bool = False
+    chat_template: str | None = None
 
     def __post_init__(self) -> None:
         if self.backend not in _BACKENDS:
@@ -234,6 +240,11 @@ def build_model(config: LLMConfig) -> CachedModel:
     else:
         from populace_lm.openai_compat import OpenAICompatible
 
+        template = None
+        if config.chat_template:
+            from populace_lm.templates import load_chat_template
+
+            template = load_chat_template(config.chat_template)
         backend = OpenAICompatible(
             model=config.model or "",
             base_url=config.base_url,
@@ -246,6 +257,7 @@ def build_model(config: LLMConfig) -> CachedModel:
             server_kind=config.server_kind,
             top_logprobs=config.top_logprobs,
             samples=config.samples,
+            chat_template=template,
         )
     budgeted = BudgetedModel(backend, max_calls=config.max_calls, max_tokens=config.max_tokens)
     try:

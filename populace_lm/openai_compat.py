@@ -171,6 +171,10 @@ class OpenAICompatible:
         max_missing_mass: coverage tolerance of :func:`exact_from_top_logprobs`.
         initial_backoff: seconds before the first retry (doubles per retry, jittered).
         max_backoff: cap of the backoff, seconds.
+        chat_template: the model's chat template (an object with ``render(messages, add_generation_prompt=True)``,
+            see :func:`populace_lm.templates.load_chat_template`; ``--chat-template``). With it, a chat that ends
+            with an assistant message (an answer stem) is continued on any server through the raw
+            ``/completions`` endpoint: the prompt is the rendered chat plus the stem.
 
     Raises:
         AuthenticationError: no key found.
@@ -197,6 +201,7 @@ class OpenAICompatible:
         max_missing_mass: float = 0.01,
         initial_backoff: float = 0.25,
         max_backoff: float = 20.0,
+        chat_template: Any = None,
     ) -> None:
         self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
         self.where = self.base_url or "the OpenAI API"
@@ -231,6 +236,8 @@ class OpenAICompatible:
         self._rate = RateLimiter(rpm=rpm, tpm=tpm)
         self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
         suffix = ("" if top_logprobs == 20 else f":top{top_logprobs}") + ("" if samples is None else f":n{samples}")
+        if chat_template is not None:  # stems continued through /completions: other prompts, other answers
+            suffix += f":template-{getattr(chat_template, 'digest', 'custom')}"
         self.model_id = f"{MODEL_ID_PREFIX}:{self.base_url or 'api.openai.com'}:{model}{suffix}"
         self._client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=self.timeout)
         self._lock = threading.Lock()
@@ -238,6 +245,7 @@ class OpenAICompatible:
         self._logprobs_ok: bool | None = None if top_logprobs else False
         self._sample_cache: Any = None
         self._sample_pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.chat_template = chat_template
         self._uses = {"continued": 0, "folded": 0, "none": 0}
         self._methods = {"exact": 0, "exact_partial": 0, "sampled": 0, "sampled_after_topk": 0}
 
@@ -321,9 +329,15 @@ class OpenAICompatible:
             models, headers = None, {}
         return detect_server_kind(models, headers, self.base_url)
 
+    def stem_mode(self, stem: str) -> str:
+        """``"continued"`` (vLLM's switch, or a raw completion with the chat template), ``"folded"`` or ``"none"``."""
+        if stem and self.chat_template is not None:
+            return "continued"
+        return stem_mode(self.kind, stem)
+
     def _stemmed(self, request: DistributionRequest) -> tuple[tuple[Message, ...], dict[str, Any]]:
         """The chat as sent for a distribution request, and the extra body fields that go with it."""
-        mode = stem_mode(self.kind, request.answer_prefix)
+        mode = self.stem_mode(request.answer_prefix)
         with self._lock:
             self._uses[mode] += 1
         if mode == "continued":
@@ -393,7 +407,7 @@ class OpenAICompatible:
             texts[i] = reply.text
             usage = usage + reply.usage
         stem = request.answer_prefix.strip()
-        if stem and stem_mode(self.kind, stem) == "folded":  # the reply often repeats the stem: read what follows it
+        if stem and self.stem_mode(stem) == "folded":  # the reply often repeats the stem: read what follows it
             texts = [t.split(stem, 1)[1] if stem in t else t for t in texts]
         return distribution_from_replies([t or "" for t in texts], request.answers, usage=usage)
 
@@ -402,7 +416,16 @@ class OpenAICompatible:
     def _complete(
         self, messages: Sequence[Message], *, extra_body: dict[str, Any], want_logprobs: bool, **params: Any
     ) -> _Reply:
-        chat = [{"role": m.role, "content": m.content} for m in messages]
+        raw = self.chat_template is not None and messages[-1].role == "assistant"
+        if raw:  # continue the final assistant message through /completions
+            head = tuple(messages[:-1])
+            chat: Any = self.chat_template.render(head, add_generation_prompt=True) + messages[-1].content
+            params = dict(params)
+            if params.pop("logprobs", None):
+                params["logprobs"] = params.pop("top_logprobs")
+            extra_body = {}
+        else:
+            chat = [{"role": m.role, "content": m.content} for m in messages]
         estimate = estimate_tokens([m.content for m in messages], int(params.get("max_tokens", 1)))
         attempts = [0, 0]  # attempts made, replies without logprobs
 
@@ -412,7 +435,7 @@ class OpenAICompatible:
                 self.meter.waited_for_rate(self._rate.acquire(estimate))
             with self._slots or contextlib.nullcontext():
                 response = self._send(chat, extra_body, want_logprobs, params)
-            reply = self._read(response, want_logprobs, attempts)
+            reply = self._read(response, want_logprobs, attempts, raw=raw)
             self._rate.settle(estimate, reply.usage.prompt_tokens + reply.usage.completion_tokens)
             return reply
 
@@ -423,10 +446,15 @@ class OpenAICompatible:
             tokens=lambda r: (r.usage.prompt_tokens, r.usage.completion_tokens),
         )
 
-    def _send(self, chat: list[dict[str, str]], extra_body: dict[str, Any], want_logprobs: bool, params: dict) -> Any:
-        """One HTTP attempt; transient faults become :class:`TransientFault`, the rest one-line errors."""
+    def _send(self, chat: Any, extra_body: dict[str, Any], want_logprobs: bool, params: dict) -> Any:
+        """One HTTP attempt; transient faults become :class:`TransientFault`, the rest one-line errors.
+
+        ``chat`` is a message list (``/chat/completions``) or a prompt string (``/completions``).
+        """
         retries = self.retry.max_retries
         try:
+            if isinstance(chat, str):
+                return self._client.completions.create(model=self.model, prompt=chat, **params)
             return self._client.chat.completions.create(
                 model=self.model, messages=chat, **({"extra_body": extra_body} if extra_body else {}), **params
             )
@@ -503,12 +531,12 @@ class OpenAICompatible:
             ),
         )
 
-    def _read(self, response: Any, want_logprobs: bool, attempts: list[int]) -> _Reply:
+    def _read(self, response: Any, want_logprobs: bool, attempts: list[int], *, raw: bool = False) -> _Reply:
         """Check one response body; anything unusable is a transient ``bad_body`` fault."""
         choices = getattr(response, "choices", None)
-        if not isinstance(choices, list) or not choices or not hasattr(choices[0], "message"):
+        if not isinstance(choices, list) or not choices or not hasattr(choices[0], "text" if raw else "message"):
             raise self._bad_body("a chat completion without choices")
-        content = getattr(choices[0].message, "content", None)
+        content = getattr(choices[0], "text", None) if raw else getattr(choices[0].message, "content", None)
         if content is not None and not isinstance(content, str):
             raise self._bad_body("a chat completion whose message is not text")
         usage = getattr(response, "usage", None)
@@ -520,7 +548,7 @@ class OpenAICompatible:
             )
         except (TypeError, ValueError) as exc:
             raise self._bad_body("a chat completion with malformed usage") from exc
-        top = self._top(choices[0]) if want_logprobs else None
+        top = (self._top_raw(choices[0]) if raw else self._top(choices[0])) if want_logprobs else None
         if want_logprobs and top is None:
             attempts[1] += 1
             if self._logprobs_ok is True:
@@ -534,6 +562,19 @@ class OpenAICompatible:
             with self._lock:
                 self._logprobs_ok = True
         return _Reply(text=content or "", top=top, usage=spent)
+
+    @staticmethod
+    def _top_raw(choice: Any) -> list[tuple[str, float]] | None:
+        """The first token's alternatives of a ``/completions`` choice (``logprobs.top_logprobs[0]``, a dict)."""
+        tops = getattr(getattr(choice, "logprobs", None), "top_logprobs", None)
+        if not isinstance(tops, list) or not tops or not isinstance(tops[0], dict) or not tops[0]:
+            return None
+        out = []
+        for token, logprob in tops[0].items():
+            if not isinstance(token, str) or not isinstance(logprob, int | float) or not logprob <= 0:
+                return None
+            out.append((token, float(logprob)))
+        return out
 
     def _top(self, choice: Any) -> list[tuple[str, float]] | None:
         """``(token, logprob)`` alternatives for the first generated token; None when absent or malformed."""
@@ -584,7 +625,16 @@ class OpenAICompatible:
                 "model": self.model,
                 "server_kind": kind or "auto (not detected yet)",
                 "server_kind_option": self.server_kind,
-                "answer_stem": None if kind is None else stem_mode(kind, "stem"),
+                "answer_stem": None if kind is None and self.chat_template is None else self.stem_mode("stem"),
+                "stem_via": (
+                    "raw completion with the chat template"
+                    if self.chat_template is not None
+                    else None
+                    if kind is None
+                    else {"continued": "extra_body continue_final_message", "folded": "instruction"}[
+                        stem_mode(kind, "stem")
+                    ]
+                ),
                 "stem_uses": dict(self._uses),
                 "distributions": dict(self._methods),
                 "logprobs_supported": self._logprobs_ok,

@@ -1,7 +1,7 @@
 """A loopback HTTP server that imitates an OpenAI-compatible endpoint for tests and benchmarks, with fault injection.
 
-It listens on ``127.0.0.1`` only, on a free port chosen by the OS, and answers ``POST /v1/chat/completions`` from a
-handler you give it (and ``GET /v1/models`` from ``models``)::
+It listens on ``127.0.0.1`` only, on a free port chosen by the OS, and answers ``POST /v1/chat/completions`` (and
+``POST /v1/completions``, recorded in ``server.paths``) from a handler you give it (and ``GET /v1/models`` from ``models``)::
 
     def handler(body: dict, n: int) -> Reply:
         return Reply(200, chat_completion("4"))
@@ -37,6 +37,7 @@ __all__ = [
     "LoopbackServer",
     "Reply",
     "chat_completion",
+    "text_completion",
     "top_logprobs_content",
 ]
 
@@ -100,6 +101,26 @@ def chat_completion(
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },
+    }
+
+
+def text_completion(text: str, *, top_logprobs: Mapping[str, float] | None = None) -> dict[str, Any]:
+    """A minimal, valid ``/v1/completions`` body; ``top_logprobs`` gives the first token's alternatives."""
+    logprobs = None
+    if top_logprobs is not None:
+        logprobs = {
+            "tokens": [text],
+            "token_logprobs": [math.log(top_logprobs.get(text, 1e-9))],
+            "top_logprobs": [{tok: math.log(p) for tok, p in top_logprobs.items()}],
+            "text_offset": [0],
+        }
+    return {
+        "id": "cmpl-loopback",
+        "object": "text_completion",
+        "created": 0,
+        "model": "loopback",
+        "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": "length"}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 1, "total_tokens": 11},
     }
 
 
@@ -263,6 +284,7 @@ class LoopbackServer:
         self.extra_headers = dict(headers or {})
         self.requests: list[dict[str, Any]] = []
         self.gets: list[str] = []
+        self.paths: list[str] = []
         self._lock = threading.Lock()
         outer = self
 
@@ -307,8 +329,9 @@ class LoopbackServer:
                     body = {"_raw": raw.decode(errors="replace")}
                 with outer._lock:
                     outer.requests.append(body)
+                    outer.paths.append(self.path)
                     n = len(outer.requests)
-                if self.path.rstrip("/") != "/v1/chat/completions":
+                if self.path.rstrip("/") not in ("/v1/chat/completions", "/v1/completions"):
                     reply = Reply(404, {"error": {"message": f"no route {self.path}"}})
                 else:
                     reply = outer.handler(body, n)

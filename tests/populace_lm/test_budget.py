@@ -242,11 +242,12 @@ def test_config_limits_from_env_and_flags_names(tmp_path):
         "POPULACE_TOP_LOGPROBS": "5",
         "POPULACE_SAMPLES": "0",
         "POPULACE_VERBOSE": "yes",
+        "POPULACE_CHAT_TEMPLATE": "/models/m.gguf",
     }
     cfg = LLMConfig.from_env(env, concurrency=8)
     assert (cfg.timeout, cfg.max_retries, cfg.concurrency, cfg.rpm, cfg.tpm) == (2.5, 3, 8, 600.0, 90000.0)
     assert (cfg.server_kind, cfg.top_logprobs, cfg.samples, cfg.verbose) == ("vllm", 5, 0, True)
-    assert cfg.max_workers == 8
+    assert cfg.max_workers == 8 and cfg.chat_template == "/models/m.gguf"
     assert LLMConfig.from_dict(cfg.to_dict()) == cfg
     assert LLMConfig.from_dict({"max_workers": 7}).concurrency == 7  # the former name still reads
     with pytest.raises(ValueError, match="POPULACE_TIMEOUT='soon' is not a number"):
@@ -364,3 +365,20 @@ def test_cli_flags_map_onto_the_config(tmp_path, monkeypatch):
     close_model(model)
     with pytest.raises(SystemExit):
         parser.parse_args(["--server-kind", "tgi"])
+
+
+def test_chat_template_from_a_jinja_file_and_errors(tmp_path):
+    from populace_lm.errors import ModelNotFoundError
+    from populace_lm.templates import load_chat_template
+
+    path = tmp_path / "t.jinja"
+    path.write_text(
+        "{% for m in messages %}[{{ m.role }}] {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}[a] {% endif %}"
+    )
+    template = load_chat_template(path)
+    assert template.render(USER) == "[user] Pick a number.\n[a] "
+    assert len(template.digest) == 12
+    with pytest.raises(ModelNotFoundError, match="--chat-template .* is not a file"):
+        load_chat_template(tmp_path / "missing.gguf")
+    with pytest.raises(ModelNotFoundError, match="--chat-template .* is not a file"):
+        load_chat_template(tmp_path)

@@ -24,7 +24,13 @@ from populace_lm.parsing import distribution_from_replies, parse_integer_reply
 from populace_lm.retry import RetryPolicy, retry_after_seconds
 from populace_lm.servers import FOLD_TEMPLATE
 from populace_lm.types import DistributionRequest, GenerationRequest, IntegerAnswers, Message, stable_seed
-from tests.populace_lm.loopback_server import LoopbackServer, Reply, chat_completion, top_logprobs_content
+from tests.populace_lm.loopback_server import (
+    LoopbackServer,
+    Reply,
+    chat_completion,
+    text_completion,
+    top_logprobs_content,
+)
 
 USER = (
     Message(role="system", content="You are Ann."),
@@ -485,3 +491,43 @@ def test_sampled_distribution_keeps_its_samples_across_a_failure(serve, tmp_path
     replies = [str(stable_seed(9, i) % 101) for i in range(10)]
     assert d.probs == distribution_from_replies(replies, request.answers).probs
     assert second.answer_distribution(request).cached
+
+
+# -- stems continued through /completions with the model's chat template ------------------------------
+
+
+def test_chat_template_continues_the_stem_through_raw_completions(serve):
+    from populace_lm.local import ChatTemplate
+
+    template = ChatTemplate(
+        "{% for m in messages %}<{{ m.role }}>{{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<assistant>"
+        "{% endif %}"
+    )
+
+    def handler(body, n):
+        if "prompt" not in body:
+            return Reply(200, chat_completion("a chat reply"))
+        if body.get("logprobs"):
+            return Reply(200, text_completion("4", top_logprobs={"4": 0.6, "3": 0.2, "1": 0.1, "2": 0.05, "5": 0.05}))
+        return Reply(200, text_completion(str(body["seed"] % 101)))
+
+    server = serve(handler)
+    model = client(server, server_kind="openai", chat_template=template)
+    assert model.model_id.endswith(":template-custom")
+    d = model.answer_distribution(DistributionRequest(messages=USER, answers=LIKERT5, answer_prefix="Rating: "))
+    assert server.paths == ["/v1/completions"]
+    sent = server.requests[0]
+    assert sent["prompt"] == "<system>You are Ann.\n<user>I am the life of the party.\n<assistant>Rating: "
+    assert sent["logprobs"] == 20 and "top_logprobs" not in sent and sent["max_tokens"] == 1
+    assert d.method == "exact" and d.valid_mass == pytest.approx(1.0)
+    assert d.probs == pytest.approx([0.1, 0.05, 0.2, 0.6, 0.05])
+    info = model.describe()
+    assert info["answer_stem"] == "continued" and info["stem_via"] == "raw completion with the chat template"
+
+    game = DistributionRequest(messages=USER, answers=IntegerAnswers(low=0, high=100), n_samples=3, answer_prefix="$")
+    g = model.answer_distribution(game)
+    assert g.method == "sampled" and g.valid_mass == 1.0
+    assert all(r["prompt"].endswith("<assistant>$") for r in server.requests[1:])
+    assert [r["seed"] for r in server.requests[1:]] == [stable_seed(0, i) for i in range(3)]
+    assert model.generate(GenerationRequest(messages=USER)).text == "a chat reply"  # no stem: a plain chat
+    assert server.paths[-1] == "/v1/chat/completions"
