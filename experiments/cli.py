@@ -333,7 +333,8 @@ def _global_flags(args: argparse.Namespace) -> None:
                 setattr(args, flag, True)
     if getattr(args, "verbose", False):
         os.environ["POPULACE_VERBOSE"] = "1"
-    set_progress(not getattr(args, "quiet", False))
+    env_quiet = os.environ.get("POPULACE_QUIET", "").strip().lower() in ("1", "true", "yes", "on")
+    set_progress(not (getattr(args, "quiet", False) or env_quiet))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -351,6 +352,10 @@ def main(argv: list[str] | None = None) -> int:
             code = int(args.func(args) or 0)
         if code != 0:
             status = "error"
+    except SystemExit as exc:  # e.g. an experiment's own option parser
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+        status = "ok" if code == 0 else "error"
+        raise
     except KeyboardInterrupt:
         status, message, code = "interrupted", "interrupted", 130
         print("populace: interrupted (finished LLM answers are kept in the cache)", file=sys.stderr)

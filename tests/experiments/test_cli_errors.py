@@ -67,7 +67,8 @@ def _clean_flags(monkeypatch, tmp_path):
     """Global flags change process state: restore it; crash logs go to a temporary folder."""
     from populace_lm.progress import set_progress
 
-    monkeypatch.delenv("POPULACE_VERBOSE", raising=False)
+    monkeypatch.setenv("POPULACE_VERBOSE", "")  # recorded, so what main() sets is undone after the test
+    monkeypatch.delenv("POPULACE_QUIET", raising=False)
     monkeypatch.setenv("POPULACE_CACHE_DIR", str(tmp_path / "populace-cache"))
     yield
     set_progress(True)
@@ -315,9 +316,13 @@ def test_quiet_turns_bars_off_and_verbose_turns_library_logs_on(monkeypatch, cap
     monkeypatch.setattr(experiments.cmd_probe, "run", record)
     assert main(["probe", "--question", "Q", "--scale", "likert5", "--quiet", "--verbose"]) == 0
     assert seen["bars"] is False and seen["verbose"] == "1"
-    monkeypatch.delenv("POPULACE_VERBOSE")
+    monkeypatch.setenv("POPULACE_VERBOSE", "")
     assert main(["probe", "--question", "Q", "--scale", "likert5"]) == 0
-    assert seen["bars"] is True and seen["verbose"] is None
+    assert seen["bars"] is True and seen["verbose"] == ""
+    monkeypatch.setenv("POPULACE_QUIET", "1")  # the environment twin of --quiet still holds without the flag
+    assert main(["probe", "--question", "Q", "--scale", "likert5"]) == 0
+    assert seen["bars"] is False
+    monkeypatch.delenv("POPULACE_QUIET")
     monkeypatch.setattr(experiments.cmd_experiment, "run", record)
     assert main(["experiment", "seed000", "--out", "x", "--quiet"]) == 0  # given after the experiment's name
     assert seen["bars"] is False and seen["rest"] == ["--out", "x"]
