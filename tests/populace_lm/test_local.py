@@ -27,6 +27,38 @@ def test_missing_gguf_path_is_a_clear_error(tmp_path):
         LocalLlama(tmp_path / "nope.gguf")
 
 
+def test_a_folder_as_model_path_says_it_is_a_folder_and_names_a_file_inside(tmp_path):
+    with pytest.raises(ModelNotFoundError, match=r"is a folder; pass a GGUF file$"):
+        LocalLlama(tmp_path)
+    (tmp_path / "m.gguf").write_bytes(b"GGUF")
+    with pytest.raises(ModelNotFoundError, match=r"is a folder; pass a GGUF file such as .*m\.gguf"):
+        LocalLlama(tmp_path)
+
+
+# what llama.cpp/ggml print while loading a model (log callback and direct writes)
+NATIVE_MARKERS = ("llama_model_loader", "load_tensors", "llama_context", "print_info", "ggml")
+
+
+def _native_lines(text: str) -> list[str]:
+    return [line for line in text.splitlines() if any(m in line for m in NATIVE_MARKERS)]
+
+
+def test_loading_is_silent_by_default_and_verbose_shows_the_loader(capfd, monkeypatch):
+    """No llama.cpp/ggml line reaches file descriptor 2 by default; ``verbose`` (or POPULACE_VERBOSE=1) shows them."""
+    monkeypatch.delenv("POPULACE_VERBOSE", raising=False)
+    quiet = LocalLlama(compute_type="native", n_ctx=256, n_threads=1)
+    quiet._ensure_loaded()
+    assert _native_lines(capfd.readouterr().err) == []
+    loud = LocalLlama(compute_type="native", n_ctx=256, n_threads=1, verbose=True)
+    loud._ensure_loaded()
+    assert len(_native_lines(capfd.readouterr().err)) > 20
+    monkeypatch.setenv("POPULACE_VERBOSE", "1")
+    from_env = LocalLlama(compute_type="native", n_ctx=256, n_threads=1)
+    assert from_env.verbose
+    from_env._ensure_loaded()
+    assert any("llama_model_loader" in line for line in capfd.readouterr().err.splitlines())
+
+
 def test_likert_distribution_sums_to_one_with_valid_mass(embedded_model):
     req = DistributionRequest(
         messages=[Message(role="user", content=LIKERT)], answers=IntegerAnswers(low=1, high=5), answer_prefix="Rating: "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -22,16 +24,69 @@ def _pop():
 
 
 def test_population_validates_weights():
-    with pytest.raises(ValueError, match="sum to 1"):
+    with pytest.raises(ValueError, match=r"weights sum to 0.5, expected 1"):
         Population(personas=(Persona(id="a", text=""),), weights=np.array([0.5]), construction="x")
-    with pytest.raises(ValueError, match=r"expected \(1,\)"):
+    with pytest.raises(ValueError, match=r"shape \(2,\) for 1 personas; give one weight per persona"):
         Population(personas=(Persona(id="a", text=""),), weights=np.array([0.5, 0.5]), construction="x")
-    with pytest.raises(ValueError, match="unique"):
+    with pytest.raises(ValueError, match=r"duplicate persona id 'a' \(personas #1 and #2\)"):
         Population(
             personas=(Persona(id="a", text=""), Persona(id="a", text="")),
             weights=np.array([0.5, 0.5]),
             construction="x",
         )
+
+
+def _doc(**changes):
+    d = {
+        "kind": "populace.population",
+        "construction": "test",
+        "personas": [{"id": "a", "text": "A"}, {"id": "b", "text": "B"}],
+        "weights": [0.4, 0.6],
+    }
+    d.update(changes)
+    return {k: v for k, v in d.items() if v is not ...}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"personas": {"a": "A"}}, r"^f\.json: 'personas' is an object; it must be a list of"),
+        ({"personas": "A"}, r"^f\.json: 'personas' is a string \('A'\); it must be a list"),
+        ({"personas": ["You are kind.", {"id": "b", "text": "B"}]}, r"personas\[0\]: a persona is a string"),
+        ({"personas": [{"id": "a", "text": None}, {"id": "b", "text": "B"}]}, r"persona 'a': text must be .*got null"),
+        ({"personas": [{"id": "a"}, {"id": "b", "text": "B"}]}, r"persona 'a' has no 'text'"),
+        ({"weights": ...}, r"^missing key 'weights' in f\.json; add 'weights': one weight per persona$"),
+        ({"personas": ...}, r"^missing key 'personas' in f\.json"),
+        ({"weights": [1.0]}, r"^f\.json: 1 weights for 2 personas; give one weight per persona$"),
+        ({"weights": [1.5, -0.5]}, r"weights\[1\] = -0.5: weights must be finite and non-negative"),
+        ({"weights": [0.4, 0.5]}, r"weights sum to 0\.9, expected 1; divide each weight by their sum"),
+        ({"weights": ["0.4", "0.6"]}, r"'weights' must be a list of numbers"),
+        ({"personas": [{"id": "a", "text": "A"}, {"id": "a", "text": "B"}]}, r"duplicate persona id 'a'"),
+        ({"personas": []}, r"'personas' is empty"),
+        ({"kind": "populace.run"}, r"not a population file \(kind='populace.run'"),
+    ],
+)
+def test_population_document_errors_name_the_file_the_key_and_the_fix(changes, message):
+    with pytest.raises(ValueError, match=message):
+        Population.from_dict(_doc(**changes), source="f.json")
+
+
+def test_a_hand_written_document_without_kind_or_construction_is_accepted():
+    d = _doc(kind=..., construction=...)
+    pop = Population.from_dict(d)
+    assert pop.construction == "unspecified" and [p.id for p in pop.personas] == ["a", "b"]
+
+
+def test_population_load_reports_truncated_json_and_folders(tmp_path):
+    full = json.dumps(_doc(), indent=2)
+    (tmp_path / "cut.json").write_text(full[: len(full) // 2])
+    with pytest.raises(ValueError, match=r"cut\.json is truncated JSON \(it ends at line \d+"):
+        Population.load(tmp_path / "cut.json")
+    (tmp_path / "bad.json").write_text('{"kind": "populace.population",, "weights": []}')
+    with pytest.raises(ValueError, match=r"bad\.json is not valid JSON: .* at line 1 column 32"):
+        Population.load(tmp_path / "bad.json")
+    with pytest.raises(ValueError, match="is a folder"):
+        Population.load(tmp_path)
 
 
 def test_sampling_is_seeded_and_follows_weights():
