@@ -20,5 +20,7 @@ class ScenarioFileError(ScenarioError):
 
 
 class MultiDimensionError(ScenarioError, AttributeError):
-    """A one-dimensional member (``support``, ``pmfs``, ``describe_target`` …) asked of a scenario with several
-    dimensions; it is an ``AttributeError`` too, so ``isinstance(x, Scenario)`` is False for such a selection."""
+    """A one-dimensional member (``support``, ``pmfs``, ``describe_target`` …) asked of several dimensions.
+
+    It is an ``AttributeError`` too, so ``isinstance(x, Scenario)`` is False for a multi-dimensional selection.
+    """

@@ -1,5 +1,7 @@
-"""Scenarios built from specs: a survey dimension (:class:`SurveyScenario`) and a decision task
-(:class:`DecisionScenario`). Both satisfy :class:`scenarios.base.Scenario`.
+"""Scenarios built from specs: a survey dimension (:class:`SurveyScenario`) and a decision task.
+
+Both :class:`SurveyScenario` (one dimension selected) and :class:`DecisionScenario` satisfy
+:class:`scenarios.base.Scenario`.
 
 Human rows are split *before* scoring (:func:`scenarios.split.split_indices` over the data's rows), so a
 one-dimensional score and a multi-item response vector of the same file share the fit/test split; a respondent
@@ -18,11 +20,11 @@ import pandas as pd
 from populace_lm.types import IntegerAnswers
 from scenarios.errors import MultiDimensionError, ScenarioError
 from scenarios.question import Question
+from scenarios.scoring import dimension_pmfs, dimension_scores, dimension_support
 from scenarios.spec import DecisionSpec, DimensionSpec, SurveySpec, spec_from_dict
 from scenarios.split import SPLITS, split_indices
 from scenarios.survey import Survey, SurveyItem
 from scenarios.tabular import HumanRows, read_human_rows
-from scenarios.scoring import dimension_pmfs, dimension_scores, dimension_support
 
 __all__ = ["DecisionScenario", "HumanSample", "SurveyScenario", "check_target", "split_rows"]
 
@@ -51,9 +53,7 @@ def split_rows(n: int, split: str, seed: int) -> np.ndarray:
         ScenarioError: an unknown split name.
     """
     if split not in SPLITS:
-        raise ScenarioError(
-            f"split must be one of {list(SPLITS)}, got {split!r} (pass the data location as source=…)"
-        )
+        raise ScenarioError(f"split must be one of {list(SPLITS)}, got {split!r} (pass the data location as source=…)")
     if split == "all":
         return np.arange(n)
     fit, test = split_indices(n, seed=seed)
@@ -103,7 +103,9 @@ class SurveyScenario:
         for d in self.dimensions:
             self.spec.dimension(d)  # raises naming the known dimensions
         if self.group and (self.spec.data is None or not self.spec.data.group):
-            raise ScenarioError(f"scenario {self.name!r}: the file declares no data.group column to select {self.group!r}")
+            raise ScenarioError(
+                f"scenario {self.name!r}: the file declares no data.group column to select {self.group!r}"
+            )
 
     # ------------------------------------------------------------------ structure
     @property
@@ -141,7 +143,9 @@ class SurveyScenario:
             return (self,)
         suffix = f"@{self.group}" if self.group else ""
         return tuple(
-            SurveyScenario(name=f"{base}:{d}{suffix}", spec=self.spec, dimensions=(d,), group=self.group, source=self.source)
+            SurveyScenario(
+                name=f"{base}:{d}{suffix}", spec=self.spec, dimensions=(d,), group=self.group, source=self.source
+            )
             for d in self.dimensions
         )
 
@@ -289,11 +293,15 @@ class SurveyScenario:
         v = check_target(self.name, support, x)
         lo, hi = support[0], support[-1]
         if dim.scoring != "item":
-            return f"a person whose {dim.label} score would be about {v:g} out of {hi:g} ({_level(v, lo, hi)} {dim.label})"
+            return (
+                f"a person whose {dim.label} score would be about {v:g} out of {hi:g} ({_level(v, lo, hi)} {dim.label})"
+            )
         text = self.spec.item(dim.items[0]).text
         if not self.ordered:
             if v not in support:
-                raise ValueError(f"target {x!r} is not an option of unordered scenario {self.name!r}; options {support}")
+                raise ValueError(
+                    f"target {x!r} is not an option of unordered scenario {self.name!r}; options {support}"
+                )
             return f'a person who would answer "{self._nearest_option(dim, v)}" to "{text}"'
         return (
             f'a person whose answer to "{text}" would score about {v:g} on the scale from {lo:g} to {hi:g} '
@@ -484,7 +492,13 @@ class DecisionScenario(DecisionWords):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
-        return {"kind": "decision_scenario", "name": self.name, "spec": self.spec.to_dict(), "group": self.group, "source": self.source}
+        return {
+            "kind": "decision_scenario",
+            "name": self.name,
+            "spec": self.spec.to_dict(),
+            "group": self.group,
+            "source": self.source,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DecisionScenario:

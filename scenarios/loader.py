@@ -15,8 +15,6 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-
-
 from scenarios.errors import DataError, ScenarioError, ScenarioFileError
 from scenarios.scales import Category, Scale
 from scenarios.schema import validate_document
@@ -61,7 +59,7 @@ def _resolve(table: dict[str, Any], key: str, file: str, base_dir: Path) -> dict
     if len(given) != 1:
         raise _fail(file, key, f"give exactly one of path, url or dataset (got {given or 'none'})")
     if "dataset" in table and "file" not in table:
-        raise _fail(file, f"{key}.file", "a dataset reference needs the file inside it; add file = \"data.csv\"")
+        raise _fail(file, f"{key}.file", 'a dataset reference needs the file inside it; add file = "data.csv"')
     if "file" in table and "dataset" not in table:
         raise _fail(file, f"{key}.file", "'file' goes with 'dataset'; use path = \"…\" for a file of your own")
     out = {k: str(table.get(k, "")) for k in ("path", "url", "dataset", "file")}
@@ -87,13 +85,13 @@ def _scale(table: dict[str, Any], key: str, file: str) -> Scale:
                 hint = 'labels = { 1 = "disagree", 5 = "agree" }' if k == "labels" else f"{k} = …"
                 raise _fail(file, f"{key}.{k}", f"a range scale needs {k}; add {hint}")
         if "categories" in table:
-            raise _fail(file, f"{key}.categories", "a range scale has no categories; use type = \"ordinal\"")
+            raise _fail(file, f"{key}.categories", 'a range scale has no categories; use type = "ordinal"')
         labels: dict[int, str] = {}
         for k, v in table["labels"].items():
             try:
                 labels[int(k)] = v
             except ValueError:
-                raise _fail(file, f"{key}.labels.{k}", "label keys are answer numbers, e.g. 1 = \"disagree\"") from None
+                raise _fail(file, f"{key}.labels.{k}", 'label keys are answer numbers, e.g. 1 = "disagree"') from None
         lo, hi = table["low"], table["high"]
         if not 0 <= lo < hi:
             raise _fail(file, f"{key}.high", f"need 0 <= low < high, got low = {lo}, high = {hi}")
@@ -102,13 +100,13 @@ def _scale(table: dict[str, Any], key: str, file: str) -> Scale:
             raise _fail(file, f"{key}.labels", f"labels {outside} lie outside {lo}..{hi}; label points of the scale")
         for end in (lo, hi):
             if end not in labels:
-                raise _fail(file, f"{key}.labels", f"label both ends of the scale; add {end} = \"…\"")
+                raise _fail(file, f"{key}.labels", f'label both ends of the scale; add {end} = "…"')
         return Scale(kind="range", low=lo, high=hi, labels=labels)
     for k in ("low", "high", "labels"):
         if k in table:
             raise _fail(file, f"{key}.{k}", f"a {kind} scale is given by its categories; remove {k}")
     if "categories" not in table:
-        raise _fail(file, f"{key}.categories", "add categories = [{ label = \"…\", code = \"…\" }, …]")
+        raise _fail(file, f"{key}.categories", 'add categories = [{ label = "…", code = "…" }, …]')
     cats = []
     for i, c in enumerate(table["categories"]):
         ckey = f"{key}.categories[{i}]"
@@ -173,7 +171,7 @@ def _items(doc: dict[str, Any], scales: dict[str, Scale], texts: dict[str, str],
         text = it.get("text", texts.get(item_id, ""))
         if not text.strip():
             where = "the codebook has no line for it" if "codebook" in doc else "there is no [codebook]"
-            raise _fail(file, f"{key}.text", f"item {item_id!r} has no text and {where}; add text = \"…\"")
+            raise _fail(file, f"{key}.text", f'item {item_id!r} has no text and {where}; add text = "…"')
         reverse = it.get("reverse", False)
         scale = scales[scale_name]
         if reverse is not False:
@@ -223,7 +221,7 @@ def _dimensions(doc: dict[str, Any], items: list[ItemSpec], scales: dict[str, Sc
         scoring = table.get("scoring", "item" if len(ids) == 1 else "sum")
         key = f"dimensions.{dim_id}.scoring"
         if scoring == "item" and len(ids) != 1:
-            raise _fail(file, key, f"'item' scores one item but {dim_id!r} has {len(ids)}; use \"sum\" or \"mean\"")
+            raise _fail(file, key, f'\'item\' scores one item but {dim_id!r} has {len(ids)}; use "sum" or "mean"')
         item_scales = {next(it.scale for it in items if it.id == i) for i in ids}
         if len(item_scales) > 1:
             raise _fail(
@@ -242,7 +240,9 @@ def _data(doc: dict[str, Any], file: str, base_dir: Path, *, decision_name: str 
     ref = _resolve(table, "data", file, base_dir)
     if "column" in table and not decision_name:
         raise _fail(file, "data.column", "a survey reads one column per item; set items[i].column instead")
-    filters = {k: tuple(str(x) for x in (v if isinstance(v, list) else [v])) for k, v in table.get("filters", {}).items()}
+    filters = {
+        k: tuple(str(x) for x in (v if isinstance(v, list) else [v])) for k, v in table.get("filters", {}).items()
+    }
     sep = table.get("separator", "")
     return DataSpec(
         **ref,
@@ -285,7 +285,7 @@ def spec_from_document(
     if doc["kind"] == "decision":
         for k in _SURVEY_ONLY:
             if k in doc:
-                raise _fail(file, k, "belongs to a survey; remove it or set kind = \"survey\"")
+                raise _fail(file, k, 'belongs to a survey; remove it or set kind = "survey"')
         if "decision" not in doc:
             raise _fail(file, "decision", "a decision task needs a [decision] table (instruction, low, high)")
         d = doc["decision"]
@@ -309,7 +309,7 @@ def spec_from_document(
         except ScenarioError as exc:
             raise ScenarioFileError(f"{file}: {exc}") from None
     if "decision" in doc:
-        raise _fail(file, "decision", "belongs to a decision task; remove it or set kind = \"decision\"")
+        raise _fail(file, "decision", 'belongs to a decision task; remove it or set kind = "decision"')
     if "scale" in doc and "scales" in doc:
         raise _fail(file, "scales", "give either one [scale] or named [scales.NAME] tables, not both")
     if "scale" in doc:
@@ -317,7 +317,7 @@ def spec_from_document(
     elif doc.get("scales"):
         scales = {k: _scale(v, f"scales.{k}", file) for k, v in doc["scales"].items()}
     else:
-        raise _fail(file, "scale", "a survey needs an answer scale; add a [scale] table (type = \"range\", …)")
+        raise _fail(file, "scale", 'a survey needs an answer scale; add a [scale] table (type = "range", …)')
     items = _items(doc, scales, _codebook(doc, file, base, source), file)
     dims = _dimensions(doc, items, scales, file)
     survey = doc.get("survey", {})
@@ -338,5 +338,3 @@ def spec_from_document(
     except ScenarioError as exc:
         key = "survey.instructions" if "placeholder" in str(exc) or "template" in str(exc) else "items"
         raise _fail(file, key, str(exc)) from None
-
-

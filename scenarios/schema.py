@@ -19,7 +19,14 @@ from scenarios.errors import ScenarioFileError
 
 __all__ = ["SCHEMA", "Key", "validate_document"]
 
-_TYPE_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false", list: "an array", dict: "a table"}
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "an array",
+    dict: "a table",
+}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ DEFAULT_INSTRUCTIONS = (
 
 
 def item_prompt(instructions: str, item_label: str, text: str, *, low: int, high: int, scale: str) -> str:
-    """The user message asking one item: the instruction first, the item last.
+    r"""The user message asking one item: the instruction first, the item last.
 
     The instruction comes first and the statement last, so the questions of one respondent share a long token
     prefix (persona + instruction) that the backend's KV cache evaluates once: about 20 new tokens per item
@@ -41,7 +41,7 @@ def item_prompt(instructions: str, item_label: str, text: str, *, low: int, high
         scale: the options in words, e.g. ``"1 = disagree, 3 = neutral, 5 = agree"``.
 
     >>> item_prompt("Answer {low}-{high} ({scale}).", "Question", "Do you vote?", low=1, high=2, scale="1 = no, 2 = yes")
-    'Answer 1-2 (1 = no, 2 = yes).\\nQuestion: "Do you vote?"'
+    'Answer 1-2 (1 = no, 2 = yes).\nQuestion: "Do you vote?"'
     """
     head = instructions.format(low=low, high=high, scale=scale)
     return f'{head}\n{item_label}: "{text}"' if item_label else f"{head}\n{text}"

@@ -14,6 +14,7 @@ The counts are kept in :attr:`HumanRows.report`.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -149,10 +150,8 @@ def _scale_column(
     by_code = {c.code: i + 1 for i, c in enumerate(scale.categories)}
     by_number: dict[float, int] = {}
     for c, opt in by_code.items():
-        try:
+        with contextlib.suppress(ValueError):
             by_number[float(c)] = opt
-        except ValueError:
-            pass
     out = np.full(len(df), np.nan)
     for value in pd.unique(text[~miss]):
         opt = by_code.get(value)
@@ -196,7 +195,7 @@ def read_human_rows(spec: ScenarioSpec, source: str | os.PathLike[str] | None = 
         raise ScenarioFileError(f"{origin}: key 'data': {exc}") from None
     df = _read_table(data, Path(path), origin)
     report: dict[str, Any] = {"file": str(path), "rows_read": len(df)}
-    for col, accepted in data.filters.items():
+    for col in data.filters:
         _require(df, col, f"data.filters.{col}", origin, Path(path))
     keep = np.ones(len(df), dtype=bool)
     for col, accepted in data.filters.items():
@@ -260,8 +259,10 @@ def read_human_rows(spec: ScenarioSpec, source: str | os.PathLike[str] | None = 
     if data.group:
         _require(df, data.group, "data.group", origin, Path(path))
         groups = df[data.group].str.strip().to_numpy(dtype=str)[keep]
-    demo = df.loc[keep, list(data.demographics)].reset_index(drop=True) if data.demographics else pd.DataFrame(
-        index=range(int(keep.sum()))
+    demo = (
+        df.loc[keep, list(data.demographics)].reset_index(drop=True)
+        if data.demographics
+        else pd.DataFrame(index=range(int(keep.sum())))
     )
     report["rows_kept"] = int(keep.sum())
     rows = HumanRows(
