@@ -75,7 +75,7 @@ class HumanRows:
         )
 
 
-_CACHE: dict[tuple[str, str], HumanRows] = {}
+_CACHE: dict[tuple[str, str], HumanRows] = {}  # (spec, data file and its mtime) → rows
 
 
 def _read_table(data: DataSpec, path: Path, origin: str) -> pd.DataFrame:
@@ -184,15 +184,16 @@ def read_human_rows(spec: ScenarioSpec, source: str | os.PathLike[str] | None = 
     origin = spec.origin or spec.name
     if spec.data is None:
         raise ScenarioFileError(f"{origin}: key 'data': the scenario declares no human data; add a [data] table")
-    key = (json.dumps(spec.to_dict(), sort_keys=True, default=str), str(source))
-    hit = _CACHE.get(key)
-    if hit is not None:
-        return hit
     data = spec.data
     try:
         path = open_source(data.to_dict(), source)
     except DataError as exc:
         raise ScenarioFileError(f"{origin}: key 'data': {exc}") from None
+    stamp = os.stat(path).st_mtime_ns if os.path.exists(path) else 0
+    key = (json.dumps(spec.to_dict(), sort_keys=True, default=str), f"{path}:{stamp}")
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return hit
     df = _read_table(data, Path(path), origin)
     report: dict[str, Any] = {"file": str(path), "rows_read": len(df)}
     for col in data.filters:

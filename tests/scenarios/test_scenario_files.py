@@ -14,7 +14,7 @@ from scenarios.errors import MultiDimensionError, ScenarioError
 from scenarios.file_scenarios import DecisionScenario, SurveyScenario
 from scenarios.loader import load_spec
 from scenarios.scales import Category, Scale
-from scenarios.spec import DataSpec, DecisionSpec, SurveySpec, spec_from_dict
+from scenarios.spec import DataSpec, DecisionSpec, DimensionSpec, ItemSpec, SurveySpec, spec_from_dict
 
 SURVEY = """\
 kind = "survey"
@@ -156,25 +156,12 @@ def test_mean_scoring_divides_the_sum_support(tmp_path):
 
 
 def test_ordinal_values_sum_on_their_own_support():
+    cats = tuple(Category(label=x, value=v) for x, v in [("a", 0), ("b", 0.5), ("c", 2)])
     spec = SurveySpec(
         name="o",
-        scales={
-            "f": Scale(
-                kind="ordinal",
-                categories=tuple(Category(label=x, value=v) for x, v in [("a", 0), ("b", 0.5), ("c", 2)]),
-            )
-        },
-        items=tuple(
-            __import__("scenarios.spec", fromlist=["ItemSpec"]).ItemSpec(
-                id=i, text=f"item {i}", dimension="d", scale="f"
-            )
-            for i in ("x", "y")
-        ),
-        dimensions=(
-            __import__("scenarios.spec", fromlist=["DimensionSpec"]).DimensionSpec(
-                id="d", label="D", scoring="sum", items=("x", "y")
-            ),
-        ),
+        scales={"f": Scale(kind="ordinal", categories=cats)},
+        items=tuple(ItemSpec(id=i, text=f"item {i}", dimension="d", scale="f") for i in ("x", "y")),
+        dimensions=(DimensionSpec(id="d", label="D", scoring="sum", items=("x", "y")),),
     )
     sc = SurveyScenario(name="o:d", spec=spec, dimensions=("d",))
     assert sc.support.tolist() == [0.0, 0.5, 1.0, 2.0, 2.5, 4.0]
@@ -410,3 +397,16 @@ def test_specs_round_trip(survey_file, decision_file):
     assert again == sc and again.human_values().tolist() == sc.human_values().tolist()
     dsc = get_scenario(str(decision_file))
     assert DecisionScenario.from_dict(dsc.to_dict()) == dsc
+
+
+def test_register_a_scenario_made_in_code(decision_file):
+    from scenarios import registry
+
+    made = get_scenario(str(decision_file))
+    registry.register_scenario("donation_in_code", lambda source=None, wording="own": made)
+    try:
+        assert get_scenario("donation_in_code") is made and "donation_in_code" in registry.scenario_names()
+        with pytest.raises(ScenarioError, match="already registered"):
+            registry.register_scenario("dictator", lambda **_: made)
+    finally:
+        registry._FACTORIES.pop("donation_in_code")
