@@ -410,3 +410,31 @@ def test_register_a_scenario_made_in_code(decision_file):
             registry.register_scenario("dictator", lambda **_: made)
     finally:
         registry._FACTORIES.pop("donation_in_code")
+
+
+def test_data_from_a_url(tmp_path, monkeypatch):
+    import http.server
+    import threading
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "answers.csv").write_text(_csv(ROWS))
+
+    class Handler(http.server.SimpleHTTPRequestHandler):
+        def __init__(self, *a, **kw):
+            super().__init__(*a, directory=str(site), **kw)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("POPULACE_DATA_CACHE", str(tmp_path / "cache"))
+    url = f"http://127.0.0.1:{server.server_port}/answers.csv"
+    path = tmp_path / "remote.toml"
+    path.write_text(SURVEY.replace('path = "answers.csv"', f'url = "{url}"'))
+    try:
+        values = get_scenario(f"{path}:trust").human_values()
+    finally:
+        server.shutdown()
+    assert values.tolist() == [2.0, 4.0, 6.0, 4.0, 4.0]
