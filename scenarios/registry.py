@@ -1,91 +1,87 @@
-"""Named one-dimensional scenarios: what the population builders fit and the demo scores.
+"""The one scenario registry: built-in instruments (TOML files), game roles, and a user's TOML file.
 
-A one-dimensional scenario maps each persona to a distribution over a numeric support and has a human sample on
-that support:
+Names ``get_scenario`` resolves::
 
-* ``bigfive:E`` (``:N``, ``:A``, ``:C``, ``:O``) — a Big Five trait sum (10–50) from the IPIP-50 items, whose
-  distribution is the exact convolution of the persona's keyed item distributions (items answered in separate
-  conversations, hence independent given the persona);
-* a game role (``dictator``, ``ultimatum_proposer``, …) — the decision's own answer distribution.
+    bigfive:E            a dimension of a built-in instrument (scenarios/builtin/bigfive.toml)
+    bigfive              every dimension of it (a multi-dimensional scenario)
+    wvs_poverty@USA      the respondents whose data.group column equals USA
+    dictator             a game role (``scenarios.games.ROLES``), our own wording or ``wording="verbatim"``
+    my_survey.toml       a user's file (every dimension, or the only one)
+    my_survey.toml:trust one dimension of it; ``my_survey.toml:trust@GB`` one group
+
+Built-in instruments go through exactly the loader a user's file goes through (:func:`scenarios.loader.load_spec`).
+Every scenario satisfies :class:`scenarios.base.Scenario`.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
-from scenarios.big5 import load_big5
+from scenarios.base import Scenario
 from scenarios.errors import ScenarioError
+from scenarios.file_scenarios import DecisionScenario, DecisionWords, SurveyScenario, split_rows
 from scenarios.games import ROLES, GameRole, game_role
-from scenarios.ipip50 import TRAITS, ipip50_survey
+from scenarios.loader import load_spec
 from scenarios.moblab import human_decisions
 from scenarios.question import Question
-from scenarios.survey import Survey, keyed_score_pmf, sum_score_pmf
+from scenarios.spec import SurveySpec
+
+__all__ = [
+    "GameScenario",
+    "OneDimScenario",
+    "Scenario",
+    "TraitScenario",
+    "builtin_path",
+    "get_scenario",
+    "load_scenario",
+    "register_scenario",
+    "scenario_names",
+]
+
+# Readable names of what each game decision is (for describe_target and labels).
+_ROLE_LABELS = {
+    "dictator": "amount given",
+    "ultimatum_proposer": "offer",
+    "ultimatum_responder": "smallest acceptable offer",
+    "trust_investor": "amount sent",
+    "trust_banker": "amount returned",
+    "public_goods": "contribution",
+    "bomb_risk": "boxes opened",
+}
+_FACTORIES: dict[str, Callable[..., Scenario]] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
-class TraitScenario:
-    """A Big Five trait sum.
-
-    Attributes:
-        name: ``bigfive:<trait>``.
-        survey: the IPIP-50 survey.
-        dimension: trait code.
-    """
-
-    name: str
-    survey: Survey
-    dimension: str
-
-    @property
-    def support(self) -> np.ndarray:
-        """Trait sums, shape ``(S,)`` (10..50)."""
-        return self.survey.score_support(self.dimension).astype(float)
-
-    def questions(self) -> tuple[Question, ...]:
-        """The trait's items as questions."""
-        return tuple(self.survey.question(it) for it in self.survey.items_for(self.dimension))
-
-    def pmfs(self, item_probs: np.ndarray) -> np.ndarray:
-        """Trait-sum distributions from item distributions.
-
-        Args:
-            item_probs: shape ``(K, Q, 5)``, the personas' raw answer distributions for :meth:`questions`.
-
-        Returns:
-            shape ``(K, S)``.
-        """
-        items = self.survey.items_for(self.dimension)
-        probs = np.asarray(item_probs, dtype=float)
-        if probs.ndim != 3 or probs.shape[1] != len(items):
-            raise ValueError(f"item_probs has shape {probs.shape}, expected (K, {len(items)}, S)")
-        return np.stack(
-            [
-                sum_score_pmf([keyed_score_pmf(probs[k, q], it.reverse) for q, it in enumerate(items)])
-                for k in range(probs.shape[0])
-            ]
-        )
-
-    def human_values(self, source: str | os.PathLike[str] | None = None) -> np.ndarray:
-        """Human trait sums from ``big5_osp`` (complete cases), shape ``(n,)``."""
-        data = load_big5(source)
-        scores = self.survey.score(data.items)[:, self.survey.dimensions.index(self.dimension)]
-        return scores[~np.isnan(scores)]
-
-
-@dataclass(frozen=True, kw_only=True)
-class GameScenario:
-    """One game decision.
+class GameScenario(DecisionWords):
+    """One game decision (a MobLab role) as a scenario.
 
     Attributes:
         name: the role name.
-        role: the role spec.
+        role: the role spec (game parameters, wording).
+        source: default data source of the human decisions.
     """
 
     name: str
     role: GameRole
+    source: str | None = None
+
+    @property
+    def topic(self) -> str:  # type: ignore[override]
+        """Where the decision is taken."""
+        return "an economic game"
+
+    @property
+    def label(self) -> str:
+        """What the number is (``"amount given"``)."""
+        return _ROLE_LABELS.get(self.role.role, self.role.role.replace("_", " "))
 
     @property
     def support(self) -> np.ndarray:
@@ -96,43 +92,159 @@ class GameScenario:
         """The single decision question."""
         return (self.role.question(),)
 
-    def pmfs(self, item_probs: np.ndarray) -> np.ndarray:
-        """Decision distributions, shape ``(K, 1, S)`` → ``(K, S)``."""
-        probs = np.asarray(item_probs, dtype=float)
-        if probs.ndim != 3 or probs.shape[1] != 1:
-            raise ValueError(f"item_probs has shape {probs.shape}, expected (K, 1, S)")
-        return probs[:, 0, :]
-
-    def human_values(self, source: str | os.PathLike[str] | None = None) -> np.ndarray:
-        """Human first-round decisions rounded to the integer support, shape ``(n,)``.
+    def human_values(
+        self, split: str = "all", *, seed: int = 0, source: str | os.PathLike[str] | None = None
+    ) -> np.ndarray:
+        """Human first-round decisions of one half of the players, rounded to the integer support, ``(n,)``.
 
         Raises:
-            ScenarioError: when the game parameters differ from those the humans played under.
+            ScenarioError: the game parameters differ from those the humans played under, or an unknown split.
         """
         if not self.role.game.matches_human_data:
             raise ScenarioError(f"{self.name}: no human data for parameters {self.role.game.params}")
-        return np.rint(human_decisions(self.role.role, source))
+        values = np.rint(human_decisions(self.role.role, source if source is not None else self.source))
+        return values[split_rows(values.size, split, seed)]
 
 
-OneDimScenario = TraitScenario | GameScenario
+# The names the simulator and experiments imported before the protocol existed.
+TraitScenario = SurveyScenario
+OneDimScenario = Scenario
+
+
+def _builtin_dir() -> Any:
+    return resources.files("scenarios.builtin")
+
+
+def _builtin_files() -> dict[str, Any]:
+    return {p.name[:-5]: p for p in _builtin_dir().iterdir() if p.name.endswith(".toml")}
+
+
+def builtin_path(name: str) -> Path:
+    """The TOML file of a built-in instrument (``"bigfive"``).
+
+    Raises:
+        ScenarioError: an unknown name, listing the built-ins.
+    """
+    files = _builtin_files()
+    if name not in files:
+        raise ScenarioError(f"no built-in instrument {name!r}; built-ins: {sorted(files)}")
+    return Path(str(files[name]))
+
+
+def _dimension_ids(doc: dict[str, Any]) -> list[str]:
+    """Dimension ids of a parsed file in order (without validating it or reading its codebook)."""
+    return list(dict.fromkeys(it.get("dimension", it.get("id")) for it in doc.get("items", [])))
 
 
 def scenario_names() -> list[str]:
-    """All known one-dimensional scenario names."""
-    return [f"bigfive:{t}" for t in TRAITS] + sorted(ROLES)
+    """Every built-in name: instruments, their dimensions (``bigfive:E``), registered names and game roles.
+
+    Subgroups (``wvs_poverty@USA``) and user files (``FILE.toml:DIMENSION``) resolve too but are not listed.
+    """
+    names: list[str] = []
+    for stem, path in sorted(_builtin_files().items()):
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+        dims = _dimension_ids(doc) if doc.get("kind") == "survey" else []
+        names.append(stem)
+        if len(dims) > 1:
+            names += [f"{stem}:{d}" for d in dims]
+    return names + sorted(_FACTORIES) + sorted(ROLES)
 
 
-def get_scenario(name: str, *, source: str | os.PathLike[str] | None = None, wording: str = "own") -> OneDimScenario:
-    """Resolve a scenario name (``bigfive:E``, ``dictator``, …).
+def register_scenario(name: str, factory: Callable[..., Scenario]) -> None:
+    """Register a scenario made in code (``factory(source=…, wording=…)`` returns it).
 
     Raises:
-        ScenarioError: for an unknown name, listing the known ones.
+        ScenarioError: the name is taken.
     """
-    if name.startswith("bigfive:"):
-        trait = name.split(":", 1)[1].upper()
-        if trait not in TRAITS:
-            raise ScenarioError(f"unknown Big Five trait {trait!r} in {name!r}; use one of {list(TRAITS)}")
-        return TraitScenario(name=f"bigfive:{trait}", survey=ipip50_survey(source), dimension=trait)
+    if name in _FACTORIES or name in ROLES or name in _builtin_files():
+        raise ScenarioError(f"scenario name {name!r} is already registered; choose another")
+    _FACTORIES[name] = factory
+
+
+def _pick_dimension(spec: SurveySpec, wanted: str, ref: str) -> str:
+    ids = [d.id for d in spec.dimensions]
+    if wanted in ids:
+        return wanted
+    folded = [d for d in ids if d.lower() == wanted.lower()]
+    if len(folded) == 1:
+        return folded[0]
+    raise ScenarioError(f"{ref}: no dimension {wanted!r}; dimensions: {ids}")
+
+
+def _from_spec(spec: Any, display: str, dimension: str | None, group: str, source: Any) -> Scenario:
+    src = None if source is None else str(source)
+    suffix = f"@{group}" if group else ""
+    if isinstance(spec, SurveySpec):
+        if dimension is not None:
+            dims: tuple[str, ...] = (_pick_dimension(spec, dimension, display),)
+            name = f"{display}:{dims[0]}{suffix}"
+        else:
+            dims = tuple(d.id for d in spec.dimensions)
+            name = f"{display}{suffix}"
+        return SurveyScenario(name=name, spec=spec, dimensions=dims, group=group, source=src)
+    if dimension is not None:
+        raise ScenarioError(f"{display}: a decision task has no dimensions; drop ':{dimension}'")
+    return DecisionScenario(name=f"{display}{suffix}", spec=spec, group=group, source=src)
+
+
+def load_scenario(
+    path: str | os.PathLike[str],
+    *,
+    dimension: str | None = None,
+    group: str = "",
+    source: str | os.PathLike[str] | None = None,
+) -> Scenario:
+    """A scenario from a TOML file.
+
+    Args:
+        path: the ``.toml`` file (format: ``docs/scenario_files.md``).
+        dimension: one dimension id (None = all of them).
+        group: a value of the file's ``data.group`` column ("" = every respondent).
+        source: data source for ``dataset`` references.
+
+    Raises:
+        ScenarioFileError: an invalid file (one line: file, key, fix).
+        ScenarioError: an unknown dimension.
+    """
+    spec = load_spec(path, source=source)
+    return _from_spec(spec, spec.name, dimension, group, source)
+
+
+def get_scenario(
+    name: str,
+    *,
+    source: str | os.PathLike[str] | None = None,
+    wording: Literal["own", "verbatim"] = "own",
+) -> Scenario:
+    """Resolve a scenario name (see the module docstring for the forms).
+
+    Args:
+        name: ``bigfive:E``, ``dictator``, ``wvs_poverty@USA``, ``FILE.toml`` or ``FILE.toml:DIMENSION``.
+        source: data source (``--data``): codebooks and human data of built-ins, verbatim game prompts.
+        wording: game roles only: ``"own"`` or ``"verbatim"``.
+
+    Raises:
+        ScenarioError: an unknown name, listing the known ones.
+        ScenarioFileError: an invalid scenario file.
+    """
+    base, _, group = name.partition("@")
+    lowered = base.lower()
+    if ".toml" in lowered:
+        cut = lowered.rfind(".toml") + len(".toml")
+        path, rest = base[:cut], base[cut:]
+        if rest and not rest.startswith(":"):
+            raise ScenarioError(f"cannot read {name!r}; write FILE.toml, FILE.toml:DIMENSION or FILE.toml@GROUP")
+        return load_scenario(path, dimension=rest[1:] or None, group=group, source=source)
+    stem, _, dimension = base.partition(":")
+    if stem in _builtin_files():
+        spec = load_spec(builtin_path(stem), source=source)
+        return _from_spec(spec, stem, dimension or None, group, source)
+    if group or dimension:
+        raise ScenarioError(f"unknown scenario {name!r}; scenarios: {scenario_names()}")
+    if name in _FACTORIES:
+        return _FACTORIES[name](source=source, wording=wording)
     if name in ROLES:
-        return GameScenario(name=name, role=game_role(name, wording=wording, source=source))  # type: ignore[arg-type]
+        role = game_role(name, wording=wording, source=None if source is None else str(source))
+        return GameScenario(name=name, role=role, source=None if source is None else str(source))
     raise ScenarioError(f"unknown scenario {name!r}; scenarios: {scenario_names()}")

@@ -16,6 +16,36 @@ from populace_lm.types import IntegerAnswers, Message
 from scenarios.errors import ScenarioError
 from scenarios.question import Question
 
+__all__ = ["DEFAULT_INSTRUCTIONS", "Survey", "SurveyItem", "item_prompt", "keyed_score_pmf", "sum_score_pmf"]
+
+# The IPIP wording every survey used before instruments came from files (Big Five numbers depend on it).
+DEFAULT_INSTRUCTIONS = (
+    "Rate how accurately a statement describes you, on a scale from {low} to {high} ({scale}). "
+    "Reply with the number only."
+)
+
+
+def item_prompt(instructions: str, item_label: str, text: str, *, low: int, high: int, scale: str) -> str:
+    r"""The user message asking one item: the instruction first, the item last.
+
+    The instruction comes first and the statement last, so the questions of one respondent share a long token
+    prefix (persona + instruction) that the backend's KV cache evaluates once: about 20 new tokens per item
+    instead of 60 on the embedded model.
+
+    Args:
+        instructions: a template that may use ``{low}``, ``{high}`` and ``{scale}`` (the labelled options).
+        item_label: the word before the quoted item text (``"Statement"``); empty = the bare text.
+        text: the item wording.
+        low: smallest answer number.
+        high: largest answer number.
+        scale: the options in words, e.g. ``"1 = disagree, 3 = neutral, 5 = agree"``.
+
+    >>> item_prompt("Answer {low}-{high} ({scale}).", "Question", "Do you vote?", low=1, high=2, scale="1 = no, 2 = yes")
+    'Answer 1-2 (1 = no, 2 = yes).\nQuestion: "Do you vote?"'
+    """
+    head = instructions.format(low=low, high=high, scale=scale)
+    return f'{head}\n{item_label}: "{text}"' if item_label else f"{head}\n{text}"
+
 
 @dataclass(frozen=True, kw_only=True)
 class SurveyItem:
@@ -49,6 +79,8 @@ class Survey:
         anchors: label of some scale points, e.g. ``{1: "disagree", 3: "neutral", 5: "agree"}``.
         dimension_names: dimension code → readable name.
         answer_prefix: text prefilled in the assistant turn before the number.
+        instructions: the instruction template before each item (see :func:`item_prompt`).
+        item_label: the word before each quoted item text.
     """
 
     name: str
@@ -57,6 +89,8 @@ class Survey:
     anchors: dict[int, str] = field(default_factory=dict)
     dimension_names: dict[str, str] = field(default_factory=dict)
     answer_prefix: str = ""
+    instructions: str = DEFAULT_INSTRUCTIONS
+    item_label: str = "Statement"
 
     def __post_init__(self) -> None:
         ids = [it.id for it in self.items]
@@ -100,6 +134,8 @@ class Survey:
             anchors=self.anchors,
             dimension_names=self.dimension_names,
             answer_prefix=self.answer_prefix,
+            instructions=self.instructions,
+            item_label=self.item_label,
         )
 
     def scale_text(self) -> str:
@@ -109,13 +145,13 @@ class Survey:
     def question(self, item: SurveyItem | str) -> Question:
         """The :class:`Question` asking one item (our own wording)."""
         it = self.item(item) if isinstance(item, str) else item
-        lo, hi = self.answers.low, self.answers.high
-        # The instruction comes first and the statement last, so the questions of one respondent share a long
-        # token prefix (persona + instruction) that the backend's KV cache evaluates once: about 20 new tokens per
-        # item instead of 60 on the embedded model.
-        prompt = (
-            f"Rate how accurately a statement describes you, on a scale from {lo} to {hi} ({self.scale_text()}). "
-            f'Reply with the number only.\nStatement: "{it.text}"'
+        prompt = item_prompt(
+            self.instructions,
+            self.item_label,
+            it.text,
+            low=self.answers.low,
+            high=self.answers.high,
+            scale=self.scale_text(),
         )
         return Question(id=it.id, prompt=prompt, answers=self.answers, answer_prefix=self.answer_prefix)
 
@@ -169,6 +205,8 @@ class Survey:
             "anchors": {str(k): v for k, v in self.anchors.items()},
             "dimension_names": dict(self.dimension_names),
             "answer_prefix": self.answer_prefix,
+            "instructions": self.instructions,
+            "item_label": self.item_label,
         }
 
     @classmethod
@@ -181,6 +219,8 @@ class Survey:
             anchors={int(k): v for k, v in d["anchors"].items()},
             dimension_names=dict(d["dimension_names"]),
             answer_prefix=d.get("answer_prefix", ""),
+            instructions=d.get("instructions", DEFAULT_INSTRUCTIONS),
+            item_label=d.get("item_label", "Statement"),
         )
 
 

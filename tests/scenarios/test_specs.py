@@ -100,7 +100,7 @@ def test_registry(data_dir):
     with pytest.raises(ScenarioError, match="unknown scenario 'chess'"):
         get_scenario("chess")
     dictator = get_scenario("dictator", source=str(data_dir))
-    h = dictator.human_values(str(data_dir))
+    h = dictator.human_values(source=str(data_dir))
     assert h.size == 10_335 and h.mean() == pytest.approx(25.70, abs=0.01)
     probs = np.full((2, 1, 101), 1 / 101)
     assert dictator.pmfs(probs).shape == (2, 101)

@@ -1,0 +1,220 @@
+"""The schema of scenario TOML files and a validator that explains each problem in one line.
+
+The schema is a small JSON-schema-like tree of :class:`Key` nodes: each names the accepted types, whether the key
+is required, the allowed values and a hint. :func:`validate_document` walks a parsed document against it and raises
+:class:`~scenarios.errors.ScenarioFileError` at the first unknown key, missing key, wrong type or disallowed value,
+naming the file, the dotted key (``items[3].reverse``) and the fix. Cross-key rules (a dimension that names an
+unknown scale, a reverse key outside the scale, …) are checked by :mod:`scenarios.loader` after this pass.
+
+The file format is documented with examples in ``docs/scenario_files.md``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from scenarios.errors import ScenarioFileError
+
+__all__ = ["SCHEMA", "Key", "validate_document"]
+
+_TYPE_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    list: "an array",
+    dict: "a table",
+}
+
+
+@dataclass(frozen=True)
+class Key:
+    """One node of the schema.
+
+    Attributes:
+        types: accepted Python types after TOML parsing (``int`` is accepted where ``float`` is).
+        required: the key must be present.
+        hint: how to fix a wrong or missing value.
+        choices: allowed values, if restricted.
+        keys: the fixed sub-keys of a table.
+        each: the schema of every element of an array, or of every value of a free-keyed table.
+    """
+
+    types: tuple[type, ...]
+    required: bool = False
+    hint: str = ""
+    choices: tuple[Any, ...] = ()
+    keys: dict[str, Key] = field(default_factory=dict)
+    each: Key | None = None
+
+
+_STR = (str,)
+_SOURCE_KEYS = {
+    "path": Key(_STR, hint="a file path, relative to the TOML file"),
+    "url": Key(_STR, hint="an http(s) URL"),
+    "dataset": Key(_STR, hint="a dataset folder in the data source (--data / $POPULACE_DATA), e.g. 'big5_osp'"),
+    "file": Key(_STR, hint="the file inside the dataset folder, e.g. 'data.csv'"),
+}
+_CATEGORY = Key(
+    (dict,),
+    keys={
+        "label": Key(_STR, required=True, hint="the words shown to the respondent"),
+        "code": Key((str, int), hint="the category as written in the data (default: the label)"),
+        "value": Key((float,), hint="the scored value (ordinal scales only)"),
+    },
+)
+_SCALE = Key(
+    (dict,),
+    keys={
+        "type": Key(_STR, required=True, choices=("range", "ordinal", "categorical"), hint="the kind of answer scale"),
+        "low": Key((int,), hint="smallest answer of a range scale"),
+        "high": Key((int,), hint="largest answer of a range scale"),
+        "labels": Key((dict,), each=Key(_STR), hint='labels of range points, e.g. { 1 = "disagree", 5 = "agree" }'),
+        "categories": Key((list,), each=_CATEGORY, hint="an array of { label, code, value } tables"),
+    },
+)
+_ITEM = Key(
+    (dict,),
+    keys={
+        "id": Key(_STR, required=True, hint="a unique item id, e.g. 'E1'"),
+        "text": Key(_STR, hint="the item wording (may come from [codebook] instead)"),
+        "dimension": Key(_STR, hint="the dimension the item scores (default: its own id)"),
+        "reverse": Key((bool, int), hint="true to mirror the scale, or an integer R to score R − answer"),
+        "scale": Key(_STR, hint="the name of a table in [scales] (needed when there are several)"),
+        "column": Key(_STR, hint="the human-data column (default: the item id)"),
+    },
+)
+_DATA = Key(
+    (dict,),
+    keys={
+        **_SOURCE_KEYS,
+        "format": Key(_STR, choices=("csv", "tsv", "parquet"), hint="the file format (default: from the extension)"),
+        "separator": Key(_STR, hint='the CSV field separator, e.g. "\\t"'),
+        "missing": Key((list,), each=Key((str, int)), hint='codes that mean "no answer", e.g. [0, "NA"]'),
+        "filters": Key(
+            (dict,),
+            each=Key((str, int, list)),
+            hint='keep rows whose column equals a value (or one of a list), e.g. { country = "GB" }',
+        ),
+        "weight": Key(_STR, hint="a column of non-negative survey weights"),
+        "demographics": Key((list,), each=Key(_STR), hint="columns describing respondents, e.g. ['age', 'gender']"),
+        "group": Key(_STR, hint="a column whose values select subgroups with NAME@VALUE"),
+        "column": Key(_STR, hint="the answer column of a decision task (default: the task name)"),
+        "drop_empty_rows": Key((bool,), hint="drop rows where every item is missing (default true)"),
+    },
+)
+SCHEMA = Key(
+    (dict,),
+    keys={
+        "kind": Key(_STR, required=True, choices=("survey", "decision"), hint="'survey' or 'decision'"),
+        "name": Key(_STR, hint="the scenario name (default: the file name without .toml)"),
+        "description": Key(_STR, hint="situation text shown to prompt writers before the generated description"),
+        "topic": Key(_STR, hint="what the respondent fills in or takes part in, e.g. 'health survey'"),
+        "survey": Key(
+            (dict,),
+            keys={
+                "instructions": Key(_STR, hint="the instruction before each item; may use {low}, {high}, {scale}"),
+                "item_label": Key(_STR, hint="the word before the item text, e.g. 'Statement' or 'Question'"),
+                "answer_stem": Key(_STR, hint="text the answer starts with, e.g. 'Rating: '"),
+            },
+        ),
+        "scale": _SCALE,
+        "scales": Key((dict,), each=_SCALE, hint="named scales: [scales.NAME]"),
+        "items": Key((list,), each=_ITEM, hint="an array of [[items]] tables"),
+        "dimensions": Key(
+            (dict,),
+            each=Key(
+                (dict,),
+                keys={
+                    "label": Key(_STR, hint="the readable name, e.g. 'Extraversion'"),
+                    "scoring": Key(_STR, choices=("item", "sum", "mean"), hint="how items combine"),
+                },
+            ),
+            hint="[dimensions.ID] tables",
+        ),
+        "codebook": Key(
+            (dict,),
+            keys={
+                **_SOURCE_KEYS,
+                "pattern": Key(
+                    _STR, required=True, hint="a regular expression with groups (?P<id>…) and (?P<text>…) per line"
+                ),
+            },
+        ),
+        "decision": Key(
+            (dict,),
+            keys={
+                "instruction": Key(_STR, required=True, hint="the task text the respondent reads"),
+                "answer_stem": Key(_STR, hint="text the answer starts with, e.g. 'I give $'"),
+                "low": Key((int,), required=True, hint="smallest allowed answer (an integer >= 0)"),
+                "high": Key((int,), required=True, hint="largest allowed answer"),
+                "label": Key(_STR, hint="what the number is, e.g. 'amount given'"),
+            },
+        ),
+        "data": _DATA,
+    },
+)
+
+
+def _type_ok(value: Any, types: tuple[type, ...]) -> bool:
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, int) and float in types:
+        return True
+    return isinstance(value, types)
+
+
+def _types_text(types: tuple[type, ...]) -> str:
+    return " or ".join(_TYPE_NAMES.get(t, t.__name__) for t in types)
+
+
+def _check(value: Any, node: Key, path: str, file: str) -> None:
+    if not _type_ok(value, node.types):
+        fix = f"; {node.hint}" if node.hint else ""
+        raise ScenarioFileError(
+            f"{file}: key {path!r} must be {_types_text(node.types)}, got {type(value).__name__} {value!r}{fix}"
+        )
+    if node.choices and value not in node.choices:
+        raise ScenarioFileError(f"{file}: key {path!r} must be one of {list(node.choices)}, got {value!r}")
+    if isinstance(value, dict):
+        if node.keys:
+            for k, v in value.items():
+                sub = f"{path}.{k}" if path else k
+                if k not in node.keys:
+                    close = difflib.get_close_matches(k, list(node.keys), n=1)
+                    guess = f"did you mean {close[0]!r}? " if close else ""
+                    raise ScenarioFileError(
+                        f"{file}: unknown key {sub!r}; {guess}allowed keys here: {sorted(node.keys)}"
+                    )
+                _check(v, node.keys[k], sub, file)
+            for k, sub_node in node.keys.items():
+                if sub_node.required and k not in value:
+                    sub = f"{path}.{k}" if path else k
+                    raise ScenarioFileError(f"{file}: missing required key {sub!r}; add it ({sub_node.hint})")
+        elif node.each is not None:
+            for k, v in value.items():
+                _check(v, node.each, f"{path}.{k}", file)
+    elif isinstance(value, list) and node.each is not None:
+        for i, v in enumerate(value):
+            _check(v, node.each, f"{path}[{i}]", file)
+
+
+def validate_document(doc: dict[str, Any], file: str) -> None:
+    """Check a parsed TOML document against :data:`SCHEMA`.
+
+    Args:
+        doc: the output of ``tomllib.load``.
+        file: the file name used in messages.
+
+    Raises:
+        ScenarioFileError: one line naming the file, the dotted key and the fix.
+
+    Example:
+        >>> validate_document({"kind": "survey", "nmae": "x"}, "s.toml")
+        Traceback (most recent call last):
+        ...
+        scenarios.errors.ScenarioFileError: s.toml: unknown key 'nmae'; did you mean 'name'? allowed keys here: ['codebook', 'data', 'decision', 'description', 'dimensions', 'items', 'kind', 'name', 'scale', 'scales', 'survey', 'topic']
+    """
+    _check(doc, SCHEMA, "", file)
