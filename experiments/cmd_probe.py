@@ -21,15 +21,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print one probability per answer and the valid mass."""
     from experiments.common import model_from_args
+    from populace_lm.accounting import format_summary
+    from populace_lm.budget import AccountingModel, find_layer
     from populace_lm.types import IntegerAnswers
     from scenarios.question import Question
 
     answers = IntegerAnswers.parse(args.scale)
     prefix = "Answer: " if args.prefix is None else args.prefix
     question = Question(id="probe", prompt=args.question, answers=answers, answer_prefix=prefix)
-    dist = model_from_args(args).answer_distribution(question.distribution_request(args.system))
+    model = model_from_args(args)
+    dist = model.answer_distribution(question.distribution_request(args.system))
     for value, p in zip(dist.values, dist.probs, strict=True):
         print(f"{value}\t{p:.6f}")
     print(f"valid_mass\t{dist.valid_mass:.6f}")
     print(f"method\t{dist.method}" + (f" ({dist.n_samples} samples)" if dist.method == "sampled" else ""))
+    acct = find_layer(model, AccountingModel)
+    if acct is not None:
+        print(format_summary(acct.summary()))
     return 0

@@ -16,7 +16,7 @@ from experiments.common import add_model_args
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``select`` sub-command."""
     p = sub.add_parser("select", help="select a subgroup of a population by a text query (FAISS)", description=__doc__)
-    p.add_argument("--population", required=True, help="weighted-persona JSONL from populace align")
+    p.add_argument("--population", required=True, help="any population file (populace fit, align or select output)")
     p.add_argument(
         "--query",
         required=True,
@@ -36,12 +36,13 @@ def run(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from populations.aligned import load_weighted_jsonl, save_weighted_jsonl
+    from populations.aligned import save_weighted_jsonl
+    from populations.io import load_population_file
     from populations.subgroups import PersonaIndex, revise_toward
 
     if args.k < 1:
         raise ValueError(f"--k must be >= 1, got {args.k}")
-    pop = load_weighted_jsonl(args.population)
+    pop = load_population_file(args.population)
     t0 = time.perf_counter()
     index = PersonaIndex.for_file(pop, args.population)
     print(

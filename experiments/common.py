@@ -123,7 +123,11 @@ def model_from_args(args: argparse.Namespace) -> Any:
     if getattr(args, "verbose", None) is True:  # the CLI's global --verbose
         changes["verbose"] = True
     config = LLMConfig.from_env(**changes)  # flags win over POPULACE_* variables, which win over defaults
-    return build_model(config)
+    model = build_model(config)
+    from experiments.cli import ACTIVE_MODELS  # the CLI writes its accounting to run.json and closes it on exit
+
+    ACTIVE_MODELS.append(model)
+    return model
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:

@@ -233,7 +233,6 @@ def test_model_path_naming_a_folder_says_so(tmp_path, capsys, command):
     _one_line_error(capsys, f"--model-path {tmp_path} is a folder; pass a GGUF file")
 
 
-@pytest.mark.xfail(strict=True, reason="needs the cache-path validation of populace_lm/cache.py (helper h1)")
 @pytest.mark.parametrize("problem", ["folder", "not_sqlite"])
 def test_cache_naming_a_folder_or_a_non_sqlite_file_is_a_user_error(tmp_path, capsys, problem, monkeypatch):
     cache = tmp_path / "cache"
