@@ -1,0 +1,44 @@
+"""The registered games. Adding a game = one spec module plus one line in :data:`GAMES`."""
+
+from __future__ import annotations
+
+from scenarios.errors import ScenarioError
+from scenarios.games.bomb_risk import BOMB_RISK
+from scenarios.games.dictator import DICTATOR
+from scenarios.games.public_goods import PUBLIC_GOODS
+from scenarios.games.spec import GameSpec, RoleSpec
+from scenarios.games.trust import TRUST
+from scenarios.games.ultimatum import ULTIMATUM
+
+__all__ = ["GAMES", "ROLES", "game_spec", "role_spec"]
+
+GAMES: dict[str, GameSpec] = {spec.name: spec for spec in (DICTATOR, ULTIMATUM, TRUST, PUBLIC_GOODS, BOMB_RISK)}
+
+_ROLE_SPECS: dict[str, tuple[GameSpec, RoleSpec]] = {r.name: (g, r) for g in GAMES.values() for r in g.roles}
+if len(_ROLE_SPECS) != sum(len(g.roles) for g in GAMES.values()):
+    raise ScenarioError("two registered games share a role name")
+
+ROLES: dict[str, tuple[str, str]] = {name: (g.name, r.human_column) for name, (g, r) in _ROLE_SPECS.items()}
+"""role → (game, human column in MobLab ``joint.csv``)."""
+
+
+def game_spec(name: str) -> GameSpec:
+    """The registered game ``name``.
+
+    Raises:
+        ScenarioError: unknown name, listing the games.
+    """
+    if name not in GAMES:
+        raise ScenarioError(f"unknown game {name!r}; games: {sorted(GAMES)}")
+    return GAMES[name]
+
+
+def role_spec(name: str) -> tuple[GameSpec, RoleSpec]:
+    """(game, role) of a registered role name.
+
+    Raises:
+        ScenarioError: unknown role, listing the roles.
+    """
+    if name not in _ROLE_SPECS:
+        raise ScenarioError(f"unknown game role {name!r}; roles: {sorted(_ROLE_SPECS)}")
+    return _ROLE_SPECS[name]
