@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -158,7 +157,9 @@ def build_model(
     """The Mesa model of one replicate (population draw, graph and model seed from the replicate's streams).
 
     Args:
-        config, population, service: the run.
+        config: the run's config.
+        population: who the agents are.
+        service: the decision service.
         replicate: replicate number (names its seed streams).
         scenario: the resolved survey scenario (None = resolve ``config.scenario``).
         treatment: an intervention message (what-if condition).

@@ -12,7 +12,7 @@ __all__ = ["Treatment"]
 
 @dataclass(frozen=True, kw_only=True)
 class Treatment:
-    """An intervention message shown to every agent of the treated condition.
+    r"""An intervention message shown to every agent of the treated condition.
 
     Attributes:
         text: the message (e.g. a framing, a piece of information); must not be blank.
@@ -28,7 +28,7 @@ class Treatment:
 
     def __post_init__(self) -> None:
         if not isinstance(self.text, str) or not self.text.strip():
-            raise ValueError("the treatment text is empty; give the message to add, e.g. --treatment \"...\"")
+            raise ValueError('the treatment text is empty; give the message to add, e.g. --treatment "..."')
         if self.where not in ("question", "system"):
             raise ValueError(f"treatment where={self.where!r} is not 'question' or 'system'")
         object.__setattr__(self, "text", self.text.strip())

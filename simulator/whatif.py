@@ -85,7 +85,8 @@ def paired_effect(
     """Mean paired difference ``intervention − baseline`` over replicates with a percentile bootstrap CI.
 
     Args:
-        baseline, intervention: per-replicate outcomes, shape ``(R,)``, paired by position.
+        baseline: per-replicate outcomes of the control, shape ``(R,)``.
+        intervention: per-replicate outcomes of the intervention, shape ``(R,)``, paired with ``baseline``.
         rng: generator of the bootstrap resamples.
         confidence: CI level.
         n_resamples: bootstrap resamples.
@@ -153,6 +154,8 @@ def survey_differences(
     Args:
         runs: ``{"baseline": ..., "intervention": ...}`` survey runs of the same config.
         seed: seeds the bootstrap generators (one named stream per item and for the score).
+        confidence: CI level.
+        n_resamples: bootstrap resamples.
 
     Returns:
         One row per item (``kind="item"``, ``outcome`` = item id, in question order) and one for the score

@@ -1,5 +1,7 @@
-"""A game with validated parameters, one of its decisions asked as a :class:`~scenarios.question.Question`,
-the dataset's verbatim prompts and free-text answer parsing."""
+"""Games with validated parameters and their decisions asked as :class:`~scenarios.question.Question`.
+
+Also the dataset's verbatim prompts and free-text answer parsing.
+"""
 
 from __future__ import annotations
 

@@ -193,7 +193,9 @@ class GameSpec:
             raise ScenarioError(f"game {self.name!r}: group matching needs a 'group_size' parameter")
         roles = {r.name for r in self.roles}
         if not self.first_stage or not set(self.first_stage) <= roles:
-            raise ScenarioError(f"game {self.name!r}: first_stage {self.first_stage} must name roles of {sorted(roles)}")
+            raise ScenarioError(
+                f"game {self.name!r}: first_stage {self.first_stage} must name roles of {sorted(roles)}"
+            )
         unknown = set(self.human_params) - set(names)
         if unknown:
             raise ScenarioError(f"game {self.name!r}: human_params names unknown parameters {sorted(unknown)}")

@@ -47,7 +47,6 @@ def test_run_writes_parquet_manifest_and_report(tmp_path, fake, capsys):
         "watts_strogatz:k=4,p=0.1",
         "--seed",
         "5",
-        "--quiet",
     ]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     out = capsys.readouterr().out
@@ -74,7 +73,6 @@ def test_run_fixed_population_survey(tmp_path, fake):
                 "bigfive:E",
                 "--agents",
                 "10",
-                "--quiet",
                 "--out",
                 str(tmp_path),
             ]
@@ -170,7 +168,7 @@ def test_compare_end_to_end_with_a_fake(tmp_path, fake, data_dir, capsys):
         '[[populations]]\nname = "file"\nkind = "file"\npath = "pop.json"\n'
     )
     assert Path(pop).parent == tmp_path
-    assert main(["compare", str(cfg), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert main(["compare", str(cfg), "--out", str(tmp_path / "out")]) == 0
     table = pd.read_csv(tmp_path / "out" / "table.csv")
     assert set(table["population"]) == {"fixed", "file"}
     assert (tmp_path / "out" / "grid.png").stat().st_size > 1000
@@ -196,7 +194,6 @@ def test_whatif_end_to_end_with_a_fake(tmp_path, fake, capsys):
                 "3",
                 "--agents",
                 "8",
-                "--quiet",
                 "--out",
                 str(tmp_path),
             ]

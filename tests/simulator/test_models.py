@@ -6,8 +6,8 @@ import pytest
 from scenarios.errors import ScenarioError
 from scenarios.games import Game
 from scenarios.registry import get_scenario
+from simulator import RECORD_COLUMNS, GameModel, SurveyModel, gini
 from simulator.decisions import DecisionService
-from simulator.models import RECORD_COLUMNS, GameModel, SurveyModel, gini
 from simulator.networks import NetworkSpec, build_graph
 from tests.simulator.fakes import fake_model, two_personas
 
