@@ -12,6 +12,7 @@ Writers (manifests, Markdown, plots) live in ``experiments.reporting``.
 
 from simulator.agents import LLMAgent
 from simulator.base import OUTCOME_COLUMNS, RECORD_COLUMNS, SimulationModel, gini
+from simulator.checker import ReproducibilityError, check_reproducible
 from simulator.compare import METRICS, CompareResult, compare_populations
 from simulator.decisions import DecisionBatch, DecisionService, DecisionStats, Draws
 from simulator.game import GameModel, RoundState
@@ -45,6 +46,7 @@ __all__ = [
     "GameModel",
     "LLMAgent",
     "NetworkSpec",
+    "ReproducibilityError",
     "RoundState",
     "RunConfig",
     "RunResult",
@@ -54,6 +56,7 @@ __all__ = [
     "WhatIfResult",
     "build_graph",
     "build_model",
+    "check_reproducible",
     "check_group_graph",
     "child_seed",
     "compare_populations",

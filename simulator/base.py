@@ -152,11 +152,11 @@ class SimulationModel(mesa.Model):
         group_size: np.ndarray | int = 1,
     ) -> None:
         """Add record rows for the current step (scalars are broadcast over ``agent``)."""
-        a = np.asarray(agent, dtype=np.int64)
+        a = np.array(agent, dtype=np.int64)  # a copy, like every column below
         n = a.size
 
         def col(v: Any, dtype: Any) -> np.ndarray:
-            arr = np.asarray(v, dtype=dtype)
+            arr = np.array(v, dtype=dtype)  # a copy: the model reuses arrays (e.g. partners) across rounds
             return np.full(n, arr, dtype=dtype) if arr.ndim == 0 else arr
 
         self._columns.append(

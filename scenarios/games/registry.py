@@ -14,12 +14,18 @@ __all__ = ["GAMES", "ROLES", "game_spec", "role_spec"]
 
 GAMES: dict[str, GameSpec] = {spec.name: spec for spec in (DICTATOR, ULTIMATUM, TRUST, PUBLIC_GOODS, BOMB_RISK)}
 
-_ROLE_SPECS: dict[str, tuple[GameSpec, RoleSpec]] = {r.name: (g, r) for g in GAMES.values() for r in g.roles}
-if len(_ROLE_SPECS) != sum(len(g.roles) for g in GAMES.values()):
-    raise ScenarioError("two registered games share a role name")
 
-ROLES: dict[str, tuple[str, str]] = {name: (g.name, r.human_column) for name, (g, r) in _ROLE_SPECS.items()}
-"""role → (game, human column in MobLab ``joint.csv``)."""
+
+def _role_index() -> dict[str, tuple[GameSpec, RoleSpec]]:
+    """Role name → (game, role) over the games registered now."""
+    index = {r.name: (g, r) for g in GAMES.values() for r in g.roles}
+    if len(index) != sum(len(g.roles) for g in GAMES.values()):
+        raise ScenarioError("two registered games share a role name; role names must be unique")
+    return index
+
+
+ROLES: dict[str, tuple[str, str]] = {name: (g.name, r.human_column) for name, (g, r) in _role_index().items()}
+"""Built-in role → (game, human column in MobLab ``joint.csv``)."""
 
 
 def game_spec(name: str) -> GameSpec:
@@ -39,6 +45,7 @@ def role_spec(name: str) -> tuple[GameSpec, RoleSpec]:
     Raises:
         ScenarioError: unknown role, listing the roles.
     """
-    if name not in _ROLE_SPECS:
-        raise ScenarioError(f"unknown game role {name!r}; roles: {sorted(_ROLE_SPECS)}")
-    return _ROLE_SPECS[name]
+    index = _role_index()
+    if name not in index:
+        raise ScenarioError(f"unknown game role {name!r}; roles: {sorted(index)}")
+    return index[name]

@@ -60,11 +60,12 @@ class Param:
                 return value.lower() in _TRUE
             return bool(value)
         try:
-            v = self.type(value)
+            number = float(value)
         except (TypeError, ValueError) as exc:
-            raise ScenarioError(f"{game}.{self.name} must be a {self.type.__name__}, got {value!r}") from exc
-        if self.type is int and float(value) != v:
+            raise ScenarioError(f"{game}.{self.name} must be a number, got {value!r}") from exc
+        if self.type is int and not number.is_integer():
             raise ScenarioError(f"{game}.{self.name} must be a whole number, got {value!r}")
+        v = self.type(number)
         if not self.low <= v <= self.high:
             raise ScenarioError(f"{game}.{self.name}={v} is out of range [{self.low}, {self.high}]")
         return v
