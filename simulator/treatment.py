@@ -20,7 +20,7 @@ class Treatment:
             ``"system"`` appends it to the persona's system prompt.
 
     >>> Treatment(text="Most people in your town recycle.").question_text("Do you recycle?")
-    'Most people in your town recycle.\\n\\nDo you recycle?'
+    'Most people in your town recycle.\n\nDo you recycle?'
     """
 
     text: str

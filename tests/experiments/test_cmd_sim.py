@@ -16,10 +16,21 @@ from populations.persona import Persona, Population
 REPO = Path(__file__).resolve().parents[2]
 
 
+TREATMENT = "Everyone around you is outgoing."
+
+
+def _weights(messages, answers):
+    w = np.linspace(1.0, 2.0, answers.size)
+    if any(TREATMENT in m.content for m in messages):
+        w = w * np.linspace(0.2, 3.0, answers.size)  # the treatment moves answers up
+    return w
+
+
 @pytest.fixture
 def fake(monkeypatch):
-    model = KnownDistributionModel(lambda m, a: np.linspace(1.0, 2.0, a.size), valid_mass=0.95)
+    model = KnownDistributionModel(_weights, valid_mass=0.95)
     monkeypatch.setattr(experiments.common, "model_from_args", lambda args: model)
+    monkeypatch.setenv("POPULACE_QUIET", "1")  # the global --quiet lives in experiments/cli.py
     return model
 
 
@@ -127,6 +138,34 @@ def test_bad_input_is_one_line_and_makes_no_call(tmp_path, fake, capsys):
             "unknown parameter 'bonus'",
         ),
         (["compare", str(tmp_path / "missing.toml")], "does not exist"),
+        (
+            ["whatif", "--population", "fixed", "--scenario", "bigfive:E", "--treatment", ""],
+            "the treatment text is empty",
+        ),
+        (
+            ["whatif", "--population", "fixed", "--scenario", "bigfive:E", "--treatment", "  "],
+            "the treatment text is empty",
+        ),
+        (["whatif", "--population", "fixed", "--scenario", "bigfive:E"], "--intervention NAME=VALUE"),
+        (
+            ["whatif", "--population", "fixed", "--scenario", "bigfive:E", "--intervention", "stakes=3"],
+            "use --treatment TEXT",
+        ),
+        (
+            [
+                "whatif",
+                "--population",
+                "fixed",
+                "--scenario",
+                "dictator",
+                "--intervention",
+                "stakes=3",
+                "--treatment",
+                "x",
+            ],
+            "not both",
+        ),
+        (["run", "--population", "fixed", "--scenario", "bigfive:Q"], "unknown Big Five trait"),
     ]
     for argv, message in cases:
         assert main([*argv, "--out", str(tmp_path / "o")]) == 2, argv
@@ -205,3 +244,41 @@ def test_whatif_end_to_end_with_a_fake(tmp_path, fake, capsys):
     assert (tmp_path / "gini_payoff.png").is_file()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["baseline"] == {"multiplier": "1.6"} and manifest["seeds"]["paired"] is True
+
+
+def test_survey_whatif_with_a_treatment_end_to_end(tmp_path, fake, capsys):
+    pop = _pop_file(tmp_path)
+    argv = ["whatif", "--population", pop, "--scenario", "bigfive:E", "--treatment", TREATMENT, "--seeds", "4",
+            "--agents", "12", "--seed", "3"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr().out
+    assert "LLM cost:" in printed and "effects.png" in printed
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+    a, b = (tmp_path / d for d in "ab")
+    assert (a / "records.parquet").read_bytes() == (b / "records.parquet").read_bytes()
+    diff = pd.read_csv(a / "differences.csv")
+    items = diff[diff["kind"] == "item"]
+    assert len(items) == 10 and (items["ci_low"] > 0).all()
+    assert set(diff["kind"]) == {"item", "score"} and "exact_difference" in diff
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["treatment"] == {"text": TREATMENT, "where": "question"}
+    assert manifest["config"]["rounds"] == 1 and manifest["seeds"]["paired"] is True
+    assert manifest["decisions"]["distinct_prompts"] == 2 * 2 * 10
+    assert (a / "effects.png").stat().st_size > 1000
+    rec = pd.read_parquet(a / "records.parquet")
+    assert set(rec["condition"]) == {"baseline", "intervention"} and len(rec) == 2 * 4 * 12 * 10
+
+
+def test_system_treatment_and_run_of_a_survey_print_scores(tmp_path, fake, capsys):
+    argv = ["whatif", "--population", "fixed", "--scenario", "bigfive:E", "--treatment", TREATMENT, "--where",
+            "system", "--seeds", "2", "--agents", "5", "--out", str(tmp_path / "w")]  # fmt: skip
+    assert main(argv) == 0
+    manifest = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    assert manifest["treatment"]["where"] == "system"
+    assert "after the persona's system prompt" in (tmp_path / "w" / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["run", "--population", "fixed", "--scenario", "bigfive:N", "--agents", "6",
+                 "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    assert "score: mean" in capsys.readouterr().out
+    scores = pd.read_csv(tmp_path / "r" / "scores.csv")
+    assert len(scores) == 6 and scores["score"].between(10, 50).all()
