@@ -47,9 +47,7 @@ def check_reproducible(
     Raises:
         ReproducibilityError: the records, outcomes or scores differ between the two runs.
     """
-    a, b = (
-        run_simulation(config, population, DecisionService(make_model()), treatment=treatment) for _ in range(2)
-    )
+    a, b = (run_simulation(config, population, DecisionService(make_model()), treatment=treatment) for _ in range(2))
     for name in ("records", "outcomes"):
         try:
             pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)

@@ -15,7 +15,6 @@ __all__ = ["GAMES", "ROLES", "game_spec", "role_spec"]
 GAMES: dict[str, GameSpec] = {spec.name: spec for spec in (DICTATOR, ULTIMATUM, TRUST, PUBLIC_GOODS, BOMB_RISK)}
 
 
-
 def _role_index() -> dict[str, tuple[GameSpec, RoleSpec]]:
     """Role name → (game, role) over the games registered now."""
     index = {r.name: (g, r) for g in GAMES.values() for r in g.roles}
