@@ -86,7 +86,7 @@ def compare_populations(
     if not populations or not scenarios:
         raise ValueError("compare needs at least one population and one scenario")
     specs = {s: get_scenario(s, source=data_source) for s in scenarios}
-    humans = {s: np.asarray(spec.human_values(data_source), dtype=float) for s, spec in specs.items()}
+    humans = {s: np.asarray(spec.human_values(source=data_source), dtype=float) for s, spec in specs.items()}
     floors = {
         s: human_sample_floor_stats(
             h, n=min(n_agents, h.size // 2), repeats=5, rng=np.random.default_rng(child_seed(seed, "floor", s))
