@@ -144,8 +144,11 @@ def run(args: argparse.Namespace) -> int:
     if result.scores:
         import numpy as np
 
-        scores = np.concatenate(result.scores)
-        print(f"\nscore: mean {scores.mean():.3f}, sd {scores.std(ddof=1) if scores.size > 1 else 0.0:.3f}")
+        scores = np.concatenate([np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores])
+        for j in range(scores.shape[1]):
+            name = "score" if scores.shape[1] == 1 else f"score_{j + 1}"
+            sd = scores[:, j].std(ddof=1) if scores.shape[0] > 1 else 0.0
+            print(f"{'' if j else chr(10)}{name}: mean {scores[:, j].mean():.3f}, sd {sd:.3f}")
     print(f"\n{service.summary(config.n_agents * config.replicates)}")
     print(f"wall time {result.wall_seconds:.1f} s; wrote {out}/records.parquet, manifest.json, report.md")
     return 0

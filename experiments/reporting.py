@@ -121,13 +121,7 @@ def write_run(
     result.outcomes.to_csv(out / "outcomes.csv", index=False)
     files = ["records.parquet", "outcomes.csv", "manifest.json", "report.md"]
     if result.scores:
-        scores = pd.concat(
-            [
-                pd.DataFrame({"replicate": r, "agent": np.arange(s.size), "score": s})
-                for r, s in enumerate(result.scores)
-            ]
-        )
-        scores.to_csv(out / "scores.csv", index=False)
+        _scores_frame(result).to_csv(out / "scores.csv", index=False)
         files.insert(2, "scores.csv")
     manifest = {
         "kind": "populace.run",
@@ -146,6 +140,19 @@ def write_run(
     write_manifest(out / "manifest.json", manifest)
     (out / "report.md").write_text(run_report(result, manifest))
     return out
+
+
+def _scores_frame(result: RunResult) -> pd.DataFrame:
+    """One row per replicate and agent: ``score`` (one dimension) or ``score_1 … score_D``."""
+    frames = []
+    for r, s in enumerate(result.scores):
+        s2 = np.atleast_2d(np.asarray(s, dtype=float).T).T  # (n, D)
+        cols = ["score"] if s2.shape[1] == 1 else [f"score_{j + 1}" for j in range(s2.shape[1])]
+        frame = pd.DataFrame(s2, columns=cols)
+        frame.insert(0, "agent", np.arange(s2.shape[0]))
+        frame.insert(0, "replicate", r)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
@@ -175,12 +182,9 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
         "",
     ]
     if result.scores:
-        all_scores = np.concatenate(result.scores)
-        lines += [
-            f"Scores: mean {all_scores.mean():.3f}, sd {all_scores.std(ddof=1) if all_scores.size > 1 else 0.0:.3f} "
-            f"over {all_scores.size} agents (`scores.csv`).",
-            "",
-        ]
+        scores = _scores_frame(result).drop(columns=["replicate", "agent"])
+        summary = scores.agg(["mean", "std"]).T.reset_index().rename(columns={"index": "score"})
+        lines += ["## Scores (all replicates; per agent in `scores.csv`)", "", markdown_table(summary), ""]
     lines += ["Files: `records.parquet` (one row per agent, round and role), `outcomes.csv`, `manifest.json`.", ""]
     return "\n".join(lines)
 

@@ -18,7 +18,7 @@ from simulator.decisions import DecisionBatch, DecisionService, DecisionStats, D
 from simulator.game import GameModel, RoundState
 from simulator.networks import NetworkSpec, build_graph, check_group_graph, graph_summary
 from simulator.runner import RunConfig, RunResult, build_model, child_seed, run_simulation, seed_int
-from simulator.survey import SurveyModel, score_answers
+from simulator.survey import SurveyModel, scenario_scores, score_answers
 from simulator.treatment import Treatment
 from simulator.whatif import (
     DIFFERENCE_COLUMNS,
@@ -29,6 +29,7 @@ from simulator.whatif import (
     paired_effect,
     parse_assignments,
     run_whatif,
+    scenario_dimensions,
     survey_differences,
 )
 
@@ -68,6 +69,8 @@ __all__ = [
     "parse_assignments",
     "run_simulation",
     "run_whatif",
+    "scenario_dimensions",
+    "scenario_scores",
     "score_answers",
     "seed_int",
     "survey_differences",

@@ -126,8 +126,8 @@ class RunResult:
         config: the run's config.
         records: tidy records with a ``replicate`` column first.
         outcomes: model-level outcomes per replicate and round.
-        scores: per-agent scenario scores for surveys (e.g. trait sums), shape ``(n_agents,)`` per replicate;
-            empty for games.
+        scores: per-agent scenario scores for surveys (e.g. trait sums), shape ``(n_agents,)`` per replicate
+            (``(n_agents, D)`` for a D-dimensional instrument); empty for games.
         seeds: the child seeds used (as integers), per replicate.
         networks: graph summaries per replicate (empty without a network).
         stats: the decision service's statistics after the run.

@@ -2,8 +2,10 @@
 
 Works for any scenario of the :mod:`scenarios` protocol (``questions()``, ``support``, ``pmfs(item_probs)``): the
 IPIP-50 traits, a game decision asked as the humans were asked, or a user's TOML survey or decision task. An
-agent's score is read through the scenario's own ``pmfs``: its answers as point masses give a point mass on the
-score support, so reverse keying, sums, means and categories are scored exactly as the builders score them.
+agent's score is the scenario's own ``scores(answers)`` (``(n,)``, or ``(n, D)`` for a multi-dimensional
+instrument). Scenario classes that predate that protocol method are scored through their ``pmfs``: answers as
+point masses give a point mass on the score support (:func:`score_answers`), so reverse keying, sums, means and
+categories are scored exactly as the builders score them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from simulator.base import SimulationModel
 from simulator.decisions import DecisionService
 from simulator.treatment import Treatment
 
-__all__ = ["SurveyModel", "score_answers"]
+__all__ = ["SurveyModel", "score_answers", "scenario_scores"]
 
 
 def score_answers(scenario: Any, questions: Sequence[Question], answers: np.ndarray) -> np.ndarray:
@@ -49,6 +51,18 @@ def score_answers(scenario: Any, questions: Sequence[Question], answers: np.ndar
         raise ValueError("the scenario's pmfs did not map answers to a single score")
     scores = np.asarray(scenario.support, dtype=float)[np.argmax(pmfs, axis=1)]
     return scores[np.asarray(inverse).reshape(-1)]
+
+
+def scenario_scores(scenario: Any, questions: Sequence[Question], answers: np.ndarray) -> np.ndarray:
+    """Scores of complete answers ``(n, Q)``: ``scenario.scores`` → ``(n,)`` or ``(n, D)``.
+
+    Transitional: a scenario object without the protocol's ``scores`` method (the pre-protocol
+    ``TraitScenario``/``GameScenario``) is scored with :func:`score_answers` through its ``pmfs``.
+    """
+    scorer = getattr(scenario, "scores", None)
+    if callable(scorer):
+        return np.asarray(scorer(answers), dtype=float)
+    return score_answers(scenario, questions, answers)
 
 
 class SurveyModel(SimulationModel):
@@ -119,11 +133,11 @@ class SurveyModel(SimulationModel):
             self.running = False
 
     def scores(self) -> np.ndarray:
-        """One value per agent, shape ``(n,)``: the scenario's score of the agent's answers.
+        """The scenario's score of each agent's answers, shape ``(n,)`` (``(n, D)`` for D dimensions).
 
         Raises:
             RuntimeError: before every question has been asked.
         """
         if np.isnan(self.answers).any():
             raise RuntimeError("not every question has been asked yet: run the model to completion first")
-        return score_answers(self.scenario, self.questions, self.answers.astype(np.int64))
+        return scenario_scores(self.scenario, self.questions, self.answers.astype(np.int64))

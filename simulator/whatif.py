@@ -42,6 +42,7 @@ __all__ = [
     "paired_effect",
     "parse_assignments",
     "run_whatif",
+    "scenario_dimensions",
     "survey_differences",
 ]
 
@@ -147,7 +148,12 @@ def paired_differences(
 
 
 def survey_differences(
-    runs: dict[str, RunResult], *, seed: int, confidence: float = 0.95, n_resamples: int = 9999
+    runs: dict[str, RunResult],
+    *,
+    seed: int,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    dimensions: Sequence[str] = (),
 ) -> pd.DataFrame:
     """Per-item mean answers and the mean score, paired over replicates, with bootstrap CIs.
 
@@ -156,10 +162,12 @@ def survey_differences(
         seed: seeds the bootstrap generators (one named stream per item and for the score).
         confidence: CI level.
         n_resamples: bootstrap resamples.
+        dimensions: dimension ids when the scores are ``(n, D)`` (multi-dimensional instrument).
 
     Returns:
-        One row per item (``kind="item"``, ``outcome`` = item id, in question order) and one for the score
-        (``kind="score"``, ``outcome="score"``), columns :data:`DIFFERENCE_COLUMNS`.
+        One row per item (``kind="item"``, ``outcome`` = item id, in question order) and one per score
+        (``kind="score"``, ``outcome="score"``, or ``"score:<dimension>"`` for several), columns
+        :data:`DIFFERENCE_COLUMNS`.
     """
     item_means = {}
     for cond, run in runs.items():
@@ -172,12 +180,19 @@ def survey_differences(
         rng = np.random.default_rng(child_seed(seed, "bootstrap", "item", item))
         eff = paired_effect(b, i, rng=rng, confidence=confidence, n_resamples=n_resamples)
         rows.append({"outcome": str(item), "kind": "item", **eff})
-    b = np.asarray([s.mean() for s in runs["baseline"].scores])
-    i = np.asarray([s.mean() for s in runs["intervention"].scores])
-    rng = np.random.default_rng(child_seed(seed, "bootstrap", "score"))
-    eff = paired_effect(b, i, rng=rng, confidence=confidence, n_resamples=n_resamples)
-    rows.append({"outcome": "score", "kind": "score", **eff})
+    b = np.asarray([np.atleast_2d(s.T).T.mean(axis=0) for s in runs["baseline"].scores])  # (R, D)
+    i = np.asarray([np.atleast_2d(s.T).T.mean(axis=0) for s in runs["intervention"].scores])
+    names = ["score"] if b.shape[1] == 1 else [f"score:{d}" for d in dimensions or range(b.shape[1])]
+    for j, name in enumerate(names):
+        rng = np.random.default_rng(child_seed(seed, "bootstrap", name))
+        eff = paired_effect(b[:, j], i[:, j], rng=rng, confidence=confidence, n_resamples=n_resamples)
+        rows.append({"outcome": name, "kind": "score", **eff})
     return pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))
+
+
+def scenario_dimensions(scenario: Any) -> tuple[str, ...]:
+    """The scenario's dimension ids (transitional: pre-protocol scenario objects have one, unnamed)."""
+    return tuple(getattr(scenario, "dimensions", ("score",)))
 
 
 def exact_survey_means(
@@ -187,8 +202,8 @@ def exact_survey_means(
 
     ``E[item] = Σ_k w_k Σ_v v p_k(v)`` over the population's components ``k`` (weights ``w``, shape ``(K,)``);
     the score's expectation goes through ``scenario.pmfs`` on the ``(K, Q, S)`` item distributions (items
-    answered in separate conversations, hence independent given the persona). Uses the service's memo, so after
-    the simulation this makes no new LLM call.
+    answered in separate conversations, hence independent given the persona; one-dimensional scenarios only).
+    Uses the service's memo, so after the simulation this makes no new LLM call.
 
     Returns:
         item id → expected answer, and ``"score"`` → expected score.
@@ -208,7 +223,7 @@ def exact_survey_means(
     for j, q in enumerate(questions):
         values = np.asarray(q.answers.values, dtype=float)
         out[q.id] = float(sum(w[k] * probs[k][j] @ values for k in range(len(w))))
-    if len({len(q.answers.values) for q in questions}) == 1:
+    if len({len(q.answers.values) for q in questions}) == 1 and len(scenario_dimensions(scenario)) == 1:
         pmf = np.asarray(scenario.pmfs(np.asarray(probs)), dtype=float)  # (K, S)
         out["score"] = float(w @ (pmf @ np.asarray(scenario.support, dtype=float)))
     return out
@@ -301,7 +316,13 @@ def run_whatif(
     records = pd.concat([r.records.assign(condition=name) for name, r in runs.items()], ignore_index=True)
     records = records[["condition", *[c for c in records.columns if c != "condition"]]]
     if config.is_survey:
-        differences = survey_differences(runs, seed=config.seed, confidence=confidence, n_resamples=n_resamples)
+        differences = survey_differences(
+            runs,
+            seed=config.seed,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            dimensions=scenario_dimensions(scenario),
+        )
         exact = {
             "baseline": exact_survey_means(scenario, population, service, None),
             "intervention": exact_survey_means(scenario, population, service, treatment),

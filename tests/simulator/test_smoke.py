@@ -29,8 +29,10 @@ def test_every_scenario_runs_reproducibly(name):
     if is_game:
         assert len(result.outcomes) == 2 * 2 and not result.scores
     else:
-        support = get_scenario(name).support
-        assert all(s.shape == (8,) and s.min() >= support[0] and s.max() <= support[-1] for s in result.scores)
+        assert all(s.shape[0] == 8 and np.isfinite(s).all() for s in result.scores)
+        if result.scores[0].ndim == 1:  # one dimension: scores lie on the scenario's support
+            support = get_scenario(name).support
+            assert all(np.isin(s, support).all() for s in result.scores)
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
