@@ -282,3 +282,64 @@ def test_system_treatment_and_run_of_a_survey_print_scores(tmp_path, fake, capsy
     assert "score: mean" in capsys.readouterr().out
     scores = pd.read_csv(tmp_path / "r" / "scores.csv")
     assert len(scores) == 6 and scores["score"].between(10, 50).all()
+
+
+USER_SURVEY = """\
+kind = "survey"
+name = "civic"
+[scale]
+type = "range"
+low = 1
+high = 5
+labels = { 1 = "disagree", 5 = "agree" }
+[[items]]
+id = "t1"
+text = "I trust my neighbours."
+dimension = "trust"
+[[items]]
+id = "t2"
+text = "People mostly look out for themselves."
+dimension = "trust"
+reverse = true
+[dimensions.trust]
+scoring = "sum"
+[data]
+path = "answers.csv"
+"""
+USER_DECISION = """\
+kind = "decision"
+name = "donation"
+instruction = "You received 10 tokens. How many do you donate to charity, from 0 to 10?"
+answer_stem = "I donate "
+[answer]
+low = 0
+high = 10
+[data]
+path = "answers.csv"
+column = "donation"
+"""
+
+
+def _user_files(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["t1,t2,donation"] + [f"{a},{b},{c}" for a, b, c in rng.integers([1, 1, 0], [6, 6, 11], size=(40, 3))]
+    (tmp_path / "answers.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "civic.toml").write_text(USER_SURVEY)
+    (tmp_path / "donation.toml").write_text(USER_DECISION)
+
+
+def test_user_survey_and_decision_files_in_run_and_whatif(tmp_path, fake, capsys):
+    pytest.importorskip("scenarios.loader", reason="scenario files need the scenarios protocol (issue 12 item 2)")
+    _user_files(tmp_path)
+    for scenario, n_items in ((f"{tmp_path}/civic.toml:trust", 2), (f"{tmp_path}/donation.toml", 1)):
+        out = tmp_path / f"run_{n_items}"
+        assert main(["run", "--population", "fixed", "--scenario", scenario, "--agents", "6", "--out", str(out)]) == 0
+        assert len(pd.read_parquet(out / "records.parquet")) == 6 * n_items
+        assert "score: mean" in capsys.readouterr().out
+        out = tmp_path / f"whatif_{n_items}"
+        argv = ["whatif", "--population", "fixed", "--scenario", scenario, "--treatment", TREATMENT, "--seeds", "3",
+                "--agents", "8", "--out", str(out)]  # fmt: skip
+        assert main(argv) == 0
+        diff = pd.read_csv(out / "differences.csv")
+        assert (diff["kind"] == "item").sum() == n_items and (diff["kind"] == "score").sum() == 1
+        assert (diff[diff["kind"] == "item"]["ci_low"] > 0).all()  # the fake's treatment moves answers up
