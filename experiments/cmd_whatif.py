@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from experiments.common import model_from_args
     from experiments.reporting import write_whatif
     from populace_lm.progress import progress_enabled
+    from scenarios.games import GAMES, ROLES
     from simulator import DecisionService, Treatment, parse_assignments, run_whatif
 
     baseline, intervention = parse_assignments(args.baseline), parse_assignments(args.intervention)
@@ -70,11 +71,11 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("whatif needs --intervention NAME=VALUE (game parameters) or --treatment TEXT")
     if treatment is not None and intervention:
         raise ValueError("give either --intervention (game parameters) or --treatment (a message), not both")
-    config = config_from_args(args, replicates=args.seeds)
-    if config.is_survey and (baseline or intervention):
+    if args.scenario not in GAMES and args.scenario not in ROLES and (baseline or intervention):
         raise ValueError(
             f"{args.scenario!r} is a survey or decision task: use --treatment TEXT, not --baseline/--intervention"
         )
+    config = config_from_args(args, replicates=args.seeds)
     if not config.is_survey:
         for cond in (baseline, intervention):
             config.game.with_params(**cond)  # unknown parameter / out of range → error before any LLM call

@@ -309,9 +309,9 @@ path = "answers.csv"
 USER_DECISION = """\
 kind = "decision"
 name = "donation"
+[decision]
 instruction = "You received 10 tokens. How many do you donate to charity, from 0 to 10?"
 answer_stem = "I donate "
-[answer]
 low = 0
 high = 10
 [data]
