@@ -165,7 +165,7 @@ def test_bad_input_is_one_line_and_makes_no_call(tmp_path, fake, capsys):
             ],
             "not both",
         ),
-        (["run", "--population", "fixed", "--scenario", "bigfive:Q"], "unknown Big Five trait"),
+        (["run", "--population", "fixed", "--scenario", "bigfive:Q"], "'Q'"),  # names the unknown dimension
     ]
     for argv, message in cases:
         assert main([*argv, "--out", str(tmp_path / "o")]) == 2, argv
