@@ -1,5 +1,12 @@
-"""The generic engine reproduces the pre-refactor per-game engine exactly (golden files from the old
-``simulator/models.py`` ``_play_*`` methods, same fake, seeds and settings)."""
+"""The generic engine reproduces the pre-refactor per-game engine exactly.
+
+The golden files were written by the old ``simulator/models.py`` (per-game ``_play_*`` methods, commit 372f197)
+with the same fake, seeds and settings as :func:`_play`, for every game with random matching and on a
+Watts-Strogatz network, 24 agents, 3 rounds. One correction was applied to the old engine when writing them: it
+stored its live ``partner`` array in the records, so later rounds overwrote earlier rounds' ``partner`` (and a
+trust banker's ``agent``) columns; the files hold each round's true values (see
+``test_models.test_later_rounds_never_rewrite_earlier_records``).
+"""
 
 from pathlib import Path
 
