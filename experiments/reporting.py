@@ -327,7 +327,8 @@ def whatif_report(result: WhatIfResult, manifest: Mapping[str, Any], plots: list
             "Both conditions use the same persona draws and answer seeds (common random numbers). Per replicate, "
             "each item's outcome is its mean answer and the score's is the mean score; `difference` is the mean "
             "paired difference (treatment − control) with a percentile bootstrap 95% CI over seeds. "
-            "`exact_*` columns are population-weighted expectations from the answer distributions (no sampling).",
+            "`exact_*` columns are population-weighted expectations from the answer distributions (no sampling; "
+            "— when the population has more components than agent draws, to keep the cost at the simulation's).",
         ]
     else:
         lines += [

@@ -272,6 +272,7 @@ def run_whatif(
     progress: bool = False,
     confidence: float = 0.95,
     n_resamples: int = 9999,
+    exact: bool | None = None,
 ) -> WhatIfResult:
     """Run both conditions on the same replicates and compare them.
 
@@ -279,6 +280,20 @@ def run_whatif(
     ``treatment`` (any scenario; for a game, ``baseline`` parameters then apply to both conditions). As before,
     parameter conditions replace the config's parameters independently (the intervention does not inherit the
     baseline's changes). Everything is validated before any LLM call.
+
+    Args:
+        config: the shared run config (``replicates`` ≥ 2 paired seeds).
+        population: who the agents are.
+        service: the decision service (its statistics are the study's LLM cost).
+        baseline: game parameters of the control condition.
+        intervention: game parameters of the intervention condition.
+        treatment: the intervention message (instead of ``intervention``).
+        progress: progress bars.
+        confidence: CI level.
+        n_resamples: bootstrap resamples.
+        exact: survey studies: also compute the exact effects over every population component (one answer
+            distribution per component, item and condition). None = only when the population has no more
+            components than agent draws (``n_agents × replicates``), so it never costs more than the simulation.
 
     Raises:
         ValueError: fewer than 2 replicates, neither or both kinds of intervention, parameters for a survey.
@@ -323,12 +338,16 @@ def run_whatif(
             n_resamples=n_resamples,
             dimensions=scenario_dimensions(scenario),
         )
-        exact = {
-            "baseline": exact_survey_means(scenario, population, service, None),
-            "intervention": exact_survey_means(scenario, population, service, treatment),
-        }
-        differences["exact_baseline"] = differences["outcome"].map(exact["baseline"])
-        differences["exact_intervention"] = differences["outcome"].map(exact["intervention"])
+        if exact is None:
+            exact = len(population) <= config.n_agents * config.replicates
+        means: dict[str, dict[str, float]] = {"baseline": {}, "intervention": {}}
+        if exact:
+            means = {
+                "baseline": exact_survey_means(scenario, population, service, None),
+                "intervention": exact_survey_means(scenario, population, service, treatment),
+            }
+        differences["exact_baseline"] = differences["outcome"].map(means["baseline"]).astype(float)
+        differences["exact_intervention"] = differences["outcome"].map(means["intervention"]).astype(float)
         differences["exact_difference"] = differences["exact_intervention"] - differences["exact_baseline"]
     else:
         differences = paired_differences(per_round, seed=config.seed, confidence=confidence, n_resamples=n_resamples)

@@ -169,3 +169,15 @@ def test_treatment_on_a_game_uses_the_baseline_parameters_in_both_conditions():
     d = res.differences.set_index("outcome")
     assert d.loc["mean_decision", "ci_low"] > 0
     assert res.treatment == Treatment(text=SHIFT)
+
+
+def test_exact_effects_are_skipped_when_they_would_cost_more_than_the_simulation():
+    fake = _fake()
+    personas = tuple(Persona(id=f"p{i}", text=f"You are person {i}.") for i in range(50))
+    pop = Population(personas=personas, weights=np.full(50, 1 / 50), construction="test")
+    config = RunConfig(scenario="bigfive:E", n_agents=4, replicates=2, seed=0)
+    res = run_whatif(config, pop, DecisionService(fake), treatment=Treatment(text=SHIFT), n_resamples=200)
+    assert res.differences["exact_difference"].isna().all()
+    assert res.stats["distinct_prompts"] <= 2 * 8 * 10  # only the drawn personas were asked
+    forced = run_whatif(config, pop, DecisionService(fake), treatment=Treatment(text=SHIFT), exact=True)
+    assert forced.differences["exact_difference"].notna().all()
