@@ -35,7 +35,7 @@ def main() -> int:
     from populations.pools import load_pool
     from scenarios.games import Game
     from simulator.decisions import DecisionService
-    from simulator.models import GameModel
+    from simulator.game import GameModel
     from simulator.runner import child_seed, seed_int
 
     personas = load_pool(args.pool, limit=args.components)

@@ -1,4 +1,11 @@
-"""``populace run``: one simulation → tidy per-agent-per-round Parquet records, manifest and report."""
+"""``populace run``: one simulation → tidy per-agent-per-round Parquet records, manifest and report.
+
+``--scenario`` takes a game, a game role, a built-in survey (``bigfive:E``) or a scenario file
+(``FILE.toml`` or ``FILE.toml:DIMENSION``, resolved by :func:`scenarios.registry.get_scenario`);
+``--population`` takes any population file the project writes (``populations.io.load_population_file``), including
+``populace fit`` output. Progress bars follow the global ``--quiet``/``--verbose``
+(:func:`populace_lm.progress.progress_enabled`).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +17,28 @@ from typing import Any
 
 from experiments.common import add_model_args
 
+SCENARIO_HELP = (
+    "a game (dictator, ultimatum, trust, public_goods, bomb_risk), a game role (its game is played), "
+    "a built-in survey (bigfive:E|N|A|C|O) or a scenario file FILE.toml[:DIMENSION] (survey or decision task)"
+)
+
 
 def add_simulation_args(p: argparse.ArgumentParser, *, default_agents: int, default_rounds: int) -> None:
     """Options shared by ``run`` and ``whatif``."""
     p.add_argument(
         "--population",
         required=True,
-        help="population JSON file (from Population.save) or the word 'fixed' (fixed-prompt baseline)",
+        help="population file (Population.save or `populace fit --out` output) or the word 'fixed' "
+        "(fixed-prompt baseline)",
     )
     p.add_argument("--agents", type=int, default=default_agents, help=f"agents (default {default_agents})")
-    p.add_argument("--rounds", type=int, default=default_rounds, help="rounds of a game (1 = one-shot)")
+    p.add_argument(
+        "--rounds",
+        type=int,
+        default=None,
+        help=f"rounds of a game (1 = one-shot; default {default_rounds}; a survey asks each item once)",
+    )
+    p.set_defaults(game_rounds=default_rounds)
     p.add_argument(
         "--network",
         default=None,
@@ -40,14 +59,17 @@ def add_simulation_args(p: argparse.ArgumentParser, *, default_agents: int, defa
     )
     p.add_argument("--seed", type=int, default=0, help="root seed of every random choice")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
 def command_line(args: argparse.Namespace) -> str:
     """The command as typed (console script), else rebuilt from the parsed options."""
     if Path(sys.argv[0]).name == "populace":
         return "populace " + shlex.join(sys.argv[1:])
-    opts = {k: v for k, v in vars(args).items() if k not in ("func", "command") and v not in (None, False, [])}
+    opts = {
+        k: v
+        for k, v in vars(args).items()
+        if k not in ("func", "command", "game_rounds") and v not in (None, False, [], "")
+    }
     return f"populace {args.command} " + " ".join(f"--{k.replace('_', '-')}={v}" for k, v in sorted(opts.items()))
 
 
@@ -66,16 +88,17 @@ def load_population(spec: str) -> tuple[Any, str]:
 
 
 def config_from_args(args: argparse.Namespace, *, replicates: int) -> Any:
-    """The validated :class:`~simulator.runner.RunConfig` of the shared simulation options."""
-    from simulator.networks import NetworkSpec
-    from simulator.runner import RunConfig
-    from simulator.whatif import parse_assignments
+    """The validated :class:`~simulator.RunConfig` of the shared simulation options."""
+    from scenarios.games import GAMES, ROLES
+    from simulator import NetworkSpec, RunConfig, parse_assignments
 
+    is_game = args.scenario in GAMES or args.scenario in ROLES
+    rounds = args.rounds if args.rounds is not None else (args.game_rounds if is_game else 1)
     return RunConfig(
         scenario=args.scenario,
         n_agents=args.agents,
         seed=args.seed,
-        rounds=args.rounds,
+        rounds=rounds,
         params=parse_assignments(args.param),
         network=NetworkSpec.parse(args.network) if args.network else None,
         history_rounds=args.history_rounds,
@@ -87,11 +110,7 @@ def config_from_args(args: argparse.Namespace, *, replicates: int) -> Any:
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``run`` sub-command."""
     p = sub.add_parser("run", help="run one simulation (survey or game, optionally repeated on a network)")
-    p.add_argument(
-        "--scenario",
-        required=True,
-        help="bigfive:E|N|A|C|O (survey), a game (dictator, ultimatum, trust, public_goods, bomb_risk) or a game role",
-    )
+    p.add_argument("--scenario", required=True, help=SCENARIO_HELP)
     p.add_argument(
         "--param",
         action="append",
@@ -108,18 +127,28 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate everything, run, write the folder, print the sharing statistics."""
     from experiments.common import model_from_args
-    from simulator.decisions import DecisionService
-    from simulator.runner import run_simulation, write_run
+    from experiments.reporting import write_run
+    from populace_lm.progress import progress_enabled
+    from simulator import DecisionService, run_simulation
 
     config = config_from_args(args, replicates=args.replicates)
     population, source = load_population(args.population)
     llm = model_from_args(args)
-    service = DecisionService(llm, progress=not args.quiet)
-    result = run_simulation(config, population, service, progress=not args.quiet)
+    service = DecisionService(llm, progress=progress_enabled())
+    result = run_simulation(config, population, service, progress=progress_enabled())
     out = write_run(
         args.out, result, llm_model=llm, population=population, population_source=source, command=command_line(args)
     )
-    print(result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate").round(3).to_string())
+    table = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate")
+    print(table.dropna(axis=1, how="all").round(3).to_string())
+    if result.scores:
+        import numpy as np
+
+        scores = np.concatenate([np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores])
+        for j in range(scores.shape[1]):
+            name = "score" if scores.shape[1] == 1 else f"score_{j + 1}"
+            sd = scores[:, j].std(ddof=1) if scores.shape[0] > 1 else 0.0
+            print(f"{'' if j else chr(10)}{name}: mean {scores[:, j].mean():.3f}, sd {sd:.3f}")
     print(f"\n{service.summary(config.n_agents * config.replicates)}")
     print(f"wall time {result.wall_seconds:.1f} s; wrote {out}/records.parquet, manifest.json, report.md")
     return 0

@@ -1,24 +1,48 @@
-"""``populace whatif``: baseline vs intervention on the same population and seeds, paired CIs and plots."""
+"""``populace whatif``: a control and an intervention on the same population and seeds, paired CIs and plots.
+
+Two kinds of intervention:
+
+* game parameters: ``--scenario public_goods --baseline multiplier=1.6 --intervention multiplier=2.4``;
+* a treatment message for any survey or decision scenario (built-in or ``FILE.toml[:DIMENSION]``), added before
+  each question (``--where question``, default) or to the persona's system prompt (``--where system``):
+  ``--scenario bigfive:A --treatment "Your neighbours describe you as warm."``.
+
+Progress bars follow the global ``--quiet``/``--verbose`` (:func:`populace_lm.progress.progress_enabled`).
+"""
 
 from __future__ import annotations
 
 import argparse
 
-from experiments.cmd_run import add_simulation_args, command_line, config_from_args, load_population
+from experiments.cmd_run import SCENARIO_HELP, add_simulation_args, command_line, config_from_args, load_population
 from experiments.common import add_model_args
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``whatif`` sub-command."""
-    p = sub.add_parser("whatif", help="policy what-if: baseline vs intervention with paired seeds")
-    p.add_argument("--scenario", required=True, help="a game: public_goods, dictator, ultimatum, trust, bomb_risk")
-    p.add_argument("--baseline", nargs="+", default=[], metavar="NAME=VALUE", help="baseline parameters")
+    p = sub.add_parser(
+        "whatif", help="what-if: control vs intervention (game parameters or a treatment message), paired seeds"
+    )
+    p.add_argument("--scenario", required=True, help=SCENARIO_HELP)
+    p.add_argument("--baseline", nargs="+", default=[], metavar="NAME=VALUE", help="baseline game parameters")
     p.add_argument(
         "--intervention",
         nargs="+",
-        required=True,
+        default=[],
         metavar="NAME=VALUE",
-        help="intervention parameters (e.g. multiplier=2.4)",
+        help="intervention game parameters (e.g. multiplier=2.4)",
+    )
+    p.add_argument(
+        "--treatment",
+        default=None,
+        metavar="TEXT",
+        help="intervention message shown to the treated condition (surveys, decision tasks and games)",
+    )
+    p.add_argument(
+        "--where",
+        choices=("question", "system"),
+        default="question",
+        help="put the treatment before each question (default) or after the persona's system prompt",
     )
     p.add_argument("--seeds", type=int, default=10, help="paired replicates (default 10)")
     p.add_argument(
@@ -26,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="parameters shared by both conditions, repeatable",
+        help="game parameters shared by both conditions, repeatable",
     )
     add_simulation_args(p, default_agents=40, default_rounds=5)
     add_model_args(p)
@@ -36,25 +60,44 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Validate both conditions, run them paired, write the folder and print the differences."""
     from experiments.common import model_from_args
-    from simulator.decisions import DecisionService
-    from simulator.whatif import parse_assignments, run_whatif, write_whatif
+    from experiments.reporting import write_whatif
+    from populace_lm.progress import progress_enabled
+    from scenarios.games import GAMES, ROLES
+    from simulator import DecisionService, Treatment, parse_assignments, run_whatif
 
     baseline, intervention = parse_assignments(args.baseline), parse_assignments(args.intervention)
+    treatment = Treatment(text=args.treatment, where=args.where) if args.treatment is not None else None
+    if treatment is None and not intervention:
+        raise ValueError("whatif needs --intervention NAME=VALUE (game parameters) or --treatment TEXT")
+    if treatment is not None and intervention:
+        raise ValueError("give either --intervention (game parameters) or --treatment (a message), not both")
+    if args.scenario not in GAMES and args.scenario not in ROLES and (baseline or intervention):
+        raise ValueError(
+            f"{args.scenario!r} is a survey or decision task: use --treatment TEXT, not --baseline/--intervention"
+        )
     config = config_from_args(args, replicates=args.seeds)
-    if config.is_survey:
-        raise ValueError(f"what-if needs a game scenario, got {args.scenario!r}")
-    for cond in (baseline, intervention):
-        config.game.with_params(**cond)  # unknown parameter / out of range → error before any LLM call
+    if not config.is_survey:
+        for cond in (baseline, intervention):
+            config.game.with_params(**cond)  # unknown parameter / out of range → error before any LLM call
     population, source = load_population(args.population)
     llm = model_from_args(args)
-    service = DecisionService(llm, progress=not args.quiet)
+    service = DecisionService(llm, progress=progress_enabled())
     result = run_whatif(
-        config, population, service, baseline=baseline, intervention=intervention, progress=not args.quiet
+        config,
+        population,
+        service,
+        baseline=baseline,
+        intervention=intervention,
+        treatment=treatment,
+        progress=progress_enabled(),
     )
     out = write_whatif(
         args.out, result, llm_model=llm, population=population, population_source=source, command=command_line(args)
     )
     print(result.differences.round(4).to_string(index=False))
     print(f"\n{service.summary(config.n_agents * config.replicates * 2)}")
-    print(f"wall time {result.wall_seconds:.1f} s; wrote {out}/report.md, differences.csv and one PNG per outcome")
+    s = result.stats
+    print(f"LLM cost: {s['backend_calls']} backend calls, {s['prompt_tokens'] + s['completion_tokens']} tokens")
+    plots = "effects.png" if result.is_survey else "one PNG per outcome"
+    print(f"wall time {result.wall_seconds:.1f} s; wrote {out}/report.md, differences.csv and {plots}")
     return 0

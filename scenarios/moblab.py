@@ -8,19 +8,13 @@ import numpy as np
 import pandas as pd
 
 from scenarios.errors import DataError
-from scenarios.games import ROLES
+from scenarios.games import GAMES, ROLES
 from scenarios.sources import find_dataset_file
 
-# Largest valid decision per column under the MobLab parameters.
-COLUMN_MAX = {
-    "dictator": 100,
-    "ultimatum_1": 100,
-    "ultimatum_2": 100,
-    "trust_1": 100,
-    "trust_3": 150,
-    "PG": 20,
-    "bomb": 100,
-}
+__all__ = ["COLUMN_MAX", "human_decisions", "load_moblab_joint"]
+
+# Largest valid decision per column under the MobLab parameters (from the game specs).
+COLUMN_MAX = {r.human_column: r.human_max for g in GAMES.values() for r in g.roles}
 
 
 def load_moblab_joint(source: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:

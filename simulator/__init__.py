@@ -1,0 +1,77 @@
+"""Mesa simulations of LLM populations: surveys, economic games and what-ifs (results only, no files).
+
+The only importer of Mesa and networkx. Typical use::
+
+    from simulator import DecisionService, RunConfig, Treatment, run_simulation, run_whatif
+
+    result = run_simulation(RunConfig(scenario="public_goods", n_agents=40, rounds=5), population, service)
+    study = run_whatif(config, population, service, treatment=Treatment(text="Most people give half."))
+
+Writers (manifests, Markdown, plots) live in ``experiments.reporting``.
+"""
+
+from simulator.agents import LLMAgent
+from simulator.base import OUTCOME_COLUMNS, RECORD_COLUMNS, SimulationModel, gini
+from simulator.checker import ReproducibilityError, check_reproducible
+from simulator.compare import METRICS, CompareResult, compare_populations
+from simulator.decisions import DecisionBatch, DecisionService, DecisionStats, Draws
+from simulator.game import GameModel, RoundState
+from simulator.networks import NetworkSpec, build_graph, check_group_graph, graph_summary
+from simulator.runner import RunConfig, RunResult, build_model, child_seed, run_simulation, seed_int
+from simulator.survey import SurveyModel, scenario_scores, score_answers
+from simulator.treatment import Treatment
+from simulator.whatif import (
+    DIFFERENCE_COLUMNS,
+    OUTCOMES,
+    WhatIfResult,
+    exact_survey_means,
+    paired_differences,
+    paired_effect,
+    parse_assignments,
+    run_whatif,
+    scenario_dimensions,
+    survey_differences,
+)
+
+__all__ = [
+    "DIFFERENCE_COLUMNS",
+    "METRICS",
+    "OUTCOMES",
+    "OUTCOME_COLUMNS",
+    "RECORD_COLUMNS",
+    "CompareResult",
+    "DecisionBatch",
+    "DecisionService",
+    "DecisionStats",
+    "Draws",
+    "GameModel",
+    "LLMAgent",
+    "NetworkSpec",
+    "ReproducibilityError",
+    "RoundState",
+    "RunConfig",
+    "RunResult",
+    "SimulationModel",
+    "SurveyModel",
+    "Treatment",
+    "WhatIfResult",
+    "build_graph",
+    "build_model",
+    "check_reproducible",
+    "check_group_graph",
+    "child_seed",
+    "compare_populations",
+    "exact_survey_means",
+    "gini",
+    "graph_summary",
+    "paired_differences",
+    "paired_effect",
+    "parse_assignments",
+    "run_simulation",
+    "run_whatif",
+    "scenario_dimensions",
+    "scenario_scores",
+    "score_answers",
+    "seed_int",
+    "survey_differences",
+]

@@ -17,7 +17,7 @@ class LLMAgent(mesa.Agent):
     go so that agents sharing a prompt and a question share one answer distribution.
 
     Args:
-        model: the Mesa model (a :class:`simulator.models.SimulationModel`).
+        model: the Mesa model (a :class:`simulator.base.SimulationModel`).
         index: position of the agent in the model's arrays (and its graph node), ``0..n-1``.
         persona_index: index of its persona in the population.
         persona_id: the persona's id.

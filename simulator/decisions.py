@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from populace_lm.base import LanguageModel
+from populace_lm.progress import progress_bar
 from populace_lm.types import AnswerDistribution, Usage
 from scenarios.question import Question
 
@@ -72,7 +72,8 @@ class DecisionService:
 
     Args:
         model: any :class:`~populace_lm.base.LanguageModel` (usually cache-wrapped).
-        progress: show a progress bar while new distributions are requested.
+        progress: show a progress bar while new distributions are requested (also subject to
+            :func:`populace_lm.progress.progress_enabled`, i.e. the CLI's ``--quiet``).
 
     The service memoises distributions for its lifetime, so one service per run (or per what-if study) shares
     work across rounds, replicates and conditions; the persistent cache shares it across runs.
@@ -126,7 +127,7 @@ class DecisionService:
     def prefetch(self, pairs: Sequence[tuple[str, Question]], *, desc: str = "distributions") -> list[int]:
         """Request the distributions of several (prompt, question) pairs in order, with a progress bar."""
         new = {self.key(p, q): (p, q) for p, q in pairs if self.key(p, q) not in self._keys}
-        for p, q in tqdm(list(new.values()), desc=desc, disable=not self.progress or len(new) < 2, leave=False):
+        for p, q in progress_bar(list(new.values()), desc=desc, enabled=self.progress and len(new) >= 2):
             self.key_id(p, q)
         return [self.key_id(p, q) for p, q in pairs]
 

@@ -1,40 +1,50 @@
-"""Policy what-if: the same population and seeds under a baseline and an intervention, paired.
+"""What-if studies: the same population and seeds under a baseline and an intervention, paired.
+
+Two kinds of intervention:
+
+* **game parameters** (``baseline``/``intervention`` dicts, e.g. ``multiplier=1.6`` vs ``2.4``): a replicate's
+  outcome is its mean over rounds of each :data:`OUTCOMES` column;
+* **a treatment message** (:class:`~simulator.treatment.Treatment`) added to each question or to the persona's
+  system prompt, for any survey or decision scenario (built-in or a TOML file): the outcomes are each item's mean
+  answer and the mean score, and beside the sampled effects stand the exact effects computed from the answer
+  distributions (population-weighted expectations, no sampling).
 
 For every replicate both conditions use the same persona draw, graph and Mesa model seed
-(:func:`simulator.runner.build_model`), so the difference of an outcome within a replicate isolates the
-intervention. The outcome of a replicate is its mean over rounds; the paired differences
-(intervention − baseline) over replicates get a percentile bootstrap 95% CI (Efron & Tibshirani 1993, ch. 13)
-with ``scipy.stats.bootstrap`` and a generator seeded from the run seed.
+(:func:`simulator.runner.build_model`), so each agent's answer in both conditions comes from the same uniform
+number (common random numbers) and the difference within a replicate isolates the intervention. The paired
+differences (intervention − baseline) over replicates get a percentile bootstrap CI (Efron & Tibshirani 1993,
+ch. 13) from ``scipy.stats.bootstrap`` with a generator seeded from the run seed.
 """
 
 from __future__ import annotations
 
-import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from scipy import stats
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from scipy import stats  # noqa: E402
+from populations.persona import Population
+from scenarios.registry import get_scenario
+from simulator.decisions import DecisionService
+from simulator.runner import RunConfig, RunResult, child_seed, run_simulation
+from simulator.treatment import Treatment
 
-from populations.persona import Population  # noqa: E402
-from simulator.decisions import DecisionService  # noqa: E402
-from simulator.runner import (  # noqa: E402
-    RunConfig,
-    _markdown,
-    cache_stats,
-    child_seed,
-    package_versions,
-    run_simulation,
-)
-
-__all__ = ["OUTCOMES", "WhatIfResult", "paired_differences", "parse_assignments", "run_whatif", "write_whatif"]
+__all__ = [
+    "OUTCOMES",
+    "DIFFERENCE_COLUMNS",
+    "WhatIfResult",
+    "exact_survey_means",
+    "paired_differences",
+    "paired_effect",
+    "parse_assignments",
+    "run_whatif",
+    "scenario_dimensions",
+    "survey_differences",
+]
 
 OUTCOMES = {
     "mean_decision": "mean first-mover decision (contribution, gift, offer, amount sent)",
@@ -42,9 +52,19 @@ OUTCOMES = {
     "gini_payoff": "Gini coefficient of agents' payoffs in the round",
     "mean_payoff": "mean payoff per agent",
 }
+DIFFERENCE_COLUMNS = (
+    "outcome",
+    "kind",
+    "baseline",
+    "intervention",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "n_replicates",
+)
 
 
-def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
+def parse_assignments(items: Sequence[str]) -> dict[str, str]:
     """``["multiplier=1.6", "endowment=20"]`` → ``{"multiplier": "1.6", ...}`` (values validated by ``Game``)."""
     out: dict[str, str] = {}
     for item in items:
@@ -55,78 +75,190 @@ def parse_assignments(items: list[str] | tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-@dataclass(frozen=True, kw_only=True)
-class WhatIfResult:
-    """Outputs of a what-if study.
+def paired_effect(
+    baseline: np.ndarray,
+    intervention: np.ndarray,
+    *,
+    rng: np.random.Generator,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+) -> dict[str, float]:
+    """Mean paired difference ``intervention − baseline`` over replicates with a percentile bootstrap CI.
 
-    Attributes:
-        config: the shared run config.
-        baseline, intervention: the two conditions' parameter changes.
-        per_round: outcomes per condition, replicate and round.
-        differences: per outcome: baseline and intervention means, paired mean difference, 95% CI, n.
-        records: tidy records of both conditions (``condition`` column first).
-        stats: the decision service's statistics.
-        wall_seconds: elapsed time.
+    Args:
+        baseline: per-replicate outcomes of the control, shape ``(R,)``.
+        intervention: per-replicate outcomes of the intervention, shape ``(R,)``, paired with ``baseline``.
+        rng: generator of the bootstrap resamples.
+        confidence: CI level.
+        n_resamples: bootstrap resamples.
+
+    Returns:
+        ``baseline``, ``intervention`` (means), ``difference``, ``ci_low``, ``ci_high``, ``n_replicates``.
+        When every replicate gives the same difference the CI is that single value; with fewer than 2 finite
+        differences it is NaN.
     """
-
-    config: RunConfig
-    baseline: dict[str, Any]
-    intervention: dict[str, Any]
-    per_round: pd.DataFrame
-    differences: pd.DataFrame
-    records: pd.DataFrame
-    stats: dict[str, int]
-    wall_seconds: float
+    b, i = np.asarray(baseline, dtype=float), np.asarray(intervention, dtype=float)
+    if b.shape != i.shape or b.ndim != 1:
+        raise ValueError(f"paired outcomes need equal 1-D shapes, got {b.shape} and {i.shape}")
+    d = i - b
+    d = d[np.isfinite(d)]
+    lo = hi = float("nan")
+    if d.size >= 2 and np.ptp(d) > 0:
+        res = stats.bootstrap(
+            (d,), np.mean, confidence_level=confidence, n_resamples=n_resamples, method="percentile", rng=rng
+        )
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    elif d.size >= 1:
+        lo = hi = float(d[0])  # every replicate gave the same difference
+    return {
+        "baseline": float(np.nanmean(b)) if np.isfinite(b).any() else float("nan"),
+        "intervention": float(np.nanmean(i)) if np.isfinite(i).any() else float("nan"),
+        "difference": float(d.mean()) if d.size else float("nan"),
+        "ci_low": lo,
+        "ci_high": hi,
+        "n_replicates": int(d.size),
+    }
 
 
 def paired_differences(
     per_round: pd.DataFrame, *, seed: int, confidence: float = 0.95, n_resamples: int = 9999
 ) -> pd.DataFrame:
-    """Paired differences of each outcome's per-replicate mean over rounds, with bootstrap CIs.
+    """Paired differences of each game outcome's per-replicate mean over rounds, with bootstrap CIs.
 
     Args:
         per_round: columns ``condition`` (``baseline``/``intervention``), ``replicate``, ``round`` and outcomes.
-        seed: seeds the bootstrap generator.
+        seed: seeds the bootstrap generator (one named stream per outcome).
         confidence: CI level.
         n_resamples: bootstrap resamples.
 
     Returns:
-        One row per outcome: ``outcome, baseline, intervention, difference, ci_low, ci_high, n_replicates``.
+        One row per outcome with the columns of :data:`DIFFERENCE_COLUMNS` (``kind`` = ``"outcome"``).
     """
     means = per_round.groupby(["condition", "replicate"]).mean(numeric_only=True)
     rows = []
     for outcome in OUTCOMES:
         if outcome not in means:
             continue
-        b = means.loc["baseline", outcome].sort_index()
-        i = means.loc["intervention", outcome].sort_index()
-        d = (i - b).to_numpy(dtype=float)
-        d = d[np.isfinite(d)]
-        lo = hi = float("nan")
-        if d.size >= 2 and np.ptp(d) > 0:
-            res = stats.bootstrap(
-                (d,),
-                np.mean,
-                confidence_level=confidence,
-                n_resamples=n_resamples,
-                method="percentile",
-                rng=np.random.default_rng(child_seed(seed, "bootstrap", outcome)),
-            )
-            lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-        elif d.size >= 1 and np.ptp(d) == 0:
-            lo = hi = float(d[0])  # every replicate gave the same difference
-        rows.append(
-            {
-                "outcome": outcome,
-                "baseline": float(np.nanmean(b)),
-                "intervention": float(np.nanmean(i)),
-                "difference": float(d.mean()) if d.size else float("nan"),
-                "ci_low": lo,
-                "ci_high": hi,
-                "n_replicates": int(d.size),
-            }
-        )
-    return pd.DataFrame(rows)
+        b = means.loc["baseline", outcome].sort_index().to_numpy(dtype=float)
+        i = means.loc["intervention", outcome].sort_index().to_numpy(dtype=float)
+        rng = np.random.default_rng(child_seed(seed, "bootstrap", outcome))
+        eff = paired_effect(b, i, rng=rng, confidence=confidence, n_resamples=n_resamples)
+        rows.append({"outcome": outcome, "kind": "outcome", **eff})
+    return pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))
+
+
+def survey_differences(
+    runs: dict[str, RunResult],
+    *,
+    seed: int,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    dimensions: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Per-item mean answers and the mean score, paired over replicates, with bootstrap CIs.
+
+    Args:
+        runs: ``{"baseline": ..., "intervention": ...}`` survey runs of the same config.
+        seed: seeds the bootstrap generators (one named stream per item and for the score).
+        confidence: CI level.
+        n_resamples: bootstrap resamples.
+        dimensions: dimension ids when the scores are ``(n, D)`` (multi-dimensional instrument).
+
+    Returns:
+        One row per item (``kind="item"``, ``outcome`` = item id, in question order) and one per score
+        (``kind="score"``, ``outcome="score"``, or ``"score:<dimension>"`` for several), columns
+        :data:`DIFFERENCE_COLUMNS`.
+    """
+    item_means = {}
+    for cond, run in runs.items():
+        rec = run.records[run.records["role"] == "respondent"]
+        item_means[cond] = rec.groupby(["question", "replicate"], sort=False)["decision"].mean()
+    rows = []
+    for item in dict.fromkeys(runs["baseline"].records["question"]):
+        b = item_means["baseline"].loc[item].sort_index().to_numpy(dtype=float)
+        i = item_means["intervention"].loc[item].sort_index().to_numpy(dtype=float)
+        rng = np.random.default_rng(child_seed(seed, "bootstrap", "item", item))
+        eff = paired_effect(b, i, rng=rng, confidence=confidence, n_resamples=n_resamples)
+        rows.append({"outcome": str(item), "kind": "item", **eff})
+    b = np.asarray([np.atleast_2d(s.T).T.mean(axis=0) for s in runs["baseline"].scores])  # (R, D)
+    i = np.asarray([np.atleast_2d(s.T).T.mean(axis=0) for s in runs["intervention"].scores])
+    names = ["score"] if b.shape[1] == 1 else [f"score:{d}" for d in dimensions or range(b.shape[1])]
+    for j, name in enumerate(names):
+        rng = np.random.default_rng(child_seed(seed, "bootstrap", name))
+        eff = paired_effect(b[:, j], i[:, j], rng=rng, confidence=confidence, n_resamples=n_resamples)
+        rows.append({"outcome": name, "kind": "score", **eff})
+    return pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))
+
+
+def scenario_dimensions(scenario: Any) -> tuple[str, ...]:
+    """The scenario's dimension ids (transitional: pre-protocol scenario objects have one, unnamed)."""
+    return tuple(getattr(scenario, "dimensions", ("score",)))
+
+
+def exact_survey_means(
+    scenario: Any, population: Population, service: DecisionService, treatment: Treatment | None
+) -> dict[str, float]:
+    """Population-weighted expected answer of each item and expected score, from the answer distributions.
+
+    ``E[item] = Σ_k w_k Σ_v v p_k(v)`` over the population's components ``k`` (weights ``w``, shape ``(K,)``);
+    the score's expectation goes through ``scenario.pmfs`` on the ``(K, Q, S)`` item distributions (items
+    answered in separate conversations, hence independent given the persona; one-dimensional scenarios only).
+    Uses the service's memo, so after the simulation this makes no new LLM call.
+
+    Returns:
+        item id → expected answer, and ``"score"`` → expected score.
+    """
+    questions = tuple(scenario.questions())
+    w = np.asarray(population.weights, dtype=float)
+    probs = []
+    for persona in population.personas:
+        system = persona.text if treatment is None else treatment.system_prompt(persona.text)
+        row = []
+        for q in questions:
+            asked = q if treatment is None else treatment.apply(q)
+            p = np.asarray(service.distribution(system, asked).probs, dtype=float)
+            row.append(p / p.sum())
+        probs.append(row)
+    out = {}
+    for j, q in enumerate(questions):
+        values = np.asarray(q.answers.values, dtype=float)
+        out[q.id] = float(sum(w[k] * probs[k][j] @ values for k in range(len(w))))
+    if len({len(q.answers.values) for q in questions}) == 1 and len(scenario_dimensions(scenario)) == 1:
+        pmf = np.asarray(scenario.pmfs(np.asarray(probs)), dtype=float)  # (K, S)
+        out["score"] = float(w @ (pmf @ np.asarray(scenario.support, dtype=float)))
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class WhatIfResult:
+    """Outputs of a what-if study.
+
+    Attributes:
+        config: the shared run config.
+        baseline, intervention: the two conditions' game-parameter changes (empty for a treatment study).
+        treatment: the treatment message of the intervention condition, or None for a parameter study.
+        per_round: outcomes per condition, replicate and round (a survey's "round" is one item).
+        differences: :data:`DIFFERENCE_COLUMNS` per outcome; survey studies add ``exact_baseline``,
+            ``exact_intervention`` and ``exact_difference`` (population expectations from the distributions).
+        records: tidy records of both conditions (``condition`` column first).
+        stats: the decision service's statistics (LLM cost of both conditions).
+        wall_seconds: elapsed time.
+    """
+
+    config: RunConfig
+    baseline: dict[str, Any]
+    intervention: dict[str, Any]
+    treatment: Treatment | None
+    per_round: pd.DataFrame
+    differences: pd.DataFrame
+    records: pd.DataFrame
+    stats: dict[str, int]
+    wall_seconds: float
+
+    @property
+    def is_survey(self) -> bool:
+        """True when the outcomes are survey items and a score."""
+        return self.config.is_survey
 
 
 def run_whatif(
@@ -134,132 +266,99 @@ def run_whatif(
     population: Population,
     service: DecisionService,
     *,
-    baseline: dict[str, Any],
-    intervention: dict[str, Any],
+    baseline: dict[str, Any] | None = None,
+    intervention: dict[str, Any] | None = None,
+    treatment: Treatment | None = None,
     progress: bool = False,
+    confidence: float = 0.95,
+    n_resamples: int = 9999,
+    exact: bool | None = None,
 ) -> WhatIfResult:
     """Run both conditions on the same replicates and compare them.
 
-    Both conditions' parameters are validated (by :class:`~scenarios.games.Game`) before any LLM call.
+    Give either ``intervention`` (game parameters; ``baseline`` parameters for the other condition) or a
+    ``treatment`` (any scenario; for a game, ``baseline`` parameters then apply to both conditions). As before,
+    parameter conditions replace the config's parameters independently (the intervention does not inherit the
+    baseline's changes). Everything is validated before any LLM call.
+
+    Args:
+        config: the shared run config (``replicates`` ≥ 2 paired seeds).
+        population: who the agents are.
+        service: the decision service (its statistics are the study's LLM cost).
+        baseline: game parameters of the control condition.
+        intervention: game parameters of the intervention condition.
+        treatment: the intervention message (instead of ``intervention``).
+        progress: progress bars.
+        confidence: CI level.
+        n_resamples: bootstrap resamples.
+        exact: survey studies: also compute the exact effects over every population component (one answer
+            distribution per component, item and condition). None = only when the population has no more
+            components than agent draws (``n_agents × replicates``), so it never costs more than the simulation.
 
     Raises:
-        ValueError: a survey scenario, fewer than 2 replicates.
+        ValueError: fewer than 2 replicates, neither or both kinds of intervention, parameters for a survey.
         ScenarioError: unknown parameter or out-of-range value.
     """
-    if config.is_survey:
-        raise ValueError(f"what-if needs a game scenario, got {config.scenario!r}")
+    baseline, intervention = dict(baseline or {}), dict(intervention or {})
     if config.replicates < 2:
         raise ValueError(f"what-if needs at least 2 seeds for paired CIs, got {config.replicates}")
-    for cond in (baseline, intervention):
-        config.game.with_params(**cond)  # validate before any call
+    if treatment is None and not intervention:
+        raise ValueError("what-if needs an intervention: game parameters (NAME=VALUE) or a treatment message")
+    if treatment is not None and intervention:
+        raise ValueError("give either intervention parameters or a treatment message, not both")
+    if config.is_survey:
+        if treatment is None or baseline:
+            raise ValueError(
+                f"{config.scenario!r} is a survey or decision task: its what-if is a treatment message "
+                "(--treatment TEXT), not game parameters"
+            )
+        scenario = get_scenario(config.scenario)
+    else:
+        scenario = None
+        for cond in (baseline, intervention):
+            config.game.with_params(**cond)  # validate before any call
     start = time.perf_counter()
+    conditions = {
+        "baseline": {"overrides": baseline, "treatment": None},
+        "intervention": {"overrides": baseline if treatment is not None else intervention, "treatment": treatment},
+    }
     runs = {
-        name: run_simulation(config, population, service, progress=progress, overrides=cond)
-        for name, cond in (("baseline", baseline), ("intervention", intervention))
+        name: run_simulation(config, population, service, progress=progress, **cond)
+        for name, cond in conditions.items()
     }
     per_round = pd.concat([r.outcomes.assign(condition=name) for name, r in runs.items()], ignore_index=True)
     per_round = per_round[["condition", *[c for c in per_round.columns if c != "condition"]]]
     records = pd.concat([r.records.assign(condition=name) for name, r in runs.items()], ignore_index=True)
     records = records[["condition", *[c for c in records.columns if c != "condition"]]]
+    if config.is_survey:
+        differences = survey_differences(
+            runs,
+            seed=config.seed,
+            confidence=confidence,
+            n_resamples=n_resamples,
+            dimensions=scenario_dimensions(scenario),
+        )
+        if exact is None:
+            exact = len(population) <= config.n_agents * config.replicates
+        means: dict[str, dict[str, float]] = {"baseline": {}, "intervention": {}}
+        if exact:
+            means = {
+                "baseline": exact_survey_means(scenario, population, service, None),
+                "intervention": exact_survey_means(scenario, population, service, treatment),
+            }
+        differences["exact_baseline"] = differences["outcome"].map(means["baseline"]).astype(float)
+        differences["exact_intervention"] = differences["outcome"].map(means["intervention"]).astype(float)
+        differences["exact_difference"] = differences["exact_intervention"] - differences["exact_baseline"]
+    else:
+        differences = paired_differences(per_round, seed=config.seed, confidence=confidence, n_resamples=n_resamples)
     return WhatIfResult(
         config=config,
-        baseline=dict(baseline),
-        intervention=dict(intervention),
+        baseline=baseline,
+        intervention=intervention,
+        treatment=treatment,
         per_round=per_round,
-        differences=paired_differences(per_round, seed=config.seed),
+        differences=differences,
         records=records,
         stats=service.stats().to_dict(),
         wall_seconds=time.perf_counter() - start,
     )
-
-
-def plot_outcome(per_round: pd.DataFrame, outcome: str, path: Path, *, labels: dict[str, str]) -> Path:
-    """Mean of ``outcome`` over replicates per round, both conditions, with ±1.96 SE bands."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for cond, color in (("baseline", "tab:blue"), ("intervention", "tab:orange")):
-        sub = per_round[per_round["condition"] == cond].groupby("round")[outcome]
-        mean, se = sub.mean(), sub.std(ddof=1) / np.sqrt(sub.count())
-        ax.plot(mean.index, mean.to_numpy(), marker="o", color=color, label=labels[cond])
-        ax.fill_between(
-            mean.index, (mean - 1.96 * se).to_numpy(), (mean + 1.96 * se).to_numpy(), color=color, alpha=0.2
-        )
-    ax.set_xlabel("round")
-    ax.set_ylabel(outcome)
-    ax.set_title(OUTCOMES.get(outcome, outcome), fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def write_whatif(
-    out_dir: str | Path,
-    result: WhatIfResult,
-    *,
-    llm_model: Any,
-    population: Population,
-    population_source: str,
-    command: str = "",
-) -> Path:
-    """Write records, per-round outcomes, paired differences, one PNG per outcome, manifest and report."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result.records.to_parquet(out / "records.parquet", index=False)
-    result.per_round.to_csv(out / "per_round.csv", index=False)
-    result.differences.to_csv(out / "differences.csv", index=False)
-    labels = {
-        "baseline": f"baseline {_cond(result.baseline)}",
-        "intervention": f"intervention {_cond(result.intervention)}",
-    }
-    plots = []
-    for outcome in OUTCOMES:
-        if outcome in result.per_round and result.per_round[outcome].notna().any():
-            plots.append(plot_outcome(result.per_round, outcome, out / f"{outcome}.png", labels=labels).name)
-    c = result.config
-    manifest = {
-        "kind": "populace.whatif",
-        "command": command,
-        "config": c.to_dict(),
-        "baseline": result.baseline,
-        "intervention": result.intervention,
-        "seeds": {"root": c.seed, "replicates": c.replicates, "paired": True},
-        "population": {
-            "source": population_source,
-            "construction": population.construction,
-            "components": len(population),
-        },
-        "model_id": getattr(llm_model, "model_id", "unknown"),
-        "decisions": result.stats,
-        "cache": cache_stats(llm_model),
-        "packages": package_versions(),
-        "wall_seconds": round(result.wall_seconds, 3),
-        "files": ["records.parquet", "per_round.csv", "differences.csv", *plots, "manifest.json", "report.md"],
-    }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-    s = result.stats
-    report = [
-        f"# What-if: {c.scenario}, {labels['baseline']} vs {labels['intervention']}",
-        "",
-        f"- population: {population_source} ({population.construction}, {len(population)} components)",
-        f"- {c.n_agents} agents, {c.rounds} round(s), {c.replicates} paired seeds (root seed {c.seed}); "
-        f"network: {c.network.to_dict() if c.network else 'none (random matching)'}",
-        f"- model: {manifest['model_id']}; {s['agent_decisions']} decisions from {s['distinct_prompts']} distinct "
-        f"prompts, {s['backend_calls']} backend calls, {s['cache_hits']} cache hits; {result.wall_seconds:.1f} s",
-        "",
-        "Each replicate's outcome is its mean over rounds; `difference` is the mean paired difference "
-        "(intervention − baseline) with a percentile bootstrap 95% CI over seeds.",
-        "",
-        _markdown(result.differences),
-        "",
-        "Outcomes: " + "; ".join(f"`{k}` = {v}" for k, v in OUTCOMES.items()) + ".",
-        "",
-        "Plots (mean over seeds per round, ±1.96 SE): " + ", ".join(f"`{p}`" for p in plots),
-        "",
-    ]
-    (out / "report.md").write_text("\n".join(report))
-    return out
-
-
-def _cond(d: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in d.items()) or "(defaults)"

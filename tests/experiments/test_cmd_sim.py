@@ -16,10 +16,21 @@ from populations.persona import Persona, Population
 REPO = Path(__file__).resolve().parents[2]
 
 
+TREATMENT = "Everyone around you is outgoing."
+
+
+def _weights(messages, answers):
+    w = np.linspace(1.0, 2.0, answers.size)
+    if any(TREATMENT in m.content for m in messages):
+        w = w * np.linspace(0.2, 3.0, answers.size)  # the treatment moves answers up
+    return w
+
+
 @pytest.fixture
 def fake(monkeypatch):
-    model = KnownDistributionModel(lambda m, a: np.linspace(1.0, 2.0, a.size), valid_mass=0.95)
+    model = KnownDistributionModel(_weights, valid_mass=0.95)
     monkeypatch.setattr(experiments.common, "model_from_args", lambda args: model)
+    monkeypatch.setenv("POPULACE_QUIET", "1")  # the global --quiet lives in experiments/cli.py
     return model
 
 
@@ -47,7 +58,6 @@ def test_run_writes_parquet_manifest_and_report(tmp_path, fake, capsys):
         "watts_strogatz:k=4,p=0.1",
         "--seed",
         "5",
-        "--quiet",
     ]
     assert main([*args, "--out", str(tmp_path / "a")]) == 0
     out = capsys.readouterr().out
@@ -74,7 +84,6 @@ def test_run_fixed_population_survey(tmp_path, fake):
                 "bigfive:E",
                 "--agents",
                 "10",
-                "--quiet",
                 "--out",
                 str(tmp_path),
             ]
@@ -129,6 +138,34 @@ def test_bad_input_is_one_line_and_makes_no_call(tmp_path, fake, capsys):
             "unknown parameter 'bonus'",
         ),
         (["compare", str(tmp_path / "missing.toml")], "does not exist"),
+        (
+            ["whatif", "--population", "fixed", "--scenario", "bigfive:E", "--treatment", ""],
+            "the treatment text is empty",
+        ),
+        (
+            ["whatif", "--population", "fixed", "--scenario", "bigfive:E", "--treatment", "  "],
+            "the treatment text is empty",
+        ),
+        (["whatif", "--population", "fixed", "--scenario", "bigfive:E"], "--intervention NAME=VALUE"),
+        (
+            ["whatif", "--population", "fixed", "--scenario", "bigfive:E", "--intervention", "stakes=3"],
+            "use --treatment TEXT",
+        ),
+        (
+            [
+                "whatif",
+                "--population",
+                "fixed",
+                "--scenario",
+                "dictator",
+                "--intervention",
+                "stakes=3",
+                "--treatment",
+                "x",
+            ],
+            "not both",
+        ),
+        (["run", "--population", "fixed", "--scenario", "bigfive:Q"], "'Q'"),  # names the unknown dimension
     ]
     for argv, message in cases:
         assert main([*argv, "--out", str(tmp_path / "o")]) == 2, argv
@@ -170,7 +207,7 @@ def test_compare_end_to_end_with_a_fake(tmp_path, fake, data_dir, capsys):
         '[[populations]]\nname = "file"\nkind = "file"\npath = "pop.json"\n'
     )
     assert Path(pop).parent == tmp_path
-    assert main(["compare", str(cfg), "--out", str(tmp_path / "out"), "--quiet"]) == 0
+    assert main(["compare", str(cfg), "--out", str(tmp_path / "out")]) == 0
     table = pd.read_csv(tmp_path / "out" / "table.csv")
     assert set(table["population"]) == {"fixed", "file"}
     assert (tmp_path / "out" / "grid.png").stat().st_size > 1000
@@ -196,7 +233,6 @@ def test_whatif_end_to_end_with_a_fake(tmp_path, fake, capsys):
                 "3",
                 "--agents",
                 "8",
-                "--quiet",
                 "--out",
                 str(tmp_path),
             ]
@@ -208,3 +244,102 @@ def test_whatif_end_to_end_with_a_fake(tmp_path, fake, capsys):
     assert (tmp_path / "gini_payoff.png").is_file()
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["baseline"] == {"multiplier": "1.6"} and manifest["seeds"]["paired"] is True
+
+
+def test_survey_whatif_with_a_treatment_end_to_end(tmp_path, fake, capsys):
+    pop = _pop_file(tmp_path)
+    argv = ["whatif", "--population", pop, "--scenario", "bigfive:E", "--treatment", TREATMENT, "--seeds", "4",
+            "--agents", "12", "--seed", "3"]  # fmt: skip
+    assert main([*argv, "--out", str(tmp_path / "a")]) == 0
+    printed = capsys.readouterr().out
+    assert "LLM cost:" in printed and "effects.png" in printed
+    assert main([*argv, "--out", str(tmp_path / "b")]) == 0
+    a, b = (tmp_path / d for d in "ab")
+    assert (a / "records.parquet").read_bytes() == (b / "records.parquet").read_bytes()
+    diff = pd.read_csv(a / "differences.csv")
+    items = diff[diff["kind"] == "item"]
+    assert len(items) == 10 and (items["ci_low"] > 0).all()
+    assert set(diff["kind"]) == {"item", "score"} and "exact_difference" in diff
+    manifest = json.loads((a / "manifest.json").read_text())
+    assert manifest["treatment"] == {"text": TREATMENT, "where": "question"}
+    assert manifest["config"]["rounds"] == 1 and manifest["seeds"]["paired"] is True
+    assert manifest["decisions"]["distinct_prompts"] == 2 * 2 * 10
+    assert (a / "effects.png").stat().st_size > 1000
+    rec = pd.read_parquet(a / "records.parquet")
+    assert set(rec["condition"]) == {"baseline", "intervention"} and len(rec) == 2 * 4 * 12 * 10
+
+
+def test_system_treatment_and_run_of_a_survey_print_scores(tmp_path, fake, capsys):
+    argv = ["whatif", "--population", "fixed", "--scenario", "bigfive:E", "--treatment", TREATMENT, "--where",
+            "system", "--seeds", "2", "--agents", "5", "--out", str(tmp_path / "w")]  # fmt: skip
+    assert main(argv) == 0
+    manifest = json.loads((tmp_path / "w" / "manifest.json").read_text())
+    assert manifest["treatment"]["where"] == "system"
+    assert "after the persona's system prompt" in (tmp_path / "w" / "report.md").read_text()
+    capsys.readouterr()
+    assert main(["run", "--population", "fixed", "--scenario", "bigfive:N", "--agents", "6",
+                 "--out", str(tmp_path / "r")]) == 0  # fmt: skip
+    assert "score: mean" in capsys.readouterr().out
+    scores = pd.read_csv(tmp_path / "r" / "scores.csv")
+    assert len(scores) == 6 and scores["score"].between(10, 50).all()
+
+
+USER_SURVEY = """\
+kind = "survey"
+name = "civic"
+[scale]
+type = "range"
+low = 1
+high = 5
+labels = { 1 = "disagree", 5 = "agree" }
+[[items]]
+id = "t1"
+text = "I trust my neighbours."
+dimension = "trust"
+[[items]]
+id = "t2"
+text = "People mostly look out for themselves."
+dimension = "trust"
+reverse = true
+[dimensions.trust]
+scoring = "sum"
+[data]
+path = "answers.csv"
+"""
+USER_DECISION = """\
+kind = "decision"
+name = "donation"
+[decision]
+instruction = "You received 10 tokens. How many do you donate to charity, from 0 to 10?"
+answer_stem = "I donate "
+low = 0
+high = 10
+[data]
+path = "answers.csv"
+column = "donation"
+"""
+
+
+def _user_files(tmp_path):
+    rng = np.random.default_rng(0)
+    rows = ["t1,t2,donation"] + [f"{a},{b},{c}" for a, b, c in rng.integers([1, 1, 0], [6, 6, 11], size=(40, 3))]
+    (tmp_path / "answers.csv").write_text("\n".join(rows) + "\n")
+    (tmp_path / "civic.toml").write_text(USER_SURVEY)
+    (tmp_path / "donation.toml").write_text(USER_DECISION)
+
+
+def test_user_survey_and_decision_files_in_run_and_whatif(tmp_path, fake, capsys):
+    pytest.importorskip("scenarios.loader", reason="scenario files need the scenarios protocol (issue 12 item 2)")
+    _user_files(tmp_path)
+    for scenario, n_items in ((f"{tmp_path}/civic.toml:trust", 2), (f"{tmp_path}/donation.toml", 1)):
+        out = tmp_path / f"run_{n_items}"
+        assert main(["run", "--population", "fixed", "--scenario", scenario, "--agents", "6", "--out", str(out)]) == 0
+        assert len(pd.read_parquet(out / "records.parquet")) == 6 * n_items
+        assert "score: mean" in capsys.readouterr().out
+        out = tmp_path / f"whatif_{n_items}"
+        argv = ["whatif", "--population", "fixed", "--scenario", scenario, "--treatment", TREATMENT, "--seeds", "3",
+                "--agents", "8", "--out", str(out)]  # fmt: skip
+        assert main(argv) == 0
+        diff = pd.read_csv(out / "differences.csv")
+        assert (diff["kind"] == "item").sum() == n_items and (diff["kind"] == "score").sum() == 1
+        assert (diff[diff["kind"] == "item"]["ci_low"] > 0).all()  # the fake's treatment moves answers up

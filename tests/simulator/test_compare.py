@@ -1,7 +1,8 @@
 import pytest
 
+from experiments.reporting import write_compare
 from populations.baselines import FixedPromptBuilder
-from simulator.compare import compare_populations, write_compare
+from simulator.compare import compare_populations
 from tests.simulator.fakes import fake_model, two_personas
 
 

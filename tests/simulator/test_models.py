@@ -6,8 +6,8 @@ import pytest
 from scenarios.errors import ScenarioError
 from scenarios.games import Game
 from scenarios.registry import get_scenario
+from simulator import RECORD_COLUMNS, GameModel, SurveyModel, gini
 from simulator.decisions import DecisionService
-from simulator.models import RECORD_COLUMNS, GameModel, SurveyModel, gini
 from simulator.networks import NetworkSpec, build_graph
 from tests.simulator.fakes import fake_model, two_personas
 
@@ -189,3 +189,14 @@ def test_gini():
     assert gini(np.array([5.0, 5.0])) == 0.0
     assert gini(np.array([0.0, 10.0])) == pytest.approx(0.5)
     assert np.isnan(gini(np.array([])))
+
+
+@pytest.mark.parametrize("name", GAMES)
+def test_later_rounds_never_rewrite_earlier_records(name):
+    # regression: the engine used to store its live partner array, so round 1's partners showed round 2's
+    m = _game(name, rounds=2)
+    m.step()
+    first = m.records().copy()
+    m.step()
+    final = m.records()
+    pd.testing.assert_frame_equal(final[final["round"] == 1].reset_index(drop=True), first)

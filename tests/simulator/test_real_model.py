@@ -7,8 +7,8 @@ import pytest
 from populace_lm.cache import CachedModel
 from populations.baselines import FixedPromptBuilder
 from scenarios.games import Game
+from simulator import GameModel
 from simulator.decisions import DecisionService
-from simulator.models import GameModel
 
 
 @pytest.mark.model

@@ -4,10 +4,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.reporting import write_run
 from scenarios.errors import ScenarioError
 from simulator.decisions import DecisionService
 from simulator.networks import NetworkSpec
-from simulator.runner import RunConfig, child_seed, run_simulation, seed_int, write_run
+from simulator.runner import RunConfig, child_seed, run_simulation, seed_int
 from tests.simulator.fakes import fake_model, two_personas
 
 

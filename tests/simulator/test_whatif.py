@@ -2,9 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.reporting import write_whatif
 from simulator.decisions import DecisionService
 from simulator.runner import RunConfig
-from simulator.whatif import paired_differences, parse_assignments, run_whatif, write_whatif
+from simulator.whatif import paired_differences, parse_assignments, run_whatif
 from tests.simulator.fakes import fake_model, two_personas
 
 
