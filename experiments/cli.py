@@ -210,6 +210,9 @@ def _accounting(model: Any) -> dict[str, Any] | None:
         return None
     summary: dict[str, Any] = {}
     for method, record in layer.summary().items():
+        if not isinstance(record, dict):  # e.g. ``transport``/``backend`` are None for the embedded model
+            summary[method] = record
+            continue
         record = dict(record)
         latencies = record.pop("latencies_s", None)
         if isinstance(latencies, list):
@@ -217,7 +220,7 @@ def _accounting(model: Any) -> dict[str, Any] | None:
             record["latency_max_s"] = round(max(latencies), 6) if latencies else None
         summary[method] = record
     cache = find_layer(model, CachedModel)
-    if cache is not None:
+    if cache is not None and summary.get("cache") is None:
         summary["cache"] = cache.stats()
     return summary
 

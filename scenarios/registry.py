@@ -169,7 +169,7 @@ def _pick_dimension(spec: SurveySpec, wanted: str, ref: str) -> str:
     folded = [d for d in ids if d.lower() == wanted.lower()]
     if len(folded) == 1:
         return folded[0]
-    raise ScenarioError(f"{ref}: no dimension {wanted!r}; dimensions: {ids}")
+    raise ScenarioError(f"unknown scenario '{ref}:{wanted}': {ref} has no dimension {wanted!r}; dimensions: {ids}")
 
 
 def _from_spec(spec: Any, display: str, dimension: str | None, group: str, source: Any) -> Scenario:

@@ -54,15 +54,8 @@ def score_answers(scenario: Any, questions: Sequence[Question], answers: np.ndar
 
 
 def scenario_scores(scenario: Any, questions: Sequence[Question], answers: np.ndarray) -> np.ndarray:
-    """Scores of complete answers ``(n, Q)``: ``scenario.scores`` → ``(n,)`` or ``(n, D)``.
-
-    Transitional: a scenario object without the protocol's ``scores`` method (the pre-protocol
-    ``TraitScenario``/``GameScenario``) is scored with :func:`score_answers` through its ``pmfs``.
-    """
-    scorer = getattr(scenario, "scores", None)
-    if callable(scorer):
-        return np.asarray(scorer(answers), dtype=float)
-    return score_answers(scenario, questions, answers)
+    """Scores of complete answers ``(n, Q)`` through the protocol's ``scenario.scores`` → ``(n,)`` or ``(n, D)``."""
+    return np.asarray(scenario.scores(answers), dtype=float)
 
 
 class SurveyModel(SimulationModel):

@@ -191,8 +191,8 @@ def survey_differences(
 
 
 def scenario_dimensions(scenario: Any) -> tuple[str, ...]:
-    """The scenario's dimension ids (transitional: pre-protocol scenario objects have one, unnamed)."""
-    return tuple(getattr(scenario, "dimensions", ("score",)))
+    """The scenario's dimension ids (the protocol's ``dimensions``)."""
+    return tuple(scenario.dimensions)
 
 
 def exact_survey_means(

@@ -17,7 +17,12 @@ ALLOWED = {  # package → internal packages it may import
     "simulator": {"populace_lm", "alignment", "scenarios", "populations"},
     "experiments": set(PACKAGES),
 }
-EXTERNAL_ONLY_IN = {"mesa": {"simulator"}, "networkx": {"simulator"}, "openai": {"populace_lm"}, "llama_cpp": {"populace_lm"}}
+EXTERNAL_ONLY_IN = {
+    "mesa": {"simulator"},
+    "networkx": {"simulator"},
+    "openai": {"populace_lm"},
+    "llama_cpp": {"populace_lm"},
+}
 ALIGNMENT_THIRD_PARTY = {"numpy", "scipy", "ot"}
 
 

@@ -22,6 +22,11 @@ ITEMS = ("trust_gov", "trust_media", "distrust_courts")  # the last is reverse-k
 class AttitudeMean:
     """Mean of three 0..10 items, the third reversed (10 − x): support 0, 1/3, …, 10."""
 
+    dimensions = ("attitude",)
+
+    def scores(self, answers: np.ndarray) -> np.ndarray:
+        return score_answers(self, self.questions(), answers)  # point masses through pmfs: checked by hand below
+
     @property
     def support(self) -> np.ndarray:
         return np.arange(31) / 3.0
