@@ -237,10 +237,11 @@ class Construction:
     kind: str
     seed: int
     params: dict[str, Any] = field(default_factory=dict)
+    written: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON."""
-        return {"name": self.name, "kind": self.kind, "seed": self.seed, **self.params}
+        """Plain JSON: the parameters as written in the study file (paths unresolved) with defaults filled in."""
+        return {"name": self.name, "kind": self.kind, "seed": self.seed, **self.params, **self.written}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -375,6 +376,7 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         names.add(name)
         values.pop("kind")
         seed = values.pop("seed")
+        written = {k: values[k] for k in ("pool", "path") if k in values}
         if "pool" in values:
             values["pool"] = _resolve_pool(file, where, base, values["pool"])
         if kind == "file":
@@ -387,7 +389,9 @@ def load_study(path: str | os.PathLike[str]) -> Study:
         if kind == "aligned" and values["n_select"] > values["n_pool"]:
             raise StudyError(f"{file}: {where}n_select = {values['n_select']} exceeds n_pool = {values['n_pool']}")
         constructions.append(
-            Construction(name=name, kind=kind, seed=top["seed"] if seed is None else seed, params=values)
+            Construction(
+                name=name, kind=kind, seed=top["seed"] if seed is None else seed, params=values, written=written
+            )
         )
     return Study(
         path=file,
