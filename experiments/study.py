@@ -462,6 +462,14 @@ def _score(pmf: np.ndarray, support: np.ndarray, test: np.ndarray, *, n: int, re
     return {k: s[k] for k in ("w1_exact", "w1_sampled_mean", "w1_sampled_sd")}
 
 
+def _accepted(cls: Any, **kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments ``cls.__init__`` accepts (``progress`` exists only on the rewritten builders)."""
+    import inspect
+
+    names = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in kwargs.items() if k in names}
+
+
 def _mop_class() -> Any:
     from populations import mop
 
@@ -557,27 +565,36 @@ def _build(
         from populations.mixture import PromptMixtureBuilder
 
         b = PromptMixtureBuilder(
-            method=c.kind,
-            n_components=p.get("n_components", 5),
-            crafter=model,
-            respondent=model,
-            max_iter=p.get("max_iter", 5),
-            n_rounds=p.get("n_rounds", 10),
-            patience=p.get("patience", 3),
-            improve_rounds=p["improve_rounds"],
-            weight_method=p["weight_method"],
-            forbid_target_number=p["forbid_target_number"],
-            random_state=c.seed,
+            **_accepted(
+                PromptMixtureBuilder,
+                method=c.kind,
+                n_components=p.get("n_components", 5),
+                crafter=model,
+                respondent=model,
+                max_iter=p.get("max_iter", 5),
+                n_rounds=p.get("n_rounds", 10),
+                patience=p.get("patience", 3),
+                improve_rounds=p["improve_rounds"],
+                weight_method=p["weight_method"],
+                forbid_target_number=p["forbid_target_number"],
+                progress=progress,
+                random_state=c.seed,
+            )
         ).fit(scenario, fit)
         return _Built(b.population_, _fit_info(b))
     if c.kind == "mop":
-        b = _mop_class()(
-            respondent=model,
-            pool=p["pool"],
-            n_personas=p["n_personas"],
-            n_exemplars=p["n_exemplars"],
-            weight_method=p["weight_method"],
-            random_state=c.seed,
+        mop = _mop_class()
+        b = mop(
+            **_accepted(
+                mop,
+                respondent=model,
+                pool=p["pool"],
+                n_personas=p["n_personas"],
+                n_exemplars=p["n_exemplars"],
+                weight_method=p["weight_method"],
+                progress=progress,
+                random_state=c.seed,
+            )
         ).fit(scenario, fit)
         return _Built(b.population_, _fit_info(b))
     if c.kind == "aligned":
@@ -801,6 +818,8 @@ def run_study(study: Study, model: Any, *, progress: bool = True) -> StudyResult
         else:
             pmfs[(scenario.name, c.name)] = None
         record["n_failed"] = info.get("n_failed")
+        if info.get("fallback"):  # the rewritten builders fall back to the fixed prompt instead of raising
+            status = f"fallback: {info['fallback']}"
         record["status"] = status
         scores.append(record)
         cost.append(
@@ -867,7 +886,8 @@ COLUMN_HELP = {
     "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
     "components": "personas or prompts in the fitted population.",
     "n_failed": "crafting attempts that produced no usable prompt (recorded and skipped, never defaulted).",
-    "status": "`ok`, or `failed: …` when a construction could not be built (an LLM failure, kept as data).",
+    "status": "`ok`; `fallback: …` when no crafted prompt was usable and the builder returned the fixed-prompt "
+    "population; `failed: …` when a construction could not be built (an LLM failure, kept as data).",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from populace_lm.fakes import KnownDistributionModel
 from populations.persona import Persona, Population
 from scenarios.registry import get_scenario
 from scenarios.split import split_indices
-from tests.populations.mixture_fakes import crafter_reply, peaked
+from tests.populations.mixture_fakes import TARGET, crafter_reply, peaked
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -72,9 +73,23 @@ path = "pop.json"
 """
 
 
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
+
+
+def crafter(request) -> str:
+    """Write "You are a person who would answer about X" for the target X the crafter was asked for.
+
+    The target is the "about X" of the crafting request when its wording says so, else its last number.
+    """
+    text = request.messages[-1].content
+    if TARGET.search(text):
+        return crafter_reply(request)
+    return f"You are a person who would answer about {float(_NUMBER.findall(text)[-1]):g}."
+
+
 def fake_model() -> KnownDistributionModel:
     """Answers peaked at X for a system prompt saying "answer about X" (50 otherwise); crafts such prompts."""
-    return KnownDistributionModel(peaked(sd=3.0, default=50.0), generate_fn=crafter_reply)
+    return KnownDistributionModel(peaked(sd=3.0, default=50.0), generate_fn=crafter)
 
 
 def write_pop(path: Path, centres=(20, 80), weights=(0.25, 0.75)) -> Path:
@@ -223,8 +238,12 @@ def test_crafting_failure_is_recorded_and_the_run_goes_on(tmp_path, pools):
     model = KnownDistributionModel(peaked(), generate_fn=lambda r: "I cannot help with that.")
     result = run_study(study, model, progress=False)
     em, fixed = result.scores
-    assert em["status"].startswith("failed: ") and em.get("w1_exact") is None
     assert fixed["status"] == "ok" and fixed["w1_exact"] > 0
+    assert em["status"].startswith(("failed: ", "fallback: ")), em["status"]
+    if em["status"].startswith("failed: "):  # builders that raise when nothing could be crafted
+        assert em.get("w1_exact") is None
+    else:  # builders that fall back to the fixed-prompt population and say so
+        assert em["w1_exact"] == fixed["w1_exact"]
 
 
 class _CodedScenario:
