@@ -730,6 +730,27 @@ class StudyResult:
     settings: dict[str, Any]
 
 
+def _split_caution(population: Any, scenario_name: str, study: Study) -> str | None:
+    """Why a population file fitted on this scenario may have seen the study's test humans (None: it cannot).
+
+    A population fitted elsewhere (``populace fit``) records its scenario and split in its metadata; fitted on the
+    same scenario with another split (or an unrecorded one), its fit half may hold this study's test humans.
+    """
+    meta = getattr(population, "metadata", {}) or {}
+    if meta.get("scenario") != scenario_name:
+        return None
+    split = meta.get("split")
+    if not isinstance(split, dict) or "seed" not in split:
+        return "fitted on this scenario with an unrecorded split, so it may have seen test humans"
+    theirs = (split.get("seed"), split.get("fit_fraction", 0.5))
+    if theirs != (study.split_seed, study.fit_fraction):
+        return (
+            f"fitted with split seed {theirs[0]}, fit_fraction {theirs[1]} (the study uses {study.split_seed}, "
+            f"{study.fit_fraction}), so it may have seen test humans"
+        )
+    return None
+
+
 def _r(x: float) -> float:
     return round(float(x), 6)
 
@@ -820,6 +841,9 @@ def run_study(study: Study, model: Any, *, progress: bool = True) -> StudyResult
         record["n_failed"] = info.get("n_failed")
         if info.get("fallback"):  # the rewritten builders fall back to the fixed prompt instead of raising
             status = f"fallback: {info['fallback']}"
+        if built is not None and c.kind == "file":
+            note = _split_caution(built.population, scenario.name, study)
+            status = f"{status}; caution: {note}" if note else status
         record["status"] = status
         scores.append(record)
         cost.append(

@@ -332,7 +332,8 @@ def test_a_fit_record_and_a_population_json_load_as_kind_file(tmp_path, pools):
     result = run_study(study, fake_model(), progress=False)
     fitted, pop = result.scores
     doc = json.loads(rec.read_text())
-    assert fitted["status"] == "ok" and fitted["components"] == len(doc["population"]["personas"])
+    # fitted on dictator without a recorded split in its population: flagged, still scored
+    assert fitted["status"].startswith("ok; caution: ") and fitted["components"] == len(doc["population"]["personas"])
     expected = np.asarray(doc["weights"]) @ np.asarray(doc["component_pmfs"]) @ np.arange(101.0)
     assert fitted["mean_exact"] == pytest.approx(expected, abs=1e-4)
     assert pop["mean_exact"] == pytest.approx(65.0, abs=0.01)
@@ -374,3 +375,28 @@ def test_rerun_makes_no_backend_call_and_writes_identical_tables(tmp_path, pools
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
     for name in ("cost.csv", "cost.md", "grid.png", "run.json"):
         assert (outs[1] / name).stat().st_size > 100
+
+
+@pytest.mark.parametrize(
+    ("metadata", "caution"),
+    [
+        ({}, None),
+        ({"scenario": "bigfive:E", "split": {"seed": 7}}, None),
+        ({"scenario": "dictator", "split": {"seed": 0, "fit_fraction": 0.5}}, None),
+        ({"scenario": "dictator", "split": {"seed": 7, "fit_fraction": 0.5}}, "fitted with split seed 7"),
+        ({"scenario": "dictator"}, "unrecorded split"),
+    ],
+)
+def test_a_file_fitted_on_another_split_of_the_scenario_is_flagged(tmp_path, pools, metadata, caution):
+    Population(
+        personas=(Persona(id="a", text="You are a person who would answer about 30."),),
+        weights=np.ones(1),
+        construction="em",
+        metadata=metadata,
+    ).save(tmp_path / "pop.json")
+    study = load_study(write_study_file(tmp_path, '[[constructions]]\nname = "f"\nkind = "file"\npath = "pop.json"\n'))
+    (row,) = run_study(study, fake_model(), progress=False).scores
+    if caution is None:
+        assert row["status"] == "ok"
+    else:
+        assert row["status"].startswith("ok; caution: ") and caution in row["status"]
