@@ -93,15 +93,16 @@ def run(args: argparse.Namespace) -> int:
 
     from experiments.cmd_run import command_line
     from experiments.common import model_from_args
-    from experiments.study import run_study, write_study
+    from experiments.study import prepare_study, run_study, write_study
     from populace_lm.progress import set_progress
     from simulator.runner import cache_stats
 
     if args.quiet:
         set_progress(False)
+    prepared = prepare_study(study)  # scenarios, humans, splits and floors before the model is built
     model = model_from_args(args)
     try:
-        result = run_study(study, model, progress=not args.quiet)
+        result = run_study(study, model, prepared=prepared, progress=not args.quiet)
         write_study(
             out,
             result,

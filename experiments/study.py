@@ -51,12 +51,14 @@ import numpy as np
 __all__ = [
     "KINDS",
     "Construction",
+    "PreparedScenario",
     "Study",
     "StudyError",
     "StudyResult",
     "build_model_free",
     "load_study",
     "plan_study",
+    "prepare_study",
     "run_study",
     "write_study",
 ]
@@ -755,7 +757,56 @@ def _r(x: float) -> float:
     return round(float(x), 6)
 
 
-def run_study(study: Study, model: Any, *, progress: bool = True) -> StudyResult:
+@dataclass(frozen=True)
+class PreparedScenario:
+    """A scenario with its split and floor, resolved before any LLM call.
+
+    Attributes:
+        scenario: the scenario object.
+        fit: fit-half human values, shape ``(n_fit,)``.
+        fit_idx: their rows among the scenario's humans, shape ``(n_fit,)``.
+        test: test-half human values, shape ``(n_test,)``.
+        floor: the human floor on the test half (``n``, ``repeats``, mean, sd).
+    """
+
+    scenario: Any
+    fit: np.ndarray
+    fit_idx: np.ndarray
+    test: np.ndarray
+    floor: Any
+
+
+def prepare_study(study: Study) -> list[PreparedScenario]:
+    """Load every scenario and its humans, split them and compute the floors (no LLM call).
+
+    Raises:
+        StudyError: an unknown scenario or too few humans, naming the study file and the key.
+    """
+    from scenarios.errors import ScenarioError
+
+    prepared = []
+    for spec in study.scenarios:
+        try:
+            scenario = _load_scenario(spec, study.data)
+        except ScenarioError as exc:
+            raise StudyError(f"{study.path}: scenarios: {exc}") from exc
+        values = _human_values(scenario, study.data)
+        try:
+            fit_idx, test_idx = _split(values, seed=study.split_seed, fit_fraction=study.fit_fraction)
+        except ValueError as exc:
+            raise StudyError(f"{study.path}: split: scenario {scenario.name!r}: {exc}") from exc
+        test = values[test_idx]
+        n = int(min(study.agents, test.size // 2))
+        if n < 1:
+            raise StudyError(f"{study.path}: scenario {scenario.name!r} has {test.size} test humans; need at least 2")
+        floor = _floor(test, n=n, repeats=study.repeats, rng=_seed("floor", study.seed, scenario.name))
+        prepared.append(PreparedScenario(scenario, values[fit_idx], fit_idx, test, floor))
+    return prepared
+
+
+def run_study(
+    study: Study, model: Any, *, prepared: list[PreparedScenario] | None = None, progress: bool = True
+) -> StudyResult:
     """Fit every construction on each scenario's fit half and score it on the test half.
 
     All scenarios and human splits are resolved before the first LLM call. A construction whose crafting fails
@@ -764,23 +815,15 @@ def run_study(study: Study, model: Any, *, progress: bool = True) -> StudyResult
     Args:
         study: a validated study.
         model: the cache-wrapped language model (respondent and crafter).
+        prepared: the output of :func:`prepare_study` (computed here when None).
         progress: progress bars.
     """
     from populace_lm.progress import progress_bar
     from populations.crafting import CraftingError, MeteredModel
     from populations.evaluation import population_pmfs
 
-    prepared = []
-    for spec in study.scenarios:
-        scenario = _load_scenario(spec, study.data)
-        values = _human_values(scenario, study.data)
-        fit_idx, test_idx = _split(values, seed=study.split_seed, fit_fraction=study.fit_fraction)
-        test = values[test_idx]
-        n = int(min(study.agents, test.size // 2))
-        if n < 1:
-            raise StudyError(f"{study.path}: scenario {scenario.name!r} has {test.size} test humans; need at least 2")
-        floor = _floor(test, n=n, repeats=study.repeats, rng=_seed("floor", study.seed, scenario.name))
-        prepared.append((scenario, values[fit_idx], fit_idx, test, floor))
+    if prepared is None:
+        prepared = prepare_study(study)
 
     scores: list[dict[str, Any]] = []
     cost: list[dict[str, Any]] = []
@@ -788,7 +831,8 @@ def run_study(study: Study, model: Any, *, progress: bool = True) -> StudyResult
     humans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     jobs = [(s, c) for s in prepared for c in study.constructions]
     bar = progress_bar(total=len(jobs), desc="constructions", unit="fit", enabled=progress)
-    for (scenario, fit, fit_idx, test, floor), c in jobs:
+    for ps, c in jobs:
+        scenario, fit, fit_idx, test, floor = ps.scenario, ps.fit, ps.fit_idx, ps.test, ps.floor
         support = np.asarray(scenario.support, dtype=float)
         humans[scenario.name] = (support, test)
         bar.set_postfix_str(f"{c.name} on {scenario.name}")

@@ -91,3 +91,12 @@ def test_end_to_end_writes_every_file_and_a_rerun_costs_nothing(tmp_path, monkey
     run = json.loads((tmp_path / "b" / "run.json").read_text())
     assert run["cache"]["misses"] == 0 and run["cache"]["hits"] > 0
     assert "w1_sampled_mean" in capsys.readouterr().out
+
+
+def test_unknown_scenario_names_the_study_before_the_model(tmp_path, no_model, capsys, personas_dir):
+    p = write_study_file(
+        tmp_path, '[[constructions]]\nname = "f"\nkind = "fixed"\n', head='scenarios = ["bigfive:X"]\n'
+    )
+    assert main(["compare", str(p), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and f"{p}: scenarios: unknown Big Five trait 'X'" in err
