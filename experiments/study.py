@@ -598,7 +598,7 @@ def _build(
                 random_state=c.seed,
             )
         ).fit(scenario, fit)
-        return _Built(b.population_, _fit_info(b))
+        return _Built(b.population_, {})  # MoP crafts nothing: no crafting failures to count
     if c.kind == "aligned":
         return _build_aligned(c, scenario, fit, model, progress=progress)
     return _Built(_load_population(p["path"]), {})
