@@ -1031,6 +1031,8 @@ def write_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     scores = pd.DataFrame(result.scores).reindex(columns=list(SCORE_COLUMNS))
+    for col in ("components", "n", "repeats", "n_fit", "n_test", "n_failed"):
+        scores[col] = scores[col].astype("Int64")  # integers stay integers beside empty cells
     scores.to_csv(out / "table.csv", index=False)
     table_md = markdown_table(result.scores, SCORE_COLUMNS)
     (out / "table.md").write_text(table_md + "\n")
