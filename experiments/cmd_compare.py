@@ -1,185 +1,144 @@
-"""``populace compare CONFIG.toml --out D``: populations × scenarios × metrics → table, histogram grid, costs.
+"""``populace compare STUDY.toml --out D``: build every construction of a study, score all on held-out humans.
 
-The config (TOML, see ``experiments/configs/compare_sample.toml``)::
-
-    agents = 200                      # simulated agents per population and scenario
-    seed = 0                          # root seed
-    scenarios = ["bigfive:E", "dictator"]
-    metrics = ["w1", "frechet"]       # w1, frechet, mmd
-    # data = "path/to/shared/data"    # human data (default $POPULACE_DATA or ../shared/data)
-
-    [[populations]]
-    name = "fixed_prompt"
-    kind = "fixed"                    # FixedPromptBuilder; optional system_prompt = "..."
-
-    [[populations]]
-    name = "personachat_10"
-    kind = "pool"                     # a JSONL persona pool, uniform weights
-    pool = "personachat"              # a name in $POPULACE_PERSONAS or ../shared/personas, or a path
-    limit = 10
-
-    [[populations]]
-    name = "em_mixture"
-    kind = "file"                     # a population JSON written by Population.save
-    path = "runs/em/population.json"
-
-Relative paths (``path``, a ``pool`` given as a path, ``data``) resolve against the config file's folder. Every
-file is checked before the model is loaded.
+The study file (see :mod:`experiments.study` and ``experiments/configs/study_small.toml``) declares scenarios,
+the fit/test split, the evaluation sizes and the constructions (``fixed``, ``pool``, ``demographic``, ``em``,
+``gb``, ``mop``, ``aligned``, ``file``). Each construction is fitted on the fit half of each scenario's humans
+through the cache-wrapped model and scored on the test half. The folder ``D`` receives ``table.csv/.md``,
+``cost.csv/.md``, ``grid.png``, ``scores.json``, ``report.md`` and ``run.json``; a rerun answers every request from
+the cache and writes identical score tables. ``--plan`` prints the constructions, sizes and an estimate of LLM
+requests without loading a model.
 """
 
 from __future__ import annotations
 
 import argparse
-import tomllib
 from pathlib import Path
-from typing import Any
 
 from experiments.common import add_model_args
 
-_TOP_KEYS = {"agents", "seed", "scenarios", "metrics", "data", "populations"}
-_POP_KEYS = {
-    "fixed": {"name", "kind", "system_prompt"},
-    "pool": {"name", "kind", "pool", "limit"},
-    "file": {"name", "kind", "path"},
-}
+__all__ = ["load_compare_config", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``compare`` sub-command."""
-    p = sub.add_parser("compare", help="compare population constructions against human data (TOML config)")
-    p.add_argument("config", help="TOML config (see experiments/configs/compare_sample.toml)")
-    p.add_argument("--out", required=True, help="output folder (table.md/csv, grid.png, cost.csv, manifest)")
-    p.add_argument("--agents", type=int, default=None, help="override the config's agents")
+    p = sub.add_parser(
+        "compare",
+        help="build and compare population constructions on held-out humans (STUDY.toml)",
+        description=__doc__.split("\n\n")[0],
+    )
+    p.add_argument("study", help="study file (see experiments/configs/study_small.toml)")
+    p.add_argument("--out", default=None, help="output folder (required unless --plan)")
+    p.add_argument("--plan", action="store_true", help="print constructions, sizes and estimated requests; no model")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_model_args(p)
     p.set_defaults(func=run)
 
 
-def _resolve(base: Path, value: str) -> Path:
-    p = Path(value).expanduser()
-    return p if p.is_absolute() else base / p
+def load_compare_config(path: str | Path) -> tuple[dict, dict, dict]:
+    """Validate a study and build its model-free constructions (``fixed``, ``pool``, ``file``); no LLM call.
 
-
-def load_compare_config(path: str | Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """Read and validate a compare config; build its populations (no LLM call).
+    Kept for callers of the first ``compare`` API; ``populace compare`` itself fits every kind per scenario
+    (:func:`experiments.study.run_study`).
 
     Returns:
-        (settings, populations name → Population, sources name → description).
+        ``(settings, name → Population, name → description)`` for the model-free constructions.
 
     Raises:
-        FileNotFoundError: the config or a file it names is missing.
-        ValueError: malformed TOML, unknown keys or kinds, duplicate names, a bad population file.
+        StudyError: the study file is invalid (one line naming the file and key).
     """
-    from populations.baselines import DEFAULT_SYSTEM_PROMPT, FixedPromptBuilder
-    from populations.io import load_population_file
-    from populations.persona import Population
-    from populations.pools import load_pool, personas_root, resolve_pool_path
+    from experiments.study import build_model_free, load_study
 
-    cfg_path = Path(path)
-    if not cfg_path.is_file():
-        raise FileNotFoundError(f"compare config {cfg_path} does not exist")
-    try:
-        cfg = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{cfg_path}: invalid TOML: {exc}") from exc
-    base = cfg_path.resolve().parent
-    unknown = sorted(set(cfg) - _TOP_KEYS)
-    if unknown:
-        raise ValueError(f"{cfg_path}: unknown key(s) {unknown}; allowed: {sorted(_TOP_KEYS)}")
-    for key in ("scenarios", "populations"):
-        if not cfg.get(key):
-            raise ValueError(f"{cfg_path}: '{key}' is missing or empty")
-    settings = {
-        "agents": int(cfg.get("agents", 200)),
-        "seed": int(cfg.get("seed", 0)),
-        "scenarios": [str(s) for s in cfg["scenarios"]],
-        "metrics": [str(m) for m in cfg.get("metrics", ["w1"])],
-        "data": str(_resolve(base, cfg["data"])) if cfg.get("data") else None,
-    }
-    if settings["data"] and not Path(settings["data"]).exists():
-        raise FileNotFoundError(f"{cfg_path}: data folder {settings['data']} does not exist")
-    populations: dict[str, Population] = {}
-    sources: dict[str, str] = {}
-    for i, entry in enumerate(cfg["populations"], start=1):
-        where = f"{cfg_path}: populations #{i}"
-        kind = entry.get("kind")
-        if kind not in _POP_KEYS:
-            raise ValueError(f"{where}: kind must be one of {sorted(_POP_KEYS)}, got {kind!r}")
-        extra = sorted(set(entry) - _POP_KEYS[kind])
-        if extra:
-            raise ValueError(f"{where}: unknown key(s) {extra} for kind {kind!r}; allowed {sorted(_POP_KEYS[kind])}")
-        name = str(entry.get("name", ""))
-        if not name or name in populations:
-            raise ValueError(f"{where}: every population needs a unique 'name' (got {name!r})")
-        if kind == "fixed":
-            prompt = entry.get("system_prompt", DEFAULT_SYSTEM_PROMPT)
-            populations[name] = FixedPromptBuilder(prompt).fit().population_
-            sources[name] = "fixed prompt"
-        elif kind == "file":
-            if "path" not in entry:
-                raise ValueError(f"{where}: kind 'file' needs path = \"population.json\"")
-            file = _resolve(base, entry["path"])
-            if not file.is_file():
-                raise FileNotFoundError(
-                    f"{where}: population file {file} does not exist (paths resolve against {base})"
-                )
-            populations[name] = load_population_file(file)
-            sources[name] = str(file)
-        else:
-            import numpy as np
+    study = load_study(path)
+    populations, sources = {}, {}
+    for c in study.constructions:
+        if c.kind in ("fixed", "pool", "file"):
+            populations[c.name] = build_model_free(c)
+            sources[c.name] = c.params.get("path") or c.params.get("pool") or "fixed prompt"
+    return study.settings(), populations, sources
 
-            if "pool" not in entry:
-                raise ValueError(f"{where}: kind 'pool' needs pool = NAME or a path")
-            pool = str(entry["pool"])
-            local = _resolve(base, pool)
-            target = local if local.exists() else pool
-            try:
-                resolved = resolve_pool_path(target)
-            except ValueError as exc:
-                raise FileNotFoundError(
-                    f"{where}: {exc} (relative paths resolve against {base}, names in {personas_root()})"
-                ) from exc
-            personas = load_pool(resolved, limit=entry.get("limit"))
-            populations[name] = Population(
-                personas=personas,
-                weights=np.full(len(personas), 1 / len(personas)),
-                construction="persona_pool",
-                metadata={"pool": str(resolved), "limit": entry.get("limit")},
-            )
-            sources[name] = f"pool {resolved} (first {len(personas)}, uniform weights)"
-    return settings, populations, sources
+
+def _print_rows(rows: list[dict], columns: list[str]) -> None:
+    widths = {c: max(len(c), *(len(_cell(r.get(c))) for r in rows)) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        print("  ".join(_cell(r.get(c)).ljust(widths[c]) for c in columns))
+
+
+def _cell(v: object) -> str:
+    if v is None:
+        return ""
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Validate the config, run the comparison, write the folder and print the table."""
+    """Validate the study, then plan or run it, write the folder and print the tables."""
+    from experiments.study import StudyError, load_study, plan_study
+
+    study = load_study(args.study)
+    if args.plan:
+        rows = plan_study(study)
+        print(
+            f"study {study.path}: {len(study.constructions)} constructions × {len(study.scenarios)} scenarios, "
+            f"split seed {study.split_seed} (fit fraction {study.fit_fraction}), n = {study.agents} agents, "
+            f"{study.repeats} repeats"
+        )
+        _print_rows(rows, ["construction", "kind", "scenario", "questions", "components", "est_requests"])
+        print(f"estimated distinct LLM requests: {sum(r['est_requests'] for r in rows)} (cache hits cost nothing)")
+        return 0
+    if not args.out:
+        raise StudyError("compare: --out FOLDER is required (or pass --plan)")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise StudyError(f"compare: --out {out} is a file; name a folder")
+
     from experiments.cmd_run import command_line
     from experiments.common import model_from_args
-    from scenarios.registry import get_scenario
-    from simulator.compare import METRICS, compare_populations, write_compare
+    from experiments.study import prepare_study, run_study, write_study
+    from populace_lm.progress import set_progress
+    from simulator.runner import cache_stats
 
-    settings, populations, sources = load_compare_config(args.config)
-    if args.agents is not None:
-        settings["agents"] = args.agents
-    for s in settings["scenarios"]:
-        get_scenario(s, source=settings["data"])
-    bad = [m for m in settings["metrics"] if m not in METRICS]
-    if bad:
-        raise ValueError(f"{args.config}: unknown metric(s) {bad}; choose from {sorted(METRICS)}")
-    llm = model_from_args(args)
-    result = compare_populations(
-        populations,
-        settings["scenarios"],
-        llm,
-        n_agents=settings["agents"],
-        seed=settings["seed"],
-        metrics=settings["metrics"],
-        data_source=settings["data"],
-        progress=not args.quiet,
+    if args.quiet:
+        set_progress(False)
+    prepared = prepare_study(study)  # scenarios, humans, splits and floors before the model is built
+    model = model_from_args(args)
+    try:
+        result = run_study(study, model, prepared=prepared, progress=not args.quiet)
+        write_study(
+            out,
+            result,
+            model_id=str(getattr(model, "model_id", "unknown")),
+            cache=cache_stats(model),
+            command=command_line(args),
+        )
+    finally:
+        close = getattr(model, "close", None)
+        if callable(close):
+            close()
+    _print_rows(
+        result.scores,
+        [
+            "scenario",
+            "construction",
+            "w1_exact",
+            "w1_sampled_mean",
+            "w1_sampled_sd",
+            "floor_mean",
+            "parse_failure_rate",
+        ],
     )
-    out = write_compare(args.out, result, llm_model=llm, sources=sources, config=settings, command=command_line(args))
-    cols = ["population", "scenario", *settings["metrics"], "w1_human_floor", "parse_failure_rate"]
-    print(result.table[cols].round(4).to_string(index=False))
     print()
-    print(result.cost.to_string(index=False))
-    print(f"\nwrote {out}/table.md, table.csv, grid.png, cost.csv, report.md")
+    _print_rows(
+        [r for r in result.cost],
+        [
+            "construction",
+            "scenario",
+            "requests",
+            "cached",
+            "backend_calls",
+            "prompt_tokens",
+            "completion_tokens",
+            "seconds",
+        ],
+    )
+    print(f"\nwrote {out}/table.md, table.csv, cost.md, cost.csv, grid.png, scores.json, report.md, run.json")
     return 0

@@ -1,0 +1,1107 @@
+r"""A study file for ``populace compare STUDY.toml``: schema, validation, construction runners and scoring.
+
+A study declares scenarios, the fit/test split of their humans, the evaluation sizes and the population
+constructions to build and compare. Every construction is fitted on the **fit** half of each scenario's humans
+only, then every construction is scored on the **test** half with the one evaluation module
+(:mod:`populations.evaluation`): ``w1_exact`` (the population's exact answer pmf), ``w1_sampled`` ± sd
+(``agents`` simulated agents drawn from that pmf, ``repeats`` times) and, beside the sampled score only, the human
+floor (``agents`` test humans against the remaining test humans).
+
+The file (every key is checked; an unknown key, a wrong type or a missing file is a one-line :class:`StudyError`
+naming the file, the dotted key and the fix)::
+
+    seed = 0                          # root seed of every random choice (int)
+    scenarios = ["bigfive:E", "dictator", "my_survey.toml:TRUST"]   # built-in names or FILE.toml[:DIM]
+    data = "../shared/data"           # optional human data folder (default $POPULACE_DATA)
+    agents = 1000                     # n: simulated agents per sampled score = humans per floor draw
+    repeats = 10                      # draws of the sampled score and of the floor
+
+    [split]
+    seed = 0                          # default: the root seed
+    fit_fraction = 0.5
+
+    [[constructions]]
+    name = "fixed"                    # unique; a table column
+    kind = "fixed"                    # fixed | pool | demographic | em | gb | mop | aligned | file
+    # ...the kind's parameters (see KINDS)
+
+Relative paths (``data``, a scenario ``FILE.toml``, a ``pool`` given as a path, a ``file`` construction's
+``path``) resolve against the study file's folder.
+
+References:
+    [1] "Distributional Alignment for Social Simulation with LLMs: A Prompt Mixture Modeling Approach" (EM, GB).
+    [2] "Population-Aligned Persona Generation for LLM-based Social Simulation" (IS + OT).
+    [3] Bui et al. (2025), "Mixture-of-Personas Language Models for Population Simulation".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "KINDS",
+    "Construction",
+    "PreparedScenario",
+    "Study",
+    "StudyError",
+    "StudyResult",
+    "build_model_free",
+    "load_study",
+    "plan_study",
+    "prepare_study",
+    "run_study",
+    "write_study",
+]
+
+
+class StudyError(ValueError):
+    """A study file problem, as one line naming the file, the dotted key and the fix."""
+
+
+# =============================================================================================== schema
+_REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class _Field:
+    """One key: its type (``int``, ``float``, ``str``, ``bool``, ``str_list``), default and extra check."""
+
+    type: str
+    default: Any = _REQUIRED
+    check: Callable[[Any], str | None] | None = None
+    help: str = ""
+
+
+def _at_least(lo: float) -> Callable[[Any], str | None]:
+    return lambda v: None if v >= lo else f"must be >= {lo:g}"
+
+
+def _open_unit(v: float) -> str | None:
+    return None if 0.0 < v < 1.0 else "must be strictly between 0 and 1"
+
+
+def _unit(v: float) -> str | None:
+    return None if 0.0 < v <= 1.0 else "must be in (0, 1]"
+
+
+def _one_of(*choices: str) -> Callable[[Any], str | None]:
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
+_TOP: dict[str, _Field] = {
+    "seed": _Field("int", 0, _at_least(0), "root seed"),
+    "scenarios": _Field("str_list", _REQUIRED, None, "scenario names or FILE.toml[:DIM]"),
+    "data": _Field("str", None, None, "human data folder"),
+    "agents": _Field("int", 1000, _at_least(1), "simulated agents per sampled score = floor humans"),
+    "repeats": _Field("int", 10, _at_least(1), "draws of the sampled score and the floor"),
+}
+_SPLIT: dict[str, _Field] = {
+    "seed": _Field("int", None, _at_least(0), "split seed (default: the root seed)"),
+    "fit_fraction": _Field("float", 0.5, _open_unit, "share of humans in the fit half"),
+}
+_COMMON: dict[str, _Field] = {
+    "name": _Field("str", _REQUIRED),
+    "kind": _Field("str", _REQUIRED),
+    "seed": _Field("int", None, _at_least(0), "construction seed (default: the root seed)"),
+}
+_CRAFTING = {
+    "improve_rounds": _Field("int", 1, _at_least(0), "crafting improve rounds R"),
+    "weight_method": _Field("str", "lp", _one_of("lp", "slsqp"), "mixture-weight solver"),
+    "forbid_target_number": _Field("bool", True, None, "reject crafted prompts naming their target"),
+}
+
+#: Construction kinds and their parameters (besides ``name``, ``kind`` and ``seed``).
+KINDS: dict[str, dict[str, _Field]] = {
+    "fixed": {"system_prompt": _Field("str", None, None, "the one system prompt (default: the fixed baseline)")},
+    "pool": {
+        "pool": _Field("str", _REQUIRED, None, "pool name in $POPULACE_PERSONAS or a JSONL path"),
+        "n_personas": _Field("int", 20, _at_least(1), "personas drawn uniformly without replacement"),
+    },
+    "demographic": {
+        "n_personas": _Field("int", 20, _at_least(1), "BIG5 respondents (fit half only) rendered as personas"),
+    },
+    "em": {
+        "n_components": _Field("int", 5, _at_least(1), "crafted prompts K"),
+        "max_iter": _Field("int", 5, _at_least(1), "EM iterations"),
+        **_CRAFTING,
+    },
+    "gb": {
+        "n_rounds": _Field("int", 10, _at_least(1), "boosting rounds"),
+        "patience": _Field("int", 3, _at_least(1), "rounds without improvement before stopping"),
+        **_CRAFTING,
+    },
+    "mop": {
+        "pool": _Field("str", "personahub", None, "persona pool"),
+        "n_personas": _Field("int", 8, _at_least(1), "personas drawn from the pool"),
+        "n_exemplars": _Field("int", 2, _at_least(1), "fit-half exemplars per persona"),
+        "weight_method": _CRAFTING["weight_method"],
+    },
+    "aligned": {
+        "pool": _Field("str", _REQUIRED, None, "persona pool the aligned set is drawn from"),
+        "n_pool": _Field("int", 40, _at_least(2), "pool personas drawn as candidates (each answers the scenario)"),
+        "n_select": _Field("int", 10, _at_least(1), "size of the aligned set"),
+        "method": _Field("str", "resample", _one_of("resample", "is_only", "ot_only", "random", "raw")),
+        "keep_fraction": _Field("float", 0.7, _unit, "share of the pool kept by importance weight"),
+    },
+    "file": {"path": _Field("str", _REQUIRED, None, "a population file (populace fit/align/select output)")},
+}
+
+_TOML_TYPE = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+
+
+def _describe(value: Any) -> str:
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return f"{kind.get(type(value), type(value).__name__)} {value!r}"
+
+
+def _example(key: str, typ: str, value: Any) -> str:
+    if typ == "str_list":
+        return f"{key} = [{json.dumps(value)}]" if isinstance(value, str) else f'{key} = ["..."]'
+    if typ == "int":
+        return f"{key} = 10"
+    if typ == "float":
+        return f"{key} = 0.5"
+    if typ == "bool":
+        return f"{key} = true"
+    return f'{key} = "..."'
+
+
+def _check_value(file: Path, where: str, key: str, spec: _Field, value: Any) -> Any:
+    """Type-check one value; return it normalised (int → float for floats)."""
+    ok: bool
+    if spec.type == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif spec.type == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        value = float(value) if ok else value
+    elif spec.type == "str":
+        ok = isinstance(value, str) and bool(value.strip())
+    elif spec.type == "bool":
+        ok = isinstance(value, bool)
+    else:  # str_list
+        ok = isinstance(value, list) and bool(value) and all(isinstance(v, str) and v.strip() for v in value)
+    if not ok:
+        want = "a non-empty list of strings" if spec.type == "str_list" else _TOML_TYPE[spec.type]
+        if spec.type == "str" and isinstance(value, str):
+            want = "a non-empty string"
+        raise StudyError(
+            f"{file}: {where}{key}: expected {want}, got {_describe(value)}; write e.g. "
+            f"{_example(key, spec.type, value)}"
+        )
+    if spec.check is not None and (problem := spec.check(value)) is not None:
+        raise StudyError(f"{file}: {where}{key} = {value!r} {problem}")
+    return value
+
+
+def _read_table(file: Path, where: str, table: Any, fields: Mapping[str, _Field], what: str) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise StudyError(f"{file}: {where.rstrip('.')}: expected a table, got {_describe(table)}")
+    unknown = sorted(set(table) - set(fields))
+    if unknown:
+        raise StudyError(
+            f"{file}: {where}{unknown[0]}: unknown key(s) {unknown} for {what}; allowed keys: {', '.join(sorted(fields))}"
+        )
+    out: dict[str, Any] = {}
+    for key, spec in fields.items():
+        if key in table:
+            out[key] = _check_value(file, where, key, spec, table[key])
+        elif spec.default is _REQUIRED:
+            raise StudyError(
+                f"{file}: {where}{key}: missing required key for {what}; add {_example(key, spec.type, None)}"
+            )
+        else:
+            out[key] = spec.default
+    return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class Construction:
+    """One validated construction.
+
+    Attributes:
+        name: unique name (a row of the tables).
+        kind: one of :data:`KINDS`.
+        seed: its random_state (default: the study's root seed).
+        params: the kind's parameters with defaults filled in (paths resolved).
+    """
+
+    name: str
+    kind: str
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)
+    written: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the parameters as written in the study file (paths unresolved) with defaults filled in."""
+        return {"name": self.name, "kind": self.kind, "seed": self.seed, **self.params, **self.written}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Study:
+    """A validated study file.
+
+    Attributes:
+        path: the study file.
+        seed: root seed.
+        scenarios: scenario specs, as written (``FILE.toml`` specs resolved against the study folder).
+        data: human data folder or None (default source).
+        agents: n, simulated agents per sampled score and humans per floor draw (capped at half the test half).
+        repeats: draws of the sampled score and the floor.
+        split_seed: seed of the fit/test split.
+        fit_fraction: share of humans in the fit half.
+        constructions: the constructions in file order.
+    """
+
+    path: Path
+    seed: int
+    scenarios: tuple[str, ...]
+    data: str | None
+    agents: int
+    repeats: int
+    split_seed: int
+    fit_fraction: float
+    constructions: tuple[Construction, ...]
+
+    def settings(self) -> dict[str, Any]:
+        """Plain-JSON settings (no absolute paths of this machine beyond the study file)."""
+        return {
+            "study": str(self.path),
+            "seed": self.seed,
+            "scenarios": list(self.scenarios),
+            "data": self.data,
+            "agents": self.agents,
+            "repeats": self.repeats,
+            "split": {"seed": self.split_seed, "fit_fraction": self.fit_fraction},
+            "constructions": [c.to_dict() for c in self.constructions],
+        }
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _resolve_scenario(file: Path, base: Path, spec: str) -> str:
+    """``FILE.toml[:DIM]`` → absolute path (checked to exist); a built-in name unchanged."""
+    path_part, sep, dim = spec.partition(".toml")
+    if not sep:
+        return spec
+    if dim and not dim.startswith(":"):
+        raise StudyError(f"{file}: scenarios: {spec!r} is neither a name nor FILE.toml[:DIMENSION]")
+    toml = _resolve(base, path_part + ".toml")
+    if not toml.is_file():
+        raise StudyError(
+            f"{file}: scenarios: scenario file {toml} does not exist (relative paths resolve against {base})"
+        )
+    return f"{toml}{dim}"
+
+
+def _resolve_pool(file: Path, where: str, base: Path, pool: str) -> str:
+    from populations.pools import PoolError, personas_root, resolve_pool_path
+
+    local = _resolve(base, pool)
+    try:
+        return str(resolve_pool_path(local if local.exists() else pool))
+    except PoolError as exc:
+        raise StudyError(
+            f"{file}: {where}pool: persona pool {pool!r} not found (a path relative to {base}, a folder with "
+            f"personas.jsonl, or a name in {personas_root()}); fix the name or set POPULACE_PERSONAS"
+        ) from exc
+
+
+def load_study(path: str | os.PathLike[str]) -> Study:
+    """Read and validate a study file; check every file it names (no model, no human data loaded).
+
+    Raises:
+        StudyError: one line naming the file, the dotted key and the fix.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise StudyError(f"study file {file} does not exist (or is a folder); pass a STUDY.toml file")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{file}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise StudyError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    base = file.resolve().parent
+    raw = dict(raw)
+    split_raw = raw.pop("split", {})
+    cons_raw = raw.pop("constructions", None)
+    if "populations" in raw:  # the name of the same tables in the first compare configs
+        if cons_raw is not None:
+            raise StudyError(f"{file}: populations: give either [[constructions]] or [[populations]], not both")
+        cons_raw = raw.pop("populations")
+    top = _read_table(file, "", raw, {**_TOP}, "a study (tables: [split], [[constructions]])")
+    split = _read_table(file, "split.", split_raw, _SPLIT, "[split]")
+    if cons_raw is None:
+        raise StudyError(f'{file}: constructions: missing; add [[constructions]] tables with name = "..." and kind')
+    if not isinstance(cons_raw, list) or not cons_raw:
+        raise StudyError(
+            f"{file}: constructions: expected a non-empty array of tables ([[constructions]]), got {_describe(cons_raw)}"
+        )
+    data = top["data"]
+    if data is not None:
+        d = _resolve(base, data)
+        if not str(data).startswith(("http://", "https://")):
+            if not d.exists():
+                raise StudyError(f"{file}: data: folder {d} does not exist (relative paths resolve against {base})")
+            data = str(d)
+    scenarios = tuple(_resolve_scenario(file, base, s.strip()) for s in top["scenarios"])
+    if len(set(scenarios)) != len(scenarios):
+        raise StudyError(f"{file}: scenarios: a scenario is listed twice; list each once")
+    constructions: list[Construction] = []
+    names: set[str] = set()
+    for i, entry in enumerate(cons_raw, start=1):
+        label = entry.get("name") if isinstance(entry, dict) and isinstance(entry.get("name"), str) else f"#{i}"
+        where = f"constructions.{label}."
+        if not isinstance(entry, dict):
+            raise StudyError(f"{file}: constructions #{i}: expected a table, got {_describe(entry)}")
+        kind = entry.get("kind")
+        if kind not in KINDS:
+            got = "missing" if kind is None else f"unknown kind {kind!r}"
+            raise StudyError(f"{file}: {where}kind: {got}; valid kinds: {', '.join(sorted(KINDS))}")
+        values = _read_table(file, where, entry, {**_COMMON, **KINDS[kind]}, f"kind {kind!r}")
+        name = values.pop("name").strip()
+        if name in names:
+            raise StudyError(f"{file}: {where}name: {name!r} is used twice; give every construction its own name")
+        names.add(name)
+        values.pop("kind")
+        seed = values.pop("seed")
+        written = {k: values[k] for k in ("pool", "path") if k in values}
+        if "pool" in values:
+            values["pool"] = _resolve_pool(file, where, base, values["pool"])
+        if kind == "file":
+            p = _resolve(base, values["path"])
+            if not p.is_file():
+                raise StudyError(
+                    f"{file}: {where}path: population file {p} does not exist (relative paths resolve against {base})"
+                )
+            values["path"] = str(p)
+        if kind == "aligned" and values["n_select"] > values["n_pool"]:
+            raise StudyError(f"{file}: {where}n_select = {values['n_select']} exceeds n_pool = {values['n_pool']}")
+        constructions.append(
+            Construction(
+                name=name, kind=kind, seed=top["seed"] if seed is None else seed, params=values, written=written
+            )
+        )
+    return Study(
+        path=file,
+        seed=top["seed"],
+        scenarios=scenarios,
+        data=data,
+        agents=top["agents"],
+        repeats=top["repeats"],
+        split_seed=top["seed"] if split["seed"] is None else split["seed"],
+        fit_fraction=split["fit_fraction"],
+        constructions=tuple(constructions),
+    )
+
+
+# =============================================================================================== adapters
+# ---- ADAPTER (one place; switch after merging h3/h4/h5) ----------------------------------------------------------
+# * human values: ``scenario.human_values(source=...)`` returns every human; the split is
+#   :func:`scenarios.split.split_indices` on those rows, which is what ``populations.evaluation.split_humans(values,
+#   seed=..., fit_fraction=...)`` and ``Scenario.human_values(split=..., seed=...)`` do after the merge.
+# * floor and scores: the new ``human_floor(test, n=, repeats=, rng=) -> FloorResult`` and
+#   ``score_distribution(pmf, support, test, n=, repeats=, rng=)`` when ``populations.evaluation`` has them,
+#   else the same computation from the current module (``human_floor`` returning a dict, ``evaluate_mixture``).
+# * MoP: ``MixtureOfPersonas`` or the current ``MixtureOfPersonasBuilder``.
+# * population files: ``load_population_file``, plus a ``populace.prompt_mixture``/``populace.mop`` fit record
+#   with a ``population`` sub-document until ``populations.io`` reads those itself.
+def _load_scenario(spec: str, source: str | None) -> Any:
+    from scenarios.registry import get_scenario
+
+    return get_scenario(spec, source=source)
+
+
+def _human_values(scenario: Any, source: str | None) -> np.ndarray:
+    return np.asarray(scenario.human_values(source=source), dtype=float)
+
+
+def _split(values: np.ndarray, *, seed: int, fit_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    from scenarios.split import split_indices
+
+    fit_idx, test_idx = split_indices(values.shape[0], seed=seed, fit_fraction=fit_fraction)
+    return fit_idx, test_idx
+
+
+@dataclass(frozen=True)
+class _Floor:
+    mean: float
+    sd: float
+    n: int
+    repeats: int
+
+
+def _floor(test: np.ndarray, *, n: int, repeats: int, rng: np.random.Generator) -> _Floor:
+    from populations import evaluation
+
+    if hasattr(evaluation, "score_distribution"):
+        f = evaluation.human_floor(test, n=n, repeats=repeats, rng=rng)
+        return _Floor(float(f.mean), float(f.sd), int(f.n), int(f.repeats))
+    f = evaluation.human_floor(test, n=n, repeats=repeats, rng=rng)
+    return _Floor(float(f["w1_mean"]), float(f["w1_sd"]), int(f["n"]), int(f["repeats"]))
+
+
+def _score(pmf: np.ndarray, support: np.ndarray, test: np.ndarray, *, n: int, repeats: int, rng: Any) -> dict:
+    from populations import evaluation
+
+    if hasattr(evaluation, "score_distribution"):
+        s = evaluation.score_distribution(pmf, support, test, n=n, repeats=repeats, rng=rng)
+        return {k: s[k] for k in ("w1_exact", "w1_sampled_mean", "w1_sampled_sd")}
+    s = evaluation.evaluate_mixture([1.0], pmf[None], support, test, n_prompts=n, repeats=repeats, rng=rng)
+    return {k: s[k] for k in ("w1_exact", "w1_sampled_mean", "w1_sampled_sd")}
+
+
+def _accepted(cls: Any, **kwargs: Any) -> dict[str, Any]:
+    """The keyword arguments ``cls.__init__`` accepts (``progress`` exists only on the rewritten builders)."""
+    import inspect
+
+    names = inspect.signature(cls.__init__).parameters
+    return {k: v for k, v in kwargs.items() if k in names}
+
+
+def _mop_class() -> Any:
+    from populations import mop
+
+    return getattr(mop, "MixtureOfPersonas", None) or mop.MixtureOfPersonasBuilder
+
+
+def _load_population(path: str) -> Any:
+    from populations.io import load_population_file
+    from populations.persona import Population
+
+    p = Path(path)
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        doc = None
+    if isinstance(doc, dict) and doc.get("kind") != "populace.population" and isinstance(doc.get("population"), dict):
+        try:
+            return Population.from_dict(doc["population"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise StudyError(f"{p}: population: {exc}") from exc
+    return load_population_file(p)
+
+
+# ---- END ADAPTER -------------------------------------------------------------------------------------------------
+
+
+def _big5_fit_rows(scenario: Any, fit_idx: np.ndarray, source: str | None) -> np.ndarray | None:
+    """BIG5 rows a demographic persona may come from: the fit half's rows for a Big Five scenario, else all rows.
+
+    For a ``bigfive:*`` scenario the humans *are* BIG5 respondents (complete cases of the trait), so the
+    demographic personas are drawn only from the fit half's respondents; for other scenarios the BIG5 respondents
+    are not the scenario's humans and every row may be used (None).
+    """
+    if not str(getattr(scenario, "name", "")).startswith("bigfive:"):
+        return None
+    from scenarios.big5 import load_big5
+
+    survey, dim = scenario.survey, scenario.dimension
+    scores = survey.score(load_big5(source).items)[:, survey.dimensions.index(dim)]
+    rows = np.flatnonzero(~np.isnan(scores))  # the rows behind scenario.human_values(), in order
+    return rows[fit_idx]
+
+
+# =============================================================================================== runners
+@dataclass
+class _Built:
+    population: Any
+    info: dict[str, Any]
+
+
+def _seed(*keys: object) -> np.random.Generator:
+    from populace_lm.types import stable_seed
+
+    return np.random.default_rng(np.random.SeedSequence([stable_seed(*keys)]))
+
+
+def _build(
+    c: Construction,
+    scenario: Any,
+    fit: np.ndarray,
+    fit_idx: np.ndarray,
+    model: Any,
+    *,
+    source: str | None,
+    progress: bool,
+) -> _Built:
+    """Fit one construction on the fit half of one scenario (``model`` is the metered, cache-wrapped model)."""
+    p = c.params
+    if c.kind == "fixed":
+        from populations.baselines import DEFAULT_SYSTEM_PROMPT, FixedPromptBuilder
+
+        b = FixedPromptBuilder(p["system_prompt"] or DEFAULT_SYSTEM_PROMPT).fit()
+        return _Built(b.population_, {})
+    if c.kind == "pool":
+        from populations.baselines import RandomPersonaBuilder
+
+        b = RandomPersonaBuilder(p["pool"], p["n_personas"], random_state=c.seed).fit()
+        return _Built(b.population_, {})
+    if c.kind == "demographic":
+        from populations.persona import Population
+        from populations.pool_builders import big5_respondent_pool
+
+        rows = _big5_fit_rows(scenario, fit_idx, source)
+        personas = big5_respondent_pool(source, n=p["n_personas"], rng=c.seed, rows=rows)
+        pop = Population(
+            personas=personas,
+            weights=np.full(len(personas), 1.0 / len(personas)),
+            construction="demographic_persona",
+            metadata={"n_personas": p["n_personas"], "random_state": c.seed, "fit_half_only": rows is not None},
+        )
+        return _Built(pop, {})
+    if c.kind in ("em", "gb"):
+        from populations.mixture import PromptMixtureBuilder
+
+        b = PromptMixtureBuilder(
+            **_accepted(
+                PromptMixtureBuilder,
+                method=c.kind,
+                n_components=p.get("n_components", 5),
+                crafter=model,
+                respondent=model,
+                max_iter=p.get("max_iter", 5),
+                n_rounds=p.get("n_rounds", 10),
+                patience=p.get("patience", 3),
+                improve_rounds=p["improve_rounds"],
+                weight_method=p["weight_method"],
+                forbid_target_number=p["forbid_target_number"],
+                progress=progress,
+                random_state=c.seed,
+            )
+        ).fit(scenario, fit)
+        return _Built(b.population_, _fit_info(b))
+    if c.kind == "mop":
+        mop = _mop_class()
+        b = mop(
+            **_accepted(
+                mop,
+                respondent=model,
+                pool=p["pool"],
+                n_personas=p["n_personas"],
+                n_exemplars=p["n_exemplars"],
+                weight_method=p["weight_method"],
+                progress=progress,
+                random_state=c.seed,
+            )
+        ).fit(scenario, fit)
+        return _Built(b.population_, {})  # MoP crafts nothing: no crafting failures to count
+    if c.kind == "aligned":
+        return _build_aligned(c, scenario, fit, model, progress=progress)
+    return _Built(_load_population(p["path"]), {})
+
+
+def build_model_free(c: Construction) -> Any:
+    """The population of a construction that needs neither a model nor human data (``fixed``, ``pool``, ``file``).
+
+    Raises:
+        StudyError: another kind.
+    """
+    if c.kind not in ("fixed", "pool", "file"):
+        raise StudyError(f"construction {c.name!r} of kind {c.kind!r} is fitted per scenario; use run_study")
+    return _build(c, None, np.empty(0), np.empty(0, dtype=int), None, source=None, progress=False).population
+
+
+def _fit_info(builder: Any) -> dict[str, Any]:
+    info: dict[str, Any] = {}
+    for attr in ("n_failed_", "fallback_"):
+        if hasattr(builder, attr):
+            info[attr.rstrip("_")] = getattr(builder, attr)
+    if "n_failed" not in info and hasattr(builder, "history_"):
+        info["n_failed"] = sum(
+            1 for h in builder.history_ for r in h.get("crafting", []) if isinstance(r, dict) and "failed" in r
+        )
+    return info
+
+
+def _build_aligned(c: Construction, scenario: Any, fit: np.ndarray, model: Any, *, progress: bool) -> _Built:
+    """IS + OT [2] on the scenario's score, from ``n_pool`` personas drawn from the pool.
+
+    Each candidate's response is its expected score under its exact answer pmf, shape ``(N, 1)``; the humans are
+    the fit half's scores, shape ``(M, 1)``. A multi-item response vector needs item-level human data, which the
+    scenario protocol does not expose yet.
+    """
+    from populations.aligned import AlignedPersonaBuilder
+    from populations.pools import load_pool
+    from populations.responses import answer_distributions
+
+    p = c.params
+    pool = load_pool(p["pool"])
+    if p["n_pool"] > len(pool):
+        raise StudyError(f"construction {c.name!r}: n_pool = {p['n_pool']} exceeds the pool size {len(pool)}")
+    rng = np.random.default_rng(c.seed)
+    idx = np.sort(rng.choice(len(pool), size=p["n_pool"], replace=False))
+    candidates = tuple(pool[i] for i in idx)
+    tensor = answer_distributions(
+        model, candidates, scenario.questions(), progress=progress, desc=f"{scenario.name} {c.name} pool"
+    )
+    pmfs = np.clip(np.asarray(scenario.pmfs(tensor.probs), dtype=float), 0.0, None)
+    pmfs /= pmfs.sum(axis=1, keepdims=True)
+    expected = pmfs @ np.asarray(scenario.support, dtype=float)
+    b = AlignedPersonaBuilder(
+        p["method"], n_select=p["n_select"], keep_fraction=p["keep_fraction"], random_state=c.seed
+    ).fit(expected[:, None], np.asarray(fit, dtype=float)[:, None], personas=candidates)
+    return _Built(b.population_, {})
+
+
+# =============================================================================================== plan
+def _n_questions(scenario: Any) -> int:
+    return len(scenario.questions())
+
+
+def plan_study(study: Study) -> list[dict[str, Any]]:
+    """The constructions, sizes and an estimate of distinct LLM requests, without loading a model.
+
+    Loads scenarios (question lists) and population files only. The estimate counts distribution requests per
+    persona and question and, for crafting kinds, ``(1 + improve_rounds)`` crafter generations plus one
+    evaluation of each draft per craft (retries and cache hits are not counted).
+
+    Returns:
+        One row per construction and scenario: ``construction, kind, scenario, questions, components,
+        est_requests``.
+    """
+    rows = []
+    for spec in study.scenarios:
+        scenario = _load_scenario(spec, study.data)
+        q = _n_questions(scenario)
+        for c in study.constructions:
+            p = c.params
+            crafts_per = 1 + p.get("improve_rounds", 0)
+            if c.kind == "fixed":
+                k, est = 1, q
+            elif c.kind in ("pool", "demographic"):
+                k, est = p["n_personas"], p["n_personas"] * q
+            elif c.kind == "em":
+                k = p["n_components"] + 1
+                crafts = p["n_components"] * (1 + p["max_iter"])
+                est = q + crafts * crafts_per * (1 + q)
+            elif c.kind == "gb":
+                k = p["n_rounds"] + 1
+                est = q + p["n_rounds"] * crafts_per * (1 + q)
+            elif c.kind == "mop":
+                k = 1 + p["n_personas"] * p["n_exemplars"]
+                est = k * q
+            elif c.kind == "aligned":
+                k, est = p["n_select"], p["n_pool"] * q
+            else:
+                k = len(_load_population(p["path"]))
+                est = k * q
+            rows.append(
+                {
+                    "construction": c.name,
+                    "kind": c.kind,
+                    "scenario": scenario.name,
+                    "questions": q,
+                    "components": k,
+                    "est_requests": est,
+                }
+            )
+    return rows
+
+
+# =============================================================================================== run
+@dataclass(frozen=True, kw_only=True)
+class StudyResult:
+    """Outputs of :func:`run_study`.
+
+    Attributes:
+        scores: one record per scenario and construction (deterministic: no times), in study order.
+        cost: one record per construction and scenario: requests, cache hits, backend calls, tokens, seconds.
+        pmfs: ``(scenario, construction)`` → the population's exact answer pmf, shape ``(S,)`` (None if failed).
+        humans: scenario → ``(support (S,), test-half human values (m,))``.
+        settings: the study settings.
+    """
+
+    scores: list[dict[str, Any]]
+    cost: list[dict[str, Any]]
+    pmfs: dict[tuple[str, str], np.ndarray | None]
+    humans: dict[str, tuple[np.ndarray, np.ndarray]]
+    settings: dict[str, Any]
+
+
+def _split_caution(population: Any, scenario_name: str, study: Study) -> str | None:
+    """Why a population file fitted on this scenario may have seen the study's test humans (None: it cannot).
+
+    A population fitted elsewhere (``populace fit``) records its scenario and split in its metadata; fitted on the
+    same scenario with another split (or an unrecorded one), its fit half may hold this study's test humans.
+    """
+    meta = getattr(population, "metadata", {}) or {}
+    if meta.get("scenario") != scenario_name:
+        return None
+    split = meta.get("split")
+    if not isinstance(split, dict) or "seed" not in split:
+        return "fitted on this scenario with an unrecorded split, so it may have seen test humans"
+    theirs = (split.get("seed"), split.get("fit_fraction", 0.5))
+    if theirs != (study.split_seed, study.fit_fraction):
+        return (
+            f"fitted with split seed {theirs[0]}, fit_fraction {theirs[1]} (the study uses {study.split_seed}, "
+            f"{study.fit_fraction}), so it may have seen test humans"
+        )
+    return None
+
+
+def _r(x: float) -> float:
+    return round(float(x), 6)
+
+
+@dataclass(frozen=True)
+class PreparedScenario:
+    """A scenario with its split and floor, resolved before any LLM call.
+
+    Attributes:
+        scenario: the scenario object.
+        fit: fit-half human values, shape ``(n_fit,)``.
+        fit_idx: their rows among the scenario's humans, shape ``(n_fit,)``.
+        test: test-half human values, shape ``(n_test,)``.
+        floor: the human floor on the test half (``n``, ``repeats``, mean, sd).
+    """
+
+    scenario: Any
+    fit: np.ndarray
+    fit_idx: np.ndarray
+    test: np.ndarray
+    floor: Any
+
+
+def prepare_study(study: Study) -> list[PreparedScenario]:
+    """Load every scenario and its humans, split them and compute the floors (no LLM call).
+
+    Raises:
+        StudyError: an unknown scenario or too few humans, naming the study file and the key.
+    """
+    from scenarios.errors import ScenarioError
+
+    prepared = []
+    for spec in study.scenarios:
+        try:
+            scenario = _load_scenario(spec, study.data)
+        except ScenarioError as exc:
+            raise StudyError(f"{study.path}: scenarios: {exc}") from exc
+        values = _human_values(scenario, study.data)
+        try:
+            fit_idx, test_idx = _split(values, seed=study.split_seed, fit_fraction=study.fit_fraction)
+        except ValueError as exc:
+            raise StudyError(f"{study.path}: split: scenario {scenario.name!r}: {exc}") from exc
+        test = values[test_idx]
+        n = int(min(study.agents, test.size // 2))
+        if n < 1:
+            raise StudyError(f"{study.path}: scenario {scenario.name!r} has {test.size} test humans; need at least 2")
+        floor = _floor(test, n=n, repeats=study.repeats, rng=_seed("floor", study.seed, scenario.name))
+        prepared.append(PreparedScenario(scenario, values[fit_idx], fit_idx, test, floor))
+    return prepared
+
+
+def run_study(
+    study: Study, model: Any, *, prepared: list[PreparedScenario] | None = None, progress: bool = True
+) -> StudyResult:
+    """Fit every construction on each scenario's fit half and score it on the test half.
+
+    All scenarios and human splits are resolved before the first LLM call. A construction whose crafting fails
+    entirely (an LLM failure) is recorded with its status and empty scores; the run goes on.
+
+    Args:
+        study: a validated study.
+        model: the cache-wrapped language model (respondent and crafter).
+        prepared: the output of :func:`prepare_study` (computed here when None).
+        progress: progress bars.
+    """
+    from populace_lm.progress import progress_bar
+    from populations.crafting import CraftingError, MeteredModel
+    from populations.evaluation import population_pmfs
+
+    if prepared is None:
+        prepared = prepare_study(study)
+
+    scores: list[dict[str, Any]] = []
+    cost: list[dict[str, Any]] = []
+    pmfs: dict[tuple[str, str], np.ndarray | None] = {}
+    humans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    jobs = [(s, c) for s in prepared for c in study.constructions]
+    bar = progress_bar(total=len(jobs), desc="constructions", unit="fit", enabled=progress)
+    for ps, c in jobs:
+        scenario, fit, fit_idx, test, floor = ps.scenario, ps.fit, ps.fit_idx, ps.test, ps.floor
+        support = np.asarray(scenario.support, dtype=float)
+        humans[scenario.name] = (support, test)
+        bar.set_postfix_str(f"{c.name} on {scenario.name}")
+        metered = MeteredModel(model)
+        started = time.perf_counter()
+        status, info = "ok", {}
+        record: dict[str, Any] = {
+            "scenario": scenario.name,
+            "construction": c.name,
+            "kind": c.kind,
+            "n_fit": int(fit.size),
+            "n_test": int(test.size),
+        }
+        try:
+            built = _build(c, scenario, fit, fit_idx, metered, source=study.data, progress=progress)
+        except CraftingError as exc:
+            status, built = f"failed: {str(exc).splitlines()[0]}", None
+        if built is not None:
+            info = built.info
+            pop = built.population
+            res = population_pmfs(metered, pop, scenario)
+            w = np.asarray(pop.weights, dtype=float)
+            pmf = w @ np.asarray(res["pmfs"], dtype=float)
+            pmf = pmf / pmf.sum()
+            valid = float(w @ np.asarray(res["valid_mass"], dtype=float))
+            s = _score(
+                pmf,
+                support,
+                test,
+                n=floor.n,
+                repeats=study.repeats,
+                rng=_seed("score", study.seed, scenario.name, c.name),
+            )
+            pmfs[(scenario.name, c.name)] = pmf
+            record.update(
+                components=len(pop),
+                w1_exact=_r(s["w1_exact"]),
+                mean_exact=_r(pmf @ support),
+                human_test_mean=_r(test.mean()),
+                parse_failure_rate=_r(1.0 - valid),
+                w1_sampled_mean=_r(s["w1_sampled_mean"]),
+                w1_sampled_sd=_r(s["w1_sampled_sd"]),
+                floor_mean=_r(floor.mean),
+                floor_sd=_r(floor.sd),
+                n=floor.n,
+                repeats=floor.repeats,
+            )
+        else:
+            pmfs[(scenario.name, c.name)] = None
+        record["n_failed"] = info.get("n_failed")
+        if info.get("fallback"):  # the rewritten builders fall back to the fixed prompt instead of raising
+            status = f"fallback: {info['fallback']}"
+        if built is not None and c.kind == "file":
+            note = _split_caution(built.population, scenario.name, study)
+            status = f"{status}; caution: {note}" if note else status
+        record["status"] = status
+        scores.append(record)
+        cost.append(
+            {
+                "construction": c.name,
+                "kind": c.kind,
+                "scenario": scenario.name,
+                **metered.cost(),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+        bar.update(1)
+    bar.close()
+    return StudyResult(scores=scores, cost=cost, pmfs=pmfs, humans=humans, settings=study.settings())
+
+
+# =============================================================================================== writers
+SCORE_COLUMNS = (
+    "scenario",
+    "construction",
+    "kind",
+    "components",
+    "w1_exact",
+    "mean_exact",
+    "human_test_mean",
+    "parse_failure_rate",
+    "w1_sampled_mean",
+    "w1_sampled_sd",
+    "floor_mean",
+    "floor_sd",
+    "n",
+    "repeats",
+    "n_fit",
+    "n_test",
+    "n_failed",
+    "status",
+)
+COST_COLUMNS = (
+    "construction",
+    "kind",
+    "scenario",
+    "requests",
+    "cached",
+    "backend_calls",
+    "prompt_tokens",
+    "completion_tokens",
+    "seconds",
+)
+
+COLUMN_HELP = {
+    "w1_exact": "W1 between the population's **exact** answer distribution (weights × each persona's "
+    "log-probability distribution) and the test humans. No sampling noise on the simulated side, so it is never "
+    "compared with the floor.",
+    "mean_exact / human_test_mean": "mean answer of the exact distribution / of the test humans.",
+    "parse_failure_rate": "weighted mean probability the model put on text that is not a valid answer "
+    "(1 − valid mass); the distributions are renormalised over valid answers.",
+    "w1_sampled_mean ± w1_sampled_sd": "W1 between `n` simulated agents drawn from the exact distribution and the "
+    "test humans, mean ± SD over `repeats` draws: the **sampled** score.",
+    "floor_mean ± floor_sd": "W1 between `n` test humans and the remaining test humans (mean ± SD over `repeats` "
+    "splits): what sampling noise alone gives between two groups of real people. Compare it with the sampled "
+    "score only.",
+    "n / repeats": "agents per sampled draw = humans per floor draw (the study's `agents`, capped at half the test "
+    "half) / number of draws.",
+    "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
+    "components": "personas or prompts in the fitted population.",
+    "n_failed": "crafting attempts that produced no usable prompt (recorded and skipped, never defaulted).",
+    "status": "`ok`; `fallback: …` when no crafted prompt was usable and the builder returned the fixed-prompt "
+    "population; `failed: …` when a construction could not be built (an LLM failure, kept as data).",
+}
+
+
+def _fmt(v: Any) -> str:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v).replace("|", "\\|")
+
+
+def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
+    """A GitHub-flavoured Markdown table of ``rows`` restricted to ``columns`` (floats to 4 decimals)."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _plot_grid(result: StudyResult, path: Path) -> Path:
+    """Rows = constructions, columns = scenarios: test-human histogram vs the population's exact pmf."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scens = list(result.humans)
+    cons = list(dict.fromkeys(r["construction"] for r in result.scores))
+    fig, axes = plt.subplots(
+        len(cons), len(scens), figsize=(3.6 * len(scens), 2.4 * len(cons)), squeeze=False, sharex="col"
+    )
+    for j, s in enumerate(scens):
+        support, test = result.humans[s]
+        width = max(1, int(np.ceil(support.size / 25)))
+        edges = np.append(support[::width] - 0.5, support[-1] + 0.5)
+        human = np.histogram(test, bins=edges)[0] / test.size
+        for i, c in enumerate(cons):
+            ax = axes[i][j]
+            ax.stairs(human, edges, fill=True, alpha=0.45, color="tab:gray", label="test humans")
+            pmf = result.pmfs.get((s, c))
+            if pmf is not None:
+                sim = np.histogram(support, bins=edges, weights=pmf)[0]
+                ax.stairs(sim, edges, color="tab:orange", linewidth=1.6, label="population (exact)")
+            else:
+                ax.text(0.5, 0.5, "failed", transform=ax.transAxes, ha="center")
+            if i == 0:
+                ax.set_title(s, fontsize=10)
+            if j == 0:
+                ax.set_ylabel(c, fontsize=9)
+            if i == 0 and j == 0:
+                ax.legend(fontsize=7)
+            ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def write_study(
+    out_dir: str | os.PathLike[str],
+    result: StudyResult,
+    *,
+    model_id: str,
+    cache: Mapping[str, Any] | None = None,
+    command: str = "",
+) -> Path:
+    """Write ``table.csv/.md``, ``cost.csv/.md``, ``grid.png``, ``scores.json``, ``report.md`` and ``run.json``.
+
+    ``table.*``, ``scores.json`` and ``report.md`` hold no times, so a rerun writes identical files; seconds and
+    cache statistics go to ``cost.*`` and ``run.json`` only.
+    """
+    import pandas as pd
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    scores = pd.DataFrame(result.scores).reindex(columns=list(SCORE_COLUMNS))
+    for col in ("components", "n", "repeats", "n_fit", "n_test", "n_failed"):
+        scores[col] = scores[col].astype("Int64")  # integers stay integers beside empty cells
+    scores.to_csv(out / "table.csv", index=False)
+    table_md = markdown_table(result.scores, SCORE_COLUMNS)
+    (out / "table.md").write_text(table_md + "\n")
+    totals: dict[str, dict[str, Any]] = {}
+    for row in result.cost:
+        t = totals.setdefault(row["construction"], {"construction": row["construction"], "kind": row["kind"]})
+        t["scenario"] = "(all)"
+        for k in COST_COLUMNS[3:]:
+            t[k] = round(t.get(k, 0) + row[k], 2)
+    cost_rows = [*result.cost, *totals.values()]
+    pd.DataFrame(cost_rows).reindex(columns=list(COST_COLUMNS)).to_csv(out / "cost.csv", index=False)
+    cost_md = markdown_table(cost_rows, COST_COLUMNS)
+    (out / "cost.md").write_text(cost_md + "\n")
+    _plot_grid(result, out / "grid.png")
+    (out / "scores.json").write_text(
+        json.dumps(
+            {"settings": result.settings, "model_id": model_id, "scores": result.scores}, indent=2, sort_keys=True
+        )
+        + "\n"
+    )
+    st = result.settings
+    lines = [
+        "# Comparing population constructions",
+        "",
+        f"Study `{Path(st['study']).name}`, model `{model_id}`, root seed {st['seed']}.",
+        "",
+        "## Settings",
+        "",
+        f"- scenarios: {', '.join(f'`{s}`' for s in st['scenarios'])}; human data: {st['data'] or 'default source'}",
+        f"- split: seed {st['split']['seed']}, fit fraction {st['split']['fit_fraction']}. Every construction is "
+        "fitted on the fit half only; every score uses the test half only.",
+        f"- evaluation: n = {st['agents']} agents per sampled draw and humans per floor draw (capped at half the "
+        f"test half), {st['repeats']} repeats.",
+        "- constructions:",
+        *[
+            f"  - `{c['name']}` ({c['kind']}): "
+            + json.dumps({k: v for k, v in c.items() if k not in ("name", "kind")}, sort_keys=True)
+            for c in st["constructions"]
+        ],
+        "",
+        "## Scores (test half)",
+        "",
+        table_md,
+        "",
+        "### What the columns mean",
+        "",
+        *[f"- `{k}`: {v}" for k, v in COLUMN_HELP.items()],
+        "",
+        "Exact beside exact, sampled beside the floor: `w1_exact` has no sampling noise and can be far below the "
+        "floor; only `w1_sampled_mean` is like-with-like with `floor_mean`.",
+        "",
+        "## LLM cost",
+        "",
+        "Per construction and scenario and in total, in `cost.md` / `cost.csv` (requests = distinct LLM requests "
+        "made, cached = of those answered from the response cache, backend_calls = calls that reached the model, "
+        "tokens, wall seconds). A rerun answers everything from the cache.",
+        "",
+        "![test humans vs populations](grid.png)",
+        "",
+    ]
+    (out / "report.md").write_text("\n".join(lines))
+    manifest = {
+        "kind": "populace.compare",
+        "command": command,
+        "settings": st,
+        "model_id": model_id,
+        "cache": dict(cache or {}),
+        "cost": cost_rows,
+        "files": ["table.csv", "table.md", "cost.csv", "cost.md", "grid.png", "scores.json", "report.md", "run.json"],
+    }
+    (out / "run.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    return out
