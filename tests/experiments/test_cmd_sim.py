@@ -202,16 +202,16 @@ def test_compare_end_to_end_with_a_fake(tmp_path, fake, data_dir, capsys):
     pop = _pop_file(tmp_path)
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        f'agents = 60\nscenarios = ["dictator"]\nmetrics = ["w1"]\ndata = "{data_dir}"\n'
+        f'agents = 60\nscenarios = ["dictator"]\ndata = "{data_dir}"\n'
         '[[populations]]\nname = "fixed"\nkind = "fixed"\n'
         '[[populations]]\nname = "file"\nkind = "file"\npath = "pop.json"\n'
     )
     assert Path(pop).parent == tmp_path
     assert main(["compare", str(cfg), "--out", str(tmp_path / "out")]) == 0
     table = pd.read_csv(tmp_path / "out" / "table.csv")
-    assert set(table["population"]) == {"fixed", "file"}
+    assert set(table["construction"]) == {"fixed", "file"}
     assert (tmp_path / "out" / "grid.png").stat().st_size > 1000
-    assert "w1_human_floor" in capsys.readouterr().out
+    assert "floor_mean" in capsys.readouterr().out
 
 
 def test_whatif_end_to_end_with_a_fake(tmp_path, fake, capsys):
