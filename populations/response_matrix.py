@@ -26,9 +26,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 from populace_lm.base import LanguageModel
+from populace_lm.progress import progress_bar
 from populations.persona import Persona
 from populations.responses import answer_distributions
 from scenarios.survey import Survey
@@ -307,17 +307,12 @@ def compute_response_matrix(
         done_valid.append(prev.valid_mass)
         start = len(prev)
     calls = requests = 0
-    bar = tqdm(
-        total=len(personas),
-        initial=start,
-        desc=f"responses {survey.name}",
-        unit="persona",
-        disable=not progress,
-        mininterval=2.0,
+    bar = progress_bar(
+        total=len(personas), initial=start, desc=f"responses {survey.name}", unit="persona", enabled=progress
     )
     for lo in range(start, len(personas), chunk_size):
         chunk = personas[lo : lo + chunk_size]
-        tensor = answer_distributions(model, chunk, questions)
+        tensor = answer_distributions(model, chunk, questions, progress=False)
         done_exp.append(tensor.expected())
         done_valid.append(tensor.valid_mass)
         calls += tensor.usage.backend_calls
