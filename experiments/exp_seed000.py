@@ -176,10 +176,18 @@ def settings_table(scenarios: Sequence[str], profile: str, *, model_id: str, poo
         ("GB rounds (max K)", str(any_s["gb_rounds"]), str(PAPER["gb_rounds"])),
         ("GB early stop (rounds without improvement)", str(any_s["gb_patience"]), "none"),
         ("crafting improve rounds R", str(any_s["improve_rounds"]), "2"),
-        ("evaluation: sampled prompts per draw (half the test humans if fewer)", str(FLOOR_N), str(PAPER["eval_prompts"])),
+        (
+            "evaluation: sampled prompts per draw (half the test humans if fewer)",
+            str(FLOOR_N),
+            str(PAPER["eval_prompts"]),
+        ),
         ("evaluation: draws", str(PAPER["eval_repeats"]), str(PAPER["eval_repeats"])),
         ("random personas per pool", str(any_s["n_personas"]), str(PAPER["n_personas"])),
-        ("MoP personas x exemplars", f"{any_s['mop_personas']} x {any_s['mop_exemplars']}", "the MoP paper's (not restated here)"),
+        (
+            "MoP personas x exemplars",
+            f"{any_s['mop_personas']} x {any_s['mop_exemplars']}",
+            "the MoP paper's (not restated here)",
+        ),
         ("respondent / crafter model", model_id, "the paper's API models"),
     ]
     for pool, size in pool_sizes.items():
