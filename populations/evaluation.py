@@ -45,6 +45,7 @@ from scenarios.split import split_indices
 
 __all__ = [
     "COLUMN_KINDS",
+    "builder_fit_info",
     "VECTOR_METRICS",
     "FloorResult",
     "floor_size",
@@ -398,14 +399,32 @@ def population_pmfs(model: LanguageModel, population: Population, scenario: Any,
 def builder_fit_info(builder: Any) -> dict[str, Any]:
     """Crafting outcome of a fitted builder (``n_crafted_``, ``n_failed_``, ``fallback_``, ``failure_reasons_``).
 
-    Builders without these attributes (baselines, older builders) give None for each, except that a crafted-count
-    is derived from ``targets_`` when present.
+    Builders without these attributes derive them from ``targets_`` (crafted components kept) and ``history_``
+    (crafting-log entries with a ``"failed"`` key, reason = the last attempt's status with numbers masked).
     """
+    import re
+
     targets = getattr(builder, "targets_", None)
     n_crafted = getattr(builder, "n_crafted_", None)
     if n_crafted is None and targets is not None:
         n_crafted = sum(t is not None for t in targets)
+    failures = [
+        c
+        for h in getattr(builder, "history_", None) or []
+        if isinstance(h, dict)
+        for c in h.get("crafting", []) or []
+        if isinstance(c, dict) and "failed" in c
+    ]
+    n_failed = getattr(builder, "n_failed_", None)
+    if n_failed is None and hasattr(builder, "history_"):
+        n_failed = len(failures)
     reasons = getattr(builder, "failure_reasons_", None)
+    if reasons is None:
+        reasons = []
+        for c in failures:
+            attempts = c.get("attempts") or []
+            last = attempts[-1] if attempts and isinstance(attempts[-1], dict) else {}
+            reasons.append(re.sub(r"\d+(\.\d+)?", "#", str(last.get("status") or c["failed"]))[:80])
     if isinstance(reasons, list | tuple):
         counts: dict[str, int] = {}
         for x in reasons:
@@ -413,8 +432,8 @@ def builder_fit_info(builder: Any) -> dict[str, Any]:
         reasons = counts
     return {
         "n_crafted": n_crafted,
-        "n_failed": getattr(builder, "n_failed_", None),
-        "fallback": getattr(builder, "fallback_", None),
+        "n_failed": n_failed,
+        "fallback": getattr(builder, "fallback_", False if n_crafted else None),
         "failure_reasons": dict(reasons) if reasons else {},
     }
 
