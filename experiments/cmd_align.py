@@ -33,14 +33,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--method", default="resample", choices=("resample", "raw", "random", "is_only", "ot_only"))
     p.add_argument("--n-select", type=int, default=None, help="size of the aligned set (default min(M, N/2))")
     p.add_argument("--limit", type=int, default=None, help="use only the first N personas of the pool")
+    p.add_argument(
+        "--split",
+        default="fit",
+        choices=("fit", "all"),
+        help="humans to align to: the fit half of the one seeded split (default; the test half stays held out) or all",
+    )
     p.add_argument("--matrix-dir", default=str(DEFAULT_MATRIX_DIR), help="where response matrices are stored")
     add_model_args(p)
     add_data_args(p)
     p.set_defaults(func=run)
 
 
-def survey_and_humans(scenario: str, source, item_ids=None):
-    """``(survey, item_ids, human answers (M, Q) complete cases)`` of an align scenario."""
+def survey_and_humans(scenario: str, source, item_ids=None, *, split: str = "all", seed: int = 0):
+    """``(survey, item_ids, human answers (M, Q) complete cases)`` of an align scenario.
+
+    ``split`` = ``"fit"`` or ``"test"`` keeps one half of the one split of human rows
+    (:func:`scenarios.split.split_indices` on all rows, before dropping incomplete ones, as every command does).
+    """
     import numpy as np
 
     if scenario == "bigfive":
@@ -60,6 +70,13 @@ def survey_and_humans(scenario: str, source, item_ids=None):
         survey.item(i)  # ScenarioError naming the known items
     cols = [list(all_ids).index(i) for i in ids]
     human = items[:, cols]
+    if split != "all":
+        from scenarios.split import SPLITS, split_indices
+
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r}; use one of {list(SPLITS)}")
+        fit_rows, test_rows = split_indices(human.shape[0], seed=seed)
+        human = human[fit_rows if split == "fit" else test_rows]
     return survey, ids, human[~np.isnan(human).any(axis=1)]
 
 
@@ -73,11 +90,15 @@ def run(args: argparse.Namespace) -> int:
     if args.n_select is not None and args.n_select > len(personas):
         raise ValueError(f"the pool has {len(personas)} personas, fewer than --n-select {args.n_select}")
     items = [s.strip() for s in args.items.split(",")] if args.items else None
-    survey, ids, human = survey_and_humans(args.scenario, args.data, items)
+    survey, ids, human = survey_and_humans(args.scenario, args.data, items, split=args.split, seed=args.seed)
     model = model_from_args(args)
     matrix = compute_response_matrix(model, personas, survey, cache_dir=args.matrix_dir, item_ids=ids)
     builder = AlignedPersonaBuilder(args.method, n_select=args.n_select, random_state=args.seed)
-    builder.fit(matrix.expected, human, personas=personas)
+    import numpy as np
+
+    # Persona vectors on the humans' footing: one seeded integer draw per persona from its exact item pmfs.
+    vectors = matrix.draw_answers(np.random.default_rng(np.random.SeedSequence([args.seed, 0xA119])), 1)[0]
+    builder.fit(vectors, human, personas=personas)
     pop = builder.population_
     pop = type(pop)(
         personas=pop.personas,
@@ -89,6 +110,8 @@ def run(args: argparse.Namespace) -> int:
             "model_id": matrix.model_id,
             "pool_digest": matrix.pool_digest,
             "pool": str(args.pool),
+            "humans": f"{args.split} half" if args.split != "all" else "all",
+            "persona_vectors": "one integer draw per persona from its exact item pmfs",
         },
     )
     out = save_weighted_jsonl(pop, args.out)

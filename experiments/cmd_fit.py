@@ -1,7 +1,10 @@
-"""``populace fit --builder em|gb|mop --scenario NAME --out mixture.json``: fit a population to human data.
+"""``populace fit --builder em|gb|mop --scenario NAME --out population.json``: fit a population to human data.
 
-Splits the scenario's humans 50/50 (seeded), fits the builder on the fit half, scores the fitted mixture on the test
-half, and saves prompts, weights, component distributions, history, cost and scores as JSON.
+Splits the scenario's human rows with the one seeded split (:func:`populations.evaluation.split_humans`), fits the
+builder on the fit half only, scores it on the test half with :mod:`populations.evaluation` (W1 sampled beside the
+human floor, W1 exact apart) and writes **one population file**: a ``populace.population`` document (personas =
+the fitted prompts, weights) that ``run``, ``whatif``, ``compare`` and ``select`` read, carrying the full fit record
+(prompts, targets, component distributions, history, cost, split and test scores) under the key ``"fit"``.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--builder", choices=("em", "gb", "mop"), required=True, help="construction")
     p.add_argument("--scenario", required=True, help="bigfive:E|N|A|C|O or a game role (dictator, …)")
-    p.add_argument("--out", required=True, help="output JSON file")
+    p.add_argument("--out", required=True, help="output population file (JSON, kind populace.population)")
     p.add_argument("--n-components", type=int, default=5, help="EM: crafted prompts K (default 5)")
     p.add_argument("--max-iter", type=int, default=5, help="EM: iterations (paper: 20; default 5)")
     p.add_argument("--rounds", type=int, default=10, help="GB: rounds (paper: up to 200; default 10)")
@@ -41,22 +44,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def crafter_from_args(args: argparse.Namespace) -> Any:
+    """A separate cache-wrapped crafter model from ``--crafter-*`` options, or None (= the respondent)."""
+    if not (args.crafter_model_path or args.crafter_base_url or args.crafter_model):
+        return None
+    ns = argparse.Namespace(**vars(args))
+    ns.model_path = args.crafter_model_path
+    ns.base_url = args.crafter_base_url
+    ns.model = args.crafter_model
+    ns.backend = "openai" if (args.crafter_base_url or args.crafter_model) else "local"
+    return model_from_args(ns)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Fit, score on the test half, write the JSON, print a summary."""
+    """Fit on the fit half, score on the test half, write one population file, print a summary."""
     import numpy as np
 
-    from experiments.exp_seed000 import crafter_from_args
-    from populace_lm.types import stable_seed
-    from populations.evaluation import evaluate_mixture, split_humans
+    from populations.evaluation import builder_fit_info, floor_size, human_floor, score_population, split_humans
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(args.scenario, source=args.data)
     values = scenario.human_values(args.data)
-    fit, test = split_humans(
-        values,
-        fit_fraction=args.fit_fraction,
-        rng=np.random.default_rng([args.seed, stable_seed("split", scenario.name)]),
-    )
+    fit, test = split_humans(values, seed=args.seed, fit_fraction=args.fit_fraction)
     builder = make_builder(args)
     model = model_from_args(args)
     crafter = crafter_from_args(args) if args.builder != "mop" else None
@@ -67,29 +76,39 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     builder.fit(scenario, fit)
     seconds = round(time.perf_counter() - started, 2)
-    scores = evaluate_mixture(
-        builder.weights_, builder.component_pmfs_, builder.support_, test, rng=np.random.default_rng([args.seed, 3])
+    floor_seq, score_seq = np.random.SeedSequence([args.seed, 0xF17]).spawn(2)
+    floor = human_floor(test, n=floor_size(test.size), repeats=10, rng=np.random.default_rng(floor_seq))
+    info = builder_fit_info(builder)
+    record, _ = score_population(
+        scenario=scenario,
+        construction=args.builder,
+        weights=builder.weights_,
+        component_pmfs=builder.component_pmfs_,
+        valid_mass=builder.valid_mass_,
+        test=test,
+        floor=floor,
+        llm_calls=int(builder.cost_["total"]["requests"]),
+        rng=np.random.default_rng(score_seq),
+        fit_info=info if args.builder != "mop" else None,
     )
+    split = {"seed": args.seed, "fit_fraction": args.fit_fraction, "n_fit": int(fit.size), "n_test": int(test.size)}
+    record_of_fit = {k: v for k, v in builder.to_dict().items() if k != "population"}
+    population = builder.population_.to_dict()
     payload: dict[str, Any] = {
-        **builder.to_dict(),
-        "scenario": scenario.name,
-        "split": {
-            "seed": args.seed,
-            "fit_fraction": args.fit_fraction,
-            "n_fit": int(fit.size),
-            "n_test": int(test.size),
-        },
-        "test_scores": scores,
-        "seconds": seconds,
+        **population,
+        "metadata": {**population.get("metadata", {}), "scenario": scenario.name, "split": split},
+        "fit": {**record_of_fit, "scenario": scenario.name, "split": split, "scores": record, "seconds": seconds},
     }
     write_json(args.out, payload)
     cost = builder.cost_["total"]
+    fallback = " (no usable crafted prompt: the fixed-prompt fallback)" if info.get("fallback") else ""
     print(
-        f"{args.builder} on {scenario.name}: {len(builder.prompts_)} components, fit W1 {builder.fit_loss_:.3f} "
-        f"(fixed prompt {builder.baseline_loss_:.3f}), test W1 {scores['w1_exact']:.3f} exact, "
-        f"{scores['w1_sampled_mean']:.3f} ± {scores['w1_sampled_sd']:.3f} sampled; "
+        f"{args.builder} on {scenario.name}: {len(builder.prompts_)} components{fallback}, fit W1 "
+        f"{builder.fit_loss_:.3f} (fixed prompt {builder.baseline_loss_:.3f}); test half: W1 sampled "
+        f"{record['w1_sampled_mean']:.3f} ± {record['w1_sampled_sd']:.3f} (n={floor.n}) vs human floor "
+        f"{floor.mean:.3f} ± {floor.sd:.3f}; W1 exact {record['w1_exact']:.3f}; "
         f"{cost['requests']} requests, {cost['backend_calls']} backend calls, "
-        f"{cost['prompt_tokens'] + cost['completion_tokens']} tokens; {seconds} s → {args.out}"
+        f"{cost['prompt_tokens'] + cost['completion_tokens']} tokens; {seconds} s -> {args.out}"
     )
     return 0
 

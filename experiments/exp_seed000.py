@@ -4,20 +4,25 @@ Reproduces the shape of Tables 1/3 and Figures 1/2 of "Distributional Alignment 
 A Prompt Mixture Modeling Approach": rows are population constructions, columns are scenarios (traits or games),
 cells are W1 to the **test** half of the humans. Constructions:
 
-* ``human_1000`` — the floor: 1,000 random test humans vs the other test humans (mean ± SD over 10 draws);
 * ``fixed_prompt`` — one default system prompt;
 * ``random_persona:<pool>`` — personas drawn from ``personahub`` / ``personachat``, equal weights;
-* ``demographic_persona`` — template personas from BIG5 respondents' demographics (OASIS-style);
+* ``demographic_persona`` — template personas from BIG5 respondents' demographics (Big Five only in the paper
+  profile, as in the paper);
 * ``mop`` — Mixture-of-Personas (pool persona × human exemplar from the fit half), LP weights;
 * ``em`` / ``gb`` — prompt mixtures fitted by Algorithms 1 and 2 on the fit half.
 
-Each population is scored exactly (its mixture distribution) and as the paper does (1,000 prompts drawn by weight,
-one answer each, 10 repeats: mean ± SD). Outputs in ``--out``: ``table.md``, ``seed000.json`` (every number, prompt,
-weight and cost), ``hist_<scenario>.png``. Requests are seeded and cached: a rerun makes 0 backend calls.
+Every score comes from :mod:`populations.evaluation` (the one split, floor and records): ``W1 sampled`` (as many
+agents as the floor has humans — 1,000 — drawn from the population, mean ± SD over 10 draws) is set beside the
+human floor (1,000 test humans vs the remaining test humans); ``W1 exact`` (the mixture pmf) stands apart.
 
-Default sizes (profile ``fast``) are chosen so ``--scenarios bigfive:E,dictator`` finishes on 2 CPU cores with the
-embedded SmolLM2-135M within the hour; ``--profile paper`` uses the paper's sizes (K=10, 20 EM iterations, up to 200
-GB rounds) and suits a fast API model.
+Profiles: ``fast`` (everyday, small sizes) and ``paper`` — the paper's protocol setting by setting
+(:data:`PAPER`): K=10 for Big Five and public goods and K=50 for the other games, EM ≤ 20 iterations stopping when
+no prompt changed, GB up to 200 rounds, 1,000 sampled prompts for evaluation, the paper's fixed prompts, 1,000
+random personas, the demographic baseline on Big Five only. ``--plan`` prints the settings table (with every
+difference from the paper) and an estimate of LLM requests and tokens without loading a model.
+
+Outputs in ``--out``: ``table.md``, ``seed000.json`` (every number, prompt, weight and cost), ``hist_<scenario>.png``.
+Requests are seeded and cached: a rerun makes 0 backend calls.
 """
 
 from __future__ import annotations
@@ -31,195 +36,192 @@ from typing import Any
 
 import numpy as np
 
-PROFILES: dict[str, dict[str, int]] = {
-    # em_k crafted EM prompts, em_iter EM iterations, gb_rounds GB rounds (patience gb_patience), improve_rounds R,
-    # n_personas per persona baseline, mop_personas × mop_exemplars MoP components, max_retries per crafter draft.
+from experiments.demo import MIXTURE_PROFILES, TOKENS, mixture_requests
+
+BIG_FIVE_PROMPT = "Imagine you are a human taking a personality test"
+GAME_PROMPT = "You are a helpful assistant."
+
+#: The paper's protocol, setting by setting (seed 000, §4 and Appendix A).
+PAPER: dict[str, Any] = {
+    "k_bigfive": 10,
+    "k_public_goods": 10,
+    "k_other_games": 50,
+    "em_iter": 20,
+    "em_stop": "prompts unchanged",
+    "gb_rounds": 200,
+    "eval_prompts": 1000,
+    "eval_repeats": 10,
+    "fixed_prompt_bigfive": BIG_FIVE_PROMPT,
+    "fixed_prompt_games": GAME_PROMPT,
+    "n_personas": 1000,
+    "demographic_on": "Big Five only",
+}
+
+PROFILES: dict[str, dict[str, Any]] = {
     "fast": {
-        "em_k": 3,
-        "em_iter": 2,
-        "gb_rounds": 5,
-        "gb_patience": 2,
-        "improve_rounds": 1,
+        **MIXTURE_PROFILES["fast"],
         "n_personas": 10,
         "mop_personas": 4,
         "mop_exemplars": 2,
-        "max_retries": 2,
-        "crafter_max_tokens": 80,
+        "demographic_games": True,
     },
     "paper": {
-        "em_k": 10,
-        "em_iter": 20,
-        "gb_rounds": 200,
-        "gb_patience": 5,
-        "improve_rounds": 2,
-        "n_personas": 100,
+        **MIXTURE_PROFILES["paper"],
+        "gb_patience": PAPER["gb_rounds"],  # no early stop: GB grows up to K=200 (stops only on an exact match)
+        "n_personas": PAPER["n_personas"],
         "mop_personas": 20,
         "mop_exemplars": 5,
-        "max_retries": 3,
-        "crafter_max_tokens": 200,
+        "demographic_games": False,
     },
 }
 DEFAULT_SCENARIOS = ("bigfive:E", "dictator")
 PERSONA_POOLS = ("personahub", "personachat")
+FLOOR_N = 1000
 
 
-# ------------------------------------------------------------------------------------------------ scoring
-def _records(
-    scenario: str,
-    population: str,
-    weights: np.ndarray,
-    pmfs: np.ndarray,
-    valid: np.ndarray,
-    support: np.ndarray,
-    fit: np.ndarray,
-    test: np.ndarray,
-    llm_calls: int,
-    rng: np.random.Generator,
-    repeats: int,
-) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Score records of one population on one scenario (test split) and its exact mixture pmf (S,)."""
-    from alignment import mixture_pmf, wasserstein_1d
-    from populations.evaluation import evaluate_mixture
-
-    ev = evaluate_mixture(weights, pmfs, support, test, n_prompts=1000, repeats=repeats, rng=rng)
-    pmf = mixture_pmf(weights, pmfs)
-    vm = float(weights @ valid)
-    mean = float(pmf @ support)
-    base = {
-        "scenario": scenario,
-        "population": population,
-        "n_agents": int(len(weights)),
-        "valid_mass": round(vm, 6),
-        "parse_failure_rate": round(1.0 - vm, 6),
-        "llm_calls": int(llm_calls),
-    }
-    recs = [
-        {**base, "metric": "w1", "evaluation": "exact", "value": round(ev["w1_exact"], 6)},
-        {**base, "metric": "w1_paper_mean", "evaluation": "sampled", "value": round(ev["w1_sampled_mean"], 6)},
-        {**base, "metric": "w1_paper_sd", "evaluation": "sampled", "value": round(ev["w1_sampled_sd"], 6)},
-        {
-            **base,
-            "metric": "w1_fit",
-            "evaluation": "exact",
-            "value": round(float(wasserstein_1d(support, fit, u_weights=pmf)), 6),
-        },
-        {**base, "metric": "mean", "evaluation": "exact", "value": round(mean, 6)},
-        {**base, "metric": "sd", "evaluation": "exact", "value": round(float(np.sqrt(pmf @ (support - mean) ** 2)), 6)},
-    ]
-    return recs, pmf
+def is_big_five(name: str) -> bool:
+    """Whether a scenario is a Big Five trait."""
+    return name.startswith("bigfive:")
 
 
-def _builder(method: str, model: Any, crafter: Any, settings: dict[str, int], seed: int) -> Any:
-    from populations.mixture import PromptMixtureBuilder
+def scenario_settings(profile: str, name: str) -> dict[str, Any]:
+    """The settings of a profile for one scenario (the paper's K depends on the scenario).
 
-    return PromptMixtureBuilder(
-        method,
-        n_components=settings["em_k"],
-        crafter=crafter,
-        respondent=model,
-        max_iter=settings["em_iter"],
-        n_rounds=settings["gb_rounds"],
-        patience=settings["gb_patience"],
-        improve_rounds=settings["improve_rounds"],
-        max_retries=settings["max_retries"],
-        crafter_max_tokens=settings["crafter_max_tokens"],
-        random_state=seed,
-    )
-
-
-def _split(scenario: Any, source: str | None, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    from populace_lm.types import stable_seed
-    from populations.evaluation import split_humans
-
-    values = scenario.human_values(source)
-    return split_humans(values, rng=np.random.default_rng([seed, stable_seed("split", scenario.name)]))
-
-
-def fit_rows(
-    model: Any,
-    scenario_name: str,
-    *,
-    source: str | None = None,
-    seed: int = 0,
-    fast: bool = True,
-    crafter: Any = None,
-) -> list[dict[str, Any]]:
-    """EM and GB rows for one scenario, as score records (for ``populace demo`` and this experiment).
-
-    Splits the humans 50/50 (seeded by ``seed`` and the scenario name), fits both builders on the fit half and
-    scores them on the test half. Metrics: ``w1`` (exact, test), ``w1_paper_mean``/``w1_paper_sd`` (1,000 prompts by
-    weight, one answer each, 10 repeats), ``w1_fit``, ``mean``, ``sd``. ``llm_calls`` counts the distinct requests
-    fitting needed (cache hits included, so it is the same on every run).
-
-    Args:
-        model: the respondent (and default crafter) language model, cache-wrapped for free reruns.
-        scenario_name: ``bigfive:E``, ``dictator``, …
-        source: human data location (None = default).
-        seed: root seed.
-        fast: the ``fast`` profile (else ``paper``).
-        crafter: optional separate crafter model.
-
-    Returns:
-        Records with keys ``scenario, population ("em"/"gb"), metric, value, n_agents, valid_mass,
-        parse_failure_rate, llm_calls, evaluation``.
+    Raises:
+        ValueError: an unknown profile, listing the valid ones.
     """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; profiles: {sorted(PROFILES)}")
+    s = dict(PROFILES[profile])
+    if profile == "paper":
+        if is_big_five(name):
+            s["em_k"] = PAPER["k_bigfive"]
+        elif name == "public_goods":
+            s["em_k"] = PAPER["k_public_goods"]
+        else:
+            s["em_k"] = PAPER["k_other_games"]
+        s["fixed_prompt"] = BIG_FIVE_PROMPT if is_big_five(name) else GAME_PROMPT
+    else:
+        from populations.baselines import DEFAULT_SYSTEM_PROMPT
+
+        s["fixed_prompt"] = DEFAULT_SYSTEM_PROMPT
+    s["demographic"] = is_big_five(name) or s["demographic_games"]
+    return s
+
+
+def constructions_for(settings: dict[str, Any]) -> list[str]:
+    """Row labels built for a scenario with these settings."""
+    rows = ["fixed_prompt", *(f"random_persona:{p}" for p in PERSONA_POOLS)]
+    if settings["demographic"]:
+        rows.append("demographic_persona")
+    return [*rows, "mop", "em", "gb"]
+
+
+# ------------------------------------------------------------------------------------------------ plan
+def plan_rows(scenarios: Sequence[str], profile: str, *, source: str | None) -> list[dict[str, Any]]:
+    """Estimated LLM requests and tokens per (scenario, construction); no model is loaded."""
     from scenarios.registry import get_scenario
 
-    settings = PROFILES["fast" if fast else "paper"]
-    scenario = get_scenario(scenario_name, source=source)
-    fit, test = _split(scenario, source, seed)
-    out: list[dict[str, Any]] = []
-    for i, method in enumerate(("em", "gb")):
-        b = _builder(method, model, crafter, settings, seed).fit(scenario, fit)
-        recs, _ = _records(
-            scenario.name,
-            method,
-            b.weights_,
-            b.component_pmfs_,
-            b.valid_mass_,
-            b.support_,
-            fit,
-            test,
-            b.cost_["total"]["requests"],
-            np.random.default_rng([seed, 7, i]),
-            10,
+    rows = []
+    for name in scenarios:
+        sc = get_scenario(name, source=source)
+        s = scenario_settings(profile, sc.name)
+        q = len(sc.questions())
+        completion = TOKENS["likert_completion"] if sc.support.size <= 11 else TOKENS["digits_completion"]
+        for c in constructions_for(s):
+            if c in ("em", "gb"):
+                est = mixture_requests(c, s, q)
+            elif c.startswith("random_persona") or c == "demographic_persona":
+                est = {"crafter": 0, "respondent": s["n_personas"] * q, "crafts": 0}
+            elif c == "mop":
+                est = {"crafter": 0, "respondent": (s["mop_personas"] * s["mop_exemplars"] + 1) * q, "crafts": 0}
+            else:
+                est = {"crafter": 0, "respondent": q, "crafts": 0}
+            tokens = est["crafter"] * (TOKENS["craft_prompt"] + s["crafter_max_tokens"]) + est["respondent"] * (
+                TOKENS["respond_prompt"] + completion
+            )
+            rows.append(
+                {
+                    "scenario": sc.name,
+                    "construction": c,
+                    "K": s["em_k"] if c == "em" else (s["gb_rounds"] if c == "gb" else ""),
+                    "crafter_requests_max": est["crafter"],
+                    "respondent_requests_max": est["respondent"],
+                    "tokens_max": int(tokens),
+                }
+            )
+    return rows
+
+
+def settings_table(scenarios: Sequence[str], profile: str, *, model_id: str, pool_sizes: dict[str, int]) -> str:
+    """Markdown: every setting of this run beside the paper's, with the differences marked."""
+    per = {name: scenario_settings(profile, name) for name in scenarios}
+    any_s = next(iter(per.values()))
+    rows: list[tuple[str, str, str]] = []
+    for name, s in per.items():
+        paper_k = scenario_settings("paper", name)["em_k"]
+        rows.append((f"EM K ({name})", str(s["em_k"]), str(paper_k)))
+        rows.append(
+            (f"fixed prompt ({name})", repr(s["fixed_prompt"]), repr(scenario_settings("paper", name)["fixed_prompt"]))
         )
-        out.extend(recs)
+        rows.append(
+            (
+                f"demographic baseline ({name})",
+                "yes" if s["demographic"] else "no",
+                "yes" if is_big_five(name) else "no",
+            )
+        )
+    rows += [
+        ("EM iterations (stop when no prompt changed)", str(any_s["em_iter"]), str(PAPER["em_iter"])),
+        ("GB rounds (max K)", str(any_s["gb_rounds"]), str(PAPER["gb_rounds"])),
+        ("GB early stop (rounds without improvement)", str(any_s["gb_patience"]), "none"),
+        ("crafting improve rounds R", str(any_s["improve_rounds"]), "2"),
+        (
+            "evaluation: sampled prompts per draw (half the test humans if fewer)",
+            str(FLOOR_N),
+            str(PAPER["eval_prompts"]),
+        ),
+        ("evaluation: draws", str(PAPER["eval_repeats"]), str(PAPER["eval_repeats"])),
+        ("random personas per pool", str(any_s["n_personas"]), str(PAPER["n_personas"])),
+        (
+            "MoP personas x exemplars",
+            f"{any_s['mop_personas']} x {any_s['mop_exemplars']}",
+            "the MoP paper's (not restated here)",
+        ),
+        ("respondent / crafter model", model_id, "the paper's API models"),
+    ]
+    for pool, size in pool_sizes.items():
+        rows.append((f"persona pool size ({pool})", str(size), "the paper's pool"))
+    lines = ["| setting | this run | paper | differs |", "|---|---|---|---|"]
+    for k, a, b in rows:
+        same = a == b or (b == "none" and a == str(PAPER["gb_rounds"]))
+        lines.append(f"| {k} | {a} | {b} | {'' if same else 'yes'} |")
+    return "\n".join(lines)
+
+
+def _pool_sizes() -> dict[str, int]:
+    """Personas available per pool (without loading a model); unknown when a pool is not installed."""
+    from populations.pools import load_pool
+
+    out = {}
+    for pool in PERSONA_POOLS:
+        try:
+            out[pool] = len(load_pool(pool))
+        except (FileNotFoundError, ValueError):
+            out[pool] = 0
     return out
 
 
-def demo_row(method: str, *, fast: bool = True, crafter: Any = None) -> Any:
-    """A row producer for ``experiments.demo.run_demo(rows=...)``: fit ``method`` ("em"/"gb") on the demo's split.
+def plan(scenarios: Sequence[str], profile: str, *, source: str | None, model_id: str) -> str:
+    """The settings table and the request/token estimate, as printed by ``--plan``."""
+    from experiments.demo import plan_table
 
-    The producer has the demo's signature ``(model, data, rng) -> (label, RowResult)``; it fits on ``data.fit`` with
-    a seed drawn from ``rng`` and scores exactly on ``data.test`` (metrics ``w1``, ``w1_paper_mean``,
-    ``w1_paper_sd``, ``w1_fit``, ``mean``, ``sd``).
-    """
-    if method not in ("em", "gb"):
-        raise ValueError(f"method must be 'em' or 'gb', got {method!r}")
-    settings = PROFILES["fast" if fast else "paper"]
-
-    def producer(model: Any, data: Any, rng: np.random.Generator) -> tuple[str, Any]:
-        from experiments.demo import RowResult
-
-        seed = int(rng.integers(2**31 - 1))
-        b = _builder(method, model, crafter, settings, seed).fit(data.scenario, data.fit)
-        recs, pmf = _records(
-            data.scenario.name,
-            method,
-            b.weights_,
-            b.component_pmfs_,
-            b.valid_mass_,
-            b.support_,
-            data.fit,
-            data.test,
-            b.cost_["total"]["requests"],
-            rng,
-            10,
-        )
-        return method, RowResult(records=recs, pmf=pmf)
-
-    return producer
+    return (
+        f"seed000 plan, profile {profile!r}\n\n"
+        + settings_table(scenarios, profile, model_id=model_id, pool_sizes=_pool_sizes())
+        + "\n\n"
+        + plan_table(plan_rows(scenarios, profile, source=source))
+    )
 
 
 # ------------------------------------------------------------------------------------------------ the experiment
@@ -230,60 +232,76 @@ def run_scenario(
     *,
     source: str | None,
     seed: int,
-    settings: dict[str, int],
+    profile: str,
     repeats: int = 10,
     log: Any = print,
 ) -> dict[str, Any]:
-    """All constructions on one scenario: records, pmfs for the figure, fitted mixtures and costs."""
+    """All constructions on one scenario: records, pmfs for the figure, fitted mixtures and costs.
+
+    Every construction sees only the fit half (``split_humans(..., seed=seed)``); the test half is used only by
+    :func:`populations.evaluation.score_population`.
+    """
+    from experiments.demo import fit_mixture
     from populations.baselines import DemographicPersonaBuilder, FixedPromptBuilder, RandomPersonaBuilder
-    from populations.evaluation import human_floor, population_pmfs
+    from populations.evaluation import (
+        floor_size,
+        human_floor,
+        population_pmfs,
+        score_population,
+        split_humans,
+    )
     from populations.mop import MixtureOfPersonasBuilder
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(name, source=source)
-    fit, test = _split(scenario, source, seed)
-    support = np.asarray(scenario.support, dtype=float)
-    floor = human_floor(test, n=1000, repeats=repeats, rng=np.random.default_rng([seed, 1]))
-    records: list[dict[str, Any]] = [
-        {
-            "scenario": name,
-            "population": "human_1000",
-            "metric": m,
-            "value": round(v, 6),
-            "n_agents": floor["n"],
-            "valid_mass": 1.0,
-            "parse_failure_rate": 0.0,
-            "llm_calls": 0,
-            "evaluation": "sampled",
-        }
-        for m, v in (("w1", floor["w1_mean"]), ("w1_paper_mean", floor["w1_mean"]), ("w1_paper_sd", floor["w1_sd"]))
-    ]
-    detail: dict[str, Any] = {"n_fit": int(fit.size), "n_test": int(test.size), "floor": floor, "fits": {}}
+    settings = scenario_settings(profile, scenario.name)
+    fit, test = split_humans(scenario.human_values(source), seed=seed)
+    root = np.random.SeedSequence([seed, 0x5EED000])
+    floor_seq, *row_seqs = root.spawn(1 + len(constructions_for(settings)))
+    floor = human_floor(test, n=floor_size(test.size, FLOOR_N), repeats=repeats, rng=np.random.default_rng(floor_seq))
+    detail: dict[str, Any] = {
+        "n_fit": int(fit.size),
+        "n_test": int(test.size),
+        "floor": {"mean": floor.mean, "sd": floor.sd, "n": floor.n, "repeats": floor.repeats},
+        "settings": settings,
+        "fits": {},
+    }
+    records: list[dict[str, Any]] = []
     pmfs: dict[str, np.ndarray] = {}
     timings: dict[str, float] = {}
+    seqs = dict(zip(constructions_for(settings), row_seqs, strict=True))
 
-    def add(label: str, weights: np.ndarray, comp: np.ndarray, valid: np.ndarray, calls: int, k: int) -> None:
-        recs, pmf = _records(
-            name, label, weights, comp, valid, support, fit, test, calls, np.random.default_rng([seed, 2, k]), repeats
+    def add(label: str, weights: Any, comp: Any, valid: Any, calls: int, info: dict | None = None) -> None:
+        rec, pmf = score_population(
+            scenario=scenario,
+            construction=label,
+            weights=weights,
+            component_pmfs=comp,
+            valid_mass=valid,
+            test=test,
+            floor=floor,
+            llm_calls=calls,
+            rng=np.random.default_rng(seqs[label]),
+            fit_info=info,
         )
-        records.extend(recs)
+        records.append(rec)
         pmfs[label] = pmf
 
-    baselines: list[tuple[str, Any]] = [("fixed_prompt", FixedPromptBuilder())]
+    baselines: list[tuple[str, Any]] = [("fixed_prompt", FixedPromptBuilder(settings["fixed_prompt"]))]
     baselines += [
         (f"random_persona:{pool}", RandomPersonaBuilder(pool, settings["n_personas"], random_state=seed))
         for pool in PERSONA_POOLS
     ]
-    baselines.append(
-        ("demographic_persona", DemographicPersonaBuilder(settings["n_personas"], source=source, random_state=seed))
-    )
-    for k, (label, builder) in enumerate(baselines):
+    if settings["demographic"]:
+        baselines.append(
+            ("demographic_persona", DemographicPersonaBuilder(settings["n_personas"], source=source, random_state=seed))
+        )
+    for label, builder in baselines:
         t0 = time.perf_counter()
         pop = builder.fit().population_
         res = population_pmfs(model, pop, scenario)
-        add(label, pop.weights, res["pmfs"], res["valid_mass"], res["requests"], k)
+        add(label, pop.weights, res["pmfs"], res["valid_mass"], res["requests"])
         timings[label] = round(time.perf_counter() - t0, 2)
-        log(f"  {name} {label}: {timings[label]} s")
 
     t0 = time.perf_counter()
     mop = MixtureOfPersonasBuilder(
@@ -293,54 +311,37 @@ def run_scenario(
         n_exemplars=settings["mop_exemplars"],
         random_state=seed,
     ).fit(scenario, fit)
-    add("mop", mop.weights_, mop.component_pmfs_, mop.valid_mass_, mop.cost_["total"]["requests"], 10)
+    add("mop", mop.weights_, mop.component_pmfs_, mop.valid_mass_, mop.cost_["total"]["requests"])
     detail["fits"]["mop"] = mop.to_dict()
     timings["mop"] = round(time.perf_counter() - t0, 2)
-    log(f"  {name} mop: {timings['mop']} s")
 
-    for k, method in enumerate(("em", "gb")):
+    from experiments.demo import ScenarioData
+
+    data = ScenarioData(scenario=scenario, fit=fit, test=test, floor=floor)
+    for method in ("em", "gb"):
         t0 = time.perf_counter()
-        b = _builder(method, model, crafter, settings, seed).fit(scenario, fit)
-        add(method, b.weights_, b.component_pmfs_, b.valid_mass_, b.cost_["total"]["requests"], 20 + k)
-        detail["fits"][method] = b.to_dict()
+        build = fit_mixture(method, settings=settings, crafter=crafter, default_prompt=settings["fixed_prompt"])
+        built = build(model, data, seed)
+        add(method, built.weights, built.component_pmfs, built.valid_mass, built.llm_calls, built.fit_info)
+        detail["fits"][method] = built.detail
         timings[method] = round(time.perf_counter() - t0, 2)
-        log(
-            f"  {name} {method}: {timings[method]} s, fit W1 {b.fit_loss_:.3f} (baseline {b.baseline_loss_:.3f}), "
-            f"{len(b.prompts_)} prompts, cost {b.cost_['total']}"
-        )
     detail["timings_s"] = timings
-    return {"records": records, "pmfs": pmfs, "detail": detail, "test": test, "support": support}
+    log(f"  {name}: {', '.join(f'{k} {v} s' for k, v in timings.items())}")
+    return {"records": records, "pmfs": pmfs, "detail": detail, "test": test, "support": scenario.support}
 
 
-def _table(records: Sequence[dict[str, Any]], scenarios: Sequence[str]) -> str:
-    rows = list(dict.fromkeys(r["population"] for r in records))
-    cell: dict[tuple[str, str, str], float] = {
-        (r["population"], r["scenario"], r["metric"]): r["value"] for r in records
-    }
+def _table(records: Sequence[dict[str, Any]], scenarios: Sequence[str]) -> tuple[str, str, str, str]:
+    """Markdown tables: sampled W1 with the floor row, exact W1, crafting outcomes, requests."""
+    from experiments.report import crafting_table, score_pivot
+
+    calls_rows = list(dict.fromkeys(r["construction"] for r in records))
+    cell = {(r["construction"], r["scenario"]): r for r in records}
     head = "| construction | " + " | ".join(scenarios) + " |\n|---|" + "---|" * len(scenarios) + "\n"
-    exact = head + "".join(
-        f"| {p} | " + " | ".join(f"{cell.get((p, s, 'w1'), float('nan')):.3f}" for s in scenarios) + " |\n"
-        for p in rows
-    )
-    paper = head + "".join(
-        f"| {p} | "
-        + " | ".join(
-            f"{cell.get((p, s, 'w1_paper_mean'), float('nan')):.3f} ± {cell.get((p, s, 'w1_paper_sd'), 0.0):.3f}"
-            for s in scenarios
-        )
-        + " |\n"
-        for p in rows
-    )
     calls = head + "".join(
-        f"| {p} | "
-        + " | ".join(
-            str(next((r["llm_calls"] for r in records if r["population"] == p and r["scenario"] == s), "–"))
-            for s in scenarios
-        )
-        + " |\n"
-        for p in rows
+        f"| {p} | " + " | ".join(str(cell[(p, s)]["llm_calls"]) if (p, s) in cell else "–" for s in scenarios) + " |\n"
+        for p in calls_rows
     )
-    return exact, paper, calls
+    return score_pivot(records, "w1_sampled_mean"), score_pivot(records, "w1_exact"), crafting_table(records), calls
 
 
 def _figure(path: Path, name: str, result: dict[str, Any]) -> None:
@@ -387,9 +388,8 @@ def run_seed000(
     from experiments.common import write_json
     from populations.crafting import MeteredModel
 
-    if profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; profiles: {sorted(PROFILES)}")
-    settings = PROFILES[profile]
+    for name in scenarios:
+        scenario_settings(profile, name)  # an unknown profile fails before any work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -400,7 +400,7 @@ def run_seed000(
     for name in scenarios:
         log(f"scenario {name}")
         res = run_scenario(
-            meter, crafter_meter, name, source=source, seed=seed, settings=settings, repeats=repeats, log=log
+            meter, crafter_meter, name, source=source, seed=seed, profile=profile, repeats=repeats, log=log
         )
         records.extend(res["records"])
         details[name] = res["detail"]
@@ -411,17 +411,23 @@ def run_seed000(
         "crafter": crafter_meter.cost() if crafter_meter else "same as respondent",
         "seconds": seconds,
     }
-    exact, paper, calls = _table(records, list(scenarios))
+    names = [r["scenario"] for r in records]
+    names = list(dict.fromkeys(names))
+    sampled, exact, crafting, calls = _table(records, names)
+    model_id = str(getattr(model, "model_id", "?"))
     (out / "table.md").write_text(
         "# seed000: prompt mixtures vs baselines (W1 to the held-out test half; lower is better)\n\n"
-        f"Model: `{getattr(model, 'model_id', '?')}`; crafter: "
-        f"`{getattr(crafter, 'model_id', 'same model')}`; profile `{profile}` {settings}; seed {seed}.\n\n"
-        "## W1, exact (mixture distribution)\n\n"
+        f"Model: `{model_id}`; crafter: `{getattr(crafter, 'model_id', 'same model')}`; profile `{profile}`; "
+        f"seed {seed}.\n\n## Settings (this run beside the paper's protocol)\n\n"
+        + settings_table(names, profile, model_id=model_id, pool_sizes=_pool_sizes())
+        + "\n\n## W1 sampled (1,000 agents drawn by weight, one answer each; mean ± SD over "
+        f"{repeats} draws) beside the human floor (1,000 test humans vs the remaining test humans)\n\n"
+        + sampled
+        + "\n\n## W1 exact (mixture distribution; no sampling noise, not comparable with the floor)\n\n"
         + exact
-        + "\n## W1 as in the paper (1,000 prompts by weight, one answer each; mean ± SD over "
-        f"{repeats} draws)\n\n"
-        + paper
-        + "\n## Distinct LLM requests per construction (fitting + evaluation; cache hits included)\n\n"
+        + "\n\n## Crafting per row\n\n"
+        + crafting
+        + "\n\n## Distinct LLM requests per construction (fitting + evaluation; cache hits included)\n\n"
         + calls
         + f"\nThis run: {meter.cost()['backend_calls']} backend forward passes, {meter.cost()['requests']} requests "
         f"({meter.cost()['cached']} from the cache), {seconds} s. Figures: `hist_*.png`.\n\n"
@@ -431,10 +437,10 @@ def run_seed000(
     payload = {
         "experiment": "seed000",
         "profile": profile,
-        "settings": settings,
+        "paper": PAPER,
         "seed": seed,
         "scenarios": list(scenarios),
-        "model": getattr(model, "model_id", "?"),
+        "model": model_id,
         "crafter": getattr(crafter, "model_id", None),
         "records": records,
         "details": details,
@@ -458,30 +464,40 @@ def _jsonable(obj: Any) -> Any:
 
 def main(argv: list[str]) -> int:
     """Command-line entry (``populace experiment seed000 ...``)."""
+    from experiments.cmd_fit import crafter_from_args
     from experiments.common import add_data_args, add_model_args, model_from_args
 
     p = argparse.ArgumentParser(prog="populace experiment seed000", description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--scenarios",
         default=",".join(DEFAULT_SCENARIOS),
-        help="comma-separated scenarios (bigfive:E, …, dictator, ultimatum_proposer, …)",
+        help="comma-separated scenarios (bigfive:E, …, dictator, ultimatum_proposer, public_goods, …)",
     )
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--profile", choices=sorted(PROFILES), default="fast", help="builder sizes (default fast)")
-    p.add_argument("--repeats", type=int, default=10, help="repeats of the paper-style sampled evaluation")
+    p.add_argument("--out", default=None, help="output folder (required unless --plan)")
+    p.add_argument("--profile", default="fast", help=f"sizes: {', '.join(sorted(PROFILES))} (default fast)")
+    p.add_argument("--repeats", type=int, default=10, help="draws of the sampled evaluation and of the floor")
+    p.add_argument(
+        "--plan", action="store_true", help="print the settings table and an estimate of LLM requests; run nothing"
+    )
     p.add_argument("--crafter-model-path", default=None, help="separate GGUF crafter (default: the respondent)")
     p.add_argument("--crafter-base-url", default=None, help="separate OpenAI-compatible crafter endpoint")
     p.add_argument("--crafter-model", default=None, help="model name at the crafter endpoint")
     add_model_args(p)
     add_data_args(p)
     args = p.parse_args(argv)
+    if args.profile not in PROFILES:
+        raise ValueError(f"unknown profile {args.profile!r}; profiles: {sorted(PROFILES)}")
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if not scenarios:
         raise ValueError("--scenarios is empty; e.g. --scenarios bigfive:E,dictator")
     from scenarios.registry import get_scenario
 
-    for s in scenarios:
-        get_scenario(s, source=args.data)  # unknown names fail before any model loads
+    scenarios = [get_scenario(s, source=args.data).name for s in scenarios]  # unknown names fail before any model
+    if args.plan:
+        print(plan(scenarios, args.profile, source=args.data, model_id=_model_label(args)))
+        return 0
+    if not args.out:
+        raise ValueError("--out is required (or pass --plan to print the plan only)")
     model = model_from_args(args)
     crafter = crafter_from_args(args)
     run_seed000(
@@ -497,15 +513,15 @@ def main(argv: list[str]) -> int:
     return 0
 
 
-def crafter_from_args(args: argparse.Namespace) -> Any:
-    """A separate cache-wrapped crafter model from ``--crafter-*`` options, or None (= the respondent)."""
-    if not (args.crafter_model_path or args.crafter_base_url or args.crafter_model):
-        return None
-    ns = argparse.Namespace(**vars(args))
-    ns.model_path = args.crafter_model_path
-    ns.base_url = args.crafter_base_url
-    ns.model = args.crafter_model
-    ns.backend = "openai" if (args.crafter_base_url or args.crafter_model) else "local"
-    from experiments.common import model_from_args
+def _model_label(args: argparse.Namespace) -> str:
+    """The model a run would use, named without loading it."""
+    from populace_lm.config import LLMConfig
 
-    return model_from_args(ns)
+    if args.model:
+        return str(args.model)
+    if args.model_path:
+        return Path(args.model_path).name
+    cfg = LLMConfig.from_env()
+    if cfg.backend == "openai":
+        return str(cfg.model)
+    return Path(cfg.model_path).name if cfg.model_path else "SmolLM2-135M (embedded)"

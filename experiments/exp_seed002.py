@@ -5,9 +5,19 @@ as each persona; the pool is resampled (KDE importance sampling + optimal transp
 human response vectors; the set is then evaluated in-domain (IPIP items vs the held-out half of ``big5_osp``)
 and out-of-domain (CFCS vs ``osp_cfcs``, Grit vs ``osp_grit``), and narrowed to subgroups by text retrieval.
 
-Rows: each public pool on its own, Raw (the whole combined pool), RandomSelect, Resample, IS-only, OT-only, and
-a human reference (a random human sample of the same size from the *training* half — the sampling floor).
-Columns: AMW, FD, SW, MMD, MAE-corr (see :mod:`alignment.metrics`).
+Rows: each public pool on its own, Raw (the whole combined pool), RandomSelect, Resample, IS-only, OT-only.
+Columns: AMW, FD, SW, MMD, MAE-corr (see :mod:`alignment.metrics`), each as ``<metric> sampled`` (n vectors drawn
+from the set, mean over ``--repeats`` draws) beside ``<metric> floor`` (n test humans against the *remaining* test
+humans — disjoint samples, :func:`populations.evaluation.score_vectors`).
+
+Same footing as humans: a persona's response vector is a seeded **integer** draw from its exact item pmfs (one
+draw per persona by default, ``--draws R`` for R per persona); alignment and every metric use these draws. The
+expected-value variant (``--expected``) is kept as a labelled option; it understates the spread.
+
+Held-out data: the human rows are split once (:func:`populations.evaluation.split_humans`). The alignment target
+and the ``big5_respondents`` pool come only from the **fit** half; metrics and subgroup targets only from the
+**test** half. ``--profile paper``: 5,000-persona sets, IS then OT (``Resample``), item weights via
+``--item-weights``. ``--plan`` prints the settings and a request estimate without loading a model.
 
 Budget (embedded SmolLM2-135M on 2 cores): llama.cpp is compute-bound here, so the cost is the tokens evaluated —
 about 360 per persona for 10 items (the persona prefix and the shared instruction once, then ~20 tokens per
@@ -59,6 +69,12 @@ WVS_QUERIES = {
 }
 
 
+PROFILES = {
+    "fast": {"n_select": 200, "method": "resample"},
+    "paper": {"n_select": 5000, "method": "resample"},
+}
+
+
 def _parser() -> argparse.ArgumentParser:
     from experiments.cmd_align import DEFAULT_MATRIX_DIR
     from experiments.common import add_data_args, add_model_args
@@ -66,13 +82,23 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="populace experiment seed002", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--out", default=None, help="output folder (required unless --plan)")
     p.add_argument(
         "--pools", default=DEFAULT_POOLS, help=f"comma-separated NAME[:COUNT] pool specs (default {DEFAULT_POOLS})"
     )
     p.add_argument("--n-pool", type=int, default=None, help="use the first N of the shuffled combined pool")
     p.add_argument("--items", default=DEFAULT_ITEMS, help=f"IPIP items asked (default {DEFAULT_ITEMS})")
-    p.add_argument("--n-select", type=int, default=200, help="size of each selected persona set")
+    p.add_argument(
+        "--profile", default="fast", help="fast (200-persona sets) or paper (5,000-persona sets, IS then OT)"
+    )
+    p.add_argument("--n-select", type=int, default=None, help="size of each selected set (default: the profile's)")
+    p.add_argument("--draws", type=int, default=1, help="integer answer vectors drawn per persona (default 1)")
+    p.add_argument(
+        "--expected", action="store_true", help="use expected answers instead of integer draws (labelled variant)"
+    )
+    p.add_argument("--item-weights", default=None, help="comma-separated OT item weights, one per --items entry")
+    p.add_argument("--repeats", type=int, default=5, help="draws of each sampled score and of the floor")
+    p.add_argument("--plan", action="store_true", help="print settings and a request estimate; run nothing")
     p.add_argument("--ood-n", type=int, default=100, help="personas per construction asked the CFCS/Grit items")
     p.add_argument("--cfcs-items", default=DEFAULT_CFCS)
     p.add_argument("--grit-items", default=DEFAULT_GRIT)
@@ -215,53 +241,172 @@ def _write_table(out: Path, name: str, rows: list[dict], columns: list[str]) -> 
     return md
 
 
+METRIC_COLUMNS = [f"{METRIC_LABELS[m]} {kind}" for m in METRICS for kind in ("sampled", "floor")]
+
+
+def _flat(scores: dict) -> dict[str, float]:
+    """Table columns of :func:`populations.evaluation.score_vectors`: ``<metric> sampled`` beside ``<metric> floor``."""
+    out = {}
+    for m in METRICS:
+        out[f"{METRIC_LABELS[m]} sampled"] = round(scores[m]["sampled_mean"], 6)
+        out[f"{METRIC_LABELS[m]} floor"] = round(scores[m]["floor_mean"], 6)
+    return out
+
+
+def persona_vectors(matrix, rng: np.random.Generator, *, draws: int = 1, expected: bool = False) -> np.ndarray:
+    """Persona response vectors: seeded integer draws from the exact item pmfs, stacked draw-major.
+
+    Args:
+        matrix: a :class:`~populations.response_matrix.ResponseMatrix` of K personas and Q items.
+        rng: generator of the draws.
+        draws: R vectors per persona.
+        expected: the labelled expected-value variant instead (one row per persona, real numbers).
+
+    Returns:
+        shape ``(R*K, Q)``; row ``r*K + k`` is persona ``k``'s draw ``r`` (``(K, Q)`` when ``expected``).
+    """
+    if expected:
+        return np.asarray(matrix.expected, dtype=float)
+    a = matrix.draw_answers(rng, draws)  # (R, K, Q)
+    return a.reshape(-1, a.shape[2])
+
+
+def seed002_pool(specs: list[str], *, source, fit_rows: np.ndarray, seed: int):
+    """The combined pool; ``big5_respondents`` personas come only from fit-half respondents (``fit_rows``).
+
+    Raises:
+        PoolError: no specs or the same persona id in two pools.
+    """
+    from populations.persona import Persona
+    from populations.pool_builders import PoolError, big5_respondent_pool, load_pool_spec, parse_pool_spec
+
+    if not specs:
+        raise PoolError("no pools given")
+    out, seen = [], {}
+    for spec in specs:
+        name, n = parse_pool_spec(spec)
+        if name == "big5_respondents":
+            members = big5_respondent_pool(source, n=n, rows=fit_rows, rng=seed)
+        else:
+            members = load_pool_spec(spec, source=source)
+        for p in members:
+            if p.id in seen:
+                raise PoolError(f"persona id {p.id!r} occurs in pools {seen[p.id]!r} and {name!r}")
+            seen[p.id] = name
+            out.append(Persona(id=p.id, text=p.text, attributes={**p.attributes, "pool": name}))
+    return tuple(out)
+
+
+def _item_weights(text: str | None, items: list[str]) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        w = [float(v) for v in _split(text)]
+    except ValueError as exc:
+        raise ValueError(f"--item-weights {text!r}: not comma-separated numbers") from exc
+    if len(w) != len(items) or any(v < 0 for v in w) or sum(w) <= 0:
+        raise ValueError(f"--item-weights needs {len(items)} non-negative numbers (one per --items entry), got {w}")
+    return w
+
+
+def plan_text(args, items: list[str], n_select: int) -> str:
+    """Settings table and request estimate (no model load): one request per (persona, item)."""
+    from populations.pool_builders import parse_pool_spec
+
+    n_pool = sum(parse_pool_spec(s)[1] or 0 for s in _split(args.pools))
+    if args.n_pool is not None:
+        n_pool = min(n_pool, args.n_pool)
+    n_ood = len(METHODS) * min(args.ood_n, n_select)
+    ood_items = len(_split(args.cfcs_items)) + len(_split(args.grit_items))
+    wvs = 0 if args.no_wvs else len(WVS_QUERIES) * (args.subgroup_k + args.ood_n)
+    reqs = n_pool * len(items) + n_ood * ood_items + wvs
+    tokens = n_pool * 360 + n_ood * ood_items * 40 + wvs * 90
+    rows = [
+        ("profile", args.profile, ""),
+        ("persona set size", str(n_select), "5000"),
+        ("alignment", "IS then OT (Resample)", "IS then OT"),
+        ("item weights", args.item_weights or "uniform", "exposed (--item-weights)"),
+        ("pool", f"{args.pools} ({n_pool} personas)", "the paper's pool"),
+        ("IPIP items", ", ".join(items), "all 50"),
+        (
+            "persona vectors",
+            "expected answers (labelled variant)" if args.expected else f"{args.draws} integer draw(s)",
+            "",
+        ),
+        ("humans", "one seeded split: fit half aligns, test half scores", ""),
+        ("metric repeats", str(args.repeats), ""),
+    ]
+    lines = ["| setting | this run | paper |", "|---|---|---|"] + [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines.append(
+        f"\nEstimate: at most {reqs} LLM requests (one per persona and item; cached answers are free) and about "
+        f"{tokens} prompt tokens."
+    )
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the experiment's steps
     """Run the experiment; returns 0."""
     args = _parser().parse_args(argv)
     from alignment import mixture_pmf, pmf_from_samples, wasserstein_1d
     from experiments.common import write_json
     from populations.aligned import AlignedPersonaBuilder
+    from populations.evaluation import score_vectors, split_humans
     from populations.persona import Population
-    from populations.pool_builders import combined_pool, shuffled
+    from populations.pool_builders import shuffled
     from populations.response_matrix import compute_response_matrix, matrix_path, pool_digest, scenario_key
     from populations.responses import answer_distributions
     from populations.subgroups import NoMatchError, PersonaIndex
     from scenarios.big5 import load_big5
     from scenarios.ipip50 import ITEM_IDS, ipip50_survey
     from scenarios.osp import cfcs_survey, grit_survey, load_cfcs, load_grit
+    from scenarios.split import split_indices
     from scenarios.wvs import load_wvs_poverty, poverty_question
 
     t_start = time.perf_counter()
+    if args.profile not in PROFILES:
+        raise ValueError(f"unknown profile {args.profile!r}; profiles: {sorted(PROFILES)}")
+    if args.draws < 1 or args.repeats < 1:
+        raise ValueError(f"--draws and --repeats must be >= 1, got {args.draws} and {args.repeats}")
+    n_select = args.n_select if args.n_select is not None else PROFILES[args.profile]["n_select"]
+    items = _split(args.items)
+    item_weights = _item_weights(args.item_weights, items)
+    if args.plan:
+        print(plan_text(args, items, n_select))
+        return 0
+    if not args.out:
+        raise ValueError("--out is required (or pass --plan to print the plan only)")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     root = np.random.SeedSequence(args.seed)
-    ss_split, ss_fit, ss_ood, ss_plot = root.spawn(4)
+    ss_draws, ss_fit, ss_ood, ss_plot, ss_eval = root.spawn(5)
 
-    # ---- pool, humans, response matrix ------------------------------------------------------------------
-    pool = shuffled(combined_pool(_split(args.pools), source=args.data), args.seed)
-    if args.n_pool is not None:
-        if args.n_pool > len(pool):
-            raise ValueError(f"--n-pool {args.n_pool} exceeds the combined pool's {len(pool)} personas")
-        pool = pool[: args.n_pool]
-    if args.n_select > len(pool):
-        raise ValueError(f"the pool has {len(pool)} personas, fewer than --n-select {args.n_select}")
-    items = _split(args.items)
+    # ---- humans: the one split; pool (fit-half respondents only), response matrix -------------------------
     survey = ipip50_survey(args.data)
     for i in items:
         survey.item(i)
     big5 = load_big5(args.data)
+    fit_rows, test_rows = split_indices(big5.n, seed=args.seed)
+    pool = shuffled(seed002_pool(_split(args.pools), source=args.data, fit_rows=fit_rows, seed=args.seed), args.seed)
+    if args.n_pool is not None:
+        if args.n_pool > len(pool):
+            raise ValueError(f"--n-pool {args.n_pool} exceeds the combined pool's {len(pool)} personas")
+        pool = pool[: args.n_pool]
+    if n_select > len(pool) * args.draws:
+        raise ValueError(f"the pool has {len(pool)} personas, fewer than the set size {n_select}; lower --n-select")
     cols = [ITEM_IDS.index(i) for i in items]
     human_all = big5.items[:, cols]
     complete = ~np.isnan(human_all).any(axis=1)
-    rng_split = np.random.default_rng(ss_split)
-    is_test = rng_split.random(big5.n) < 0.5
-    h_train = human_all[complete & ~is_test]
-    h_test = human_all[complete & is_test]
-    demo_test = big5.demographics[complete & is_test].reset_index(drop=True)
-    if len(h_test) > args.eval_humans:  # the metrics' human sample (subgroups below use every test human)
-        eval_rows = np.sort(rng_split.choice(len(h_test), size=args.eval_humans, replace=False))
-    else:
-        eval_rows = np.arange(len(h_test))
+    fit_keep = fit_rows[complete[fit_rows]]
+    test_keep = test_rows[complete[test_rows]]
+    h_train = human_all[fit_keep]  # the alignment target: fit half only
+    h_test = human_all[test_keep]  # evaluation and subgroup targets: test half only
+    demo_test = big5.demographics.iloc[test_keep].reset_index(drop=True)
+    rng_eval = np.random.default_rng(ss_eval)
+    eval_rows = (
+        np.sort(rng_eval.choice(len(h_test), size=args.eval_humans, replace=False))
+        if len(h_test) > args.eval_humans
+        else np.arange(len(h_test))
+    )
 
     model = _model(args)
     calls_before = model.stats()["misses"] if hasattr(model, "stats") else 0
@@ -275,21 +420,26 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         matrix_path(args.matrix_dir, pool_digest(pool), model.model_id, scenario_key(survey, items)),
     )
     matrix = compute_response_matrix(model, pool, survey, cache_dir=args.matrix_dir, item_ids=items)
-    x = matrix.expected
+    R, K = args.draws, len(pool)
+    x = persona_vectors(matrix, np.random.default_rng(ss_draws), draws=R, expected=args.expected)  # (R*K, Q)
+    personas_rows = tuple(pool) * (1 if args.expected else R)
+    R = 1 if args.expected else R
     dims, x_traits = _trait_means(survey, items, x)
     _, h_test_traits = _trait_means(survey, items, h_test)
     h_eval_traits = h_test_traits[eval_rows]
 
-    # ---- constructions -----------------------------------------------------------------------------------
+    # ---- constructions (aligned to the fit half only) -----------------------------------------------------
     sets: dict[str, np.ndarray] = {}
-    pools_of = np.array([p.attributes.get("pool", "?") for p in pool])
+    pools_of = np.tile(np.array([p.attributes.get("pool", "?") for p in pool]), R)
     for name in dict.fromkeys(pools_of):
         sets[f"pool: {name}"] = np.flatnonzero(pools_of == name)
     builders = {}
     fit_seed = int(ss_fit.generate_state(1)[0])
     for label, method in METHODS:
-        b = AlignedPersonaBuilder(method, n_select=None if method == "raw" else args.n_select, random_state=fit_seed)
-        b.fit(x, h_train, personas=pool)
+        b = AlignedPersonaBuilder(
+            method, n_select=None if method == "raw" else n_select, item_weights=item_weights, random_state=fit_seed
+        )
+        b.fit(x, h_train, personas=personas_rows)
         builders[label] = b
         sets[label] = b.selected_
 
@@ -298,41 +448,26 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     for label, fname in (("Raw", "pool_raw.jsonl"), ("Resample", "aligned_resample.jsonl")):
         save_weighted_jsonl(builders[label].population_, out / fname)  # inputs for `populace select`
 
-    # ---- in-domain table ---------------------------------------------------------------------------------
-    rng_floor = np.random.default_rng(ss_split.spawn(1)[0])
+    # ---- in-domain table: sampled beside the floor (disjoint test humans) --------------------------------
     rows_in = []
     for label, idx in sets.items():
-        rows_in.append(
-            {
-                "set": label,
-                "n": int(idx.size),
-                **{METRIC_LABELS[k]: v for k, v in _scores(x_traits[idx], h_eval_traits, args.seed).items()},
-            }
-        )
-    ref = h_train[rng_floor.choice(len(h_train), size=args.n_select, replace=False)]
-    rows_in.append(
-        {
-            "set": f"Human sample (train half, n={args.n_select})",
-            "n": args.n_select,
-            **{
-                METRIC_LABELS[k]: v
-                for k, v in _scores(_trait_means(survey, items, ref)[1], h_eval_traits, args.seed).items()
-            },
-        }
-    )
-    cols_md = ["set", "n", *METRIC_LABELS.values()]
+        n = min(idx.size, len(h_eval_traits) - 1)
+        sc = score_vectors(x_traits[idx], h_eval_traits, n=n, repeats=args.repeats, rng=rng_eval)
+        rows_in.append({"set": label, "n": int(n), **_flat(sc)})
+    cols_md = ["set", "n", *METRIC_COLUMNS]
     md_in = _write_table(out, "table_in_domain", rows_in, cols_md)
-    print(md_in, flush=True)
+    print(f"seed002: in-domain table -> {out / 'table_in_domain.md'}", flush=True)
 
-    # ---- out-of-domain: CFCS and Grit --------------------------------------------------------------------
+    # ---- out-of-domain: CFCS and Grit (their own humans, never sampled from the scored set) ---------------
     rng_ood = np.random.default_rng(ss_ood)
     ood_sets = {}
     for label, _ in METHODS:
         idx = sets[label]
         ood_sets[label] = idx if idx.size <= args.ood_n else rng_ood.choice(idx, size=args.ood_n, replace=False)
-    union = np.unique(np.concatenate(list(ood_sets.values())))
+    union = np.unique(np.concatenate([i % K for i in ood_sets.values()]))
     ood_personas = tuple(pool[i] for i in union)
     pos = {int(i): j for j, i in enumerate(union)}
+    U = len(union)
     rows_ood = []
     for name, spec_fn, loader, item_str in (
         ("CFCS", cfcs_survey, load_cfcs, args.cfcs_items),
@@ -342,9 +477,10 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         ids = _split(item_str)
         data = loader(args.data)
         hum = data.items[:, [data.item_ids.index(i) for i in ids]]
-        hum = _keyed(s, ids, hum[~np.isnan(hum).any(axis=1)])
-        if len(hum) > args.eval_humans:
-            hum = hum[rng_ood.choice(len(hum), size=args.eval_humans, replace=False)]
+        _, hum_test = split_humans(hum, seed=args.seed)  # score on the test half of these humans too
+        hum_test = _keyed(s, ids, hum_test[~np.isnan(hum_test).any(axis=1)])
+        if len(hum_test) > args.eval_humans:
+            hum_test = hum_test[rng_ood.choice(len(hum_test), size=args.eval_humans, replace=False)]
         print(f"seed002: {name} ({len(ids)} items) for {len(ood_personas)} personas", flush=True)
         worker_calls += _prefetch(
             args,
@@ -354,29 +490,14 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
             matrix_path(args.matrix_dir, pool_digest(ood_personas), model.model_id, scenario_key(s, ids)),
         )
         m = compute_response_matrix(model, ood_personas, s, cache_dir=args.matrix_dir, item_ids=ids)
-        sim = _keyed(s, ids, m.expected)
+        sim = _keyed(s, ids, persona_vectors(m, rng_ood, draws=R, expected=args.expected))  # (R*U, Q')
         for label, idx in ood_sets.items():
-            rows_ood.append(
-                {
-                    "survey": name,
-                    "set": label,
-                    "n": int(idx.size),
-                    **{
-                        METRIC_LABELS[k]: v for k, v in _scores(sim[[pos[int(i)] for i in idx]], hum, args.seed).items()
-                    },
-                }
-            )
-        ref = hum[rng_floor.choice(len(hum), size=args.ood_n, replace=False)]
-        rows_ood.append(
-            {
-                "survey": name,
-                "set": f"Human sample (n={args.ood_n})",
-                "n": args.ood_n,
-                **{METRIC_LABELS[k]: v for k, v in _scores(ref, hum, args.seed).items()},
-            }
-        )
+            rows = np.array([(int(i) // K) * U + pos[int(i) % K] for i in idx])
+            n = min(rows.size, len(hum_test) - 1)
+            sc = score_vectors(sim[rows], hum_test, n=n, repeats=args.repeats, rng=rng_ood)
+            rows_ood.append({"survey": name, "set": label, "n": int(n), **_flat(sc)})
     md_ood = _write_table(out, "table_out_of_domain", rows_ood, ["survey", *cols_md])
-    print(md_ood, flush=True)
+    print(f"seed002: out-of-domain table -> {out / 'table_out_of_domain.md'}", flush=True)
 
     # ---- plots: two traits jointly ---------------------------------------------------------------------
     import matplotlib
@@ -408,6 +529,11 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     index_seconds = time.perf_counter() - t_idx
     row_of = {p.id: i for i, p in enumerate(pool)}
     resample_idx = sets["Resample"]
+
+    def rows_of(persona_idx: np.ndarray) -> np.ndarray:
+        """Every draw's row of these personas in the stacked vectors, shape ``(R * len,)``."""
+        return (np.asarray(persona_idx)[None, :] + K * np.arange(R)[:, None]).ravel()
+
     rows_sub = []
     query_ms = []
 
@@ -434,16 +560,16 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         group_h = h_test_traits[mask]
         if len(group_h) > args.eval_humans:
             group_h = group_h[rng_plot.choice(len(group_h), size=args.eval_humans, replace=False)]
-        attrs = [pool[i].attributes.get(attr) for i in sel]
+        attrs = [pool[i].attributes.get(attr) for i in sel]  # sel: persona indices
         if attr == "country":
             match = np.mean([a == val for a in attrs])
         else:
             ages = np.array([float(a) if isinstance(a, int | float) else np.nan for a in attrs])
             match = float(np.mean((ages >= val[0]) & (ages <= val[1]))) if np.isfinite(ages).any() else float("nan")
         for set_label, idx in (
-            ("subgroup (retrieved)", sel),
+            ("subgroup (retrieved)", rows_of(sel)),
             ("global Resample set", resample_idx),
-            ("global Raw pool", np.arange(len(pool))),
+            ("global Raw pool", np.arange(x_traits.shape[0])),
         ):
             sc = _scores(x_traits[idx], group_h, args.seed)
             rows_sub.append(
@@ -464,7 +590,7 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         wvs = load_wvs_poverty(args.data)
         q = poverty_question()
         support = np.asarray(q.answers.values, dtype=float)
-        glob = ood_sets["Raw"]
+        glob = np.unique(ood_sets["Raw"] % K)
         for c, query in WVS_QUERIES.items():
             sel = select(query)
             if sel is None:
@@ -482,7 +608,8 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
                         "set": set_label,
                         "n": int(idx.size),
                         "attr_match": "",
-                        "AMW": w1,
+                        "W1 exact": w1,
+                        "AMW": "",
                         "FD": "",
                         "SW": "",
                         "MMD": "",
@@ -491,9 +618,12 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
                     }
                 )
     md_sub = _write_table(
-        out, "subgroups", rows_sub, ["group", "query", "humans", "set", "n", "attr_match", "AMW", "FD", "SW", "MMD"]
+        out,
+        "subgroups",
+        rows_sub,
+        ["group", "query", "humans", "set", "n", "attr_match", "AMW", "FD", "SW", "MMD", "W1 exact"],
     )
-    print(md_sub, flush=True)
+    print(f"seed002: subgroups -> {out / 'subgroups.md'}", flush=True)
 
     # ---- persona-following diagnostics and report -------------------------------------------------------
     calls = worker_calls + (model.stats()["misses"] - calls_before) if hasattr(model, "stats") else None
@@ -506,7 +636,11 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         "pools": args.pools,
         "n_pool": len(pool),
         "items": items,
-        "n_select": args.n_select,
+        "n_select": n_select,
+        "profile": args.profile,
+        "persona_vectors": "expected answers" if args.expected else f"{R} integer draw(s) per persona",
+        "item_weights": item_weights,
+        "split": {"seed": args.seed, "n_fit_complete": len(h_train), "n_test_complete": len(h_test)},
         "ood_n": args.ood_n,
         "model_id": matrix.model_id,
         "response_matrix": {"scenario": matrix.scenario, "pool_digest": matrix.pool_digest},
@@ -533,10 +667,13 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     report = f"""# seed002 — population-aligned persona sets
 
 Pool: {len(pool)} personas ({args.pools}), shuffled with seed {args.seed}. Respondent model `{matrix.model_id}`.
-In-domain: {len(items)} IPIP items ({", ".join(items)}); humans = `big5_osp` complete cases split 50/50
-(train {len(h_train)} = alignment target, test {len(h_test)} = evaluation). Metrics on the per-trait mean keyed answer
-(persona value = expected answer under the model's exact answer distribution; human value = actual answer).
-Each selected set has {args.n_select} personas; out-of-domain uses {args.ood_n} of each set.
+In-domain: {len(items)} IPIP items ({", ".join(items)}); humans = `big5_osp` rows split once with seed {args.seed}
+(fit half: {len(h_train)} complete cases = alignment target and the only source of `big5_respondents` personas;
+test half: {len(h_test)} = evaluation and subgroup targets). Metrics on the per-trait mean keyed answer.
+Persona vectors: {results["persona_vectors"]} from the model's exact answer pmfs (humans: their actual answers).
+Each selected set has {n_select} personas; out-of-domain uses {args.ood_n} of each set. Every metric is shown as
+`sampled` (n vectors of the set against the test humans, mean over {args.repeats} draws) beside `floor` (n test
+humans against the remaining test humans: disjoint samples).
 
 ## In-domain (IPIP vs big5_osp test half)
 {md_in}
@@ -544,16 +681,14 @@ Each selected set has {args.n_select} personas; out-of-domain uses {args.ood_n} 
 {md_ood}
 ## Subgroups (retrieval over the whole pool, k={args.subgroup_k})
 `attr_match` = fraction of retrieved personas whose recorded attribute (country / age) matches the group, where the
-persona has one. WVS rows: W1 between the set's mixture answer distribution and the country's humans (in the AMW column).
+persona has one. WVS rows: `W1 exact` between the set's exact mixture answer distribution and the country's humans.
 
 {md_sub}
 ## How far the embedded model's persona-following limits this
-- Spread of persona answers: the standard deviation of the expected item answer across the {len(pool)} personas is on
-  average {ratio:.2f} x the human standard deviation (per item: {
+- Spread of persona answers: the standard deviation of the persona item answers (as used above) across the pool
+  is on average {ratio:.2f} x the human standard deviation (per item: {
         ", ".join(f"{i} {a:.2f}/{b:.2f}" for i, a, b in zip(items, persona_sd, human_sd, strict=True))
-    }). Expected answers are also averages, so they
-  cannot reach the 1/5 extremes that humans use; distances between personas and humans therefore never approach the
-  human sampling floor, whatever the selection.
+    }).
 - Mean valid answer mass: {valid:.3f}. Effective number of personas under the Resample mass: {ess:.0f}.
 - Resampling can only reweight the answers the model gives; when persona prompts barely move the answers, the
   selected set is a reweighting of nearly identical vectors, and the out-of-domain rows test whether the selection

@@ -1,139 +1,388 @@
-r"""The evaluation protocol of the prompt-mixture paper [1], on a held-out half of the humans.
+r"""The one evaluation module: split, human floor, like-with-like scores and score records.
 
-1. Split the humans into a fit and a test half (default 50/50, seeded): :func:`split_humans`.
-2. Fit a population on the fit half.
-3. Score on the **test** half with W1, two ways (:func:`evaluate_mixture`):
+Every command that scores a population (``demo``, ``fit``, ``compare``, ``experiment seed000``/``seed002``,
+``whatif`` where it scores) goes through these functions, so the same ``--seed`` gives the same test half and the
+same kind of number everywhere.
 
-   * *exact* — the mixture's answer distribution :math:`\sum_k w_k p_k` (no sampling noise);
-   * *as the paper does* — draw 1,000 prompts by weight and one answer per prompt, repeated ``repeats`` times
-     (mean ± SD, as in Tables 2 and 4 of [1]). The one answer is drawn from the prompt's exact answer
-     distribution, which is what sampling the respondent at temperature 1 would give, without further LLM calls.
+The protocol (prompt-mixture paper [1], Tables 2/4; persona paper [2], Table 1):
 
-4. The floor: W1 between 1,000 random humans and the rest (:func:`human_floor`).
+1. :func:`split_humans` — one seeded split of human **rows** (:func:`scenarios.split.split_indices`); a population
+   is fitted on the fit half only and scored on the test half only.
+2. :func:`human_floor` — ``n`` test humans against the *remaining* test humans (disjoint samples), mean ± SD over
+   ``repeats`` random splits: the distance sampling noise alone produces between two groups of real people.
+3. :func:`score_distribution` — three numbers per construction and scenario, each of a stated kind:
+
+   * ``w1_exact`` (kind ``exact``): W1 between the population's exact answer pmf and the test humans. It has no
+     sampling noise on the simulated side, so it is **never** set beside the floor;
+   * ``w1_sampled_mean`` ± ``w1_sampled_sd`` (kind ``sampled``): ``n`` simulated agents (``n`` = the floor's
+     ``n``) drawn from the population by inverse CDF, against the test humans, over ``repeats`` draws. This is
+     the number to set beside the floor: both carry the noise of ``n`` draws.
+
+4. :func:`score_vectors` — the same for multi-item response vectors (AMW, FD, SW, MMD, MAE-corr; [2]): ``n``
+   simulated vectors against the test humans beside ``n`` test humans against the remaining test humans.
+5. :func:`score_records` — one flat record per (scenario, construction) for ``scores.json`` and every table;
+   :data:`COLUMN_KINDS` says which kind each column is.
 
 References:
     [1] "Distributional Alignment for Social Simulation with LLMs: A Prompt Mixture Modeling Approach".
+    [2] "Population-Aligned Persona Generation for LLM-based Social Simulation".
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from alignment import human_sample_floor_stats, mixture_pmf, wasserstein_1d
+from alignment import mixture_pmf, score_table, wasserstein_1d
+from alignment.floor import human_sample_floor
 from populace_lm.base import LanguageModel
 from populations.persona import Population
 from populations.responses import answer_distributions
+from scenarios.split import split_indices
 
-__all__ = ["evaluate_mixture", "human_floor", "population_pmfs", "split_humans"]
+__all__ = [
+    "COLUMN_KINDS",
+    "builder_fit_info",
+    "VECTOR_METRICS",
+    "FloorResult",
+    "floor_size",
+    "human_floor",
+    "inverse_cdf_sample",
+    "population_pmfs",
+    "score_distribution",
+    "score_population",
+    "score_records",
+    "score_vectors",
+    "split_humans",
+]
+
+VECTOR_METRICS = ("amw", "frechet", "sliced_w", "mmd", "corr_mae")
+
+#: Kind of every column of a score record: ``exact`` (exact pmf, no simulated sampling noise), ``sampled``
+#: (n simulated agents, mean/sd over repeats), ``floor`` (n humans vs the remaining humans, mean/sd over repeats),
+#: ``validity``, ``cost``, ``fit`` (crafting outcome), ``key``.
+COLUMN_KINDS: dict[str, str] = {
+    "scenario": "key",
+    "construction": "key",
+    "w1_exact": "exact",
+    "mean_exact": "exact",
+    "sd_exact": "exact",
+    "w1_sampled_mean": "sampled",
+    "w1_sampled_sd": "sampled",
+    "n_sampled": "sampled",
+    "repeats": "sampled",
+    "floor_mean": "floor",
+    "floor_sd": "floor",
+    "floor_n": "floor",
+    "valid_mass": "validity",
+    "parse_failure_rate": "validity",
+    "llm_calls": "cost",
+    "n_crafted": "fit",
+    "n_failed": "fit",
+    "fallback": "fit",
+    "failure_reasons": "fit",
+}
 
 
-def split_humans(
-    values: Any, *, fit_fraction: float = 0.5, rng: np.random.Generator | int | None = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random fit/test split of human values.
+@dataclass(frozen=True)
+class FloorResult:
+    """The human sampling floor.
+
+    Attributes:
+        mean: mean distance over the repeats.
+        sd: standard deviation over the repeats (ddof=1; 0 for one repeat).
+        n: humans in the held-out sample of each repeat (compared with the remaining ``m - n``).
+        repeats: random splits.
+    """
+
+    mean: float
+    sd: float
+    n: int
+    repeats: int
+
+
+def _gen(rng: np.random.Generator | int) -> np.random.Generator:
+    return rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+
+
+def split_humans(values: Any, *, seed: int, fit_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The one seeded fit/test split of human rows.
 
     Args:
-        values: human answers, shape ``(n,)``.
-        fit_fraction: share of humans in the fit half, in (0, 1).
-        rng: generator or int seed.
+        values: human rows, shape ``(n,)`` (one value each) or ``(n, D)`` (response vectors).
+        seed: the run's root seed; the same seed gives the same halves in every command.
+        fit_fraction: share of rows in the fit half.
 
     Returns:
-        ``(fit, test)``, shapes ``(n_fit,)`` and ``(n - n_fit,)``.
+        ``(fit, test)``: the rows of each half, shapes ``(n_fit, ...)`` and ``(n - n_fit, ...)``, in row order.
 
     Raises:
-        ValueError: fewer than 2 values, or a fraction that leaves a half empty.
+        ValueError: fewer than 2 rows or a fraction that leaves a half empty.
+
+    Example:
+        >>> fit, test = split_humans(np.arange(10.0), seed=0)
+        >>> sorted(np.concatenate([fit, test]).tolist()) == list(range(10))
+        True
     """
     x = np.asarray(values, dtype=float)
-    if x.ndim != 1:
-        raise ValueError(f"human values must be one-dimensional, got shape {x.shape}")
-    if not 0.0 < fit_fraction < 1.0:
-        raise ValueError(f"fit_fraction must be in (0, 1), got {fit_fraction}")
-    n_fit = int(round(fit_fraction * x.size))
-    if n_fit < 1 or n_fit >= x.size:
-        raise ValueError(
-            f"splitting {x.size} human values with fit_fraction={fit_fraction} leaves an empty half; "
-            "need more humans or another fraction"
-        )
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    perm = gen.permutation(x.size)
-    return x[perm[:n_fit]], x[perm[n_fit:]]
+    if x.ndim not in (1, 2):
+        raise ValueError(f"human values must have shape (n,) or (n, D), got {x.shape}")
+    fit_idx, test_idx = split_indices(x.shape[0], seed=seed, fit_fraction=fit_fraction)
+    return x[fit_idx], x[test_idx]
 
 
-def evaluate_mixture(
-    weights: Any,
-    component_pmfs: Any,
-    support: Any,
-    test_values: Any,
-    *,
-    n_prompts: int = 1000,
-    repeats: int = 10,
-    rng: np.random.Generator | int | None = 0,
-) -> dict[str, float]:
-    """W1 of a mixture population to held-out humans, exactly and with the paper's sampling protocol.
+def floor_size(n_test: int, n: int = 1000) -> int:
+    """Size of the floor's held-out sample: ``n``, or half the test humans when there are not more than ``2n``.
+
+    Raises:
+        ValueError: fewer than 2 test humans.
+    """
+    if n_test < 2:
+        raise ValueError(f"the human floor needs at least 2 test humans, got {n_test}")
+    return int(min(n, n_test // 2))
+
+
+def human_floor(test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int) -> FloorResult:
+    """``n`` test humans against the remaining test humans (disjoint), over ``repeats`` random splits.
+
+    W1 for values of shape ``(m,)``; AMW for response vectors of shape ``(m, D)``.
 
     Args:
-        weights: mixing weights, shape ``(K,)``.
-        component_pmfs: component answer distributions, shape ``(K, S)``.
-        support: answer values, shape ``(S,)``.
-        test_values: held-out human answers, shape ``(m,)``.
-        n_prompts: prompts drawn by weight per repeat (one answer each).
-        repeats: repeats of the sampled evaluation.
-        rng: generator or int seed of the draws.
+        test: the test half, shape ``(m,)`` or ``(m, D)``, ``m > n``.
+        n: size of the held-out sample (use :func:`floor_size`).
+        repeats: random splits.
+        rng: generator (advanced) or int seed.
 
     Returns:
-        ``{"w1_exact", "w1_sampled_mean", "w1_sampled_sd", "n_prompts", "repeats"}``.
+        FloorResult.
+
+    Raises:
+        ValueError: ``n`` not in ``[1, m - 1]`` or ``repeats < 1``.
     """
-    test = np.asarray(test_values, dtype=float)
-    if test.size == 0:
-        raise ValueError("the test split is empty: nothing to evaluate against")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    gen = _gen(rng)
+    vals = np.array([human_sample_floor(test, n=n, rng=gen) for _ in range(repeats)])
+    return FloorResult(
+        mean=float(vals.mean()), sd=float(vals.std(ddof=1)) if repeats > 1 else 0.0, n=int(n), repeats=int(repeats)
+    )
+
+
+def inverse_cdf_sample(pmf: Any, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Indices of ``n`` i.i.d. draws from a pmf by inverse CDF: the first ``s`` with ``CDF(s) > u``.
+
+    Args:
+        pmf: probabilities, shape ``(S,)`` (non-negative, renormalised here).
+        n: draws.
+        rng: generator.
+
+    Returns:
+        int indices into the support, shape ``(n,)``; an index with zero probability is never drawn.
+    """
+    p = np.asarray(pmf, dtype=float)
+    if p.ndim != 1 or p.size == 0 or (p < 0).any() or not np.isfinite(p).all() or p.sum() <= 0:
+        raise ValueError(f"pmf must be a non-negative finite vector with positive mass, got shape {p.shape}")
+    cdf = np.cumsum(p / p.sum())
+    cdf[-1] = 1.0
+    u = rng.random(n)
+    return np.searchsorted(cdf, u, side="right")
+
+
+def score_distribution(
+    pmf: Any, support: Any, test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int
+) -> dict[str, Any]:
+    """W1 of a population's answer pmf to the test humans, exactly and as ``n`` sampled agents.
+
+    Args:
+        pmf: the population's exact answer distribution (mixture of its personas'), shape ``(S,)``.
+        support: answer values, shape ``(S,)``.
+        test: test-half human values, shape ``(m,)``.
+        n: simulated agents per draw; pass the floor's ``n`` so the sampled score sits beside the floor.
+        repeats: draws.
+        rng: generator (advanced) or int seed.
+
+    Returns:
+        ``{"w1_exact", "w1_sampled_mean", "w1_sampled_sd", "n_sampled", "repeats"}``.
+    """
+    h = np.asarray(test, dtype=float)
     s = np.asarray(support, dtype=float)
-    pmfs = np.asarray(component_pmfs, dtype=float)
-    w = np.asarray(weights, dtype=float)
-    mix = mixture_pmf(w, pmfs)
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    sampled = []
-    cdfs = np.cumsum(pmfs, axis=1)
-    for _ in range(repeats):
-        comp = gen.choice(len(w), size=n_prompts, p=w / w.sum())
-        u = gen.random(n_prompts)
-        idx = np.minimum((cdfs[comp] < u[:, None]).sum(axis=1), s.size - 1)
-        sampled.append(wasserstein_1d(s[idx], test))
-    arr = np.asarray(sampled)
+    p = np.asarray(pmf, dtype=float)
+    if h.ndim != 1 or h.size == 0:
+        raise ValueError(f"test humans must be a non-empty vector, got shape {h.shape}")
+    if p.shape != s.shape:
+        raise ValueError(f"pmf has shape {p.shape} but support has shape {s.shape}")
+    if n < 1 or repeats < 1:
+        raise ValueError(f"n and repeats must be >= 1, got n={n}, repeats={repeats}")
+    gen = _gen(rng)
+    draws = np.array([wasserstein_1d(s[inverse_cdf_sample(p, n, gen)], h) for _ in range(repeats)])
     return {
-        "w1_exact": float(wasserstein_1d(s, test, u_weights=mix)),
-        "w1_sampled_mean": float(arr.mean()),
-        "w1_sampled_sd": float(arr.std(ddof=1)) if repeats > 1 else 0.0,
-        "n_prompts": int(n_prompts),
+        "w1_exact": float(wasserstein_1d(s, h, u_weights=p / p.sum())),
+        "w1_sampled_mean": float(draws.mean()),
+        "w1_sampled_sd": float(draws.std(ddof=1)) if repeats > 1 else 0.0,
+        "n_sampled": int(n),
         "repeats": int(repeats),
     }
 
 
-def human_floor(
-    values: Any, *, n: int = 1000, repeats: int = 10, rng: np.random.Generator | int | None = 0
-) -> dict[str, float]:
-    """The 1,000-human floor: W1 between ``n`` random humans and the rest (mean ± SD over ``repeats``).
+def _vector_scores(sim: np.ndarray, human: np.ndarray, metrics: Sequence[str], seed: int) -> dict[str, float]:
+    rows = score_table(sim, human, metrics=metrics, seed=seed)
+    return {r["metric"]: float(r["value"]) for r in rows if r["dimension"] is None}
 
-    When there are not more than ``n`` humans, ``n`` becomes half of them (stated in the result).
+
+def score_vectors(
+    sim: Any,
+    human_test: Any,
+    *,
+    n: int,
+    repeats: int,
+    rng: np.random.Generator | int,
+    weights: Any = None,
+    metrics: Sequence[str] = VECTOR_METRICS,
+) -> dict[str, Any]:
+    """Multivariate scores of simulated response vectors beside a floor on disjoint human samples.
+
+    Each repeat draws ``n`` simulated rows (by ``weights`` with replacement when given; else without replacement
+    when ``n <= K``) and scores them against all test humans; the floor scores ``n`` test humans against the
+    remaining test humans with the same metrics.
+
+    Args:
+        sim: simulated response vectors (integer draws, not expected values), shape ``(K, D)``.
+        human_test: test-half human vectors, shape ``(m, D)``, ``m > n``.
+        n: rows per sample (simulated and floor).
+        repeats: draws.
+        rng: generator (advanced) or int seed.
+        weights: optional simulated weights, shape ``(K,)``.
+        metrics: subset of :data:`VECTOR_METRICS`.
+
+    Returns:
+        ``{metric: {"sampled_mean", "sampled_sd", "floor_mean", "floor_sd"}, "n": n, "repeats": repeats}``.
     """
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        raise ValueError(f"the human floor needs at least 2 values, got {x.size}")
-    n_used = n if n < x.size else x.size // 2
-    gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    mean, sd = human_sample_floor_stats(x, n=n_used, repeats=repeats, rng=gen)
-    return {"w1_mean": mean, "w1_sd": sd, "n": int(n_used), "repeats": int(repeats)}
+    x = np.asarray(sim, dtype=float)
+    h = np.asarray(human_test, dtype=float)
+    if x.ndim != 2 or h.ndim != 2 or x.shape[1] != h.shape[1]:
+        raise ValueError(f"sim {x.shape} and human_test {h.shape} must be (K, D) and (m, D) with the same D")
+    if not 1 <= n < h.shape[0]:
+        raise ValueError(f"n = {n} must be in [1, {h.shape[0] - 1}] (fewer than the {h.shape[0]} test humans)")
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    gen = _gen(rng)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if w is not None and (w.shape != (x.shape[0],) or (w < 0).any() or w.sum() <= 0):
+        raise ValueError(f"weights must be non-negative with shape ({x.shape[0]},), got {w.shape}")
+    sim_vals: dict[str, list[float]] = {m: [] for m in metrics}
+    floor_vals: dict[str, list[float]] = {m: [] for m in metrics}
+    for _ in range(repeats):
+        if w is not None:
+            rows = inverse_cdf_sample(w, n, gen)
+        else:
+            rows = gen.choice(x.shape[0], size=n, replace=n > x.shape[0])
+        seed = int(gen.integers(2**31 - 1))
+        for m, v in _vector_scores(x[rows], h, metrics, seed).items():
+            sim_vals[m].append(v)
+        perm = gen.permutation(h.shape[0])
+        for m, v in _vector_scores(h[perm[:n]], h[perm[n:]], metrics, seed).items():
+            floor_vals[m].append(v)
+
+    def stats(v: list[float]) -> tuple[float, float]:
+        a = np.asarray(v)
+        return float(a.mean()), float(a.std(ddof=1)) if a.size > 1 else 0.0
+
+    out: dict[str, Any] = {"n": int(n), "repeats": int(repeats)}
+    for m in metrics:
+        sm, ss = stats(sim_vals[m])
+        fm, fs = stats(floor_vals[m])
+        out[m] = {"sampled_mean": sm, "sampled_sd": ss, "floor_mean": fm, "floor_sd": fs}
+    return out
 
 
-def population_pmfs(model: LanguageModel, population: Population, scenario: Any) -> dict[str, Any]:
+def score_records(
+    *,
+    scenario: str,
+    construction: str,
+    scores: dict[str, Any],
+    floor: FloorResult,
+    valid_mass: float,
+    llm_calls: int,
+    n_crafted: int | None = None,
+    n_failed: int | None = None,
+    fallback: bool | None = None,
+    failure_reasons: dict[str, int] | None = None,
+    extra: dict[str, Any] | None = None,
+    digits: int = 6,
+) -> dict[str, Any]:
+    """One score record for ``scores.json`` and every table (columns and kinds: :data:`COLUMN_KINDS`).
+
+    Args:
+        scenario: scenario name.
+        construction: population construction (``fixed_prompt``, ``em``, …).
+        scores: the output of :func:`score_distribution`.
+        floor: the scenario's :class:`FloorResult` (its ``n`` must equal ``scores["n_sampled"]``).
+        valid_mass: weight-averaged probability mass the model put on valid answers.
+        llm_calls: distinct LLM requests the row needed (cache hits included).
+        n_crafted: crafted prompts kept (None for constructions that craft nothing).
+        n_failed: crafting attempts that failed (recorded and skipped).
+        fallback: the builder fell back to the fixed-prompt mixture (no usable crafted prompt).
+        failure_reasons: failure reason → count.
+        extra: further exact-kind columns (e.g. ``mean_exact``, ``sd_exact``).
+        digits: rounding of floats (so reruns write byte-identical files).
+
+    Returns:
+        A flat dict.
+
+    Raises:
+        ValueError: the sampled score and the floor use different ``n`` (they would not be like with like).
+    """
+    if int(scores["n_sampled"]) != floor.n:
+        raise ValueError(
+            f"{scenario}/{construction}: w1_sampled uses n={scores['n_sampled']} agents but the floor n={floor.n}; "
+            "draw as many agents as the floor's humans"
+        )
+
+    def r(x: float) -> float:
+        return round(float(x), digits)
+
+    vm = float(valid_mass)
+    rec: dict[str, Any] = {
+        "scenario": scenario,
+        "construction": construction,
+        "w1_exact": r(scores["w1_exact"]),
+        "w1_sampled_mean": r(scores["w1_sampled_mean"]),
+        "w1_sampled_sd": r(scores["w1_sampled_sd"]),
+        "n_sampled": int(scores["n_sampled"]),
+        "repeats": int(scores["repeats"]),
+        "floor_mean": r(floor.mean),
+        "floor_sd": r(floor.sd),
+        "floor_n": int(floor.n),
+        "valid_mass": r(vm),
+        "parse_failure_rate": r(1.0 - vm),
+        "llm_calls": int(llm_calls),
+        "n_crafted": None if n_crafted is None else int(n_crafted),
+        "n_failed": None if n_failed is None else int(n_failed),
+        "fallback": None if fallback is None else bool(fallback),
+        "failure_reasons": dict(sorted((failure_reasons or {}).items())),
+    }
+    for k, v in (extra or {}).items():
+        rec[k] = r(v) if isinstance(v, float) else v
+    return rec
+
+
+def population_pmfs(model: LanguageModel, population: Population, scenario: Any, *, progress: bool = True):
     """Answer distributions of a population's personas on a scenario (shared, cache-friendly requests).
 
     Returns:
         ``{"pmfs": (K, S), "valid_mass": (K,), "requests", "cached", "backend_calls", "prompt_tokens",
         "completion_tokens"}``.
     """
-    tensor = answer_distributions(model, population.personas, scenario.questions())
+    tensor = answer_distributions(
+        model,
+        population.personas,
+        scenario.questions(),
+        progress=progress,
+        desc=f"{scenario.name} {population.construction}",
+    )
     pmfs = np.clip(np.asarray(scenario.pmfs(tensor.probs), dtype=float), 0.0, None)
     pmfs /= pmfs.sum(axis=1, keepdims=True)
     return {
@@ -145,3 +394,95 @@ def population_pmfs(model: LanguageModel, population: Population, scenario: Any)
         "prompt_tokens": tensor.usage.prompt_tokens,
         "completion_tokens": tensor.usage.completion_tokens,
     }
+
+
+def builder_fit_info(builder: Any) -> dict[str, Any]:
+    """Crafting outcome of a fitted builder (``n_crafted_``, ``n_failed_``, ``fallback_``, ``failure_reasons_``).
+
+    Builders without these attributes derive them from ``targets_`` (crafted components kept) and ``history_``
+    (crafting-log entries with a ``"failed"`` key, reason = the last attempt's status with numbers masked).
+    """
+    import re
+
+    targets = getattr(builder, "targets_", None)
+    n_crafted = getattr(builder, "n_crafted_", None)
+    if n_crafted is None and targets is not None:
+        n_crafted = sum(t is not None for t in targets)
+    failures = [
+        c
+        for h in getattr(builder, "history_", None) or []
+        if isinstance(h, dict)
+        for c in h.get("crafting", []) or []
+        if isinstance(c, dict) and "failed" in c
+    ]
+    n_failed = getattr(builder, "n_failed_", None)
+    if n_failed is None and hasattr(builder, "history_"):
+        n_failed = len(failures)
+    reasons = getattr(builder, "failure_reasons_", None)
+    if reasons is None:
+        reasons = []
+        for c in failures:
+            attempts = c.get("attempts") or []
+            last = attempts[-1] if attempts and isinstance(attempts[-1], dict) else {}
+            reasons.append(re.sub(r"\d+(\.\d+)?", "#", str(last.get("status") or c["failed"]))[:80])
+    if isinstance(reasons, list | tuple):
+        counts: dict[str, int] = {}
+        for x in reasons:
+            counts[str(x)] = counts.get(str(x), 0) + 1
+        reasons = counts
+    return {
+        "n_crafted": n_crafted,
+        "n_failed": n_failed,
+        "fallback": getattr(builder, "fallback_", False if n_crafted else None),
+        "failure_reasons": dict(reasons) if reasons else {},
+    }
+
+
+def score_population(
+    *,
+    scenario: Any,
+    construction: str,
+    weights: Any,
+    component_pmfs: Any,
+    valid_mass: Any,
+    test: Any,
+    floor: FloorResult,
+    llm_calls: int,
+    rng: np.random.Generator | int,
+    repeats: int | None = None,
+    fit_info: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], np.ndarray]:
+    """Score a weighted set of components (personas or prompts) on one scenario; the record and the mixture pmf.
+
+    Args:
+        scenario: the scenario (``name``, ``support``).
+        construction: row label.
+        weights: component weights, shape ``(K,)``.
+        component_pmfs: component answer distributions, shape ``(K, S)``.
+        valid_mass: per-component valid answer mass, shape ``(K,)``.
+        test: test-half human values, shape ``(m,)``.
+        floor: the scenario's floor; its ``n`` is the number of agents drawn, its ``repeats`` the draws.
+        llm_calls: distinct requests of the row.
+        rng: generator of the sampled score.
+        repeats: draws (default: the floor's).
+        fit_info: :func:`builder_fit_info` of the builder, if any.
+
+    Returns:
+        ``(record, pmf)`` with ``pmf`` of shape ``(S,)``.
+    """
+    w = np.asarray(weights, dtype=float)
+    support = np.asarray(scenario.support, dtype=float)
+    pmf = mixture_pmf(w, np.asarray(component_pmfs, dtype=float))
+    scores = score_distribution(pmf, support, test, n=floor.n, repeats=repeats or floor.repeats, rng=rng)
+    mean = float(pmf @ support)
+    rec = score_records(
+        scenario=scenario.name,
+        construction=construction,
+        scores=scores,
+        floor=floor,
+        valid_mass=float(w @ np.asarray(valid_mass, dtype=float) / w.sum()),
+        llm_calls=llm_calls,
+        extra={"mean_exact": mean, "sd_exact": float(np.sqrt(pmf @ (support - mean) ** 2))},
+        **(fit_info or {}),
+    )
+    return rec, pmf

@@ -1,9 +1,12 @@
-"""The response matrix of a persona pool: every persona's expected answer to every survey item, computed once.
+"""The response matrix of a persona pool: every persona's exact answer distribution for every survey item, once.
 
 For each persona the respondent LLM's exact answer distribution of each item is read with
 :func:`populations.responses.answer_distributions` (one forward pass per Likert item; the embedded backend
 reuses the persona's prefix KV state across that persona's items, so personas are processed one after
-another). The matrix keeps the *expected* raw answer per item, the expected keyed sum per dimension and
+another). The matrix keeps each item's answer pmf (``probs``), from which :meth:`ResponseMatrix.draw_answers`
+draws seeded **integer** answers — the persona's response vector on the same footing as a human's (persona
+paper [2] compares simulated and human answer *vectors*). The *expected* raw answer per item and the expected keyed
+sum per dimension stay available as a labelled option (``expected``; they understate the spread). Plus
 the valid answer mass, and is stored as Parquet under a name derived from (pool digest, model id, scenario),
 where the scenario names the survey and the exact item subset. A second request for the same key reads the
 file and makes no backend call.
@@ -26,14 +29,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
 from populace_lm.base import LanguageModel
+from populace_lm.progress import progress_bar
 from populations.persona import Persona
 from populations.responses import answer_distributions
 from scenarios.survey import Survey
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: item answer pmfs stored (probs), integer draws possible
 _META_KEY = b"populace.response_matrix"
 
 
@@ -71,13 +74,15 @@ class ResponseMatrix:
         persona_ids: length K, pool order.
         item_ids: length Q.
         dimensions: dimension codes present among the items, length D.
-        expected: expected raw answer per persona and item, shape ``(K, Q)``.
+        expected: expected raw answer per persona and item, shape ``(K, Q)`` (the expected-value variant).
         trait_sums: expected keyed sum per dimension over the included items, shape ``(K, D)``.
         valid_mass: probability mass on valid answers, shape ``(K, Q)``.
         pool_digest: :func:`pool_digest` of the pool.
         model_id: the respondent model's id.
         scenario: :func:`scenario_key`.
         metadata: usage counts of the run that computed it.
+        probs: each persona's answer pmf per item, shape ``(K, Q, S)``.
+        support: the answer values, shape ``(S,)``.
     """
 
     persona_ids: tuple[str, ...]
@@ -90,9 +95,17 @@ class ResponseMatrix:
     model_id: str
     scenario: str
     metadata: dict = field(default_factory=dict)
+    probs: np.ndarray | None = None
+    support: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         k, q = len(self.persona_ids), len(self.item_ids)
+        if (self.probs is None) != (self.support is None):
+            raise ValueError("ResponseMatrix needs both probs and support, or neither")
+        if self.probs is not None and np.shape(self.probs) != (k, q, np.size(self.support)):
+            raise ValueError(
+                f"ResponseMatrix.probs has shape {np.shape(self.probs)}, expected {(k, q, np.size(self.support))}"
+            )
         for name, arr, shape in (
             ("expected", self.expected, (k, q)),
             ("valid_mass", self.valid_mass, (k, q)),
@@ -119,6 +132,30 @@ class ResponseMatrix:
             )
         return self
 
+    def draw_answers(self, rng: np.random.Generator, draws: int = 1) -> np.ndarray:
+        """Seeded integer answers drawn from each persona's exact item pmfs (inverse CDF).
+
+        Args:
+            rng: generator (the caller owns the seed).
+            draws: R independent answer vectors per persona.
+
+        Returns:
+            Answers on the support, shape ``(R, K, Q)``.
+
+        Raises:
+            ValueError: the matrix holds no pmfs (an old file) or ``draws < 1``.
+        """
+        if self.probs is None or self.support is None:
+            raise ValueError(f"response matrix {self.scenario!r} holds no answer pmfs; recompute it")
+        if draws < 1:
+            raise ValueError(f"draws must be >= 1, got {draws}")
+        p = np.clip(np.asarray(self.probs, dtype=float), 0.0, None)
+        cdf = np.cumsum(p / p.sum(axis=2, keepdims=True), axis=2)
+        cdf[..., -1] = 1.0
+        u = rng.random((draws, *cdf.shape[:2], 1))
+        idx = (cdf[None] <= u).sum(axis=3)  # first s with CDF(s) > u
+        return np.asarray(self.support, dtype=float)[np.minimum(idx, cdf.shape[2] - 1)]
+
     def columns(self, item_ids: Sequence[str]) -> np.ndarray:
         """Expected answers of some items, shape ``(K, len(item_ids))``.
 
@@ -139,6 +176,10 @@ class ResponseMatrix:
             data[f"sum:{d}"] = self.trait_sums[:, j]
         for j, i in enumerate(self.item_ids):
             data[f"valid:{i}"] = self.valid_mass[:, j]
+        if self.probs is not None:
+            for j, i in enumerate(self.item_ids):
+                for s in range(self.probs.shape[2]):
+                    data[f"prob:{i}:{s}"] = self.probs[:, j, s]
         return pd.DataFrame(data)
 
     def _meta(self) -> dict:
@@ -150,6 +191,7 @@ class ResponseMatrix:
             "item_ids": list(self.item_ids),
             "dimensions": list(self.dimensions),
             "metadata": self.metadata,
+            "support": None if self.support is None else [float(v) for v in self.support],
         }
 
     def save(self, path: str | os.PathLike[str]) -> Path:
@@ -178,6 +220,11 @@ class ResponseMatrix:
             raise ValueError(f"{p}: response matrix version {meta.get('version')}, expected {SCHEMA_VERSION}")
         df = table.to_pandas()
         items, dims = meta["item_ids"], meta["dimensions"]
+        support = None if meta.get("support") is None else np.asarray(meta["support"], dtype=float)
+        probs = None
+        if support is not None:
+            cols = [f"prob:{i}:{s}" for i in items for s in range(support.size)]
+            probs = df[cols].to_numpy(dtype=float).reshape(len(df), len(items), support.size)
         return cls(
             persona_ids=tuple(df["persona_id"].astype(str)),
             item_ids=tuple(items),
@@ -189,6 +236,8 @@ class ResponseMatrix:
             model_id=meta["model_id"],
             scenario=meta["scenario"],
             metadata=dict(meta.get("metadata", {})),
+            probs=probs,
+            support=support,
         )
 
 
@@ -214,7 +263,7 @@ def keyed_sums(survey: Survey, item_ids: Sequence[str], expected: np.ndarray) ->
 
 def matrix_path(cache_dir: str | os.PathLike[str], digest: str, model_id: str, scenario: str) -> Path:
     """File of a key: ``<cache_dir>/<sha256(digest, model, scenario)[:16]>.parquet``."""
-    name = hashlib.sha256(json.dumps([digest, model_id, scenario]).encode()).hexdigest()[:16]
+    name = hashlib.sha256(json.dumps([digest, model_id, scenario, SCHEMA_VERSION]).encode()).hexdigest()[:16]
     return Path(cache_dir) / f"responses-{name}.parquet"
 
 
@@ -298,6 +347,8 @@ def compute_response_matrix(
     partial = path.with_name(path.stem + ".partial.parquet")
     done_exp: list[np.ndarray] = []
     done_valid: list[np.ndarray] = []
+    done_probs: list[np.ndarray] = []
+    support = np.asarray(questions[0].answers.values, dtype=float)
     start = 0
     if partial.is_file():
         prev = ResponseMatrix.load(partial)
@@ -305,34 +356,29 @@ def compute_response_matrix(
             raise ValueError(f"{partial}: partial results do not match this pool's order; delete the file")
         done_exp.append(prev.expected)
         done_valid.append(prev.valid_mass)
+        done_probs.append(prev.probs)
         start = len(prev)
     calls = requests = 0
-    bar = tqdm(
-        total=len(personas),
-        initial=start,
-        desc=f"responses {survey.name}",
-        unit="persona",
-        disable=not progress,
-        mininterval=2.0,
+    bar = progress_bar(
+        total=len(personas), initial=start, desc=f"responses {survey.name}", unit="persona", enabled=progress
     )
     for lo in range(start, len(personas), chunk_size):
         chunk = personas[lo : lo + chunk_size]
-        tensor = answer_distributions(model, chunk, questions)
+        tensor = answer_distributions(model, chunk, questions, progress=False)
         done_exp.append(tensor.expected())
         done_valid.append(tensor.valid_mass)
+        done_probs.append(tensor.probs)
         calls += tensor.usage.backend_calls
         requests += tensor.n_requests
-        _build(personas[: lo + len(chunk)], survey, ids, done_exp, done_valid, digest, model.model_id, scen, {}).save(
-            partial
-        )
+        parts = (done_exp, done_valid, done_probs, support)
+        _build(personas[: lo + len(chunk)], survey, ids, parts, digest, model.model_id, scen, {}).save(partial)
         bar.update(len(chunk))
     bar.close()
     result = _build(
         personas,
         survey,
         ids,
-        done_exp,
-        done_valid,
+        (done_exp, done_valid, done_probs, support),
         digest,
         model.model_id,
         scen,
@@ -343,7 +389,8 @@ def compute_response_matrix(
     return result
 
 
-def _build(personas, survey, ids, exp_parts, valid_parts, digest, model_id, scen, meta) -> ResponseMatrix:
+def _build(personas, survey, ids, parts, digest, model_id, scen, meta) -> ResponseMatrix:
+    exp_parts, valid_parts, prob_parts, support = parts
     expected = np.concatenate(exp_parts, axis=0)
     dims, sums = keyed_sums(survey, ids, expected)
     return ResponseMatrix(
@@ -357,4 +404,6 @@ def _build(personas, survey, ids, exp_parts, valid_parts, digest, model_id, scen
         model_id=model_id,
         scenario=scen,
         metadata=meta,
+        probs=np.concatenate(prob_parts, axis=0),
+        support=support,
     )

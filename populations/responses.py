@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from populace_lm.base import LanguageModel
 from populace_lm.budget import map_concurrent
+from populace_lm.progress import progress_bar
 from populace_lm.types import AnswerDistribution, Usage
 from populations.persona import Persona
 from scenarios.question import Question
@@ -59,7 +59,7 @@ def answer_distributions(
     personas: Sequence[Persona],
     questions: Sequence[Question],
     *,
-    progress: bool = False,
+    progress: bool = True,
     desc: str = "answers",
     max_workers: int = 1,
 ) -> ResponseTensor:
@@ -69,8 +69,9 @@ def answer_distributions(
         model: any :class:`~populace_lm.base.LanguageModel` (usually cache-wrapped).
         personas: K personas; ``persona.text`` is the system prompt.
         questions: Q questions with one common answer set.
-        progress: show a progress bar.
-        desc: progress-bar label.
+        progress: show a labelled progress bar with an ETA when the batch takes more than 2 s (off under
+            ``--quiet``, see :mod:`populace_lm.progress`).
+        desc: progress-bar label (e.g. the scenario and construction).
         max_workers: requests in flight at once (>1 only helps remote endpoints; the embedded model is serial).
 
     Returns:
@@ -92,9 +93,8 @@ def answer_distributions(
     if max_workers > 1:
         results = map_concurrent(model, requests, max_workers=max_workers)
     else:
-        results = [
-            model.answer_distribution(r) for r in tqdm(requests, desc=desc, disable=not progress, mininterval=1.0)
-        ]
+        bar = progress_bar(requests, desc=desc, unit="request", enabled=progress, delay=2.0)
+        results = [model.answer_distribution(r) for r in bar]
     done: dict[tuple[str, int], AnswerDistribution] = dict(zip(distinct, results, strict=True))
     usage = Usage()
     for dist in results:

@@ -175,8 +175,20 @@ def test_align_errors(fakes, pool_file, tmp_path, data_dir, capsys):
     assert "Z9" in capsys.readouterr().err
 
 
-def test_seed002_smoke(fakes, tmp_path, data_dir):
+def test_seed002_smoke(fakes, tmp_path, data_dir, monkeypatch):
     from experiments.exp_seed002 import main
+    from populations.aligned import AlignedPersonaBuilder
+    from scenarios.big5 import load_big5
+    from scenarios.ipip50 import ITEM_IDS
+    from scenarios.split import split_indices
+
+    aligned_to, original = [], AlignedPersonaBuilder.fit
+
+    def spy(self, pool_responses, human_responses, **kw):
+        aligned_to.append((np.asarray(pool_responses), np.asarray(human_responses)))
+        return original(self, pool_responses, human_responses, **kw)
+
+    monkeypatch.setattr(AlignedPersonaBuilder, "fit", spy)
 
     out = tmp_path / "d"
     argv = [
@@ -206,11 +218,23 @@ def test_seed002_smoke(fakes, tmp_path, data_dir):
         str(data_dir),
     ]
     assert main(argv) == 0
+    # Alignment sees only fit-half humans, and persona vectors are integer draws (not expected values).
+    big5 = load_big5(str(data_dir))
+    cols = [ITEM_IDS.index(i) for i in ("E1", "E2", "N1", "N2", "A1", "A2")]
+    fit_rows, _ = split_indices(big5.n, seed=0)
+    fit_h = big5.items[fit_rows][:, cols]
+    fit_h = fit_h[~np.isnan(fit_h).any(axis=1)]
+    assert len(aligned_to) == 5
+    for pool_x, human in aligned_to:
+        np.testing.assert_array_equal(human, fit_h)
+        assert np.array_equal(pool_x, np.rint(pool_x)) and pool_x.shape == (100, 6)
     res = json.loads((out / "results.json").read_text())
     sets = [r["set"] for r in res["in_domain"]]
     for label in ("Raw", "RandomSelect", "Resample", "IS-only", "OT-only", "pool: personagym", "pool: agent_trust"):
         assert label in sets
     assert {r["survey"] for r in res["out_of_domain"]} == {"CFCS", "Grit"}
+    assert not any("Human sample" in r["set"] for r in res["in_domain"] + res["out_of_domain"])
+    assert all(r["AMW floor"] > 0 and r["AMW sampled"] > 0 for r in res["in_domain"] + res["out_of_domain"])
     assert (out / "trait_scatter.png").stat().st_size > 10_000
     assert load_weighted_jsonl(out / "aligned_resample.jsonl").construction == "aligned"
     assert "persona-following" in (out / "report.md").read_text()
@@ -218,3 +242,15 @@ def test_seed002_smoke(fakes, tmp_path, data_dir):
     assert main(argv) == 0  # rerun: everything cached
     assert fakes.calls == calls
     assert json.loads((out / "results.json").read_text())["backend_calls_this_run"] == 0
+
+
+def test_seed002_respondent_personas_come_from_the_fit_half(data_dir):
+    from experiments.exp_seed002 import seed002_pool
+    from scenarios.big5 import load_big5
+    from scenarios.split import split_indices
+
+    n = load_big5(str(data_dir)).n
+    fit_rows, test_rows = split_indices(n, seed=7)
+    pool = seed002_pool(["big5_respondents:50"], source=str(data_dir), fit_rows=fit_rows, seed=7)
+    rows = {p.attributes["row"] for p in pool}
+    assert len(rows) == 50 and rows <= set(fit_rows.tolist()) and not rows & set(test_rows.tolist())

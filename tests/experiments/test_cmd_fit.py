@@ -1,27 +1,43 @@
+"""``populace fit`` writes one population file; ``experiment seed000`` scores with the one evaluation module."""
+
 import json
 
+import numpy as np
 import pytest
 
-from experiments import cmd_fit  # noqa: E402
-from experiments.cli import build_parser, main  # noqa: E402
+from experiments import cmd_fit
+from experiments.cli import build_parser, main
+from populations.evaluation import split_humans
+from populations.io import load_population_file
+from populations.persona import Population
+from scenarios.registry import get_scenario
 from tests.populations.mixture_fakes import make_models
 
 
-@pytest.fixture
-def fake_models(monkeypatch):
+def _rule_following_models():
+    """(crafter, respondent): the crafter aims half a point off, so no prompt names its integer target."""
     crafter, respondent = make_models()
-    monkeypatch.setattr(cmd_fit, "model_from_args", lambda args: respondent)
+    original = crafter.replies
+
+    def reply(request):
+        text = original(request)
+        value = float(text.rsplit("about ", 1)[1].rstrip("."))
+        return text.replace(f"about {value:g}", f"about {value + 0.5:g}")
+
+    crafter.replies = reply
     return crafter, respondent
 
 
-def test_fit_is_listed_in_the_cli():
-    assert "fit" in build_parser().format_help()
+@pytest.fixture
+def models(monkeypatch):
+    crafter, respondent = _rule_following_models()
+    monkeypatch.setattr(cmd_fit, "model_from_args", lambda args: respondent)
+    monkeypatch.setattr(cmd_fit, "crafter_from_args", lambda args: crafter)
+    return crafter, respondent
 
 
-@pytest.mark.parametrize("builder", ["em", "gb", "mop"])
-def test_fit_writes_prompts_weights_history_and_cost(tmp_path, data_dir, fake_models, builder, capsys):
-    out = tmp_path / "mixture.json"
-    argv = [
+def _argv(builder, out, data_dir, *extra):
+    return [
         "fit",
         "--builder",
         builder,
@@ -32,74 +48,60 @@ def test_fit_writes_prompts_weights_history_and_cost(tmp_path, data_dir, fake_mo
         "--data",
         str(data_dir),
         "--n-components",
-        "2",
+        "3",
         "--max-iter",
-        "1",
-        "--rounds",
         "2",
+        "--rounds",
+        "3",
         "--n-personas",
         "2",
         "--n-exemplars",
         "1",
+        *extra,
     ]
-    rc = main(argv)
-    printed = capsys.readouterr()
-    if builder == "mop":
-        assert rc == 0, printed.err
-    else:
-        # Without --crafter-*, the respondent crafts; this fake answers bare numbers, never a "You are" prompt:
-        # every draft fails and the command ends with a one-line error instead of a silently defaulted prompt.
-        assert rc == 2
-        assert "could not craft any" in printed.err and "no 'You are" in printed.err
-        return
-    data = json.loads(out.read_text())
-    assert {"prompts", "weights", "history", "cost", "test_scores", "split", "population"} <= set(data)
-    assert len(data["prompts"]) == len(data["weights"])
-    assert data["split"]["n_fit"] > 0 and data["test_scores"]["w1_exact"] >= 0
-    assert "test W1" in printed.out
 
 
-@pytest.mark.parametrize("builder", ["em", "gb"])
-def test_fit_with_a_crafter_that_follows_the_rules(tmp_path, data_dir, monkeypatch, builder):
-    crafter, respondent = make_models()
-    original = crafter.replies
+def test_fit_is_listed_in_the_cli():
+    assert "fit" in build_parser().format_help()
 
-    def reply(request):  # aim half a point off: the prompt never names the integer target itself
-        text = original(request)
-        value = float(text.rsplit("about ", 1)[1].rstrip("."))
-        return text.replace(f"about {value:g}", f"about {value + 0.5:g}")
 
-    crafter.replies = reply
-    monkeypatch.setattr(cmd_fit, "model_from_args", lambda args: respondent)
-    import experiments.exp_seed000 as exp
+@pytest.mark.parametrize("builder", ["em", "gb", "mop"])
+def test_fit_writes_one_population_file_with_the_fit_record(tmp_path, data_dir, models, builder, capsys):
+    out = tmp_path / "pop.json"
+    assert main(_argv(builder, out, data_dir)) == 0, capsys.readouterr().err
+    printed = capsys.readouterr().out
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "populace.population" and doc["construction"] == builder
+    pop = Population.load(out)  # what run / whatif / compare / select read
+    assert load_population_file(out).weights.tolist() == pop.weights.tolist()
+    fit = doc["fit"]
+    assert {"prompts", "weights", "history", "cost", "scores", "split"} <= set(fit)
+    assert [p.text for p in pop.personas] == fit["prompts"]
+    scores = fit["scores"]
+    assert scores["n_sampled"] == scores["floor_n"] == 1000
+    assert scores["w1_exact"] >= 0 and scores["floor_mean"] > 0
+    assert "W1 sampled" in printed and "human floor" in printed
 
-    monkeypatch.setattr(exp, "crafter_from_args", lambda args: crafter)
-    out = tmp_path / "m.json"
-    rc = main(
-        [
-            "fit",
-            "--builder",
-            builder,
-            "--scenario",
-            "dictator",
-            "--out",
-            str(out),
-            "--data",
-            str(data_dir),
-            "--n-components",
-            "3",
-            "--max-iter",
-            "2",
-            "--rounds",
-            "3",
-        ]
-    )
-    assert rc == 0
-    data = json.loads(out.read_text())
-    assert data["params"]["method"] == builder
-    assert data["fit_w1"] <= data["baseline_w1"] + 1e-9
-    assert data["cost"]["crafter"]["requests"] > 0
-    assert len(data["history"]) >= 2
+
+@pytest.mark.parametrize("builder", ["em", "gb", "mop"])
+def test_fit_sees_only_the_fit_half(tmp_path, data_dir, models, builder, monkeypatch):
+    from populations.mixture import PromptMixtureBuilder
+    from populations.mop import MixtureOfPersonasBuilder
+
+    seen = []
+    cls = MixtureOfPersonasBuilder if builder == "mop" else PromptMixtureBuilder
+    original = cls.fit
+
+    def spy(self, scenario, values):
+        seen.append(np.asarray(values))
+        return original(self, scenario, values)
+
+    monkeypatch.setattr(cls, "fit", spy)
+    assert main(_argv(builder, tmp_path / "p.json", data_dir, "--seed", "5")) == 0
+    values = get_scenario("dictator", source=str(data_dir)).human_values(str(data_dir))
+    fit, test = split_humans(values, seed=5)
+    np.testing.assert_array_equal(seen[0], fit)
+    assert seen[0].size != test.size or not np.array_equal(seen[0], test)
 
 
 def test_fit_bad_scenario_is_a_one_line_error(tmp_path, capsys):
@@ -108,54 +110,54 @@ def test_fit_bad_scenario_is_a_one_line_error(tmp_path, capsys):
     assert "unknown Big Five trait 'X'" in capsys.readouterr().err
 
 
-def test_seed000_fit_rows_and_experiment_with_fakes(tmp_path, data_dir, personas_dir, monkeypatch):
+def test_seed000_fits_on_the_fit_half_and_sets_the_floor_beside_sampled_w1(
+    tmp_path, data_dir, personas_dir, monkeypatch
+):
     import experiments.exp_seed000 as exp
+    from populations.mixture import PromptMixtureBuilder
+    from populations.mop import MixtureOfPersonasBuilder
 
-    crafter, respondent = make_models()
-    original = crafter.replies
-    crafter.replies = lambda r: original(r).replace(".", ".5.", 1) if "about" in original(r) else original(r)
+    crafter, respondent = _rule_following_models()
     small = {**exp.PROFILES["fast"], "n_personas": 2, "mop_personas": 2, "mop_exemplars": 1}
     monkeypatch.setitem(exp.PROFILES, "fast", small)
     monkeypatch.setenv("POPULACE_PERSONAS", str(personas_dir))
-    rows = exp.fit_rows(respondent, "dictator", source=str(data_dir), seed=0, crafter=crafter)
-    keys = {"scenario", "population", "metric", "value", "n_agents", "valid_mass", "parse_failure_rate", "llm_calls"}
-    assert all(keys <= set(r) for r in rows)
-    assert {r["population"] for r in rows} == {"em", "gb"}
-    w1 = {r["population"]: r["value"] for r in rows if r["metric"] == "w1"}
-    assert all(v >= 0 for v in w1.values())
+    seen: dict[str, list[np.ndarray]] = {"mixture": [], "mop": []}
+    for key, cls in (("mixture", PromptMixtureBuilder), ("mop", MixtureOfPersonasBuilder)):
+        original = cls.fit
+
+        def spy(self, scenario, values, _orig=original, _key=key):
+            seen[_key].append(np.asarray(values))
+            return _orig(self, scenario, values)
+
+        monkeypatch.setattr(cls, "fit", spy)
     payload = exp.run_seed000(
         respondent,
         tmp_path,
         scenarios=["dictator"],
         source=str(data_dir),
+        seed=3,
         crafter=crafter,
         repeats=3,
         log=lambda *_: None,
     )
+    values = get_scenario("dictator", source=str(data_dir)).human_values(str(data_dir))
+    fit, _ = split_humans(values, seed=3)
+    assert len(seen["mixture"]) == 2 and len(seen["mop"]) == 1
+    for v in [*seen["mixture"], *seen["mop"]]:
+        np.testing.assert_array_equal(v, fit)
+    labels = {r["construction"] for r in payload["records"]}
+    assert labels == {"fixed_prompt", "random_persona:personahub", "random_persona:personachat"} | {
+        "demographic_persona",
+        "mop",
+        "em",
+        "gb",
+    }
+    assert all(r["n_sampled"] == r["floor_n"] for r in payload["records"])
     table = (tmp_path / "table.md").read_text()
-    for row in ("human_1000", "fixed_prompt", "random_persona:personahub", "demographic_persona", "mop", "em", "gb"):
-        assert f"| {row} |" in table
+    sampled = table.split("## W1 sampled")[1].split("## W1 exact")[0]
+    exact = table.split("## W1 exact")[1].split("##")[0]
+    assert "**human floor**" in sampled and "**human floor**" not in exact
+    assert "| EM K (dictator) | 3 | 50 | yes |" in table  # the fast profile's difference from the paper is printed
     assert (tmp_path / "hist_dictator.png").stat().st_size > 1000
     saved = json.loads((tmp_path / "seed000.json").read_text())
     assert saved["records"] == json.loads(json.dumps(payload["records"]))
-    fit_w1 = {r["population"]: r["value"] for r in saved["records"] if r["metric"] == "w1_fit"}
-    assert fit_w1["em"] <= fit_w1["fixed_prompt"] + 1e-6 and fit_w1["gb"] <= fit_w1["fixed_prompt"] + 1e-6
-
-
-def test_demo_row_producer_fits_on_the_demo_split(data_dir):
-    import numpy as np
-
-    import experiments.exp_seed000 as exp
-    from experiments.demo import ScenarioData
-    from scenarios.registry import get_scenario
-
-    crafter, respondent = make_models()
-    original = crafter.replies
-    crafter.replies = lambda r: original(r).replace(".", ".5.", 1)
-    values = get_scenario("dictator", source=str(data_dir)).human_values(str(data_dir))
-    data = ScenarioData(scenario=get_scenario("dictator"), fit=values[::2], test=values[1::2])
-    label, result = exp.demo_row("gb", crafter=crafter)(respondent, data, np.random.default_rng(0))
-    assert label == "gb" and result.pmf.shape == (101,)
-    assert {r["metric"] for r in result.records} >= {"w1", "mean", "sd"}
-    with pytest.raises(ValueError, match="method must be 'em' or 'gb'"):
-        exp.demo_row("mop")

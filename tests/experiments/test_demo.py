@@ -11,6 +11,7 @@ from experiments.cli import main
 from experiments.demo import run_demo
 from populace_lm.cache import CachedModel
 from populace_lm.fakes import KnownDistributionModel
+from scenarios.registry import get_scenario
 
 
 def _uniform(msgs, answers):
@@ -20,25 +21,84 @@ def _uniform(msgs, answers):
 def test_run_demo_with_a_known_model_writes_all_files(tmp_path, data_dir):
     model = CachedModel(KnownDistributionModel(_uniform), tmp_path / "c.sqlite")
     records = run_demo(model, tmp_path / "out", source=str(data_dir), seed=3)
-    for name in ("scores.json", "report.md", "histograms.png", "run.json"):
+    for name in ("scores.json", "report.md", "histograms.png", "run.json", "details.json"):
         assert (tmp_path / "out" / name).is_file()
-    keys = {"scenario", "population", "metric", "value", "n_agents", "valid_mass", "parse_failure_rate", "llm_calls"}
+    keys = {"w1_exact", "w1_sampled_mean", "w1_sampled_sd", "floor_mean", "floor_sd", "floor_n", "n_sampled"}
     assert all(keys <= set(r) for r in records)
-    w1 = {(r["scenario"], r["population"]): r["value"] for r in records if r["metric"] == "w1"}
-    # Uniform Likert answers give a trait-sum mean of 30 (humans: 30.1): W1 is the spread mismatch, well above
-    # the 1,000-human floor; the uniform 0–100 dictator is far from the humans' mean of 25.7.
-    assert w1[("bigfive:E", "human_1000")] < 1.0 < w1[("bigfive:E", "fixed_prompt")]
-    mean = {r["scenario"]: r["value"] for r in records if r["metric"] == "mean" and r["population"] == "fixed_prompt"}
-    assert mean["bigfive:E"] == pytest.approx(30.0) and mean["dictator"] == pytest.approx(50.0)
+    assert all(r["floor_n"] == r["n_sampled"] == 1000 for r in records)
+    row = {r["scenario"]: r for r in records}
+    # Uniform Likert answers give a trait-sum mean of 30 (humans: 30.1): the spread mismatch puts the sampled W1
+    # well above the floor of 1,000 test humans; the uniform 0–100 dictator is far from the humans' mean of 25.7.
+    assert row["bigfive:E"]["w1_sampled_mean"] > 2 * row["bigfive:E"]["floor_mean"]
+    assert row["bigfive:E"]["mean_exact"] == pytest.approx(30.0) and row["dictator"]["mean_exact"] == pytest.approx(
+        50.0
+    )
     again = run_demo(model, tmp_path / "out2", source=str(data_dir), seed=3)
     assert again == records and model.stats()["misses"] == 11
+    assert (tmp_path / "out" / "scores.json").read_bytes() == (tmp_path / "out2" / "scores.json").read_bytes()
 
 
-def test_demo_seed_changes_the_split(tmp_path, data_dir):
+def test_demo_uses_the_one_split_and_seed_changes_it(tmp_path, data_dir, monkeypatch):
+    import experiments.demo as demo
+    from populations.evaluation import split_humans
+
+    seen = []
+    original = demo.human_floor
+
+    def spy(test, **kw):
+        seen.append(test)
+        return original(test, **kw)
+
+    monkeypatch.setattr(demo, "human_floor", spy)
     model = KnownDistributionModel(_uniform)
     a = run_demo(model, tmp_path / "a", source=str(data_dir), seed=1, scenarios=["dictator"])
     b = run_demo(model, tmp_path / "b", source=str(data_dir), seed=2, scenarios=["dictator"])
     assert a != b
+    values = get_scenario("dictator", source=str(data_dir)).human_values(str(data_dir))
+    np.testing.assert_array_equal(seen[0], split_humans(values, seed=1)[1])  # the floor and scores use the test half
+
+
+def test_a_builder_that_cannot_craft_falls_back_and_the_report_says_why(tmp_path, data_dir):
+    # The uniform fake never writes a "You are …" prompt: every craft fails; the demo still finishes.
+    model = KnownDistributionModel(_uniform)
+    records = run_demo(
+        model,
+        tmp_path / "o",
+        source=str(data_dir),
+        seed=0,
+        scenarios=["dictator"],
+        constructions=["fixed_prompt", "gb"],
+    )
+    gb = next(r for r in records if r["construction"] == "gb")
+    assert gb["fallback"] is True and gb["n_crafted"] == 0 and gb["n_failed"] >= 1
+    assert any("You are" in k for k in gb["failure_reasons"])
+    report = (tmp_path / "o" / "report.md").read_text()
+    crafting = report.split("## Crafting per row")[1].split("##")[0]
+    assert "| dictator | gb | 0 |" in crafting and "| yes |" in crafting and "You are" in crafting
+
+
+def test_tables_set_the_floor_beside_sampled_w1_only(tmp_path, data_dir):
+    run_demo(KnownDistributionModel(_uniform), tmp_path / "o", source=str(data_dir), seed=0, scenarios=["dictator"])
+    report = (tmp_path / "o" / "report.md").read_text()
+    sampled = report.split("## W1 to held-out humans, sampled, beside the human floor")[1].split("##")[0]
+    exact = report.split("## W1 exact")[1].split("##")[0]
+    assert "human floor" in sampled and "w1_sampled_mean" in sampled
+    assert "**human floor**" not in exact and "floor_mean" not in exact
+    header = report.split("## All columns")[1].split("\n")[2]
+    cols = [c.strip() for c in header.strip("|").split("|")]
+    assert cols.index("human floor (n humans, mean ± sd)") == cols.index("W1 sampled (n agents, mean ± sd)") + 1
+    assert all("exact" not in cols[i] for i in (cols.index("human floor (n humans, mean ± sd)") - 1,))
+
+
+def test_plan_prints_settings_and_an_estimate_without_a_model(capsys, monkeypatch, tmp_path):
+    def no_model(args):
+        raise AssertionError("--plan must not load a model")
+
+    monkeypatch.setattr("experiments.common.model_from_args", no_model)
+    assert main(["demo", "--out", str(tmp_path), "--plan"]) == 0
+    out = capsys.readouterr().out
+    assert "| EM | K=3" in out and "LLM requests" in out
+    assert "| bigfive:E | fixed_prompt | 10 | 0 | 0 | 10 |" in out
 
 
 def test_unknown_scenario_or_construction_is_a_one_line_error(capsys, tmp_path):
@@ -46,7 +106,9 @@ def test_unknown_scenario_or_construction_is_a_one_line_error(capsys, tmp_path):
     err = capsys.readouterr().err
     assert err.startswith("populace: error: unknown scenario 'chess'") and "Traceback" not in err
     assert main(["demo", "--out", str(tmp_path), "--constructions", "fixed_prompt,magic"]) == 2
-    assert "unknown construction(s) ['magic']" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "unknown construction(s) ['magic']; use ['em', 'fixed_prompt', 'gb']" in err
+    assert len(err.strip().splitlines()) == 1
 
 
 def test_bad_scale_and_missing_gguf_are_one_line_errors(capsys, tmp_path):

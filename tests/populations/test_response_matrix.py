@@ -134,3 +134,29 @@ def test_embedded_model_small(survey, tmp_path, embedded_model):
     assert m.expected.shape == (2, 2)
     assert ((m.expected >= 1) & (m.expected <= 5)).all()
     assert (m.valid_mass > 0).all()
+
+
+def test_integer_draws_come_from_the_exact_item_pmfs(survey, tmp_path):
+    model = KnownDistributionModel(_dist)
+    m = compute_response_matrix(model, _pool(), survey, cache_dir=tmp_path, item_ids=ITEMS, progress=False)
+    assert m.probs.shape == (7, 4, 5) and m.support.tolist() == [1.0, 2.0, 3.0, 4.0, 5.0]
+    draws = m.draw_answers(np.random.default_rng(0), 3)
+    assert draws.shape == (3, 7, 4)
+    levels = np.array([i % 5 + 1 for i in range(7)], dtype=float)
+    # persona "level L" answers L with probability ~1: every draw is exactly L (an off-by-one gives L±1)
+    np.testing.assert_array_equal(draws, np.broadcast_to(levels[None, :, None], (3, 7, 4)))
+    loaded = ResponseMatrix.load(next(tmp_path.glob("responses-*.parquet")))
+    np.testing.assert_allclose(loaded.probs, m.probs, atol=1e-12)
+    np.testing.assert_array_equal(loaded.draw_answers(np.random.default_rng(0), 3), draws)
+
+
+def test_integer_draws_keep_the_spread_that_expected_answers_lose(survey, tmp_path):
+    uniform = KnownDistributionModel(lambda msgs, answers: np.ones(answers.size))
+    m = compute_response_matrix(uniform, _pool(40), survey, cache_dir=tmp_path, item_ids=ITEMS, progress=False)
+    np.testing.assert_allclose(m.expected, 3.0, atol=1e-9)  # no spread at all
+    a = m.draw_answers(np.random.default_rng(1), 50)
+    freq = np.bincount(a.astype(int).ravel(), minlength=6)[1:] / a.size
+    np.testing.assert_allclose(freq, 0.2, atol=0.015)  # the uniform pmf, 8,000 draws
+    assert not np.array_equal(a, m.draw_answers(np.random.default_rng(2), 50))
+    with pytest.raises(ValueError, match="draws must be >= 1"):
+        m.draw_answers(np.random.default_rng(0), 0)

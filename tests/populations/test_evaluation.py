@@ -1,0 +1,174 @@
+"""The one evaluation module: split, disjoint floor, exact vs sampled W1, vector scores, records."""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+import pytest
+
+from alignment import average_marginal_wasserstein, wasserstein_1d
+from populations.evaluation import (
+    COLUMN_KINDS,
+    FloorResult,
+    floor_size,
+    human_floor,
+    inverse_cdf_sample,
+    score_distribution,
+    score_population,
+    score_records,
+    score_vectors,
+    split_humans,
+)
+from scenarios.split import split_indices
+from tests.populations.mixture_fakes import bimodal
+
+SUPPORT = np.arange(101.0)
+
+
+@cache
+def _true_pmf(n: int = 400_000) -> np.ndarray:
+    """The generating distribution of :func:`bimodal` (a huge sample's histogram)."""
+    counts = np.bincount(bimodal(n, seed=99).astype(int), minlength=101)
+    return counts / counts.sum()
+
+
+@pytest.fixture(scope="module")
+def halves():
+    return split_humans(bimodal(20000), seed=0)
+
+
+def test_split_is_the_one_row_split_for_values_and_vectors():
+    x = np.arange(50.0)
+    fit, test = split_humans(x, seed=4)
+    fit_idx, test_idx = split_indices(50, seed=4)
+    np.testing.assert_array_equal(fit, fit_idx)
+    np.testing.assert_array_equal(test, test_idx)
+    vf, vt = split_humans(np.column_stack([x, -x]), seed=4)  # response vectors: the same rows
+    np.testing.assert_array_equal(vt[:, 0], test)
+    assert not np.array_equal(split_humans(x, seed=5)[1], test)
+    with pytest.raises(ValueError, match="leaves an empty half"):
+        split_humans([1.0], seed=0)
+
+
+def test_floor_compares_n_humans_with_the_remaining_humans():
+    x = np.arange(40.0) ** 1.5  # distinct values: any overlap or wrong partition changes the distance
+    got = human_floor(x, n=10, repeats=3, rng=7)
+    rng = np.random.default_rng(7)
+    expected = []
+    for _ in range(3):
+        perm = rng.permutation(40)
+        expected.append(wasserstein_1d(x[perm[:10]], x[perm[10:]]))
+    assert got == FloorResult(mean=float(np.mean(expected)), sd=float(np.std(expected, ddof=1)), n=10, repeats=3)
+    with pytest.raises(ValueError, match="must be smaller than the number of humans"):
+        human_floor(x, n=40, rng=0)
+    assert floor_size(5000) == 1000 and floor_size(900) == 450
+    with pytest.raises(ValueError, match="at least 2 test humans"):
+        floor_size(1)
+
+
+def test_vector_floor_is_amw_on_disjoint_rows():
+    h = np.random.default_rng(0).normal(size=(60, 3))
+    got = human_floor(h, n=20, repeats=1, rng=3)
+    perm = np.random.default_rng(3).permutation(60)
+    assert got.mean == pytest.approx(average_marginal_wasserstein(h[perm[:20]], h[perm[20:]]), abs=1e-12)
+
+
+@pytest.mark.parametrize(("pmf", "only"), [([0, 1, 0], 1), ([1, 0, 0], 0), ([0, 0, 1], 2), ([0, 0.0, 5.0], 2)])
+def test_inverse_cdf_never_draws_a_zero_probability_answer(pmf, only):
+    idx = inverse_cdf_sample(pmf, 2000, np.random.default_rng(0))
+    assert set(idx.tolist()) == {only}
+
+
+def test_inverse_cdf_frequencies_match_the_pmf():
+    p = np.array([0.1, 0.0, 0.6, 0.3])
+    idx = inverse_cdf_sample(p, 100_000, np.random.default_rng(1))
+    freq = np.bincount(idx, minlength=4) / idx.size
+    assert np.abs(freq - p).max() < 0.006  # 4 binomial SDs at n = 1e5
+    with pytest.raises(ValueError, match="positive mass"):
+        inverse_cdf_sample([0.0, 0.0], 3, np.random.default_rng(0))
+
+
+def test_a_perfect_model_sits_at_the_floor_only_when_sampled(halves):
+    # The issue's bimodal case: exact W1 of the true distribution is far below the sampled floor, so placing it
+    # beside the floor makes any model look "better than humans". Sampled at the floor's n, it matches the floor.
+    _, test = halves
+    floor = human_floor(test, n=floor_size(test.size), repeats=30, rng=1)
+    perfect = score_distribution(_true_pmf(), SUPPORT, test, n=floor.n, repeats=30, rng=2)
+    assert perfect["w1_exact"] < 0.5 * floor.mean
+    assert 0.67 * floor.mean < perfect["w1_sampled_mean"] < 1.5 * floor.mean
+    assert perfect["n_sampled"] == floor.n and perfect["repeats"] == 30
+    shifted = np.roll(_true_pmf(), 3)  # a biased model: every answer 3 points higher
+    biased = score_distribution(shifted, SUPPORT, test, n=floor.n, repeats=10, rng=2)
+    assert biased["w1_sampled_mean"] > 2.0 * floor.mean
+
+
+def test_sampled_score_is_seeded(halves):
+    _, test = halves
+    a = score_distribution(_true_pmf(), SUPPORT, test, n=300, repeats=4, rng=5)
+    b = score_distribution(_true_pmf(), SUPPORT, test, n=300, repeats=4, rng=5)
+    c = score_distribution(_true_pmf(), SUPPORT, test, n=300, repeats=4, rng=6)
+    assert a == b and a != c
+    with pytest.raises(ValueError, match="pmf has shape"):
+        score_distribution([0.5, 0.5], SUPPORT, test, n=3, rng=0)
+
+
+def test_score_vectors_sets_sampled_beside_a_disjoint_floor():
+    rng = np.random.default_rng(0)
+    human = rng.integers(1, 6, size=(1200, 3)).astype(float)
+    same = rng.integers(1, 6, size=(400, 3)).astype(float)
+    out = score_vectors(same, human, n=200, repeats=3, rng=1, metrics=("amw", "sliced_w"))
+    assert out["n"] == 200 and out["repeats"] == 3
+    for m in ("amw", "sliced_w"):
+        assert 0.5 * out[m]["floor_mean"] < out[m]["sampled_mean"] < 2.0 * out[m]["floor_mean"]
+    shifted = np.clip(same + 1, 1, 6)
+    far = score_vectors(shifted, human, n=200, repeats=3, rng=1, metrics=("amw",))
+    assert far["amw"]["sampled_mean"] > 5 * far["amw"]["floor_mean"]
+    with pytest.raises(ValueError, match="fewer than the 1200 test humans"):
+        score_vectors(same, human, n=1200, repeats=1, rng=0)
+
+
+def test_score_vectors_honours_weights():
+    human = np.random.default_rng(0).integers(1, 6, size=(300, 2)).astype(float)
+    sim = np.array([[1.0, 1.0], [5.0, 5.0]])
+    only_fives = score_vectors(sim, human, n=50, repeats=2, rng=0, weights=[0.0, 1.0], metrics=("amw",))
+    direct = average_marginal_wasserstein(np.full((50, 2), 5.0), human)
+    assert only_fives["amw"]["sampled_mean"] == pytest.approx(direct, abs=1e-9)
+
+
+def test_records_refuse_a_sampled_score_of_another_n_and_name_every_column_kind(halves):
+    _, test = halves
+    floor = human_floor(test, n=500, repeats=2, rng=0)
+    scores = score_distribution(_true_pmf(), SUPPORT, test, n=400, repeats=2, rng=0)
+    with pytest.raises(ValueError, match="draw as many agents as the floor"):
+        score_records(scenario="s", construction="c", scores=scores, floor=floor, valid_mass=1.0, llm_calls=0)
+    scores = score_distribution(_true_pmf(), SUPPORT, test, n=500, repeats=2, rng=0)
+    rec = score_records(
+        scenario="s", construction="em", scores=scores, floor=floor, valid_mass=0.9, llm_calls=7, n_failed=2
+    )
+    assert set(rec) <= set(COLUMN_KINDS)
+    assert rec["parse_failure_rate"] == pytest.approx(0.1) and rec["floor_n"] == rec["n_sampled"] == 500
+
+
+def test_score_population_mixes_components_by_weight(halves):
+    class Sc:
+        name = "toy"
+        support = SUPPORT
+
+    _, test = halves
+    floor = human_floor(test, n=300, repeats=2, rng=0)
+    a, b = np.zeros(101), np.zeros(101)
+    a[20], b[80] = 1.0, 1.0
+    rec, pmf = score_population(
+        scenario=Sc,
+        construction="mix",
+        weights=[0.25, 0.75],
+        component_pmfs=[a, b],
+        valid_mass=[1.0, 0.6],
+        test=test,
+        floor=floor,
+        llm_calls=2,
+        rng=0,
+    )
+    assert pmf[20] == pytest.approx(0.25) and pmf[80] == pytest.approx(0.75)
+    assert rec["mean_exact"] == pytest.approx(65.0) and rec["valid_mass"] == pytest.approx(0.7)
