@@ -93,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
 
     from experiments.cmd_run import command_line
     from experiments.common import model_from_args
-    from experiments.study import prepare_study, run_study, write_study
+    from experiments.reporting import cache_stats, write_study
+    from experiments.study import prepare_study, run_study
     from populace_lm.progress import set_progress
-    from simulator.runner import cache_stats
 
     if args.quiet:
         set_progress(False)

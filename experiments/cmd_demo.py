@@ -31,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from experiments.demo import DEFAULT_SCENARIOS, plan_demo, resolve_constructions, run_demo
-    from experiments.report import records_table
+    from experiments.reporting import records_table
     from scenarios.registry import get_scenario
 
     scenarios = tuple(s.strip() for s in args.scenarios.split(",") if s.strip()) if args.scenarios else None

@@ -1,6 +1,6 @@
 """``populace fit --builder em|gb|mop --scenario NAME --out population.json``: fit a population to human data.
 
-Splits the scenario's human rows with the one seeded split (:func:`populations.evaluation.split_humans`), fits the
+Splits the scenario's human rows with the one seeded split (:func:`populations.evaluation.human_split`), fits the
 builder on the fit half only, scores it on the test half with :mod:`populations.evaluation` (W1 sampled beside the
 human floor, W1 exact apart) and writes **one population file**: a ``populace.population`` document (personas =
 the fitted prompts, weights) that ``run``, ``whatif``, ``compare`` and ``select`` read, carrying the full fit record
@@ -60,12 +60,11 @@ def run(args: argparse.Namespace) -> int:
     """Fit on the fit half, score on the test half, write one population file, print a summary."""
     import numpy as np
 
-    from populations.evaluation import builder_fit_info, floor_size, human_floor, score_population, split_humans
+    from populations.evaluation import builder_fit_info, floor_size, human_floor, human_split, score_population
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(args.scenario, source=args.data)
-    values = scenario.human_values(args.data)
-    fit, test = split_humans(values, seed=args.seed, fit_fraction=args.fit_fraction)
+    fit, test = human_split(scenario, seed=args.seed, source=args.data, fit_fraction=args.fit_fraction)
     builder = make_builder(args)
     model = model_from_args(args)
     crafter = crafter_from_args(args) if args.builder != "mop" else None

@@ -2,7 +2,7 @@
 
 For each scenario (the Extraversion trait sum of the IPIP-50 and the dictator game by default):
 
-1. split the human rows with the one seeded split (:func:`populations.evaluation.split_humans`);
+1. split the human rows with the one seeded split (:func:`populations.evaluation.human_split`);
 2. build each construction — ``fixed_prompt`` (one default system prompt), ``em`` and ``gb`` (prompt mixtures of
    Algorithms 1 and 2, fitted on the **fit** half only, ``fast`` sizes) — and read every component's exact answer
    distribution from the model's next-token probabilities (one request per distinct system prompt and question,
@@ -34,9 +34,9 @@ from populations.evaluation import (
     builder_fit_info,
     floor_size,
     human_floor,
+    human_split,
     population_pmfs,
     score_population,
-    split_humans,
 )
 from scenarios.registry import OneDimScenario, get_scenario
 
@@ -247,7 +247,7 @@ def resolve_constructions(names: Sequence[str]) -> dict[str, Construction]:
 def load_scenario_data(name: str, *, source: str | None, seed: int, rng: np.random.Generator) -> ScenarioData:
     """Resolve a scenario, split its humans with the one split and compute the floor on the test half."""
     scenario = get_scenario(name, source=source)
-    fit, test = split_humans(scenario.human_values(source), seed=seed)
+    fit, test = human_split(scenario, seed=seed, source=source)
     floor = human_floor(test, n=floor_size(test.size, FLOOR_N), repeats=REPEATS, rng=rng)
     return ScenarioData(scenario=scenario, fit=fit, test=test, floor=floor)
 
@@ -270,7 +270,7 @@ def run_demo(
     Returns:
         The score records (also in ``scores.json``), one per (scenario, construction).
     """
-    from experiments.report import write_histograms, write_report
+    from experiments.reporting import write_histograms, write_report
 
     builds = constructions if isinstance(constructions, dict) else resolve_constructions(list(constructions))
     out = Path(out_dir)

@@ -238,7 +238,7 @@ def run_scenario(
 ) -> dict[str, Any]:
     """All constructions on one scenario: records, pmfs for the figure, fitted mixtures and costs.
 
-    Every construction sees only the fit half (``split_humans(..., seed=seed)``); the test half is used only by
+    Every construction sees only the fit half (``human_split(scenario, seed=seed)``); the test half is used only by
     :func:`populations.evaluation.score_population`.
     """
     from experiments.demo import fit_mixture
@@ -246,16 +246,16 @@ def run_scenario(
     from populations.evaluation import (
         floor_size,
         human_floor,
+        human_split,
         population_pmfs,
         score_population,
-        split_humans,
     )
     from populations.mop import MixtureOfPersonasBuilder
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(name, source=source)
     settings = scenario_settings(profile, scenario.name)
-    fit, test = split_humans(scenario.human_values(source), seed=seed)
+    fit, test = human_split(scenario, seed=seed, source=source)
     root = np.random.SeedSequence([seed, 0x5EED000])
     floor_seq, *row_seqs = root.spawn(1 + len(constructions_for(settings)))
     floor = human_floor(test, n=floor_size(test.size, FLOOR_N), repeats=repeats, rng=np.random.default_rng(floor_seq))
@@ -332,7 +332,7 @@ def run_scenario(
 
 def _table(records: Sequence[dict[str, Any]], scenarios: Sequence[str]) -> tuple[str, str, str, str]:
     """Markdown tables: sampled W1 with the floor row, exact W1, crafting outcomes, requests."""
-    from experiments.report import crafting_table, score_pivot
+    from experiments.reporting import crafting_table, score_pivot
 
     calls_rows = list(dict.fromkeys(r["construction"] for r in records))
     cell = {(r["construction"], r["scenario"]): r for r in records}

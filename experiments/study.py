@@ -41,7 +41,7 @@ import math
 import os
 import time
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,7 +60,6 @@ __all__ = [
     "plan_study",
     "prepare_study",
     "run_study",
-    "write_study",
 ]
 
 
@@ -409,58 +408,22 @@ def load_study(path: str | os.PathLike[str]) -> Study:
 
 
 # =============================================================================================== adapters
-# ---- ADAPTER (one place; switch after merging h3/h4/h5) ----------------------------------------------------------
-# * human values: ``scenario.human_values(source=...)`` returns every human; the split is
-#   :func:`scenarios.split.split_indices` on those rows, which is what ``populations.evaluation.split_humans(values,
-#   seed=..., fit_fraction=...)`` and ``Scenario.human_values(split=..., seed=...)`` do after the merge.
-# * floor and scores: the new ``human_floor(test, n=, repeats=, rng=) -> FloorResult`` and
-#   ``score_distribution(pmf, support, test, n=, repeats=, rng=)`` when ``populations.evaluation`` has them,
-#   else the same computation from the current module (``human_floor`` returning a dict, ``evaluate_mixture``).
-# * MoP: ``MixtureOfPersonas`` or the current ``MixtureOfPersonasBuilder``.
-# * population files: ``load_population_file``, plus a ``populace.prompt_mixture``/``populace.mop`` fit record
-#   with a ``population`` sub-document until ``populations.io`` reads those itself.
 def _load_scenario(spec: str, source: str | None) -> Any:
     from scenarios.registry import get_scenario
 
     return get_scenario(spec, source=source)
 
 
-def _human_values(scenario: Any, source: str | None) -> np.ndarray:
-    return np.asarray(scenario.human_values(source=source), dtype=float)
+def _floor(test: np.ndarray, *, n: int, repeats: int, rng: np.random.Generator) -> Any:
+    from populations.evaluation import human_floor
 
-
-def _split(values: np.ndarray, *, seed: int, fit_fraction: float) -> tuple[np.ndarray, np.ndarray]:
-    from scenarios.split import split_indices
-
-    fit_idx, test_idx = split_indices(values.shape[0], seed=seed, fit_fraction=fit_fraction)
-    return fit_idx, test_idx
-
-
-@dataclass(frozen=True)
-class _Floor:
-    mean: float
-    sd: float
-    n: int
-    repeats: int
-
-
-def _floor(test: np.ndarray, *, n: int, repeats: int, rng: np.random.Generator) -> _Floor:
-    from populations import evaluation
-
-    if hasattr(evaluation, "score_distribution"):
-        f = evaluation.human_floor(test, n=n, repeats=repeats, rng=rng)
-        return _Floor(float(f.mean), float(f.sd), int(f.n), int(f.repeats))
-    f = evaluation.human_floor(test, n=n, repeats=repeats, rng=rng)
-    return _Floor(float(f["w1_mean"]), float(f["w1_sd"]), int(f["n"]), int(f["repeats"]))
+    return human_floor(test, n=n, repeats=repeats, rng=rng)
 
 
 def _score(pmf: np.ndarray, support: np.ndarray, test: np.ndarray, *, n: int, repeats: int, rng: Any) -> dict:
-    from populations import evaluation
+    from populations.evaluation import score_distribution
 
-    if hasattr(evaluation, "score_distribution"):
-        s = evaluation.score_distribution(pmf, support, test, n=n, repeats=repeats, rng=rng)
-        return {k: s[k] for k in ("w1_exact", "w1_sampled_mean", "w1_sampled_sd")}
-    s = evaluation.evaluate_mixture([1.0], pmf[None], support, test, n_prompts=n, repeats=repeats, rng=rng)
+    s = score_distribution(pmf, support, test, n=n, repeats=repeats, rng=rng)
     return {k: s[k] for k in ("w1_exact", "w1_sampled_mean", "w1_sampled_sd")}
 
 
@@ -480,39 +443,25 @@ def _mop_class() -> Any:
 
 def _load_population(path: str) -> Any:
     from populations.io import load_population_file
-    from populations.persona import Population
 
-    p = Path(path)
-    try:
-        doc = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        doc = None
-    if isinstance(doc, dict) and doc.get("kind") != "populace.population" and isinstance(doc.get("population"), dict):
-        try:
-            return Population.from_dict(doc["population"])
-        except (KeyError, TypeError, ValueError) as exc:
-            raise StudyError(f"{p}: population: {exc}") from exc
-    return load_population_file(p)
+    return load_population_file(path)
 
 
-# ---- END ADAPTER -------------------------------------------------------------------------------------------------
-
-
-def _big5_fit_rows(scenario: Any, fit_idx: np.ndarray, source: str | None) -> np.ndarray | None:
+def _big5_fit_rows(scenario: Any, *, seed: int, fit_fraction: float, source: str | None) -> np.ndarray | None:
     """BIG5 rows a demographic persona may come from: the fit half's rows for a Big Five scenario, else all rows.
 
-    For a ``bigfive:*`` scenario the humans *are* BIG5 respondents (complete cases of the trait), so the
-    demographic personas are drawn only from the fit half's respondents; for other scenarios the BIG5 respondents
-    are not the scenario's humans and every row may be used (None).
+    For a ``bigfive:*`` scenario the humans *are* BIG5 respondents, split by rows with the one split
+    (:func:`scenarios.split.split_indices`, as :func:`populations.evaluation.human_split` does), so the demographic
+    personas are drawn only from the fit half's respondents; for other scenarios the BIG5 respondents are not the
+    scenario's humans and every row may be used (None).
     """
     if not str(getattr(scenario, "name", "")).startswith("bigfive:"):
         return None
     from scenarios.big5 import load_big5
+    from scenarios.split import split_indices
 
-    survey, dim = scenario.survey, scenario.dimension
-    scores = survey.score(load_big5(source).items)[:, survey.dimensions.index(dim)]
-    rows = np.flatnonzero(~np.isnan(scores))  # the rows behind scenario.human_values(), in order
-    return rows[fit_idx]
+    fit_rows, _ = split_indices(load_big5(source).items.shape[0], seed=seed, fit_fraction=fit_fraction)
+    return fit_rows
 
 
 # =============================================================================================== runners
@@ -532,7 +481,7 @@ def _build(
     c: Construction,
     scenario: Any,
     fit: np.ndarray,
-    fit_idx: np.ndarray,
+    demographic_rows: np.ndarray | None,
     model: Any,
     *,
     source: str | None,
@@ -554,7 +503,7 @@ def _build(
         from populations.persona import Population
         from populations.pool_builders import big5_respondent_pool
 
-        rows = _big5_fit_rows(scenario, fit_idx, source)
+        rows = demographic_rows
         personas = big5_respondent_pool(source, n=p["n_personas"], rng=c.seed, rows=rows)
         pop = Population(
             personas=personas,
@@ -764,14 +713,15 @@ class PreparedScenario:
     Attributes:
         scenario: the scenario object.
         fit: fit-half human values, shape ``(n_fit,)``.
-        fit_idx: their rows among the scenario's humans, shape ``(n_fit,)``.
+        demographic_rows: BIG5 rows demographic personas may come from (the fit half's for a Big Five
+            scenario; None = any row).
         test: test-half human values, shape ``(n_test,)``.
         floor: the human floor on the test half (``n``, ``repeats``, mean, sd).
     """
 
     scenario: Any
     fit: np.ndarray
-    fit_idx: np.ndarray
+    demographic_rows: np.ndarray | None
     test: np.ndarray
     floor: Any
 
@@ -782,6 +732,7 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
     Raises:
         StudyError: an unknown scenario or too few humans, naming the study file and the key.
     """
+    from populations.evaluation import human_split
     from scenarios.errors import ScenarioError
 
     prepared = []
@@ -790,17 +741,16 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
             scenario = _load_scenario(spec, study.data)
         except ScenarioError as exc:
             raise StudyError(f"{study.path}: scenarios: {exc}") from exc
-        values = _human_values(scenario, study.data)
         try:
-            fit_idx, test_idx = _split(values, seed=study.split_seed, fit_fraction=study.fit_fraction)
+            fit, test = human_split(scenario, seed=study.split_seed, source=study.data, fit_fraction=study.fit_fraction)
         except ValueError as exc:
             raise StudyError(f"{study.path}: split: scenario {scenario.name!r}: {exc}") from exc
-        test = values[test_idx]
+        rows = _big5_fit_rows(scenario, seed=study.split_seed, fit_fraction=study.fit_fraction, source=study.data)
         n = int(min(study.agents, test.size // 2))
         if n < 1:
             raise StudyError(f"{study.path}: scenario {scenario.name!r} has {test.size} test humans; need at least 2")
         floor = _floor(test, n=n, repeats=study.repeats, rng=_seed("floor", study.seed, scenario.name))
-        prepared.append(PreparedScenario(scenario, values[fit_idx], fit_idx, test, floor))
+        prepared.append(PreparedScenario(scenario, fit, rows, test, floor))
     return prepared
 
 
@@ -832,7 +782,7 @@ def run_study(
     jobs = [(s, c) for s in prepared for c in study.constructions]
     bar = progress_bar(total=len(jobs), desc="constructions", unit="fit", enabled=progress)
     for ps, c in jobs:
-        scenario, fit, fit_idx, test, floor = ps.scenario, ps.fit, ps.fit_idx, ps.test, ps.floor
+        scenario, fit, rows, test, floor = ps.scenario, ps.fit, ps.demographic_rows, ps.test, ps.floor
         support = np.asarray(scenario.support, dtype=float)
         humans[scenario.name] = (support, test)
         bar.set_postfix_str(f"{c.name} on {scenario.name}")
@@ -847,7 +797,7 @@ def run_study(
             "n_test": int(test.size),
         }
         try:
-            built = _build(c, scenario, fit, fit_idx, metered, source=study.data, progress=progress)
+            built = _build(c, scenario, fit, rows, metered, source=study.data, progress=progress)
         except CraftingError as exc:
             status, built = f"failed: {str(exc).splitlines()[0]}", None
         if built is not None:
@@ -902,206 +852,3 @@ def run_study(
         bar.update(1)
     bar.close()
     return StudyResult(scores=scores, cost=cost, pmfs=pmfs, humans=humans, settings=study.settings())
-
-
-# =============================================================================================== writers
-SCORE_COLUMNS = (
-    "scenario",
-    "construction",
-    "kind",
-    "components",
-    "w1_exact",
-    "mean_exact",
-    "human_test_mean",
-    "parse_failure_rate",
-    "w1_sampled_mean",
-    "w1_sampled_sd",
-    "floor_mean",
-    "floor_sd",
-    "n",
-    "repeats",
-    "n_fit",
-    "n_test",
-    "n_failed",
-    "status",
-)
-COST_COLUMNS = (
-    "construction",
-    "kind",
-    "scenario",
-    "requests",
-    "cached",
-    "backend_calls",
-    "prompt_tokens",
-    "completion_tokens",
-    "seconds",
-)
-
-COLUMN_HELP = {
-    "w1_exact": "W1 between the population's **exact** answer distribution (weights × each persona's "
-    "log-probability distribution) and the test humans. No sampling noise on the simulated side, so it is never "
-    "compared with the floor.",
-    "mean_exact / human_test_mean": "mean answer of the exact distribution / of the test humans.",
-    "parse_failure_rate": "weighted mean probability the model put on text that is not a valid answer "
-    "(1 − valid mass); the distributions are renormalised over valid answers.",
-    "w1_sampled_mean ± w1_sampled_sd": "W1 between `n` simulated agents drawn from the exact distribution and the "
-    "test humans, mean ± SD over `repeats` draws: the **sampled** score.",
-    "floor_mean ± floor_sd": "W1 between `n` test humans and the remaining test humans (mean ± SD over `repeats` "
-    "splits): what sampling noise alone gives between two groups of real people. Compare it with the sampled "
-    "score only.",
-    "n / repeats": "agents per sampled draw = humans per floor draw (the study's `agents`, capped at half the test "
-    "half) / number of draws.",
-    "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
-    "components": "personas or prompts in the fitted population.",
-    "n_failed": "crafting attempts that produced no usable prompt (recorded and skipped, never defaulted).",
-    "status": "`ok`; `fallback: …` when no crafted prompt was usable and the builder returned the fixed-prompt "
-    "population; `failed: …` when a construction could not be built (an LLM failure, kept as data).",
-}
-
-
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    return str(v).replace("|", "\\|")
-
-
-def markdown_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """A GitHub-flavoured Markdown table of ``rows`` restricted to ``columns`` (floats to 4 decimals)."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _plot_grid(result: StudyResult, path: Path) -> Path:
-    """Rows = constructions, columns = scenarios: test-human histogram vs the population's exact pmf."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    scens = list(result.humans)
-    cons = list(dict.fromkeys(r["construction"] for r in result.scores))
-    fig, axes = plt.subplots(
-        len(cons), len(scens), figsize=(3.6 * len(scens), 2.4 * len(cons)), squeeze=False, sharex="col"
-    )
-    for j, s in enumerate(scens):
-        support, test = result.humans[s]
-        width = max(1, int(np.ceil(support.size / 25)))
-        edges = np.append(support[::width] - 0.5, support[-1] + 0.5)
-        human = np.histogram(test, bins=edges)[0] / test.size
-        for i, c in enumerate(cons):
-            ax = axes[i][j]
-            ax.stairs(human, edges, fill=True, alpha=0.45, color="tab:gray", label="test humans")
-            pmf = result.pmfs.get((s, c))
-            if pmf is not None:
-                sim = np.histogram(support, bins=edges, weights=pmf)[0]
-                ax.stairs(sim, edges, color="tab:orange", linewidth=1.6, label="population (exact)")
-            else:
-                ax.text(0.5, 0.5, "failed", transform=ax.transAxes, ha="center")
-            if i == 0:
-                ax.set_title(s, fontsize=10)
-            if j == 0:
-                ax.set_ylabel(c, fontsize=9)
-            if i == 0 and j == 0:
-                ax.legend(fontsize=7)
-            ax.tick_params(labelsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=90, metadata={"Software": None})
-    plt.close(fig)
-    return path
-
-
-def write_study(
-    out_dir: str | os.PathLike[str],
-    result: StudyResult,
-    *,
-    model_id: str,
-    cache: Mapping[str, Any] | None = None,
-    command: str = "",
-) -> Path:
-    """Write ``table.csv/.md``, ``cost.csv/.md``, ``grid.png``, ``scores.json``, ``report.md`` and ``run.json``.
-
-    ``table.*``, ``scores.json`` and ``report.md`` hold no times, so a rerun writes identical files; seconds and
-    cache statistics go to ``cost.*`` and ``run.json`` only.
-    """
-    import pandas as pd
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    scores = pd.DataFrame(result.scores).reindex(columns=list(SCORE_COLUMNS))
-    for col in ("components", "n", "repeats", "n_fit", "n_test", "n_failed"):
-        scores[col] = scores[col].astype("Int64")  # integers stay integers beside empty cells
-    scores.to_csv(out / "table.csv", index=False)
-    table_md = markdown_table(result.scores, SCORE_COLUMNS)
-    (out / "table.md").write_text(table_md + "\n")
-    totals: dict[str, dict[str, Any]] = {}
-    for row in result.cost:
-        t = totals.setdefault(row["construction"], {"construction": row["construction"], "kind": row["kind"]})
-        t["scenario"] = "(all)"
-        for k in COST_COLUMNS[3:]:
-            t[k] = round(t.get(k, 0) + row[k], 2)
-    cost_rows = [*result.cost, *totals.values()]
-    pd.DataFrame(cost_rows).reindex(columns=list(COST_COLUMNS)).to_csv(out / "cost.csv", index=False)
-    cost_md = markdown_table(cost_rows, COST_COLUMNS)
-    (out / "cost.md").write_text(cost_md + "\n")
-    _plot_grid(result, out / "grid.png")
-    (out / "scores.json").write_text(
-        json.dumps(
-            {"settings": result.settings, "model_id": model_id, "scores": result.scores}, indent=2, sort_keys=True
-        )
-        + "\n"
-    )
-    st = result.settings
-    lines = [
-        "# Comparing population constructions",
-        "",
-        f"Study `{Path(st['study']).name}`, model `{model_id}`, root seed {st['seed']}.",
-        "",
-        "## Settings",
-        "",
-        f"- scenarios: {', '.join(f'`{s}`' for s in st['scenarios'])}; human data: {st['data'] or 'default source'}",
-        f"- split: seed {st['split']['seed']}, fit fraction {st['split']['fit_fraction']}. Every construction is "
-        "fitted on the fit half only; every score uses the test half only.",
-        f"- evaluation: n = {st['agents']} agents per sampled draw and humans per floor draw (capped at half the "
-        f"test half), {st['repeats']} repeats.",
-        "- constructions:",
-        *[
-            f"  - `{c['name']}` ({c['kind']}): "
-            + json.dumps({k: v for k, v in c.items() if k not in ("name", "kind")}, sort_keys=True)
-            for c in st["constructions"]
-        ],
-        "",
-        "## Scores (test half)",
-        "",
-        table_md,
-        "",
-        "### What the columns mean",
-        "",
-        *[f"- `{k}`: {v}" for k, v in COLUMN_HELP.items()],
-        "",
-        "Exact beside exact, sampled beside the floor: `w1_exact` has no sampling noise and can be far below the "
-        "floor; only `w1_sampled_mean` is like-with-like with `floor_mean`.",
-        "",
-        "## LLM cost",
-        "",
-        "Per construction and scenario and in total, in `cost.md` / `cost.csv` (requests = distinct LLM requests "
-        "made, cached = of those answered from the response cache, backend_calls = calls that reached the model, "
-        "tokens, wall seconds). A rerun answers everything from the cache.",
-        "",
-        "![test humans vs populations](grid.png)",
-        "",
-    ]
-    (out / "report.md").write_text("\n".join(lines))
-    manifest = {
-        "kind": "populace.compare",
-        "command": command,
-        "settings": st,
-        "model_id": model_id,
-        "cache": dict(cache or {}),
-        "cost": cost_rows,
-        "files": ["table.csv", "table.md", "cost.csv", "cost.md", "grid.png", "scores.json", "report.md", "run.json"],
-    }
-    (out / "run.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-    return out

@@ -56,6 +56,7 @@ __all__ = [
     "score_population",
     "score_records",
     "score_vectors",
+    "human_split",
     "split_humans",
 ]
 
@@ -132,6 +133,27 @@ def split_humans(values: Any, *, seed: int, fit_fraction: float = 0.5) -> tuple[
         raise ValueError(f"human values must have shape (n,) or (n, D), got {x.shape}")
     fit_idx, test_idx = split_indices(x.shape[0], seed=seed, fit_fraction=fit_fraction)
     return x[fit_idx], x[test_idx]
+
+
+def human_split(
+    scenario: Any, *, seed: int, source: Any = None, fit_fraction: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """The one fit/test split of a scenario's humans: its data **rows** are split, then scored.
+
+    Every command (demo, fit, compare, the experiments) calls this, so the same ``seed`` puts the same respondents
+    in the test half everywhere, and a one-dimensional score shares the split with the multi-item vectors.
+
+    Args:
+        scenario: any :class:`scenarios.Scenario`.
+        seed: the run's root seed.
+        source: human-data location (None = the default).
+        fit_fraction: share of rows in the fit half.
+
+    Returns:
+        ``(fit, test)`` human values, shapes ``(n_fit,)`` and ``(n_test,)``.
+    """
+    kw = {"seed": seed, "source": source, "fit_fraction": fit_fraction}
+    return scenario.human_values("fit", **kw), scenario.human_values("test", **kw)
 
 
 def floor_size(n_test: int, n: int = 1000) -> int:

@@ -48,7 +48,12 @@ class Scenario(Protocol):
         """Scores from integer answers to :meth:`questions`: ``(n, Q)`` → ``(n,)`` (NaN where incomplete)."""
 
     def human_values(
-        self, split: str = "all", *, seed: int = 0, source: str | os.PathLike[str] | None = None
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
     ) -> np.ndarray:
         """Human scores of one half (``"all"``, ``"fit"``, ``"test"``) of the rows split by ``seed``, ``(n,)``."""
 

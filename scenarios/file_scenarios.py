@@ -46,8 +46,8 @@ class HumanSample:
     demographics: pd.DataFrame
 
 
-def split_rows(n: int, split: str, seed: int) -> np.ndarray:
-    """Indices of one half of ``n`` human rows (``"all"`` = every row), shape ``(m,)``.
+def split_rows(n: int, split: str, seed: int, fit_fraction: float = 0.5) -> np.ndarray:
+    """Indices of one half of ``n`` human rows (``"all"`` = every row; :func:`~scenarios.split.split_indices`), ``(m,)``.
 
     Raises:
         ScenarioError: an unknown split name.
@@ -56,7 +56,7 @@ def split_rows(n: int, split: str, seed: int) -> np.ndarray:
         raise ScenarioError(f"split must be one of {list(SPLITS)}, got {split!r} (pass the data location as source=…)")
     if split == "all":
         return np.arange(n)
-    fit, test = split_indices(n, seed=seed)
+    fit, test = split_indices(n, seed=seed, fit_fraction=fit_fraction)
     return fit if split == "fit" else test
 
 
@@ -205,11 +205,16 @@ class SurveyScenario:
         return rows.take(np.flatnonzero(mask))
 
     def human_data(
-        self, split: str = "all", *, seed: int = 0, source: str | os.PathLike[str] | None = None
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
     ) -> HumanSample:
         """Scores, weights and demographics of one split's complete respondents."""
         rows = self.rows(source)
-        half = rows.take(split_rows(rows.n, split, seed))
+        half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
         cols = [rows.columns.index(i) for d in self._dims for i in d.items]
         values = self.scores(half.answers[:, cols])
         ok = ~np.isnan(values) if values.ndim == 1 else ~np.isnan(values).any(axis=1)
@@ -220,7 +225,12 @@ class SurveyScenario:
         )
 
     def human_values(
-        self, split: str = "all", *, seed: int = 0, source: str | os.PathLike[str] | None = None
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
     ) -> np.ndarray:
         """Human scores of one half of the rows, shape ``(n,)`` (``(n, D)`` with several dimensions).
 
@@ -228,8 +238,9 @@ class SurveyScenario:
             split: ``"all"``, ``"fit"`` or ``"test"`` (:func:`scenarios.split.split_indices` over the rows).
             seed: the run's root seed.
             source: data source for ``dataset`` references (default: the scenario's).
+            fit_fraction: share of rows in the fit half.
         """
-        return self.human_data(split, seed=seed, source=source).values
+        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).values
 
     def data_report(self, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """What reading the human data counted: rows read/filtered/dropped; per column missing/out-of-scale."""
@@ -467,11 +478,16 @@ class DecisionScenario(DecisionWords):
         return rows.take(np.flatnonzero(mask))
 
     def human_data(
-        self, split: str = "all", *, seed: int = 0, source: str | os.PathLike[str] | None = None
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
     ) -> HumanSample:
         """Decisions, weights and demographics of one split."""
         rows = self.rows(source)
-        half = rows.take(split_rows(rows.n, split, seed))
+        half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
         values = half.answers[:, 0]
         ok = ~np.isnan(values)
         return HumanSample(
@@ -481,10 +497,15 @@ class DecisionScenario(DecisionWords):
         )
 
     def human_values(
-        self, split: str = "all", *, seed: int = 0, source: str | os.PathLike[str] | None = None
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
     ) -> np.ndarray:
         """Human decisions of one half of the rows, shape ``(n,)``."""
-        return self.human_data(split, seed=seed, source=source).values
+        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).values
 
     def data_report(self, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """What reading the human data counted."""

@@ -93,7 +93,12 @@ class GameScenario(DecisionWords):
         return (self.role.question(),)
 
     def human_values(
-        self, split: str = "all", *, seed: int = 0, source: str | os.PathLike[str] | None = None
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
     ) -> np.ndarray:
         """Human first-round decisions of one half of the players, rounded to the integer support, ``(n,)``.
 
@@ -103,7 +108,7 @@ class GameScenario(DecisionWords):
         if not self.role.game.matches_human_data:
             raise ScenarioError(f"{self.name}: no human data for parameters {self.role.game.params}")
         values = np.rint(human_decisions(self.role.role, source if source is not None else self.source))
-        return values[split_rows(values.size, split, seed)]
+        return values[split_rows(values.size, split, seed, fit_fraction)]
 
 
 # The names the simulator and experiments imported before the protocol existed.

@@ -13,7 +13,6 @@ Writers (manifests, Markdown, plots) live in ``experiments.reporting``.
 from simulator.agents import LLMAgent
 from simulator.base import OUTCOME_COLUMNS, RECORD_COLUMNS, SimulationModel, gini
 from simulator.checker import ReproducibilityError, check_reproducible
-from simulator.compare import METRICS, CompareResult, compare_populations
 from simulator.decisions import DecisionBatch, DecisionService, DecisionStats, Draws
 from simulator.game import GameModel, RoundState
 from simulator.networks import NetworkSpec, build_graph, check_group_graph, graph_summary
@@ -35,11 +34,9 @@ from simulator.whatif import (
 
 __all__ = [
     "DIFFERENCE_COLUMNS",
-    "METRICS",
     "OUTCOMES",
     "OUTCOME_COLUMNS",
     "RECORD_COLUMNS",
-    "CompareResult",
     "DecisionBatch",
     "DecisionService",
     "DecisionStats",
@@ -60,7 +57,6 @@ __all__ = [
     "check_reproducible",
     "check_group_graph",
     "child_seed",
-    "compare_populations",
     "exact_survey_means",
     "gini",
     "graph_summary",

@@ -11,7 +11,8 @@ import pytest
 
 import experiments.study as study_mod
 from alignment import wasserstein_1d
-from experiments.study import KINDS, StudyError, load_study, plan_study, run_study, write_study
+from experiments.reporting import write_study
+from experiments.study import KINDS, StudyError, load_study, plan_study, run_study
 from populace_lm.cache import CachedModel
 from populace_lm.fakes import KnownDistributionModel
 from populations.persona import Persona, Population
