@@ -751,6 +751,9 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
             raise StudyError(f"{study.path}: scenario {scenario.name!r} has {test.size} test humans; need at least 2")
         floor = _floor(test, n=n, repeats=study.repeats, rng=_seed("floor", study.seed, scenario.name))
         prepared.append(PreparedScenario(scenario, fit, rows, test, floor))
+    for c in study.constructions:  # a bad population file fails here, before the model loads
+        if c.kind == "file":
+            _load_population(c.params["path"])
     return prepared
 
 

@@ -100,17 +100,17 @@ def test_select_errors(fakes, pool_file, tmp_path, capsys):
         )
         == 2
     )
-    assert "align it first" in capsys.readouterr().err or True
-    # a Population JSON file is rejected
+    err = capsys.readouterr().err
+    assert err.startswith("populace: error: ") and str(pool_file) in err and err.count("\n") == 1
+    # a Population JSON file (e.g. populace fit output) is read like any population file
     from populations.persona import Persona, Population
 
     pj = tmp_path / "pop.json"
     Population(personas=(Persona(id="a", text="t"),), weights=np.ones(1), construction="x").save(pj)
-    assert (
-        cli.main(["select", "--population", str(pj), "--query", "x", "--k", "3", "--out", str(tmp_path / "s.jsonl")])
-        == 2
-    )
-    assert "Population JSON" in capsys.readouterr().err
+    out = tmp_path / "s.jsonl"
+    argv = ["select", "--population", str(pj), "--query", "x", "--k", "3", "--min-score", "-1", "--out", str(out)]
+    assert cli.main(argv) == 0
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a"]
 
 
 def test_select_no_match(fakes, tmp_path, capsys):

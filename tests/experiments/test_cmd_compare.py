@@ -53,7 +53,7 @@ def test_out_naming_a_file_is_refused_before_the_model(tmp_path, no_model, capsy
     p = write_study_file(tmp_path, '[[constructions]]\nname = "f"\nkind = "fixed"\n')
     (tmp_path / "o").write_text("x")
     assert main(["compare", str(p), "--out", str(tmp_path / "o")]) == 2
-    assert "is a file; name a folder" in capsys.readouterr().err
+    assert "is a file; pass a folder" in capsys.readouterr().err
 
 
 def test_plan_prints_sizes_without_a_model(tmp_path, no_model, capsys, personas_dir, data_dir):
@@ -99,4 +99,4 @@ def test_unknown_scenario_names_the_study_before_the_model(tmp_path, no_model, c
     )
     assert main(["compare", str(p), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.count("\n") == 0 and f"{p}: scenarios: unknown Big Five trait 'X'" in err
+    assert err.count("\n") == 0 and f"{p}: scenarios: unknown scenario 'bigfive:X'" in err

@@ -7,7 +7,6 @@ import pytest
 
 from experiments import cmd_fit
 from experiments.cli import build_parser, main
-from populations.evaluation import split_humans
 from populations.io import load_population_file
 from populations.persona import Population
 from scenarios.registry import get_scenario
@@ -98,8 +97,8 @@ def test_fit_sees_only_the_fit_half(tmp_path, data_dir, models, builder, monkeyp
 
     monkeypatch.setattr(cls, "fit", spy)
     assert main(_argv(builder, tmp_path / "p.json", data_dir, "--seed", "5")) == 0
-    values = get_scenario("dictator", source=str(data_dir)).human_values(str(data_dir))
-    fit, test = split_humans(values, seed=5)
+    scenario = get_scenario("dictator", source=str(data_dir))
+    fit, test = (scenario.human_values(h, seed=5, source=str(data_dir)) for h in ("fit", "test"))
     np.testing.assert_array_equal(seen[0], fit)
     assert seen[0].size != test.size or not np.array_equal(seen[0], test)
 
@@ -107,7 +106,7 @@ def test_fit_sees_only_the_fit_half(tmp_path, data_dir, models, builder, monkeyp
 def test_fit_bad_scenario_is_a_one_line_error(tmp_path, capsys):
     rc = main(["fit", "--builder", "em", "--scenario", "bigfive:X", "--out", str(tmp_path / "x.json")])
     assert rc == 2
-    assert "unknown Big Five trait 'X'" in capsys.readouterr().err
+    assert "unknown scenario 'bigfive:X'" in capsys.readouterr().err
 
 
 def test_seed000_fits_on_the_fit_half_and_sets_the_floor_beside_sampled_w1(
@@ -140,8 +139,7 @@ def test_seed000_fits_on_the_fit_half_and_sets_the_floor_beside_sampled_w1(
         repeats=3,
         log=lambda *_: None,
     )
-    values = get_scenario("dictator", source=str(data_dir)).human_values(str(data_dir))
-    fit, _ = split_humans(values, seed=3)
+    fit = get_scenario("dictator", source=str(data_dir)).human_values("fit", seed=3, source=str(data_dir))
     assert len(seen["mixture"]) == 2 and len(seen["mop"]) == 1
     for v in [*seen["mixture"], *seen["mop"]]:
         np.testing.assert_array_equal(v, fit)

@@ -40,7 +40,6 @@ def test_run_demo_with_a_known_model_writes_all_files(tmp_path, data_dir):
 
 def test_demo_uses_the_one_split_and_seed_changes_it(tmp_path, data_dir, monkeypatch):
     import experiments.demo as demo
-    from populations.evaluation import split_humans
 
     seen = []
     original = demo.human_floor
@@ -54,8 +53,8 @@ def test_demo_uses_the_one_split_and_seed_changes_it(tmp_path, data_dir, monkeyp
     a = run_demo(model, tmp_path / "a", source=str(data_dir), seed=1, scenarios=["dictator"])
     b = run_demo(model, tmp_path / "b", source=str(data_dir), seed=2, scenarios=["dictator"])
     assert a != b
-    values = get_scenario("dictator", source=str(data_dir)).human_values(str(data_dir))
-    np.testing.assert_array_equal(seen[0], split_humans(values, seed=1)[1])  # the floor and scores use the test half
+    test = get_scenario("dictator", source=str(data_dir)).human_values("test", seed=1, source=str(data_dir))
+    np.testing.assert_array_equal(seen[0], test)  # the floor and scores use the test half of the one row split
 
 
 def test_a_builder_that_cannot_craft_falls_back_and_the_report_says_why(tmp_path, data_dir):

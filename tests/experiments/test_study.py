@@ -261,8 +261,12 @@ class _CodedScenario:
     def pmfs(self, item_probs):
         return self._inner.pmfs(item_probs)
 
-    def human_values(self, source=None):
-        return np.arange(101.0)
+    def human_values(self, split="all", *, seed=0, source=None, fit_fraction=0.5):
+        values = np.arange(101.0)  # value i is respondent row i, so the rows a fit saw are visible
+        if split == "all":
+            return values
+        fit_idx, test_idx = split_indices(values.size, seed=seed, fit_fraction=fit_fraction)
+        return values[fit_idx if split == "fit" else test_idx]
 
 
 def test_held_out_humans_never_reach_any_fit(tmp_path, pools, monkeypatch):
@@ -301,13 +305,14 @@ def test_held_out_humans_never_reach_any_fit(tmp_path, pools, monkeypatch):
 
 def test_demographic_personas_come_from_fit_half_respondents_for_big_five(data_dir):
     scenario = get_scenario("bigfive:E", source=str(data_dir))
-    values = scenario.human_values(source=str(data_dir))
-    fit_idx, test_idx = split_indices(values.size, seed=0)
-    rows = study_mod._big5_fit_rows(scenario, fit_idx, str(data_dir))
-    all_rows = study_mod._big5_fit_rows(scenario, np.arange(values.size), str(data_dir))
-    assert rows.size == fit_idx.size and set(rows) <= set(all_rows)
-    assert not set(rows) & set(all_rows[test_idx])
-    assert study_mod._big5_fit_rows(get_scenario("dictator"), fit_idx, str(data_dir)) is None
+    rows = study_mod._big5_fit_rows(scenario, seed=0, fit_fraction=0.5, source=str(data_dir))
+    fit = scenario.human_values("fit", seed=0, source=str(data_dir))
+    test = scenario.human_values("test", seed=0, source=str(data_dir))
+    n_rows = fit.size + test.size  # every BIG5 row holds a complete Extraversion score
+    fit_rows, test_rows = split_indices(n_rows, seed=0)
+    np.testing.assert_array_equal(rows, fit_rows)  # the same rows as the scenario's fit half
+    assert not set(rows.tolist()) & set(test_rows.tolist())
+    assert study_mod._big5_fit_rows(get_scenario("dictator"), seed=0, fit_fraction=0.5, source=str(data_dir)) is None
 
 
 # ------------------------------------------------------------------------------------------ files and plan
