@@ -5,7 +5,7 @@ entropic optimal transport. No LLM, no Mesa, no file or network I/O.
 """
 
 from alignment.floor import human_sample_floor, human_sample_floor_stats
-from alignment.histogram import mixture_pmf, pmf_from_samples, sample_from_pmf
+from alignment.histogram import mixture_pmf, pmf_from_samples, sample_from_pmf, sample_mixture
 from alignment.importance import importance_resample, kde_importance_weights, standardize
 from alignment.metrics import (
     average_marginal_wasserstein,
@@ -37,6 +37,7 @@ __all__ = [
     "pmf_from_samples",
     "sample_by_mass",
     "sample_from_pmf",
+    "sample_mixture",
     "score_table",
     "sliced_wasserstein",
     "standardize",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -34,16 +35,15 @@ from alignment import (
     standardize,
     transport_weights,
 )
+from populations.base import BaseBuilder, NotFittedError, check_is_fitted
 from populations.persona import Persona, Population
+
+__all__ = ["METHODS", "AlignedPersonaBuilder", "NotFittedError", "load_weighted_jsonl", "save_weighted_jsonl"]
 
 METHODS = ("resample", "raw", "random", "is_only", "ot_only")
 
 
-class NotFittedError(RuntimeError):
-    """The builder was used before :meth:`AlignedPersonaBuilder.fit`."""
-
-
-class AlignedPersonaBuilder:
+class AlignedPersonaBuilder(BaseBuilder):
     """Select a persona set whose response vectors match a human sample (sklearn-style estimator).
 
     Args:
@@ -72,6 +72,8 @@ class AlignedPersonaBuilder:
         mean_, scale_: the standardisation, shape ``(D,)``.
         n_pool_, n_human_, n_features_: N, M, D.
     """
+
+    kind: ClassVar[str] = "populace.aligned"
 
     def __init__(
         self,
@@ -213,8 +215,7 @@ class AlignedPersonaBuilder:
 
     # ------------------------------------------------------------------ outputs
     def _check(self) -> None:
-        if not hasattr(self, "weights_"):
-            raise NotFittedError("AlignedPersonaBuilder is not fitted yet; call fit(pool_responses, human_responses)")
+        check_is_fitted(self, "weights_")
 
     def _personas(self) -> tuple[Persona, ...]:
         self._check()
@@ -276,20 +277,26 @@ class AlignedPersonaBuilder:
             idx = sample_by_mass(self.weights_, n, rng=gen, replace=int(np.count_nonzero(self.weights_)) < n)
         return self._population(idx, {"n_select": int(n)})
 
-    def get_params(self) -> dict:
-        """Constructor parameters (JSON-friendly)."""
+    def _fit_record(self) -> dict[str, Any]:
         return {
-            "method": self.method,
-            "n_select": self.n_select,
-            "keep_fraction": self.keep_fraction,
-            "bandwidth": self.bandwidth,
-            "reg": self.reg,
-            "reg_m": self.reg_m,
-            "formulation": self.formulation,
-            "item_weights": None if self.item_weights is None else [float(w) for w in self.item_weights],
-            "block_size": self.block_size,
-            "max_reference": self.max_reference,
-            "random_state": self.random_state,
+            "weights": self.weights_.tolist(),
+            "is_weights": None if self.is_weights_ is None else self.is_weights_.tolist(),
+            "candidates": self.candidates_.tolist(),
+            "selected": self.selected_.tolist(),
+            "transport": None
+            if self.transport_ is None
+            else {
+                "cost": self.transport_.cost,
+                "n_iter": self.transport_.n_iter,
+                "converged": self.transport_.converged,
+                "formulation": self.transport_.formulation,
+                "cost_scale": self.transport_.cost_scale,
+            },
+            "mean": self.mean_.tolist(),
+            "scale": self.scale_.tolist(),
+            "n_pool": self.n_pool_,
+            "n_human": self.n_human_,
+            "n_features": self.n_features_,
         }
 
 
