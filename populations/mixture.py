@@ -493,7 +493,7 @@ class PromptMixtureBuilder(BaseBuilder):
         weights, loss = self._fit_weights(comps)
         tau = self.temperature
         if tau is None:
-            tau = default_temperature(values, self.support_, len(comps))
+            tau = default_temperature(values, self.support_, sum(c.crafted for c in comps))
         self.temperature_ = float(tau) if self.e_step == "posterior" else None
         self.history_.append(
             {
@@ -509,23 +509,26 @@ class PromptMixtureBuilder(BaseBuilder):
         bar = progress_bar(total=self.max_iter, desc="EM iterations", unit="iter", enabled=self.progress)
         for it in range(1, self.max_iter + 1):
             self.n_iter_ = it
-            pmfs = np.stack([c.evaluation.pmf for c in comps])  # (K, S)
+            # E-step over the crafted components only: the default prompt is a fixed LP candidate (the baseline
+            # guarantee), not a component of Algorithm 1; letting it own data would hide that data from every
+            # re-craftable prompt.
+            em_idx = [k for k, c in enumerate(comps) if c.crafted]
+            pmfs = np.stack([comps[k].evaluation.pmf for k in em_idx])  # (K, S)
             dist = np.abs(uniq[:, None] - self.support_[None, :]) @ pmfs.T  # (U, K): d_k(x_u)
             resp = e_step(
-                dist, weights, method=self.e_step, temperature=float(tau), weight_floor=self.weight_floor
+                dist, weights[em_idx], method=self.e_step, temperature=float(tau), weight_floor=self.weight_floor
             )  # (U, K)
             log: list[dict] = []
             changed = []
-            for k, comp in enumerate(comps):
-                if not comp.crafted:
-                    continue
-                mass = counts * resp[:, k]
+            for j, k in enumerate(em_idx):
+                comp = comps[k]
+                mass = counts * resp[:, j]
                 if mass.sum() <= 0:
                     log.append({"component": k, "skipped": "no responsibility on any value"})
                     continue
                 target = float(rng.choice(uniq, p=mass / mass.sum()))
                 new = self._craft(target, ("em", it, k), log)
-                log[-1]["component"] = k
+                log[-1].update(component=k, old_mean=comp.evaluation.mean)
                 if new is None:
                     continue
                 old_d = comp.evaluation.expected_distance(self.support_, target)

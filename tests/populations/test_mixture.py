@@ -7,7 +7,7 @@ from alignment import fit_mixture_weights, pmf_from_samples, wasserstein_1d
 from populace_lm.fakes import ScriptedModel
 from populations.base import NotFittedError
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
-from populations.evaluation import evaluate_mixture, human_floor, split_humans
+from populations.evaluation import evaluate_mixture, split_humans
 from populations.mixture import PromptMixtureBuilder
 from populations.persona import Population
 from tests.populations.mixture_fakes import FakeScenario, bimodal, crafter_reply, make_models
@@ -31,12 +31,10 @@ def build(method, **kw):
 
 
 @pytest.mark.parametrize(("method", "kw"), [("em", {"n_components": 15}), ("gb", {"patience": 5})])
-def test_recovers_a_bimodal_target_within_the_1000_human_floor(dictator, humans, method, kw):
-    fit, test = humans
+def test_recovers_a_bimodal_target(dictator, humans, method, kw):
+    # Sampled-vs-floor comparisons (like with like) are in test_builders_known.py; here the exact fit itself.
+    fit, _ = humans
     b = build(method, **kw).fit(dictator, fit)
-    floor = human_floor(np.concatenate([fit, test]), n=1000, repeats=10, rng=0)
-    scores = evaluate_mixture(b.weights_, b.component_pmfs_, b.support_, test, rng=0)
-    assert scores["w1_exact"] <= floor["w1_mean"], (scores, floor)
     assert b.fit_loss_ < 0.05 * b.baseline_loss_  # the default prompt (peaked at 50) is far off
     mix = b.weights_ @ b.component_pmfs_
     assert mix[:50].sum() == pytest.approx(0.6, abs=0.03)  # the two modes keep their mass
@@ -87,7 +85,7 @@ def test_em_iteration_record(dictator, humans):
     b = build("em", n_components=3, max_iter=1).fit(dictator, fit)
     it = b.history_[1]
     mass = np.asarray(it["responsibility_mass"])
-    assert mass.shape == (4,) and mass.sum() == pytest.approx(1.0)
+    assert mass.shape == (3,) and mass.sum() == pytest.approx(1.0)  # the crafted components only
     assert {"changed", "weights", "fit_w1", "weight_shift", "crafting", "prompts"} <= set(it)
     assert b.temperature_ > 0 and b.n_crafted_ == 3 + 3 and b.n_failed_ == 0 and b.failure_reasons_ == {}
 
