@@ -14,6 +14,7 @@ from alignment.metrics import (
     mmd_rbf,
     score_table,
     sliced_wasserstein,
+    total_variation,
     wasserstein_1d,
     wasserstein_per_dimension,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "score_table",
     "sliced_wasserstein",
     "standardize",
+    "total_variation",
     "transport_weights",
     "wasserstein_1d",
     "wasserstein_per_dimension",
