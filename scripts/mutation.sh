@@ -25,6 +25,8 @@ case "$GROUP" in
 esac
 "$PY" -c "import mutmut" 2>/dev/null || { echo "mutmut is not installed: $PY -m pip install 'mutmut>=3.2'" >&2; exit 2; }
 export POPULACE_QUIET=1 HF_HUB_OFFLINE=1 PYTHONHASHSEED=0
+# The tests run inside mutants/, so the conftest's default data paths (relative to the repo) would miss: pin them here.
+export POPULACE_DATA="${POPULACE_DATA:-$PWD/../shared/data}" POPULACE_PERSONAS="${POPULACE_PERSONAS:-$PWD/../shared/personas}"
 # mutmut exits non-zero when mutants survive; the summary below is the result.
 nice -n 10 "$PY" -m mutmut run --max-children "$CHILDREN" "${PATTERNS[@]}" || true
 "$PY" -m mutmut results --all true > mutants/results.txt
