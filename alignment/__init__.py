@@ -5,7 +5,7 @@ entropic optimal transport. No LLM, no Mesa, no file or network I/O.
 """
 
 from alignment.floor import human_sample_floor, human_sample_floor_stats
-from alignment.histogram import mixture_pmf, pmf_from_samples, sample_from_pmf
+from alignment.histogram import mixture_pmf, pmf_from_samples, sample_from_pmf, sample_mixture
 from alignment.importance import importance_resample, kde_importance_weights, standardize
 from alignment.metrics import (
     average_marginal_wasserstein,
@@ -14,6 +14,7 @@ from alignment.metrics import (
     mmd_rbf,
     score_table,
     sliced_wasserstein,
+    total_variation,
     wasserstein_1d,
     wasserstein_per_dimension,
 )
@@ -37,9 +38,11 @@ __all__ = [
     "pmf_from_samples",
     "sample_by_mass",
     "sample_from_pmf",
+    "sample_mixture",
     "score_table",
     "sliced_wasserstein",
     "standardize",
+    "total_variation",
     "transport_weights",
     "wasserstein_1d",
     "wasserstein_per_dimension",

@@ -15,7 +15,7 @@ import numpy as np
 
 from alignment import _validation as v
 
-__all__ = ["mixture_pmf", "pmf_from_samples", "sample_from_pmf"]
+__all__ = ["mixture_pmf", "pmf_from_samples", "sample_from_pmf", "sample_mixture"]
 
 
 def pmf_from_samples(values, support, weights=None) -> np.ndarray:
@@ -106,3 +106,47 @@ def sample_from_pmf(pmf, support, n: int, rng: np.random.Generator) -> np.ndarra
     p = v.pmf("pmf", pmf, shape=s.shape)
     n = v.positive_int("n", n)
     return rng.choice(s, size=n, p=p / p.sum())
+
+
+def sample_mixture(
+    weights, component_pmfs, support, n: int, *, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""Draw ``n`` agents from a mixture: a component by weight, then one answer from that component's pmf.
+
+    Component :math:`k_i \sim w` (``rng.choice``), then the answer by the inverse CDF of :math:`p^{(k_i)}`:
+    with :math:`u_i \sim U[0, 1)` and :math:`F_k(s_j) = \sum_{l \le j} p^{(k)}_l`, the answer is
+    :math:`s_{j^*}` with :math:`j^* = \min\{j : u_i < F_{k_i}(s_j)\}` (so :math:`P(j^* = j) = p^{(k)}_j`
+    exactly; an answer with zero mass is never drawn).
+
+    Args:
+        weights: array-like, shape (K,). Mixture weights on the simplex.
+        component_pmfs: array-like, shape (K, S). One pmf per component.
+        support: array-like, shape (S,). Answer values.
+        n: number of agents.
+        rng: the generator (the caller owns the seed).
+
+    Returns:
+        tuple: component indices, shape (n,), and answers from ``support``, shape (n,).
+
+    Raises:
+        ValueError: mismatched shapes, negative or non-normalised weights or pmfs.
+
+    Examples:
+        >>> comp, ans = sample_mixture([0.0, 1.0], [[1.0, 0.0], [0.0, 1.0]], [3, 7], 2, rng=np.random.default_rng(0))
+        >>> comp.tolist(), ans.tolist()
+        ([1, 1], [7.0, 7.0])
+
+    """
+    s = v.support("support", support)
+    comps = np.asarray(component_pmfs, dtype=np.float64)
+    if comps.ndim != 2 or comps.shape[1] != s.shape[0]:
+        raise ValueError(f"component_pmfs must have shape (K, S) with S = {s.shape[0]}, got shape {comps.shape}")
+    comps = v.pmf("component_pmfs", comps, axis=1)
+    w = v.pmf("weights", weights, shape=(comps.shape[0],))
+    n = v.positive_int("n", n)
+    comp = rng.choice(w.shape[0], size=n, p=w / w.sum())
+    cdf = np.cumsum(comps / comps.sum(axis=1, keepdims=True), axis=1)
+    cdf[:, -1] = 1.0  # rounding: the last CDF value is exactly 1, so every u < 1 finds an answer
+    u = rng.random(n)
+    idx = (cdf[comp] <= u[:, None]).sum(axis=1)  # = searchsorted(cdf[k], u, side="right"), row by row
+    return comp, s[idx]

@@ -40,7 +40,8 @@ def fake_models():
     from populace_lm.fakes import KnownDistributionModel, ScriptedModel
 
     def craft(request: GenerationRequest) -> str:
-        x = float(re.findall(r"about (\d+(?:\.\d+)?)", request.messages[-1].content)[-1])
+        # the target is the last number of the request (the scenario's describe_target wording names it)
+        x = float(re.findall(r"(\d+(?:\.\d+)?)", request.messages[-1].content)[-1])
         return f"You are a person who would answer about {x + 0.5:g}."
 
     def dist(messages, answers):
@@ -74,7 +75,7 @@ def main() -> int:
     print(f"scenario {scenario.name} ({n_questions} question(s)); respondent {respondent.model_id}")
     print(
         f"{'method':6} {'ours calls':>11} {'ours tokens':>12} {'paper calls':>12} {'paper tokens':>13} "
-        f"{'call ratio':>11} {'token ratio':>12} {'seconds':>8}"
+        f"{'call ratio':>11} {'token ratio':>12} {'seconds':>8} {'crafted':>8} {'failed':>7}  fallback"
     )
     for method in ("em", "gb"):
         t0 = time.perf_counter()
@@ -85,6 +86,7 @@ def main() -> int:
             respondent=respondent,
             max_iter=args.max_iter,
             n_rounds=args.rounds,
+            progress=False,
             random_state=0,
         ).fit(scenario, fit)
         secs = time.perf_counter() - t0
@@ -97,7 +99,8 @@ def main() -> int:
         paper_tokens = c["prompt_tokens"] + c["completion_tokens"] + paper_resp * (prompt_len + ANSWER_TOKENS)
         print(
             f"{method:6} {ours_calls:11d} {ours_tokens:12d} {paper_calls:12d} {int(paper_tokens):13d} "
-            f"{paper_calls / max(ours_calls, 1):11.1f} {paper_tokens / max(ours_tokens, 1):12.1f} {secs:8.1f}"
+            f"{paper_calls / max(ours_calls, 1):11.1f} {paper_tokens / max(ours_tokens, 1):12.1f} {secs:8.1f} "
+            f"{b.n_crafted_:8d} {b.n_failed_:7d}  {b.fallback_ or '-'} {b.failure_reasons_ or ''}"
         )
     print(
         "ours = measured; paper = n=10 samples per (prompt, question) + 1,000-prompt evaluation, same crafter calls."

@@ -1,15 +1,30 @@
-"""Baseline population constructions (scikit-learn estimator contract: ``fit`` returns self)."""
+"""Baseline population constructions (scikit-learn estimator contract through :class:`~populations.base.BaseBuilder`).
+
+Each ``fit`` returns self and sets ``population_``; ``sample``, ``to_population``, ``to_dict`` and
+``get_params``/``set_params`` come from the base.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 
+from populations.base import BaseBuilder
 from populations.persona import Persona, Population
+
+__all__ = [
+    "DEFAULT_SYSTEM_PROMPT",
+    "DemographicPersonaBuilder",
+    "FixedPromptBuilder",
+    "RandomPersonaBuilder",
+    "demographic_persona_text",
+]
 
 DEFAULT_SYSTEM_PROMPT = "You are a person taking part in a research study. Answer honestly as yourself."
 
 
-class FixedPromptBuilder:
+class FixedPromptBuilder(BaseBuilder):
     """Every agent answers with the same system prompt: the "average person" baseline.
 
     Args:
@@ -18,6 +33,8 @@ class FixedPromptBuilder:
     Attributes:
         population_: the fitted one-component :class:`Population` (after :meth:`fit`).
     """
+
+    kind: ClassVar[str] = "populace.fixed_prompt"
 
     def __init__(self, system_prompt: str = DEFAULT_SYSTEM_PROMPT) -> None:
         self.system_prompt = system_prompt
@@ -32,14 +49,8 @@ class FixedPromptBuilder:
         )
         return self
 
-    def sample(self, n: int, *, rng: np.random.Generator | int | None = None) -> Population:
-        """An empirical population of ``n`` draws (here always the one prompt with weight 1)."""
-        if not hasattr(self, "population_"):
-            raise RuntimeError("FixedPromptBuilder is not fitted: call fit() first")
-        return self.population_.resample(n, rng=rng)
 
-
-class RandomPersonaBuilder:
+class RandomPersonaBuilder(BaseBuilder):
     """Personas drawn uniformly at random from a public pool (``personahub``, ``personachat``, …), equal weights.
 
     Args:
@@ -51,6 +62,8 @@ class RandomPersonaBuilder:
     Attributes:
         population_: the :class:`Population` (construction ``"random_persona"``).
     """
+
+    kind: ClassVar[str] = "populace.random_persona"
 
     def __init__(
         self,
@@ -92,12 +105,6 @@ class RandomPersonaBuilder:
             metadata={"pool": str(self.pool), "n_personas": self.n_personas, "random_state": self.random_state},
         )
         return self
-
-    def sample(self, n: int, *, rng: np.random.Generator | int | None = None) -> Population:
-        """An empirical population of ``n`` draws."""
-        if not hasattr(self, "population_"):
-            raise RuntimeError("RandomPersonaBuilder is not fitted: call fit() first")
-        return self.population_.resample(n, rng=rng)
 
 
 # BIG5 codebook (big5_osp/codebook.txt): gender 1=Male, 2=Female, 3=Other; engnat 1=yes, 2=no.
@@ -164,7 +171,7 @@ def demographic_persona_text(
     return text + " Answer every question as yourself."
 
 
-class DemographicPersonaBuilder:
+class DemographicPersonaBuilder(BaseBuilder):
     """Personas written from BIG5 respondents' demographics (age, gender, country, native language) by template.
 
     The OASIS-style baseline: agents carry real respondents' demographic profiles, nothing else.
@@ -178,6 +185,8 @@ class DemographicPersonaBuilder:
         population_: the :class:`Population` (construction ``"demographic_persona"``); each persona's attributes
             hold the respondent's row and demographics.
     """
+
+    kind: ClassVar[str] = "populace.demographic_persona"
 
     def __init__(self, n_personas: int = 50, *, source: str | None = None, random_state: int = 0) -> None:
         self.n_personas = n_personas
@@ -228,9 +237,3 @@ class DemographicPersonaBuilder:
             metadata={"n_personas": self.n_personas, "random_state": self.random_state, "source": "big5_osp"},
         )
         return self
-
-    def sample(self, n: int, *, rng: np.random.Generator | int | None = None) -> Population:
-        """An empirical population of ``n`` draws."""
-        if not hasattr(self, "population_"):
-            raise RuntimeError("DemographicPersonaBuilder is not fitted: call fit() first")
-        return self.population_.resample(n, rng=rng)

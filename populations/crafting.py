@@ -3,8 +3,8 @@
 The building blocks of the prompt-mixture builders of [1] (Algorithms 1–2, Appendix A):
 
 * :class:`PromptEvaluator` — ``GenerateSamples`` of [1]: the respondent model's answer distribution for a system
-  prompt on a one-dimensional scenario, read *exactly* (one distribution per question, convolved into the trait sum
-  for a Big Five scenario) instead of averaging 10 sampled answers; memoised per prompt.
+  prompt on a one-dimensional scenario, read *exactly* (one distribution per question, combined by the scenario's
+  ``pmfs`` into the scored distribution) instead of averaging 10 sampled answers; memoised per prompt.
 * :class:`CraftSystemPrompt` — ``CraftSystemPrompt`` of [1]: a crafter LLM writes a "You are …" system prompt for a
   person who would answer near a target value, without naming the number; then up to ``max_rounds`` improve rounds
   show the crafter what its prompt produced (the respondent's mean and most likely answers) and ask for a better
@@ -51,19 +51,48 @@ __all__ = [
     "MeteredModel",
     "PromptEvaluation",
     "PromptEvaluator",
-    "describe_scenario",
-    "describe_target",
+    "FAILURE_REASONS",
+    "craft_request_text",
     "extract_prompt",
+    "failure_reason",
     "validate_target",
 ]
 
 
+FAILURE_REASONS = ("no_prompt", "too_short", "refusal", "names_target")
+"""Short codes of why a crafter reply held no usable prompt (keys of a builder's ``failure_reasons_``)."""
+
+
+def failure_reason(status: str) -> str:
+    """The short code (one of :data:`FAILURE_REASONS`) of an :func:`extract_prompt` failure message.
+
+    Raises:
+        ValueError: ``status`` is not a failure message of :func:`extract_prompt`.
+    """
+    for prefix, code in (
+        ("no 'You are", "no_prompt"),
+        ("prompt too short", "too_short"),
+        ("the reply is a refusal", "refusal"),
+        ("the prompt names the target number", "names_target"),
+    ):
+        if status.startswith(prefix):
+            return code
+    raise ValueError(f"{status!r} is not a crafting failure message of extract_prompt")
+
+
 class CraftingError(BadResponseError):
-    """The crafter returned no usable system prompt after every retry (the failures are in ``history``)."""
+    """The crafter returned no usable system prompt after every retry (the failures are in ``history``).
+
+    Attributes:
+        history: every attempt (round, attempt, seed, raw reply, status).
+        reason: the short code (:data:`FAILURE_REASONS`) of the last attempt's failure, ``"unknown"`` without one.
+    """
 
     def __init__(self, message: str, history: list[dict[str, Any]] | None = None) -> None:
         super().__init__(message)
         self.history = list(history or [])
+        status = self.history[-1].get("status", "") if self.history else ""
+        self.reason = failure_reason(status) if status and status != "ok" else "unknown"
 
 
 # --------------------------------------------------------------------------------------------- accounting
@@ -117,16 +146,6 @@ class MeteredModel:
 
 
 # --------------------------------------------------------------------------------------------- scenarios
-def _is_trait(scenario: Any) -> bool:
-    return hasattr(scenario, "survey") and hasattr(scenario, "dimension")
-
-
-def _trait_name(scenario: Any) -> str:
-    from scenarios.ipip50 import TRAIT_NAMES
-
-    return str(TRAIT_NAMES.get(scenario.dimension, scenario.dimension))
-
-
 def validate_target(scenario: Any, value: float) -> float:
     """Check that a target value lies in the scenario's answer range.
 
@@ -143,34 +162,18 @@ def validate_target(scenario: Any, value: float) -> float:
     return v
 
 
-def describe_scenario(scenario: Any) -> str:
-    """What the respondent will be asked, in words for the crafter (our own wording)."""
-    if _is_trait(scenario):
-        items = scenario.survey.items_for(scenario.dimension)
-        examples = "; ".join(f'"{it.text}"' for it in items[:4])
-        lo, hi = scenario.support[0], scenario.support[-1]
-        return (
-            f"The person will fill in a personality questionnaire on {_trait_name(scenario)}: {len(items)} "
-            f"statements such as {examples}, each rated from 1 (disagree) to 5 (agree). Their answers add up to "
-            f"a score from {lo:g} (very low {_trait_name(scenario)}) to {hi:g} (very high {_trait_name(scenario)})."
-        )
-    question = scenario.questions()[0]
-    return f'The person will be asked this in an economic game:\n"{question.prompt}"'
+def craft_request_text(scenario: Any, value: float) -> str:
+    """The crafter's task in words: the scenario's own situation text and target wording (the Scenario protocol).
 
-
-def describe_target(scenario: Any, value: float) -> str:
-    """The target behaviour in words for the crafter (it may name the number; the prompt must not)."""
+    Crafting adds no wording about scales or kinds of task: ``scenario.describe()`` says what the respondent will
+    be asked and ``scenario.describe_target(value)`` the behaviour wanted (it may name the number; the prompt
+    must not).
+    """
     v = validate_target(scenario, value)
-    if _is_trait(scenario):
-        lo, hi = scenario.support[0], scenario.support[-1]
-        frac = (v - lo) / (hi - lo)
-        level = ("very low", "low", "moderate", "high", "very high")[min(4, int(frac * 5))]
-        return (
-            f"a person whose {_trait_name(scenario)} score would be about {v:g} out of {hi:g} "
-            f"({level} {_trait_name(scenario)})"
-        )
-    lo, hi = scenario.support[0], scenario.support[-1]
-    return f"a person whose answer would be about {v:g} (on the scale from {lo:g} to {hi:g})"
+    return (
+        f"{scenario.describe()}\n\nWrite a system prompt for a person who would answer like this: "
+        f"{scenario.describe_target(v)}. Do not mention the number."
+    )
 
 
 def _summarise(pmf: np.ndarray, support: np.ndarray) -> str:
@@ -283,7 +286,7 @@ _CRAFTER_SYSTEM = (
     "You write system prompts that make an AI assistant answer as one particular kind of person. A system prompt "
     'is one paragraph in the second person that starts with "You are". Describe the person\'s character, values, '
     "circumstances and habits so that their answers follow naturally. Never state numbers, scores or the answer "
-    "itself, and never mention the questionnaire or the game. Reply with the system prompt only."
+    "itself, and never mention the questions the person will be asked. Reply with the system prompt only."
 )
 
 
@@ -412,11 +415,7 @@ class CraftSystemPrompt:
         tol = self.tolerance if self.tolerance is not None else 0.05 * float(support[-1] - support[0])
         messages = [
             Message(role="system", content=_CRAFTER_SYSTEM),
-            Message(
-                role="user",
-                content=f"{describe_scenario(scenario)}\n\nWrite a system prompt for {describe_target(scenario, t)}. "
-                "Do not mention the number.",
-            ),
+            Message(role="user", content=craft_request_text(scenario, t)),
         ]
         history: list[dict[str, Any]] = []
         prompt = self._draft(messages, t, key, 0, history)
@@ -434,7 +433,7 @@ class CraftSystemPrompt:
                 Message(
                     role="user",
                     content=f"A person answering with that prompt gave: {_summarise(ev.pmf, support)}. The goal is "
-                    f"{describe_target(scenario, t)}, so the answers should be {direction}. Write an improved system "
+                    f"{scenario.describe_target(t)}, so the answers should be {direction}. Write an improved system "
                     "prompt. Do not mention the number.",
                 ),
             ]

@@ -17,12 +17,14 @@ References:
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from alignment import fit_mixture_weights, pmf_from_samples
 from populace_lm.base import LanguageModel
+from populace_lm.progress import progress_bar
+from populations.base import BaseBuilder, WeightSolverError
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.crafting import MeteredModel, PromptEvaluator
 from populations.mixture import check_target_values
@@ -32,20 +34,11 @@ __all__ = ["MixtureOfPersonasBuilder", "exemplar_text"]
 
 
 def exemplar_text(scenario: Any, value: float) -> str:
-    """The in-context exemplar line for a human answer (our own wording)."""
-    if hasattr(scenario, "dimension"):
-        from scenarios.ipip50 import TRAIT_NAMES
-
-        name = TRAIT_NAMES.get(scenario.dimension, scenario.dimension)
-        lo, hi = scenario.support[0], scenario.support[-1]
-        return (
-            f"In an earlier questionnaire, someone like you scored {value:g} on {name}, on a scale from {lo:g} "
-            f"(lowest) to {hi:g} (highest)."
-        )
-    return f"Earlier, someone like you was asked the same question and answered {value:g}."
+    """The in-context exemplar line for a human answer, in the scenario's own words (``describe_target``)."""
+    return f"Earlier, someone like you answered like this: {scenario.describe_target(float(value))}."
 
 
-class MixtureOfPersonasBuilder:
+class MixtureOfPersonasBuilder(BaseBuilder):
     """Fit a Mixture-of-Personas population (scikit-learn estimator contract).
 
     Args:
@@ -55,6 +48,7 @@ class MixtureOfPersonasBuilder:
         n_exemplars: human exemplars drawn from the fit split per persona.
         weight_method: ``"lp"`` (exact) or ``"slsqp"``.
         include_default: also offer the default fixed prompt as a component.
+        progress: show a progress bar while the components are evaluated.
         random_state: seed of the persona and exemplar draws.
 
     Attributes:
@@ -71,6 +65,8 @@ class MixtureOfPersonasBuilder:
         population_: the :class:`~populations.persona.Population` (construction ``"mop"``).
     """
 
+    kind: ClassVar[str] = "populace.mop"
+
     def __init__(
         self,
         respondent: LanguageModel | None = None,
@@ -80,6 +76,7 @@ class MixtureOfPersonasBuilder:
         n_exemplars: int = 2,
         weight_method: str = "lp",
         include_default: bool = True,
+        progress: bool = True,
         random_state: int = 0,
     ) -> None:
         self.respondent = respondent
@@ -88,14 +85,24 @@ class MixtureOfPersonasBuilder:
         self.n_exemplars = n_exemplars
         self.weight_method = weight_method
         self.include_default = include_default
+        self.progress = progress
         self.random_state = random_state
 
     def fit(self, scenario: Any, target_values: Any) -> MixtureOfPersonasBuilder:
         """Draw components and fit their weights to the human values (the fit split).
 
+        Args:
+            scenario: a one-dimensional scenario of the Scenario protocol (its ``describe_target`` words the
+                exemplars).
+            target_values: human answers on the scenario's support, shape ``(n,)`` (the fit split).
+
+        Returns:
+            self.
+
         Raises:
             ValueError: no respondent, bad counts, empty or off-scale values, more exemplars than values.
             PoolError: the pool is missing or malformed.
+            WeightSolverError: the weight solver fit worse than the default prompt it was given.
         """
         from populations.pools import load_pool
 
@@ -128,15 +135,20 @@ class MixtureOfPersonasBuilder:
                 )
         if self.include_default:
             personas.insert(0, Persona(id="mop-default", text=DEFAULT_SYSTEM_PROMPT, attributes={"default": True}))
-        evals = [evaluate(p.text) for p in personas]
+        evals = [
+            evaluate(p.text)
+            for p in progress_bar(personas, desc="MoP components", unit="prompt", enabled=self.progress)
+        ]
         pmfs = np.stack([e.pmf for e in evals])
         fit = fit_mixture_weights(pmfs, self.support_, target_pmf, method=self.weight_method, rng=self.random_state)
         base = evaluate(DEFAULT_SYSTEM_PROMPT) if not self.include_default else evals[0]
         self.baseline_loss_ = float(fit_mixture_weights(base.pmf[None], self.support_, target_pmf).loss)
         self.fit_loss_ = float(fit.loss)
         if self.include_default and self.fit_loss_ > self.baseline_loss_ + 1e-6:
-            raise AssertionError(
-                f"MoP fit W1 {self.fit_loss_:.6g} exceeds the fixed-prompt baseline {self.baseline_loss_:.6g}"
+            raise WeightSolverError(
+                f"MoP fit W1 {self.fit_loss_:.6g} exceeds the fixed-prompt baseline {self.baseline_loss_:.6g} although "
+                f"the baseline prompt is a candidate; the {self.weight_method!r} weight solver failed "
+                "(use weight_method='lp')"
             )
         self.prompts_ = [p.text for p in personas]
         self.weights_ = np.asarray(fit.weights, dtype=float)
@@ -171,39 +183,16 @@ class MixtureOfPersonasBuilder:
         )
         return self
 
-    def sample(self, n: int, *, rng: np.random.Generator | int | None = None) -> Population:
-        """The empirical population of ``n`` components drawn by weight.
-
-        Raises:
-            RuntimeError: not fitted.
-        """
-        if not hasattr(self, "population_"):
-            raise RuntimeError("MixtureOfPersonasBuilder is not fitted: call fit(scenario, target_values) first")
-        return self.population_.resample(n, rng=rng)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Prompts, weights, history and cost as plain JSON."""
-        if not hasattr(self, "population_"):
-            raise RuntimeError("MixtureOfPersonasBuilder is not fitted: call fit(scenario, target_values) first")
+    def _fit_record(self) -> dict[str, Any]:
         return {
-            "kind": "populace.mop",
-            "version": 1,
-            "params": {
-                "pool": str(self.pool),
-                "n_personas": self.n_personas,
-                "n_exemplars": self.n_exemplars,
-                "weight_method": self.weight_method,
-                "include_default": self.include_default,
-                "random_state": self.random_state,
-                "respondent": getattr(self.respondent, "model_id", None),
-            },
             "prompts": list(self.prompts_),
             "weights": self.weights_.tolist(),
             "component_pmfs": self.component_pmfs_.tolist(),
             "support": self.support_.tolist(),
             "fit_w1": self.fit_loss_,
             "baseline_w1": self.baseline_loss_,
+            "n_iter": self.n_iter_,
+            "converged": self.converged_,
             "cost": self.cost_,
             "history": self.history_,
-            "population": self.population_.to_dict(),
         }

@@ -53,3 +53,21 @@ def test_sample_from_pmf_frequencies_and_determinism():
     np.testing.assert_array_equal(draws, again)
     with pytest.raises(ValueError, match=r"pmf must have shape \(3,\)"):
         sample_from_pmf([0.5, 0.5], [1, 2, 3], 5, np.random.default_rng(0))
+
+
+def test_sample_mixture_bad_input_names_the_argument():
+    from alignment import sample_mixture
+
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match=r"component_pmfs must have shape \(K, S\) with S = 2, got shape \(1, 3\)"):
+        sample_mixture([1.0], [[0.2, 0.3, 0.5]], [0, 1], 3, rng=rng)
+    with pytest.raises(ValueError, match="component_pmfs is not normalised"):
+        sample_mixture([1.0], [[0.2, 0.3]], [0, 1], 3, rng=rng)
+    with pytest.raises(ValueError, match=r"weights must have shape \(1,\)"):
+        sample_mixture([0.5, 0.5], [[0.5, 0.5]], [0, 1], 3, rng=rng)
+    with pytest.raises(ValueError, match="support must be strictly increasing"):
+        sample_mixture([1.0], [[0.5, 0.5]], [1, 0], 3, rng=rng)
+    with pytest.raises(ValueError, match="n must be a positive integer"):
+        sample_mixture([1.0], [[0.5, 0.5]], [0, 1], 0, rng=rng)
+    comp, ans = sample_mixture([1.0], [[0.5, 0.5]], [0, 1], 4, rng=rng)
+    assert comp.dtype.kind == "i" and ans.dtype == np.float64 and comp.shape == ans.shape == (4,)

@@ -115,7 +115,7 @@ def test_bad_input_errors():
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="row 3"):
         AlignedPersonaBuilder().fit(pool, bad)
-    with pytest.raises(NotFittedError):
+    with pytest.raises(NotFittedError, match="AlignedPersonaBuilder is not fitted"):
         AlignedPersonaBuilder().sample(3)
     b = AlignedPersonaBuilder(n_select=10).fit(pool, human)
     with pytest.raises(ValueError, match="without personas"):
@@ -123,3 +123,16 @@ def test_bad_input_errors():
     b = AlignedPersonaBuilder(n_select=10).fit(pool, human, personas=personas)
     with pytest.raises(ValueError, match="fewer than the requested set"):
         b.sample(101)
+
+
+@pytest.mark.parametrize("dim", [10, 50])
+def test_default_alignment_closes_the_mean_gap(dim):
+    """Half the pool is human-like, half shifted by +1: the default mass closes >= 90% of the mean gap."""
+    rng = np.random.default_rng(1)
+    n = 1000
+    pool = np.concatenate([rng.standard_normal((n // 2, dim)), rng.standard_normal((n - n // 2, dim)) + 1.0])
+    human = rng.standard_normal((n, dim))
+    b = AlignedPersonaBuilder().fit(pool, human)
+    closed = np.mean((pool.mean(0) - b.weights_ @ pool) / (pool.mean(0) - human.mean(0)))
+    assert closed >= 0.9, closed
+    assert b.weights_[: n // 2].sum() >= 0.85

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from populations.base import NotFittedError
 from populations.baselines import DemographicPersonaBuilder, RandomPersonaBuilder, demographic_persona_text
 from populations.pools import PoolError
 
@@ -26,7 +27,7 @@ def test_random_persona_bad_input(personas_dir, tmp_path):
         RandomPersonaBuilder(personas_dir / "personachat", n_personas=0).fit()
     with pytest.raises(PoolError, match="not found"):
         RandomPersonaBuilder(tmp_path / "nope", n_personas=1).fit()
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="RandomPersonaBuilder is not fitted"):
         RandomPersonaBuilder().sample(1, rng=0)
 
 

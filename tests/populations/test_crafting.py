@@ -7,16 +7,42 @@ from populations.crafting import (
     CraftSystemPrompt,
     MeteredModel,
     PromptEvaluator,
-    describe_target,
+    craft_request_text,
     extract_prompt,
+    failure_reason,
 )
 from scenarios.registry import get_scenario
-from tests.populations.mixture_fakes import crafter_reply, make_models, peaked
+from tests.populations.mixture_fakes import FakeScenario, crafter_reply, make_models, peaked
 
 
 @pytest.fixture(scope="module")
 def dictator():
-    return get_scenario("dictator")
+    return FakeScenario()
+
+
+def test_crafting_wording_comes_from_the_scenario(dictator):
+    crafter, respondent = make_models()
+    CraftSystemPrompt(crafter, respondent, forbid_target_number=False)(30, dictator, key="w")
+    sent = crafter.requests[0].messages[1].content
+    assert sent == craft_request_text(dictator, 30)
+    assert sent.startswith(dictator.describe()) and dictator.describe_target(30) in sent
+    system = crafter.requests[0].messages[0].content.lower()
+    assert "likert" not in system and "economic game" not in system and "questionnaire" not in system
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        ("no 'You are …' prompt in the reply", "no_prompt"),
+        ("prompt too short (3 characters, need 20)", "too_short"),
+        ("the reply is a refusal", "refusal"),
+        ("the prompt names the target number 30", "names_target"),
+    ],
+)
+def test_failure_reason_codes(status, code):
+    assert failure_reason(status) == code
+    with pytest.raises(ValueError, match="is not a crafting failure message"):
+        failure_reason("ok")
 
 
 def test_extract_prompt_takes_the_you_are_paragraph():
@@ -101,6 +127,7 @@ def test_no_usable_prompt_raises_after_retries_with_history(dictator):
     _, respondent = make_models()
     with pytest.raises(CraftingError, match="no usable system prompt for target 30 after 3 attempts") as info:
         CraftSystemPrompt(crafter, respondent, max_retries=2)(30, dictator)
+    assert info.value.reason == "no_prompt"
     assert len(info.value.history) == 3
     assert [h["attempt"] for h in info.value.history] == [0, 1, 2]
     assert all(h["status"].startswith("no 'You are") for h in info.value.history)
@@ -109,16 +136,17 @@ def test_no_usable_prompt_raises_after_retries_with_history(dictator):
 
 def test_a_prompt_naming_the_number_is_a_recorded_failure(dictator):
     crafter, respondent = make_models()
-    with pytest.raises(CraftingError, match="names the target number 30"):
+    with pytest.raises(CraftingError, match="names the target number 30") as info:
         CraftSystemPrompt(crafter, respondent, max_retries=1)(30, dictator)
+    assert info.value.reason == "names_target"
 
 
 def test_target_outside_the_range_is_rejected(dictator):
     crafter, respondent = make_models()
-    with pytest.raises(ValueError, match=r"outside the answer range \[0, 100\] of scenario 'dictator'"):
+    with pytest.raises(ValueError, match=r"outside the answer range \[0, 100\] of scenario 'fake_gift'"):
         CraftSystemPrompt(crafter, respondent)(150, dictator)
     with pytest.raises(ValueError, match="outside the answer range"):
-        describe_target(dictator, -1)
+        craft_request_text(dictator, -1)
 
 
 def test_evaluator_is_exact_and_memoised(dictator):
@@ -142,8 +170,9 @@ def test_trait_scenario_crafting_convolves_items(data_dir):
 
 
 @pytest.mark.model
-def test_embedded_model_crafts_or_records_failures(embedded_model, dictator):
+def test_embedded_model_crafts_or_records_failures(embedded_model):
     """SmolLM2 as crafter and respondent: a prompt with an exact evaluation, or a CraftingError with the replies."""
+    dictator = get_scenario("dictator")
     craft = CraftSystemPrompt(embedded_model, embedded_model, max_rounds=0, max_retries=0, max_tokens=32)
     try:
         res = craft(20, dictator, key="model-test")

@@ -5,18 +5,17 @@ import pytest
 
 from alignment import fit_mixture_weights, pmf_from_samples, wasserstein_1d
 from populace_lm.fakes import ScriptedModel
+from populations.base import NotFittedError
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
-from populations.crafting import CraftingError
-from populations.evaluation import evaluate_mixture, human_floor, split_humans
+from populations.evaluation import evaluate_mixture, split_humans
 from populations.mixture import PromptMixtureBuilder
 from populations.persona import Population
-from scenarios.registry import get_scenario
-from tests.populations.mixture_fakes import bimodal, crafter_reply, make_models
+from tests.populations.mixture_fakes import FakeScenario, bimodal, crafter_reply, make_models
 
 
 @pytest.fixture(scope="module")
 def dictator():
-    return get_scenario("dictator")
+    return FakeScenario()
 
 
 @pytest.fixture(scope="module")
@@ -32,12 +31,10 @@ def build(method, **kw):
 
 
 @pytest.mark.parametrize(("method", "kw"), [("em", {"n_components": 15}), ("gb", {"patience": 5})])
-def test_recovers_a_bimodal_target_within_the_1000_human_floor(dictator, humans, method, kw):
-    fit, test = humans
+def test_recovers_a_bimodal_target(dictator, humans, method, kw):
+    # Sampled-vs-floor comparisons (like with like) are in test_builders_known.py; here the exact fit itself.
+    fit, _ = humans
     b = build(method, **kw).fit(dictator, fit)
-    floor = human_floor(np.concatenate([fit, test]), n=1000, repeats=10, rng=0)
-    scores = evaluate_mixture(b.weights_, b.component_pmfs_, b.support_, test, rng=0)
-    assert scores["w1_exact"] <= floor["w1_mean"], (scores, floor)
     assert b.fit_loss_ < 0.05 * b.baseline_loss_  # the default prompt (peaked at 50) is far off
     mix = b.weights_ @ b.component_pmfs_
     assert mix[:50].sum() == pytest.approx(0.6, abs=0.03)  # the two modes keep their mass
@@ -83,13 +80,14 @@ def test_fitted_attributes_population_and_sampling(dictator, humans):
     json.dumps(b.to_dict())  # plain JSON
 
 
-def test_em_e_step_follows_the_issue_formula(dictator, humans):
+def test_em_iteration_record(dictator, humans):
     fit, _ = humans
     b = build("em", n_components=3, max_iter=1).fit(dictator, fit)
     it = b.history_[1]
     mass = np.asarray(it["responsibility_mass"])
-    assert mass.shape == (4,) and mass.sum() == pytest.approx(1.0)
-    assert {"changed", "weights", "fit_w1", "weight_shift", "crafting"} <= set(it)
+    assert mass.shape == (3,) and mass.sum() == pytest.approx(1.0)  # the crafted components only
+    assert {"changed", "weights", "fit_w1", "weight_shift", "crafting", "prompts"} <= set(it)
+    assert b.temperature_ > 0 and b.n_crafted_ == 3 + 3 and b.n_failed_ == 0 and b.failure_reasons_ == {}
 
 
 def test_same_seed_same_fit_different_seed_differs(dictator, humans):
@@ -125,12 +123,15 @@ def test_em_converges_when_prompts_and_weights_stop_changing(dictator):
 @pytest.mark.parametrize(
     ("values", "kw", "match"),
     [
-        ([10.0, 200.0], {}, r"target_values\[1\] = 200 is not on the answer scale of scenario 'dictator'"),
+        ([10.0, 200.0], {}, r"target_values\[1\] = 200 is not on the answer scale of scenario 'fake_gift'"),
         ([], {}, "target_values is empty"),
         ([10.0, float("nan")], {}, r"target_values\[1\] is not a finite number"),
         ([10.0, 20.0], {"n_components": 3}, "n_components=3 is larger than the 2 human values"),
         ([10.0, 20.0], {"method": "xx"}, "method must be 'em' or 'gb'"),
         ([10.0, 20.0], {"weight_method": "nnls"}, "weight_method must be 'lp' or 'slsqp'"),
+        ([10.0, 20.0], {"e_step": "hard"}, r"unknown e_step 'hard'; valid E-steps: \['posterior', 'literal'\]"),
+        ([10.0, 20.0], {"temperature": 0.0}, "temperature must be a positive number"),
+        ([10.0, 20.0], {"weight_floor": 1.5}, r"weight_floor must be in \[0, 1\)"),
     ],
 )
 def test_bad_input_raises_clear_errors(dictator, values, kw, match):
@@ -143,18 +144,24 @@ def test_bad_input_raises_clear_errors(dictator, values, kw, match):
 def test_missing_respondent_and_unfitted_use_raise(dictator):
     with pytest.raises(ValueError, match="needs a respondent model"):
         PromptMixtureBuilder("gb").fit(dictator, [10.0])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="PromptMixtureBuilder is not fitted"):
         PromptMixtureBuilder("gb").sample(10, rng=0)
 
 
-def test_crafter_failures_are_recorded_and_total_failure_raises(dictator, humans):
+@pytest.mark.parametrize("method", ["em", "gb"])
+def test_total_crafting_failure_returns_the_fixed_prompt_population(dictator, humans, method):
     fit, _ = humans
     _, respondent = make_models()
-    with pytest.raises(CraftingError, match="EM could not craft any of its 2 initial prompts") as info:
-        PromptMixtureBuilder(
-            "em", n_components=2, crafter=ScriptedModel(["no idea"]), respondent=respondent, max_retries=1
-        ).fit(dictator, fit)
-    assert len(info.value.history) == 2 and all("failed" in h for h in info.value.history)
+    b = PromptMixtureBuilder(
+        method, n_components=2, crafter=ScriptedModel(["no idea"]), respondent=respondent, max_retries=1, n_rounds=5
+    ).fit(dictator, fit)
+    assert b.fallback_ == "no usable crafted prompt"
+    assert b.prompts_ == [DEFAULT_SYSTEM_PROMPT] and b.weights_.tolist() == [1.0]
+    assert b.fit_loss_ == b.baseline_loss_ and b.n_crafted_ == 0
+    assert b.n_failed_ == (2 if method == "em" else 3) and b.failure_reasons_ == {"no_prompt": b.n_failed_}
+    assert b.population_.metadata["fallback"] == "no usable crafted prompt"
+    assert b.history_[-1]["fallback"] == "no usable crafted prompt"
+    assert b.to_dict()["n_failed"] == b.n_failed_
     # Every other reply is unusable: failures land in the history, the fit still completes.
     calls = []
 
@@ -173,7 +180,8 @@ def test_crafter_failures_are_recorded_and_total_failure_raises(dictator, humans
     ).fit(dictator, fit)
     logs = [c for h in b.history_[1:] for c in h["crafting"]]
     assert sum("failed" in c for c in logs) == 2 and sum("prompt" in c for c in logs) == 2
-    assert len(b.prompts_) == 3
+    assert len(b.prompts_) == 3 and b.fallback_ is None
+    assert (b.n_crafted_, b.n_failed_, b.failure_reasons_) == (2, 2, {"no_prompt": 2})
 
 
 def test_separate_crafter_and_respondent_costs(dictator, humans):

@@ -5,23 +5,23 @@ import pytest
 
 from alignment import fit_mixture_weights, pmf_from_samples
 from populace_lm.fakes import KnownDistributionModel
+from populations.base import NotFittedError
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.mop import MixtureOfPersonasBuilder, exemplar_text
-from scenarios.registry import get_scenario
-from tests.populations.mixture_fakes import bimodal
+from tests.populations.mixture_fakes import FakeScenario, bimodal
 
 
 def exemplar_following(messages, answers):
-    """Answers near the exemplar in the system prompt ("... answered X."), 50 without one."""
+    """Answers near the exemplar in the system prompt ("... they give about X."), 50 without one."""
     system = messages[0].content if messages and messages[0].role == "system" else ""
-    centre = float(system.rsplit("answered ", 1)[1].rstrip(".")) if "answered " in system else 50.0
+    centre = float(system.rsplit("about ", 1)[1].rstrip(".")) if "about " in system else 50.0
     v = np.asarray(answers.values, dtype=float)
     return np.exp(-0.5 * ((v - centre) / 4.0) ** 2) + 1e-12
 
 
 @pytest.fixture(scope="module")
 def dictator():
-    return get_scenario("dictator")
+    return FakeScenario()
 
 
 def test_mop_components_weights_and_population(dictator, personas_dir):
@@ -41,16 +41,18 @@ def test_mop_components_weights_and_population(dictator, personas_dir):
     assert b.fit_loss_ <= base + 1e-9 and b.fit_loss_ < 0.5 * base
     assert b.population_.construction == "mop"
     assert b.cost_["respondent"]["requests"] == model.calls == 16
-    json.dumps(b.to_dict())
+    doc = b.to_dict()
+    json.dumps(doc)
+    assert doc["kind"] == "populace.mop" and doc["population"]["kind"] == "populace.population"
+    assert doc["params"]["respondent"] == "known" and doc["params"]["n_exemplars"] == 3
     again = MixtureOfPersonasBuilder(
         model, pool=personas_dir / "personahub", n_personas=5, n_exemplars=3, random_state=0
     ).fit(dictator, values)
     assert again.prompts_ == b.prompts_ and np.array_equal(again.weights_, b.weights_)
 
 
-def test_mop_trait_exemplar_wording(data_dir):
-    trait = get_scenario("bigfive:E", source=data_dir)
-    assert "scored 31 on Extraversion" in exemplar_text(trait, 31)
+def test_mop_exemplar_wording_comes_from_the_scenario(dictator):
+    assert exemplar_text(dictator, 31) == "Earlier, someone like you answered like this: they give about 31."
 
 
 @pytest.mark.parametrize(
@@ -73,5 +75,5 @@ def test_mop_bad_input(dictator, personas_dir, kw, values, match):
 def test_mop_needs_a_respondent_and_fit(dictator):
     with pytest.raises(ValueError, match="needs a respondent"):
         MixtureOfPersonasBuilder().fit(dictator, [1.0])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="MixtureOfPersonasBuilder is not fitted"):
         MixtureOfPersonasBuilder().sample(3, rng=0)
