@@ -27,7 +27,6 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from populace_lm.types import GenerationRequest  # noqa: E402
-from populations.evaluation import split_humans  # noqa: E402
 from populations.mixture import PromptMixtureBuilder  # noqa: E402
 from scenarios.registry import get_scenario  # noqa: E402
 
@@ -63,7 +62,7 @@ def main() -> int:
     p.add_argument("--rounds", type=int, default=20)
     args = p.parse_args()
     scenario = get_scenario(args.scenario, source=args.data)
-    fit, _ = split_humans(scenario.human_values(args.data), rng=0)
+    fit = scenario.human_values("fit", seed=0, source=args.data)
     if args.embedded:
         from populace_lm.local import LocalLlama
 

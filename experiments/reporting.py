@@ -585,6 +585,8 @@ def records_table(records: Sequence[dict[str, Any]]) -> str:
 
 def crafting_table(records: Sequence[dict[str, Any]]) -> str:
     """Per row of a crafted construction: prompts kept, crafts failed and why, and whether it fell back."""
+    from populations.crafting import FAILURE_DESCRIPTIONS
+
     rows = [r for r in records if r.get("n_crafted") is not None or r.get("n_failed") is not None]
     if not rows:
         return "No construction crafted prompts."
@@ -594,7 +596,7 @@ def crafting_table(records: Sequence[dict[str, Any]]) -> str:
     ]
     for r in sorted(rows, key=lambda r: (r["scenario"], r["construction"])):
         reasons = r.get("failure_reasons") or {}
-        why = "; ".join(f"{k} (×{v})" for k, v in reasons.items()) or "–"
+        why = "; ".join(f"{FAILURE_DESCRIPTIONS.get(k, k)} (×{v})" for k, v in reasons.items()) or "–"
         n_failed = "?" if r.get("n_failed") is None else r["n_failed"]
         lines.append(
             f"| {r['scenario']} | {r['construction']} | {r.get('n_crafted')} | {n_failed} | "

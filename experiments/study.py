@@ -407,7 +407,7 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     )
 
 
-# =============================================================================================== adapters
+# =============================================================================================== helpers
 def _load_scenario(spec: str, source: str | None) -> Any:
     from scenarios.registry import get_scenario
 
@@ -425,20 +425,6 @@ def _score(pmf: np.ndarray, support: np.ndarray, test: np.ndarray, *, n: int, re
 
     s = score_distribution(pmf, support, test, n=n, repeats=repeats, rng=rng)
     return {k: s[k] for k in ("w1_exact", "w1_sampled_mean", "w1_sampled_sd")}
-
-
-def _accepted(cls: Any, **kwargs: Any) -> dict[str, Any]:
-    """The keyword arguments ``cls.__init__`` accepts (``progress`` exists only on the rewritten builders)."""
-    import inspect
-
-    names = inspect.signature(cls.__init__).parameters
-    return {k: v for k, v in kwargs.items() if k in names}
-
-
-def _mop_class() -> Any:
-    from populations import mop
-
-    return getattr(mop, "MixtureOfPersonas", None) or mop.MixtureOfPersonasBuilder
 
 
 def _load_population(path: str) -> Any:
@@ -516,36 +502,31 @@ def _build(
         from populations.mixture import PromptMixtureBuilder
 
         b = PromptMixtureBuilder(
-            **_accepted(
-                PromptMixtureBuilder,
-                method=c.kind,
-                n_components=p.get("n_components", 5),
-                crafter=model,
-                respondent=model,
-                max_iter=p.get("max_iter", 5),
-                n_rounds=p.get("n_rounds", 10),
-                patience=p.get("patience", 3),
-                improve_rounds=p["improve_rounds"],
-                weight_method=p["weight_method"],
-                forbid_target_number=p["forbid_target_number"],
-                progress=progress,
-                random_state=c.seed,
-            )
+            method=c.kind,
+            n_components=p.get("n_components", 5),
+            crafter=model,
+            respondent=model,
+            max_iter=p.get("max_iter", 5),
+            n_rounds=p.get("n_rounds", 10),
+            patience=p.get("patience", 3),
+            improve_rounds=p["improve_rounds"],
+            weight_method=p["weight_method"],
+            forbid_target_number=p["forbid_target_number"],
+            progress=progress,
+            random_state=c.seed,
         ).fit(scenario, fit)
         return _Built(b.population_, _fit_info(b))
     if c.kind == "mop":
-        mop = _mop_class()
-        b = mop(
-            **_accepted(
-                mop,
-                respondent=model,
-                pool=p["pool"],
-                n_personas=p["n_personas"],
-                n_exemplars=p["n_exemplars"],
-                weight_method=p["weight_method"],
-                progress=progress,
-                random_state=c.seed,
-            )
+        from populations.mop import MixtureOfPersonasBuilder
+
+        b = MixtureOfPersonasBuilder(
+            respondent=model,
+            pool=p["pool"],
+            n_personas=p["n_personas"],
+            n_exemplars=p["n_exemplars"],
+            weight_method=p["weight_method"],
+            progress=progress,
+            random_state=c.seed,
         ).fit(scenario, fit)
         return _Built(b.population_, {})  # MoP crafts nothing: no crafting failures to count
     if c.kind == "aligned":
@@ -565,15 +546,8 @@ def build_model_free(c: Construction) -> Any:
 
 
 def _fit_info(builder: Any) -> dict[str, Any]:
-    info: dict[str, Any] = {}
-    for attr in ("n_failed_", "fallback_"):
-        if hasattr(builder, attr):
-            info[attr.rstrip("_")] = getattr(builder, attr)
-    if "n_failed" not in info and hasattr(builder, "history_"):
-        info["n_failed"] = sum(
-            1 for h in builder.history_ for r in h.get("crafting", []) if isinstance(r, dict) and "failed" in r
-        )
-    return info
+    """Crafting failures and the fallback mark of a prompt-mixture builder (see ``PromptMixtureBuilder``)."""
+    return {"n_failed": builder.n_failed_, "fallback": builder.fallback_}
 
 
 def _build_aligned(c: Construction, scenario: Any, fit: np.ndarray, model: Any, *, progress: bool) -> _Built:
@@ -836,7 +810,7 @@ def run_study(
         else:
             pmfs[(scenario.name, c.name)] = None
         record["n_failed"] = info.get("n_failed")
-        if info.get("fallback"):  # the rewritten builders fall back to the fixed prompt instead of raising
+        if info.get("fallback"):  # no usable crafted prompt: the builder returned the fixed-prompt population
             status = f"fallback: {info['fallback']}"
         if built is not None and c.kind == "file":
             note = _split_caution(built.population, scenario.name, study)

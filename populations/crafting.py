@@ -51,6 +51,7 @@ __all__ = [
     "MeteredModel",
     "PromptEvaluation",
     "PromptEvaluator",
+    "FAILURE_DESCRIPTIONS",
     "FAILURE_REASONS",
     "craft_request_text",
     "extract_prompt",
@@ -59,7 +60,15 @@ __all__ = [
 ]
 
 
-FAILURE_REASONS = ("no_prompt", "too_short", "refusal", "names_target")
+FAILURE_DESCRIPTIONS = {
+    "no_prompt": "no 'You are …' prompt in the reply",
+    "too_short": "the prompt was too short",
+    "refusal": "the reply was a refusal",
+    "names_target": "the prompt named the target number",
+}
+"""What each failure code means, in words for reports."""
+
+FAILURE_REASONS = tuple(FAILURE_DESCRIPTIONS)
 """Short codes of why a crafter reply held no usable prompt (keys of a builder's ``failure_reasons_``)."""
 
 

@@ -419,44 +419,17 @@ def population_pmfs(model: LanguageModel, population: Population, scenario: Any,
 
 
 def builder_fit_info(builder: Any) -> dict[str, Any]:
-    """Crafting outcome of a fitted builder (``n_crafted_``, ``n_failed_``, ``fallback_``, ``failure_reasons_``).
+    """Crafting outcome of a fitted builder: ``n_crafted``, ``n_failed``, ``fallback`` and ``failure_reasons``.
 
-    Builders without these attributes derive them from ``targets_`` (crafted components kept) and ``history_``
-    (crafting-log entries with a ``"failed"`` key, reason = the last attempt's status with numbers masked).
+    Read from a prompt-crafting builder's ``n_crafted_``, ``n_failed_``, ``fallback_`` and ``failure_reasons_``
+    (:class:`populations.mixture.PromptMixtureBuilder`); a builder that crafts nothing gives None counts.
     """
-    import re
-
-    targets = getattr(builder, "targets_", None)
-    n_crafted = getattr(builder, "n_crafted_", None)
-    if n_crafted is None and targets is not None:
-        n_crafted = sum(t is not None for t in targets)
-    failures = [
-        c
-        for h in getattr(builder, "history_", None) or []
-        if isinstance(h, dict)
-        for c in h.get("crafting", []) or []
-        if isinstance(c, dict) and "failed" in c
-    ]
-    n_failed = getattr(builder, "n_failed_", None)
-    if n_failed is None and hasattr(builder, "history_"):
-        n_failed = len(failures)
-    reasons = getattr(builder, "failure_reasons_", None)
-    if reasons is None:
-        reasons = []
-        for c in failures:
-            attempts = c.get("attempts") or []
-            last = attempts[-1] if attempts and isinstance(attempts[-1], dict) else {}
-            reasons.append(re.sub(r"\d+(\.\d+)?", "#", str(last.get("status") or c["failed"]))[:80])
-    if isinstance(reasons, list | tuple):
-        counts: dict[str, int] = {}
-        for x in reasons:
-            counts[str(x)] = counts.get(str(x), 0) + 1
-        reasons = counts
+    crafts = hasattr(builder, "n_crafted_")
     return {
-        "n_crafted": n_crafted,
-        "n_failed": n_failed,
-        "fallback": getattr(builder, "fallback_", False if n_crafted else None),
-        "failure_reasons": dict(reasons) if reasons else {},
+        "n_crafted": getattr(builder, "n_crafted_", None),
+        "n_failed": getattr(builder, "n_failed_", None),
+        "fallback": (getattr(builder, "fallback_", None) is not None) if crafts else None,
+        "failure_reasons": dict(getattr(builder, "failure_reasons_", None) or {}),
     }
 
 

@@ -261,6 +261,15 @@ class _CodedScenario:
     def pmfs(self, item_probs):
         return self._inner.pmfs(item_probs)
 
+    def describe(self):
+        return self._inner.describe()
+
+    def describe_target(self, x):
+        return self._inner.describe_target(x)
+
+    def describe_exemplar(self, x):
+        return self._inner.describe_exemplar(x)
+
     def human_values(self, split="all", *, seed=0, source=None, fit_fraction=0.5):
         values = np.arange(101.0)  # value i is respondent row i, so the rows a fit saw are visible
         if split == "all":
@@ -272,6 +281,7 @@ class _CodedScenario:
 def test_held_out_humans_never_reach_any_fit(tmp_path, pools, monkeypatch):
     from populations.aligned import AlignedPersonaBuilder
     from populations.mixture import PromptMixtureBuilder
+    from populations.mop import MixtureOfPersonasBuilder
 
     inner = get_scenario("dictator")
     monkeypatch.setattr(study_mod, "_load_scenario", lambda spec, source: _CodedScenario(inner))
@@ -288,7 +298,7 @@ def test_held_out_humans_never_reach_any_fit(tmp_path, pools, monkeypatch):
         monkeypatch.setattr(cls, "fit", fit)
 
     spy(PromptMixtureBuilder, "mixture", 1)
-    spy(study_mod._mop_class(), "mop", 1)
+    spy(MixtureOfPersonasBuilder, "mop", 1)
     spy(AlignedPersonaBuilder, "aligned", 1)
     body = ALL_KINDS.split('[[constructions]]\nname = "file"')[0]
     study = load_study(write_study_file(tmp_path, body, head='scenarios = ["dictator"]\nagents = 20\nrepeats = 2\n'))

@@ -7,7 +7,7 @@ from alignment import fit_mixture_weights, pmf_from_samples, wasserstein_1d
 from populace_lm.fakes import ScriptedModel
 from populations.base import NotFittedError
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
-from populations.evaluation import evaluate_mixture, split_humans
+from populations.evaluation import floor_size, score_distribution, split_humans
 from populations.mixture import PromptMixtureBuilder
 from populations.persona import Population
 from tests.populations.mixture_fakes import FakeScenario, bimodal, crafter_reply, make_models
@@ -20,7 +20,7 @@ def dictator():
 
 @pytest.fixture(scope="module")
 def humans():
-    fit, test = split_humans(bimodal(20000), rng=0)
+    fit, test = split_humans(bimodal(20000), seed=0)
     return fit, test
 
 
@@ -199,13 +199,13 @@ def test_evaluation_protocol_shapes_and_floor(humans):
     assert fit.size == test.size == 10000
     s = np.arange(101.0)
     pmf = pmf_from_samples(fit, s)
-    ev = evaluate_mixture([1.0], pmf[None], s, test, repeats=5, rng=0)
+    ev = score_distribution(pmf, s, test, n=floor_size(test.size), repeats=5, rng=0)
     assert ev["w1_exact"] == pytest.approx(wasserstein_1d(fit, test))
-    assert ev["w1_sampled_sd"] > 0 and ev["repeats"] == 5
+    assert ev["w1_sampled_sd"] > 0 and ev["repeats"] == 5 and ev["n_sampled"] == 1000
     with pytest.raises(ValueError, match="leaves an empty half"):
-        split_humans([1.0, 2.0], fit_fraction=0.1)
-    with pytest.raises(ValueError, match="test split is empty"):
-        evaluate_mixture([1.0], pmf[None], s, [])
+        split_humans([1.0, 2.0], seed=0, fit_fraction=0.1)
+    with pytest.raises(ValueError, match="non-empty vector"):
+        score_distribution(pmf, s, [], n=10, rng=0)
 
 
 @pytest.mark.parametrize("method", ["em", "gb"])

@@ -9,6 +9,7 @@ import pytest
 
 from populace_lm.fakes import KnownDistributionModel
 from populace_lm.types import IntegerAnswers
+from populations.base import NotFittedError
 from populations.baselines import FixedPromptBuilder
 from populations.persona import Persona, Population
 from populations.responses import answer_distributions
@@ -111,7 +112,7 @@ def test_population_file_round_trip(tmp_path):
 
 def test_fixed_prompt_builder_contract():
     builder = FixedPromptBuilder("You are X.")
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="FixedPromptBuilder is not fitted"):
         builder.sample(3)
     pop = builder.fit().sample(5, rng=0)
     assert pop.personas[0].text == "You are X." and pop.weights.tolist() == [1.0]
