@@ -1,0 +1,96 @@
+"""The language-model layer: one protocol for every backend.
+
+The embedded llama.cpp model and any OpenAI-compatible endpoint, exact answer distributions, a persistent SQLite response cache, budgets, accounting and test fakes.
+
+>>> from populace_lm import LLMConfig, build_model   # doctest: +SKIP
+>>> model = build_model(LLMConfig.from_env())          # doctest: +SKIP
+
+Names are imported lazily (PEP 562), so importing one module of the package stays light.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = [
+    "AccountingModel",
+    "AnswerDistribution",
+    "AuthenticationError",
+    "BackendUnavailableError",
+    "BadResponseError",
+    "BudgetExceededError",
+    "BudgetedModel",
+    "CacheError",
+    "CacheMissError",
+    "CachedModel",
+    "CoverageError",
+    "DistributionRequest",
+    "Generation",
+    "GenerationRequest",
+    "IntegerAnswers",
+    "KnownDistributionModel",
+    "LLMConfig",
+    "LLMError",
+    "LanguageModel",
+    "LocalLlama",
+    "Message",
+    "ModelNotFoundError",
+    "OpenAICompatible",
+    "ScriptedModel",
+    "Usage",
+    "build_model",
+    "close_model",
+    "concurrency_of",
+    "find_layer",
+    "map_concurrent",
+    "progress_bar",
+    "set_progress",
+    "stable_seed",
+]
+
+_WHERE = {
+    "AccountingModel": "populace_lm.budget",
+    "AnswerDistribution": "populace_lm.types",
+    "AuthenticationError": "populace_lm.errors",
+    "BackendUnavailableError": "populace_lm.errors",
+    "BadResponseError": "populace_lm.errors",
+    "BudgetExceededError": "populace_lm.errors",
+    "BudgetedModel": "populace_lm.budget",
+    "CacheError": "populace_lm.errors",
+    "CacheMissError": "populace_lm.errors",
+    "CachedModel": "populace_lm.cache",
+    "CoverageError": "populace_lm.errors",
+    "DistributionRequest": "populace_lm.types",
+    "Generation": "populace_lm.types",
+    "GenerationRequest": "populace_lm.types",
+    "IntegerAnswers": "populace_lm.types",
+    "KnownDistributionModel": "populace_lm.fakes",
+    "LLMConfig": "populace_lm.config",
+    "LLMError": "populace_lm.errors",
+    "LanguageModel": "populace_lm.base",
+    "LocalLlama": "populace_lm.local",
+    "Message": "populace_lm.types",
+    "ModelNotFoundError": "populace_lm.errors",
+    "OpenAICompatible": "populace_lm.openai_compat",
+    "ScriptedModel": "populace_lm.fakes",
+    "Usage": "populace_lm.types",
+    "build_model": "populace_lm.config",
+    "close_model": "populace_lm.config",
+    "concurrency_of": "populace_lm.config",
+    "find_layer": "populace_lm.budget",
+    "map_concurrent": "populace_lm.budget",
+    "progress_bar": "populace_lm.progress",
+    "set_progress": "populace_lm.progress",
+    "stable_seed": "populace_lm.types",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(_WHERE[name]), name)
+    raise AttributeError(f"module 'populace_lm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

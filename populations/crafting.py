@@ -235,7 +235,12 @@ class PromptEvaluator:
         hit = self._memo.get(prompt)
         if hit is not None:
             return hit
-        tensor = answer_distributions(self.respondent, [Persona(id="candidate", text=prompt)], self._questions)
+        tensor = answer_distributions(
+            self.respondent,
+            [Persona(id="candidate", text=prompt)],
+            self._questions,
+            desc=f"evaluate prompt ({self.scenario.name})",
+        )
         pmf = np.asarray(self.scenario.pmfs(tensor.probs)[0], dtype=float)
         pmf = np.clip(pmf, 0.0, None)
         pmf = pmf / pmf.sum()

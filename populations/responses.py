@@ -13,6 +13,7 @@ import numpy as np
 
 from populace_lm.base import LanguageModel
 from populace_lm.budget import map_concurrent
+from populace_lm.config import concurrency_of
 from populace_lm.progress import progress_bar
 from populace_lm.types import AnswerDistribution, Usage
 from populations.persona import Persona
@@ -61,7 +62,7 @@ def answer_distributions(
     *,
     progress: bool = True,
     desc: str = "answers",
-    max_workers: int = 1,
+    max_workers: int | None = None,
 ) -> ResponseTensor:
     """Ask every persona every question, sharing identical (prompt, question) requests.
 
@@ -72,7 +73,9 @@ def answer_distributions(
         progress: show a labelled progress bar with an ETA when the batch takes more than 2 s (off under
             ``--quiet``, see :mod:`populace_lm.progress`).
         desc: progress-bar label (e.g. the scenario and construction).
-        max_workers: requests in flight at once (>1 only helps remote endpoints; the embedded model is serial).
+        max_workers: requests in flight at once; None = the model's own concurrency
+            (:func:`populace_lm.config.concurrency_of`: ``--concurrency`` for a remote endpoint, 1 for the serial
+            embedded model).
 
     Returns:
         A :class:`ResponseTensor` with ``probs`` of shape ``(K, Q, S)``.
@@ -90,6 +93,8 @@ def answer_distributions(
     keys = [(personas[k].text, q) for k in range(K) for q in range(Q)]
     distinct = list(dict.fromkeys(keys))
     requests = [questions[q].distribution_request(text) for text, q in distinct]
+    if max_workers is None:
+        max_workers = concurrency_of(model)
     if max_workers > 1:
         results = map_concurrent(model, requests, max_workers=max_workers)
     else:
