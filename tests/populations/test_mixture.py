@@ -231,3 +231,17 @@ def test_rerun_through_the_cache_makes_zero_backend_calls(dictator, humans, tmp_
     assert second.cost_["total"]["backend_calls"] == 0
     assert second.cost_["total"]["cached"] == second.cost_["total"]["requests"] > 0
     assert second.prompts_ == first.prompts_ and np.array_equal(second.weights_, first.weights_)
+
+
+def test_default_temperature_is_the_mad_over_k_floored_at_one_step():
+    from populations.mixture import default_temperature
+
+    support = np.arange(101.0)
+    values = np.r_[np.zeros(5), np.full(5, 100.0)]  # median 50, mean absolute deviation 50
+    assert default_temperature(values, support, 4) == 12.5
+    assert default_temperature(values, support, 100) == 1.0  # 0.5 < one answer step
+    assert default_temperature([0, 0, 10, 10], [0, 5, 10], 1) == 5.0
+    assert default_temperature([0, 0, 10, 10], [0, 5, 10], 2) == 5.0  # 2.5 < the step of 5
+    assert default_temperature([0, 0, 10, 10], [0, 2, 10], 2) == 2.5
+    assert default_temperature([3.0, 3.0], [3.0], 1) == 1.0  # one-point support: one unit
+    assert default_temperature(values, support, 0) == 50.0  # K < 1 counts as 1
