@@ -24,7 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__.split("\n\n")[0],
     )
     p.add_argument("--builder", choices=("em", "gb", "mop"), required=True, help="construction")
-    p.add_argument("--scenario", required=True, help="bigfive:E|N|A|C|O or a game role (dictator, …)")
+    p.add_argument(
+        "--scenario", required=True, help="a built-in scenario (bigfive:E, dictator, …) or FILE.toml[:DIMENSION]"
+    )
     p.add_argument("--out", required=True, help="output population file (JSON, kind populace.population)")
     p.add_argument("--n-components", type=int, default=5, help="EM: crafted prompts K (default 5)")
     p.add_argument("--max-iter", type=int, default=5, help="EM: iterations (paper: 20; default 5)")

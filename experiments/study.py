@@ -441,7 +441,7 @@ def _big5_fit_rows(scenario: Any, *, seed: int, fit_fraction: float, source: str
     personas are drawn only from the fit half's respondents; for other scenarios the BIG5 respondents are not the
     scenario's humans and every row may be used (None).
     """
-    if not str(getattr(scenario, "name", "")).startswith("bigfive:"):
+    if not str(scenario.name).startswith("bigfive:"):
         return None
     from scenarios.big5 import load_big5
     from scenarios.split import split_indices
