@@ -43,3 +43,13 @@ def _isolated_response_cache(tmp_path_factory):
     mp.setenv("POPULACE_CACHE", str(tmp_path_factory.mktemp("cache") / "responses.sqlite"))
     yield
     mp.undo()
+
+
+@pytest.fixture(autouse=True)
+def _progress_switch_reset():
+    """``--quiet`` sets a process-wide switch (populace_lm.progress.set_progress); undo it after each test."""
+    import populace_lm.progress as progress
+
+    saved = progress._enabled
+    yield
+    progress._enabled = saved

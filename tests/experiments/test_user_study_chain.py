@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import experiments.cmd_fit
 import experiments.common
 from experiments.cli import main
 from populace_lm.fakes import KnownDistributionModel
@@ -39,7 +40,8 @@ def model(monkeypatch):
     fake = KnownDistributionModel(
         _weights, model_id="chain-fake", generate_fn=lambda request: PROMPTS[request.seed % 2]
     )
-    monkeypatch.setattr(experiments.common, "model_from_args", lambda args: fake)
+    for module in (experiments.common, experiments.cmd_fit):  # cmd_fit binds model_from_args at import
+        monkeypatch.setattr(module, "model_from_args", lambda args: fake)
     monkeypatch.setattr(subgroups, "MiniLMEncoder", HashEncoder)
     monkeypatch.setenv("POPULACE_QUIET", "1")
     return fake
