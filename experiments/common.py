@@ -31,6 +31,9 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="local weights as stored or converted once to f16/f32 (default: f32 for SmolLM2, native otherwise)",
     )
+    g.add_argument(
+        "--threads", type=int, default=None, help="llama.cpp threads for the local backend (default: every core)"
+    )
     g.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint URL (vLLM, Ollama, llama.cpp server)")
     g.add_argument("--model", default=None, help="model name at the endpoint")
     g.add_argument("--api-key-env", default=None, help="environment variable holding the key (OPENAI_API_KEY)")
@@ -112,8 +115,9 @@ def model_from_args(args: argparse.Namespace) -> Any:
         "top_logprobs",
         "samples",
         "chat_template",
+        "n_threads",
     ):
-        value = getattr(args, key, None)
+        value = getattr(args, "threads" if key == "n_threads" else key, None)
         if value is not None:
             changes[key] = value
     if getattr(args, "cache", None):

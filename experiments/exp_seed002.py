@@ -116,12 +116,6 @@ def _parser() -> argparse.ArgumentParser:
         default=2,
         help="processes answering in parallel through the shared cache (local backend; default 2 = 2 cores)",
     )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="llama.cpp threads for the local backend (1 is fastest on a busy 2-core machine)",
-    )
     p.add_argument("--matrix-dir", default=str(DEFAULT_MATRIX_DIR), help="where response matrices are stored")
     add_model_args(p)
     add_data_args(p)
@@ -129,21 +123,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _model(args):
-    """The cache-wrapped model; with ``--threads`` a local backend built with that many threads."""
+    """The cache-wrapped model of :func:`experiments.common.model_from_args`, budget and accounting included.
+
+    ``--threads`` sets llama.cpp's threads for the local backend (also in the worker processes).
+    """
     from experiments.common import model_from_args
 
-    if args.threads is None or (args.backend not in (None, "local")) or args.base_url or args.model:
-        return model_from_args(args)
-    from populace_lm.cache import CachedModel
-    from populace_lm.config import LLMConfig
-    from populace_lm.local import LocalLlama
-
-    cfg = LLMConfig.from_env()
-    path = args.model_path or cfg.model_path
-    cache = args.cache or cfg.cache_path
-    compute = getattr(args, "compute_type", None) or cfg.compute_type
-    backend = LocalLlama(path, n_threads=args.threads, compute_type=compute)
-    return CachedModel(backend, cache, mode="replay" if args.replay else "readwrite")
+    return model_from_args(args)
 
 
 def _survey(kind: str, source):

@@ -30,6 +30,7 @@ ENV_VARS: dict[str, str] = {
     "model": "POPULACE_MODEL",
     "model_path": "POPULACE_MODEL_PATH",
     "compute_type": "POPULACE_COMPUTE_TYPE",
+    "n_threads": "POPULACE_THREADS",
     "cache_path": "POPULACE_CACHE",
     "cache_mode": "POPULACE_CACHE_MODE",
     "timeout": "POPULACE_TIMEOUT",
@@ -57,9 +58,10 @@ _FLAGS = {
     "max_calls": "--max-calls",
     "max_tokens": "max_tokens",
     "chat_template": "--chat-template",
+    "n_threads": "--threads",
 }
 _FLOAT_FIELDS = ("timeout", "rpm", "tpm")
-_INT_FIELDS = ("max_retries", "concurrency", "top_logprobs", "samples")
+_INT_FIELDS = ("max_retries", "concurrency", "top_logprobs", "samples", "n_threads")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 
@@ -83,6 +85,7 @@ class LLMConfig:
         model_path: GGUF file for ``local`` (``None`` = the embedded default model).
         compute_type: ``local`` weights as stored (``"native"``) or converted once to ``"f16"``/``"f32"``
             (:mod:`populace_lm.convert`); ``None`` = F32 for the embedded default model, native otherwise.
+        n_threads: llama.cpp threads for ``local`` (``--threads``; ``None`` = every core).
         model: model name for ``openai`` (required there).
         base_url: endpoint for ``openai`` (``None`` = the OpenAI API).
         api_key_env: environment variable holding the key for ``openai``.
@@ -116,6 +119,7 @@ class LLMConfig:
     backend: Literal["local", "openai"] = "local"
     model_path: str | None = None
     compute_type: str | None = None
+    n_threads: int | None = None
     model: str | None = None
     base_url: str | None = None
     api_key_env: str = "OPENAI_API_KEY"
@@ -149,6 +153,9 @@ class LLMConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise ValueError(f"{name} must be an integer >= 0, got {value!r}: fix {_where(name)}")
+        threads = self.n_threads
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"n_threads must be an integer >= 1 or unset, got {threads!r}: fix {_where('n_threads')}")
         if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int) or self.concurrency < 1:
             raise ValueError(
                 f"concurrency must be an integer >= 1, got {self.concurrency!r}: fix {_where('concurrency')}"
@@ -236,7 +243,9 @@ def build_model(config: LLMConfig) -> CachedModel:
     if config.backend == "local":
         from populace_lm.local import LocalLlama  # lazy: loads llama.cpp only when asked for
 
-        backend = LocalLlama(config.model_path, compute_type=config.compute_type, verbose=config.verbose)
+        backend = LocalLlama(
+            config.model_path, n_threads=config.n_threads, compute_type=config.compute_type, verbose=config.verbose
+        )
     else:
         from populace_lm.openai_compat import OpenAICompatible
 
