@@ -29,7 +29,7 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         "--compute-type",
         choices=("native", "f16", "f32"),
         default=None,
-        help="local weights as stored or converted once to f16/f32 (default: f32 for SmolLM2, native otherwise)",
+        help="local weights as stored (native, default) or converted once to f16/f32",
     )
     g.add_argument(
         "--threads", type=int, default=None, help="llama.cpp threads for the local backend (default: every core)"

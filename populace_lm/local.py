@@ -9,10 +9,11 @@ sandboxed jinja2 environment. Consecutive prompts that share a prefix reuse the 
 after each system prompt (persona) is saved, so interleaved personas restore their prefix instead of
 re-evaluating it.
 
-Compute type: a quantized file can be run as it is (``"native"``) or dequantised once to F16/F32 by
-:mod:`populace_lm.convert` (same weights, llama.cpp's faster kernels). The default (``None``) converts the embedded
-SmolLM2 (Q4_1; 1.7x faster as F32 on seed002's items) and runs any other file natively. The model id names the compute
-type, so the cache never mixes responses of the two.
+Compute type: a quantized file runs as it is (``"native"``, the default) or dequantised once to F16/F32 by
+:mod:`populace_lm.convert` (same weights, other llama.cpp kernels). Measured on 2 AVX2 cores with SmolLM2 (Q4_1,
+``benchmarks/bench_llm.py --only-compute-type``): F32 is 1.43x faster on Likert items but 2x slower on 0-100 answers
+(one-token digit steps), so it is not clearly faster and the 515 MiB one-time copy is not the default. The model
+id names the compute type, so the cache never mixes responses of the two.
 """
 
 from __future__ import annotations
@@ -137,8 +138,7 @@ class LocalLlama:
         n_threads: CPU threads (default: all cores).
         seed: llama.cpp sampler seed used when a request carries none.
         max_saved_prefixes: how many per-persona KV states to keep (LRU).
-        compute_type: ``"native"``, ``"f16"`` or ``"f32"`` (see :mod:`populace_lm.convert`); None = ``"f32"`` for the
-            embedded default model, ``"native"`` for a file given by path.
+        compute_type: ``"native"`` (default, also for None), ``"f16"`` or ``"f32"`` (see :mod:`populace_lm.convert`).
         block_size: prompt tokens are evaluated in segments aligned to multiples of this (see
             :meth:`_segments`), so results do not depend on which prompts were evaluated before. 32 was the
             fastest on seed002's Likert items (20 personas x 10 items, one thread: 44 s at 32; 68 s at 16;
@@ -167,7 +167,7 @@ class LocalLlama:
         path = Path(model_path).expanduser() if model_path else default_model_path()
         check_model_file(path)
         if compute_type is None:
-            compute_type = "f32" if path == embedded_model_file() else "native"
+            compute_type = "native"
         self.compute_type = check_compute_type(compute_type)
         self.path = path
         self._identity = file_identity(path)

@@ -141,16 +141,18 @@ def test_answer_distribution_does_not_depend_on_call_history(embedded_model):
     assert warm.valid_mass == cold.valid_mass
 
 
-def test_embedded_model_runs_dequantised_weights_close_to_the_shipped_ones(embedded_model):
-    """The default converts SmolLM2's Q4_1 weights to F32 (populace_lm.convert); native Q4_1 answers nearly the same."""
-    native = LocalLlama(compute_type="native")
-    assert embedded_model.model_id.endswith(":f32:seg32") and embedded_model.model_id.startswith(native.model_id)
+def test_dequantised_weights_answer_close_to_the_shipped_ones(embedded_model):
+    """The default runs SmolLM2's Q4_1 weights natively; the F32 copy (populace_lm.convert) answers nearly the same."""
+    native = embedded_model
+    f32 = LocalLlama(compute_type="f32")
+    assert native.model_id == LocalLlama().model_id and ":" not in native.model_id.split(":", 2)[2]
+    assert f32.model_id == f"{native.model_id}:f32:seg32"
     req = DistributionRequest(
         messages=(Message(role="system", content="You are a shy librarian."), Message(role="user", content=LIKERT)),
         answers=IntegerAnswers(low=1, high=5),
         answer_prefix="Rating: ",
     )
-    a, b = embedded_model.answer_distribution(req), native.answer_distribution(req)
+    a, b = f32.answer_distribution(req), native.answer_distribution(req)
     assert 0.5 * np.abs(np.asarray(a.probs) - np.asarray(b.probs)).sum() < 0.1  # total variation
 
 
