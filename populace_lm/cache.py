@@ -261,7 +261,7 @@ def _open(path: Path) -> sqlite3.Connection:
     conn: sqlite3.Connection | None = None
     try:
         conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA journal_mode=WAL")
+        _enable_wal(conn)
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute(_SCHEMA)
         columns = [row[1] for row in conn.execute("PRAGMA table_info(responses)")]
@@ -273,6 +273,24 @@ def _open(path: Path) -> sqlite3.Connection:
         conn.close()
         raise CacheError(f"{path} holds a table 'responses' that is not a Populace cache (columns {columns}): {_FIX}")
     return conn
+
+
+def _enable_wal(conn: sqlite3.Connection, wait_s: float = 30.0) -> None:
+    """Switch the file to WAL mode, waiting while another process creates or converts it.
+
+    Changing the journal mode needs an exclusive lock, and SQLite answers "database is locked" at once instead of
+    calling the busy handler when two processes open a new file together; the loser waits (up to ``wait_s``) and
+    then finds the file already in WAL mode.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _checkpoint_and_close(conn: sqlite3.Connection, where: str) -> None:

@@ -286,3 +286,23 @@ def test_two_processes_share_one_cache_file(tmp_path):
     replay.close()
     wal = Path(str(path) + "-wal")
     assert not wal.exists() or wal.stat().st_size == 0
+
+
+def test_wal_switch_waits_while_another_connection_holds_the_new_file(tmp_path):
+    import threading
+
+    from populace_lm.cache import _enable_wal
+
+    path = tmp_path / "c.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")  # what a second process creating the same file looks like
+    other = sqlite3.connect(path, timeout=0.01, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        _enable_wal(other, wait_s=0.0)  # no wait: the lock is reported at once
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    _enable_wal(other, wait_s=10.0)
+    release.join()
+    assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    other.close()
+    holder.close()
