@@ -46,6 +46,16 @@ class HumanSample:
     demographics: pd.DataFrame
 
 
+def _complete(half: HumanRows, values: np.ndarray) -> HumanSample:
+    """The respondents of ``half`` whose ``values`` are complete: values ``(n,)`` or ``(n, D)``, weights, demographics."""
+    ok = ~np.isnan(values) if values.ndim == 1 else ~np.isnan(values).any(axis=1)
+    return HumanSample(
+        values=values[ok],
+        weights=None if half.weights is None else half.weights[ok],
+        demographics=half.demographics.loc[ok].reset_index(drop=True),
+    )
+
+
 def split_rows(n: int, split: str, seed: int, fit_fraction: float = 0.5) -> np.ndarray:
     """Indices of one half of ``n`` human rows (``"all"`` = every row; :func:`~scenarios.split.split_indices`), ``(m,)``.
 
@@ -216,13 +226,7 @@ class SurveyScenario:
         rows = self.rows(source)
         half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
         cols = [rows.columns.index(i) for d in self._dims for i in d.items]
-        values = self.scores(half.answers[:, cols])
-        ok = ~np.isnan(values) if values.ndim == 1 else ~np.isnan(values).any(axis=1)
-        return HumanSample(
-            values=values[ok],
-            weights=None if half.weights is None else half.weights[ok],
-            demographics=half.demographics.loc[ok].reset_index(drop=True),
-        )
+        return _complete(half, self.scores(half.answers[:, cols]))
 
     def human_values(
         self,
@@ -488,13 +492,7 @@ class DecisionScenario(DecisionWords):
         """Decisions, weights and demographics of one split."""
         rows = self.rows(source)
         half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
-        values = half.answers[:, 0]
-        ok = ~np.isnan(values)
-        return HumanSample(
-            values=values[ok],
-            weights=None if half.weights is None else half.weights[ok],
-            demographics=half.demographics.loc[ok].reset_index(drop=True),
-        )
+        return _complete(half, half.answers[:, 0])
 
     def human_values(
         self,
