@@ -567,18 +567,21 @@ def _pm(mean: float, sd: float) -> str:
 
 
 def records_table(records: Sequence[dict[str, Any]]) -> str:
-    """One row per (scenario, construction): sampled W1 beside the floor, then exact columns, validity and cost."""
+    """One row per (scenario, construction): exact columns first, then sampled W1 beside the floor, then cost.
+
+    The exact W1 is separated from the floor by the sampled W1 (its like-for-like partner), never adjacent to it.
+    """
     lines = [
-        "| scenario | construction | W1 sampled (n agents, mean ± sd) | human floor (n humans, mean ± sd) | n "
-        "| W1 exact (pmf) | mean (exact) | valid mass | parse-failure rate | LLM requests |",
+        "| scenario | construction | W1 exact (pmf) | mean (exact) | valid mass | parse-failure rate "
+        "| W1 sampled (n agents, mean ± sd) | human floor (n humans, mean ± sd) | n | LLM requests |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in sorted(records, key=lambda r: (r["scenario"], r["construction"])):
         lines.append(
-            f"| {r['scenario']} | {r['construction']} | {_pm(r['w1_sampled_mean'], r['w1_sampled_sd'])} | "
-            f"{_pm(r['floor_mean'], r['floor_sd'])} | {r['floor_n']} | {r['w1_exact']:.3f} | "
+            f"| {r['scenario']} | {r['construction']} | {r['w1_exact']:.3f} | "
             f"{r.get('mean_exact', float('nan')):.2f} | {r['valid_mass']:.3f} | {r['parse_failure_rate']:.3f} | "
-            f"{r['llm_calls']} |"
+            f"{_pm(r['w1_sampled_mean'], r['w1_sampled_sd'])} | {_pm(r['floor_mean'], r['floor_sd'])} | "
+            f"{r['floor_n']} | {r['llm_calls']} |"
         )
     return "\n".join(lines)
 
