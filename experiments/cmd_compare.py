@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             f"split seed {study.split_seed} (fit fraction {study.fit_fraction}), n = {study.agents} agents, "
             f"{study.repeats} repeats"
         )
-        _print_rows(rows, ["construction", "kind", "scenario", "questions", "components", "est_requests"])
+        _print_rows(rows, ["construction", "kind", "scenario", "dimensions", "questions", "components", "est_requests"])
         print(f"estimated distinct LLM requests: {sum(r['est_requests'] for r in rows)} (cache hits cost nothing)")
         return 0
     if not args.out:
@@ -140,5 +140,20 @@ def run(args: argparse.Namespace) -> int:
             "seconds",
         ],
     )
-    print(f"\nwrote {out}/table.md, table.csv, cost.md, cost.csv, grid.png, scores.json, report.md, run.json")
+    if result.vectors:
+        print()
+        _print_rows(
+            result.vectors,
+            ["scenario", "construction", "amw_sampled_mean", "amw_floor_mean", "corr_mae_sampled_mean",
+             "corr_mae_floor_mean"],
+        )  # fmt: skip
+    if result.treatment:
+        print()
+        _print_rows(
+            [r for r in result.treatment if r["kind"] != "item"],
+            ["scenario", "construction", "outcome", "difference", "ci_low", "ci_high", "exact_difference"],
+        )
+    extra = ", multivariate.md, multivariate.csv" if result.vectors else ""
+    extra += ", treatment.md, treatment.csv, treatment.png" if result.treatment else ""
+    print(f"\nwrote {out}/table.md, table.csv, cost.md, cost.csv, grid.png, scores.json, report.md, run.json{extra}")
     return 0

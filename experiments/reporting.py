@@ -410,6 +410,108 @@ COLUMN_HELP = {
 }
 
 
+#: Multivariate metrics of a multi-dimensional scenario ([2] Table 1), each sampled beside its floor.
+VECTOR_HELP = {
+    "amw": "average marginal W1 over the dimensions",
+    "frechet": "Fréchet distance of Gaussians fitted to the score vectors",
+    "sliced_w": "sliced Wasserstein distance (random projections)",
+    "mmd": "maximum mean discrepancy (RBF kernel, median bandwidth)",
+    "corr_mae": "mean absolute error of the off-diagonal correlations between dimensions",
+}
+
+
+def vectors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Multivariate scores: one row per scenario and construction, each metric sampled (mean ± sd) | floor."""
+    from populations.evaluation import VECTOR_METRICS
+
+    head = ["scenario", "construction", "dimensions", "n"]
+    for m in VECTOR_METRICS:
+        head += [f"{m} sampled", f"{m} floor"]
+    lines = ["| " + " | ".join([*head, "status"]) + " |", "|" + "|".join("---" for _ in range(len(head) + 1)) + "|"]
+    for r in rows:
+        cells = [_fmt(r.get(k)) for k in ("scenario", "construction", "dimensions", "n")]
+        for m in VECTOR_METRICS:
+            if r.get(f"{m}_sampled_mean") is None:
+                cells += ["", ""]
+            else:
+                cells += [
+                    _pm(r[f"{m}_sampled_mean"], r[f"{m}_sampled_sd"]),
+                    _pm(r[f"{m}_floor_mean"], r[f"{m}_floor_sd"]),
+                ]
+        lines.append("| " + " | ".join([*cells, _fmt(r.get("status"))]) + " |")
+    return "\n".join(lines)
+
+
+def _vector_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The report's multivariate section (empty when no scenario has several dimensions)."""
+    if not rows:
+        return []
+    return [
+        "## Multivariate scores (test half; scenarios with several dimensions)",
+        "",
+        "Each population is simulated as `n` agents per draw (a component drawn by weight; every item answered by "
+        "a draw from that component's answer distribution) and scored on the vectors of dimension scores against "
+        "the test humans' vectors; the floor is `n` test humans against the remaining test humans. Both are "
+        "sampled, so they sit side by side (mean ± SD over the repeats). Lower is closer.",
+        "",
+        vectors_markdown(rows),
+        "",
+        *[f"- `{k}`: {v}" for k, v in VECTOR_HELP.items()],
+        "",
+        "Also in `multivariate.csv` / `multivariate.md`. The per-dimension rows of these scenarios are in the "
+        "score table above (`SCENARIO:DIMENSION`).",
+        "",
+    ]
+
+
+TREATMENT_COLUMNS = (
+    "scenario",
+    "construction",
+    "outcome",
+    "kind",
+    "baseline",
+    "intervention",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "n_replicates",
+    "exact_baseline",
+    "exact_intervention",
+    "exact_difference",
+)
+
+
+def _treatment_section(result: StudyResult, plot: str | None) -> list[str]:
+    """The report's ``[treatment]`` section: score effects per construction (items in ``treatment.csv``)."""
+    t = result.settings.get("treatment")
+    if not t:
+        return []
+    scores = [r for r in result.treatment if r["kind"] != "item"]
+    return [
+        "## Treatment: the same what-if on every population",
+        "",
+        f"Message ({t['where']}): “{t['text']}”. Control and treatment run on the same {t['seeds']} seeds "
+        f"({t['agents']} agents each), so every difference is paired; the CI is a bootstrap over the seeds "
+        "(`scipy.stats.bootstrap`). `exact_difference` is the population's expected effect from the answer "
+        "distributions (no sampling), shown where the population is small enough to enumerate. Constructions "
+        "share the seeds, so a gap between their effects is the construction's, not the draw's.",
+        "",
+        records_markdown(scores, TREATMENT_COLUMNS),
+        "",
+        "Per-item effects: `treatment.csv` / `treatment.md`. The what-if's LLM cost is in the cost table "
+        "(scenario `… [treatment]`).",
+        "",
+        *([f"![treatment effects]({plot})", ""] if plot else []),
+    ]
+
+
+def plot_treatment(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str) -> Path:
+    """Forest plot of a study's treatment effects: ``construction · outcome`` rows, items left, scores right."""
+    frame = pd.DataFrame(list(rows))
+    frame["outcome"] = frame["construction"] + " · " + frame["scenario"] + " · " + frame["outcome"].astype(str)
+    return plot_effects(frame, path, title=title)
+
+
 def _fmt(v: Any) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return ""
@@ -498,9 +600,40 @@ def write_study(
     cost_md = records_markdown(cost_rows, COST_COLUMNS)
     (out / "cost.md").write_text(cost_md + "\n")
     plot_study_grid(result, out / "grid.png")
+    files = ["table.csv", "table.md", "cost.csv", "cost.md", "grid.png", "scores.json", "report.md", "run.json"]
+    if result.vectors:
+        from populations.evaluation import VECTOR_METRICS
+
+        cols = ["scenario", "construction", "kind", "dimensions", "n", "repeats", "n_test"]
+        cols += [f"{m}_{k}" for m in VECTOR_METRICS for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd")]
+        frame = pd.DataFrame(result.vectors).reindex(columns=[*cols, "status"])
+        for col in ("dimensions", "n", "repeats", "n_test"):
+            frame[col] = frame[col].astype("Int64")
+        frame.to_csv(out / "multivariate.csv", index=False)
+        (out / "multivariate.md").write_text(vectors_markdown(result.vectors) + "\n")
+        files += ["multivariate.csv", "multivariate.md"]
+    plot = None
+    if result.treatment:
+        pd.DataFrame(result.treatment).reindex(columns=list(TREATMENT_COLUMNS)).to_csv(
+            out / "treatment.csv", index=False
+        )
+        (out / "treatment.md").write_text(records_markdown(result.treatment, TREATMENT_COLUMNS) + "\n")
+        t = result.settings["treatment"]
+        plot = plot_treatment(
+            result.treatment, out / "treatment.png", title=f"treatment ({t['where']}): {t['text']}"
+        ).name
+        files += ["treatment.csv", "treatment.md", plot]
     (out / "scores.json").write_text(
         json.dumps(
-            {"settings": result.settings, "model_id": model_id, "scores": result.scores}, indent=2, sort_keys=True
+            {
+                "settings": result.settings,
+                "model_id": model_id,
+                "scores": result.scores,
+                "multivariate": result.vectors,
+                "treatment": result.treatment,
+            },
+            indent=2,
+            sort_keys=True,
         )
         + "\n"
     )
@@ -535,6 +668,8 @@ def write_study(
         "Exact beside exact, sampled beside the floor: `w1_exact` has no sampling noise and can be far below the "
         "floor; only `w1_sampled_mean` is like-with-like with `floor_mean`.",
         "",
+        *_vector_section(result.vectors),
+        *_treatment_section(result, plot),
         "## LLM cost",
         "",
         "Per construction and scenario and in total, in `cost.md` / `cost.csv` (requests = distinct LLM requests "
@@ -552,7 +687,7 @@ def write_study(
         "model_id": model_id,
         "cache": dict(cache or {}),
         "cost": cost_rows,
-        "files": ["table.csv", "table.md", "cost.csv", "cost.md", "grid.png", "scores.json", "report.md", "run.json"],
+        "files": files,
     }
     (out / "run.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
     return out

@@ -25,6 +25,17 @@ naming the file, the dotted key and the fix)::
     kind = "fixed"                    # fixed | pool | demographic | em | gb | mop | aligned | file
     # ...the kind's parameters (see KINDS)
 
+    [treatment]                       # optional: a what-if on every fitted population (see TREATMENT)
+    text = "A new community centre has opened near your home."
+    where = "question"                # question | system
+    seeds = 5                         # paired replicates (control vs treatment on the same seeds)
+    agents = 40                       # agents per replicate
+    constructions = ["fixed", "em"]   # default: every construction
+
+A scenario with several dimensions (``bigfive``, ``my_survey.toml`` declaring several) is split once by rows and
+scored per dimension (``bigfive:E`` …) and on its vectors of dimension scores (AMW, Fréchet, sliced W, MMD,
+correlation MAE, sampled beside the floor); see :func:`_build_prepared` for how each kind is fitted on it.
+
 Relative paths (``data``, a scenario ``FILE.toml``, a ``pool`` given as a path, a ``file`` construction's
 ``path``) resolve against the study file's folder.
 
@@ -155,6 +166,15 @@ KINDS: dict[str, dict[str, _Field]] = {
     "file": {"path": _Field("str", _REQUIRED, None, "a population file (populace fit/align/select output)")},
 }
 
+#: The optional ``[treatment]`` table: a paired what-if (:func:`simulator.run_whatif`) on every fitted population.
+TREATMENT: dict[str, _Field] = {
+    "text": _Field("str", _REQUIRED, None, "the intervention message (non-empty)"),
+    "where": _Field("str", "question", _one_of("question", "system"), "before each question or in the persona"),
+    "seeds": _Field("int", 5, _at_least(2), "paired replicates (at least 2 for CIs)"),
+    "agents": _Field("int", 40, _at_least(1), "agents per replicate"),
+    "constructions": _Field("str_list", None, None, "construction names (default: all)"),
+}
+
 _TOML_TYPE = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
 
 
@@ -259,6 +279,7 @@ class Study:
         split_seed: seed of the fit/test split.
         fit_fraction: share of humans in the fit half.
         constructions: the constructions in file order.
+        treatment: the validated ``[treatment]`` table (None when absent).
     """
 
     path: Path
@@ -270,6 +291,7 @@ class Study:
     split_seed: int
     fit_fraction: float
     constructions: tuple[Construction, ...]
+    treatment: dict[str, Any] | None = None
 
     def settings(self) -> dict[str, Any]:
         """Plain-JSON settings (no absolute paths of this machine beyond the study file)."""
@@ -282,6 +304,7 @@ class Study:
             "repeats": self.repeats,
             "split": {"seed": self.split_seed, "fit_fraction": self.fit_fraction},
             "constructions": [c.to_dict() for c in self.constructions],
+            "treatment": self.treatment,
         }
 
 
@@ -336,12 +359,13 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     base = file.resolve().parent
     raw = dict(raw)
     split_raw = raw.pop("split", {})
+    treatment_raw = raw.pop("treatment", None)
     cons_raw = raw.pop("constructions", None)
     if "populations" in raw:  # the name of the same tables in the first compare configs
         if cons_raw is not None:
             raise StudyError(f"{file}: populations: give either [[constructions]] or [[populations]], not both")
         cons_raw = raw.pop("populations")
-    top = _read_table(file, "", raw, {**_TOP}, "a study (tables: [split], [[constructions]])")
+    top = _read_table(file, "", raw, {**_TOP}, "a study (tables: [split], [[constructions]], [treatment])")
     split = _read_table(file, "split.", split_raw, _SPLIT, "[split]")
     if cons_raw is None:
         raise StudyError(f'{file}: constructions: missing; add [[constructions]] tables with name = "..." and kind')
@@ -394,8 +418,18 @@ def load_study(path: str | os.PathLike[str]) -> Study:
                 name=name, kind=kind, seed=top["seed"] if seed is None else seed, params=values, written=written
             )
         )
+    treatment = None
+    if treatment_raw is not None:
+        treatment = _read_table(file, "treatment.", treatment_raw, TREATMENT, "[treatment]")
+        unknown = [n for n in treatment["constructions"] or () if n not in names]
+        if unknown:
+            raise StudyError(
+                f"{file}: treatment.constructions: {unknown[0]!r} is not a construction of this study; "
+                f"names: {sorted(names)}"
+            )
     return Study(
         path=file,
+        treatment=treatment,
         seed=top["seed"],
         scenarios=scenarios,
         data=data,
@@ -441,7 +475,8 @@ def _big5_fit_rows(scenario: Any, *, seed: int, fit_fraction: float, source: str
     personas are drawn only from the fit half's respondents; for other scenarios the BIG5 respondents are not the
     scenario's humans and every row may be used (None).
     """
-    if not str(scenario.name).startswith("bigfive:"):
+    name = str(scenario.name)
+    if name != "bigfive" and not name.startswith("bigfive:"):
         return None
     from scenarios.big5 import load_big5
     from scenarios.split import split_indices
@@ -530,8 +565,84 @@ def _build(
         ).fit(scenario, fit)
         return _Built(b.population_, {})  # MoP crafts nothing: no crafting failures to count
     if c.kind == "aligned":
-        return _build_aligned(c, scenario, fit, model, progress=progress)
+        return _build_aligned(c, (scenario,), fit, model, progress=progress)
     return _Built(_load_population(p["path"]), {})
+
+
+def _build_prepared(c: Construction, ps: PreparedScenario, model: Any, *, source: str | None, progress: bool) -> _Built:
+    """Fit one construction on a prepared scenario: one population for all of its dimensions.
+
+    A one-dimensional scenario goes to :func:`_build`. On a multi-dimensional instrument the target-free kinds
+    (``fixed``, ``pool``, ``demographic``, ``file``) are built once; ``aligned`` runs IS + OT on the
+    ``(N, D)`` score vectors; ``em``, ``gb`` and ``mop`` are fitted per dimension and joined
+    (:func:`_build_joint_mixture`).
+    """
+    if not ps.joint or c.kind in ("fixed", "pool", "demographic", "file"):
+        return _build(c, ps.scenario, ps.fit, ps.demographic_rows, model, source=source, progress=progress)
+    if c.kind == "aligned":
+        return _build_aligned(c, ps.parts, ps.fit, model, progress=progress)
+    return _build_joint_mixture(c, ps, model, source=source, progress=progress)
+
+
+def _build_joint_mixture(
+    c: Construction, ps: PreparedScenario, model: Any, *, source: str | None, progress: bool
+) -> _Built:
+    r"""A prompt mixture (EM/GB [1]) or MoP [3] on D dimensions: components per dimension, weights jointly.
+
+    Each dimension's fit half gets its own builder (components crafted or drawn for that dimension's target);
+    the union of their components (one per distinct system prompt) is then asked every dimension's questions,
+    and one weight vector is fitted on the fit half of all dimensions at once
+    (:func:`alignment.fit_mixture_weights_multi`, the mean of the per-dimension W1 over the simplex):
+
+    .. math:: \min_{w \in \Delta_K} \frac1D \sum_d W_1\Big(\sum_k w_k p^{(k)}_d, q^{\text{fit}}_d\Big)
+
+    Dimensions with different supports are placed on the union of the supports (W1 is unchanged by zero-mass
+    points). Crafting failures of every dimension are summed; a dimension that fell back is named.
+    """
+    from alignment import fit_mixture_weights_multi, pmf_from_samples
+    from populations.evaluation import population_pmfs
+    from populations.persona import Persona, Population
+
+    personas: list[Any] = []
+    seen: set[str] = set()
+    n_failed: list[int] = []
+    fallbacks: list[str] = []
+    for j, part in enumerate(ps.parts):
+        built = _build(c, part, ps.fit[:, j], ps.demographic_rows, model, source=source, progress=progress)
+        if built.info.get("n_failed") is not None:
+            n_failed.append(int(built.info["n_failed"]))
+        if built.info.get("fallback"):
+            fallbacks.append(f"{part.dimensions[0]}: {built.info['fallback']}")
+        for persona in built.population.personas:
+            if persona.text not in seen:
+                seen.add(persona.text)
+                attrs = {**persona.attributes, "fitted_on": part.name}
+                personas.append(Persona(id=f"{part.dimensions[0]}:{persona.id}", text=persona.text, attributes=attrs))
+    union = Population(
+        personas=tuple(personas), weights=np.full(len(personas), 1.0 / len(personas)), construction=c.kind
+    )
+    support = np.unique(np.concatenate([np.asarray(part.support, dtype=float) for part in ps.parts]))
+    comps = np.zeros((len(personas), len(ps.parts), support.size))
+    targets = np.zeros((len(ps.parts), support.size))
+    for j, part in enumerate(ps.parts):
+        at = np.searchsorted(support, np.asarray(part.support, dtype=float))
+        comps[:, j, at] = population_pmfs(model, union, part, progress=progress)["pmfs"]
+        targets[j] = pmf_from_samples(ps.fit[:, j], support)
+    fit = fit_mixture_weights_multi(comps, support, targets, method=c.params["weight_method"], rng=c.seed)
+    w = np.clip(np.asarray(fit.weights, dtype=float), 0.0, None)
+    population = Population(
+        personas=union.personas,
+        weights=w / w.sum(),
+        construction=f"{c.kind}_joint",
+        metadata={
+            "scenario": ps.scenario.name,
+            "dimensions": list(ps.scenario.dimensions),
+            "joint_fit_loss": float(fit.loss),
+            "random_state": c.seed,
+        },
+    )
+    info = {"n_failed": sum(n_failed) if n_failed else None, "fallback": "; ".join(fallbacks) or None}
+    return _Built(population, info)
 
 
 def build_model_free(c: Construction) -> Any:
@@ -550,12 +661,11 @@ def _fit_info(builder: Any) -> dict[str, Any]:
     return {"n_failed": builder.n_failed_, "fallback": builder.fallback_}
 
 
-def _build_aligned(c: Construction, scenario: Any, fit: np.ndarray, model: Any, *, progress: bool) -> _Built:
-    """IS + OT [2] on the scenario's score, from ``n_pool`` personas drawn from the pool.
+def _build_aligned(c: Construction, parts: tuple[Any, ...], fit: np.ndarray, model: Any, *, progress: bool) -> _Built:
+    """IS + OT [2] on the scenario's scores, from ``n_pool`` personas drawn from the pool.
 
-    Each candidate's response is its expected score under its exact answer pmf, shape ``(N, 1)``; the humans are
-    the fit half's scores, shape ``(M, 1)``. A multi-item response vector needs item-level human data, which the
-    scenario protocol does not expose yet.
+    Each candidate's response is its expected score under its exact answer pmf on every dimension, shape
+    ``(N, D)``; the humans are the fit half's scores, shape ``(M, D)`` (D = 1 for a one-dimensional scenario).
     """
     from populations.aligned import AlignedPersonaBuilder
     from populations.pools import load_pool
@@ -568,15 +678,18 @@ def _build_aligned(c: Construction, scenario: Any, fit: np.ndarray, model: Any, 
     rng = np.random.default_rng(c.seed)
     idx = np.sort(rng.choice(len(pool), size=p["n_pool"], replace=False))
     candidates = tuple(pool[i] for i in idx)
-    tensor = answer_distributions(
-        model, candidates, scenario.questions(), progress=progress, desc=f"{scenario.name} {c.name} pool"
-    )
-    pmfs = np.clip(np.asarray(scenario.pmfs(tensor.probs), dtype=float), 0.0, None)
-    pmfs /= pmfs.sum(axis=1, keepdims=True)
-    expected = pmfs @ np.asarray(scenario.support, dtype=float)
+    columns = []
+    for part in parts:
+        tensor = answer_distributions(
+            model, candidates, part.questions(), progress=progress, desc=f"{part.name} {c.name} pool"
+        )
+        pmfs = np.clip(np.asarray(part.pmfs(tensor.probs), dtype=float), 0.0, None)
+        pmfs /= pmfs.sum(axis=1, keepdims=True)
+        columns.append(pmfs @ np.asarray(part.support, dtype=float))
+    humans = np.asarray(fit, dtype=float).reshape(len(fit), len(parts))
     b = AlignedPersonaBuilder(
         p["method"], n_select=p["n_select"], keep_fraction=p["keep_fraction"], random_state=c.seed
-    ).fit(expected[:, None], np.asarray(fit, dtype=float)[:, None], personas=candidates)
+    ).fit(np.column_stack(columns), humans, personas=candidates)
     return _Built(b.population_, {})
 
 
@@ -585,48 +698,60 @@ def _n_questions(scenario: Any) -> int:
     return len(scenario.questions())
 
 
+def _estimate(c: Construction, q: int) -> tuple[int, int]:
+    """``(components, distinct requests)`` of one construction on ``q`` questions of one dimension."""
+    p = c.params
+    crafts_per = 1 + p.get("improve_rounds", 0)
+    if c.kind == "fixed":
+        return 1, q
+    if c.kind in ("pool", "demographic"):
+        return p["n_personas"], p["n_personas"] * q
+    if c.kind == "em":
+        crafts = p["n_components"] * (1 + p["max_iter"])
+        return p["n_components"] + 1, q + crafts * crafts_per * (1 + q)
+    if c.kind == "gb":
+        return p["n_rounds"] + 1, q + p["n_rounds"] * crafts_per * (1 + q)
+    if c.kind == "mop":
+        k = 1 + p["n_personas"] * p["n_exemplars"]
+        return k, k * q
+    if c.kind == "aligned":
+        return p["n_select"], p["n_pool"] * q
+    k = len(_load_population(p["path"]))
+    return k, k * q
+
+
 def plan_study(study: Study) -> list[dict[str, Any]]:
     """The constructions, sizes and an estimate of distinct LLM requests, without loading a model.
 
     Loads scenarios (question lists) and population files only. The estimate counts distribution requests per
     persona and question and, for crafting kinds, ``(1 + improve_rounds)`` crafter generations plus one
-    evaluation of each draft per craft (retries and cache hits are not counted).
+    evaluation of each draft per craft (retries and cache hits are not counted). On a multi-dimensional
+    instrument ``em``/``gb``/``mop`` are fitted per dimension, then every component answers every question.
 
     Returns:
-        One row per construction and scenario: ``construction, kind, scenario, questions, components,
-        est_requests``.
+        One row per construction and scenario: ``construction, kind, scenario, dimensions, questions,
+        components, est_requests``.
     """
+    from scenarios.registry import dimension_scenarios
+
     rows = []
     for spec in study.scenarios:
         scenario = _load_scenario(spec, study.data)
+        parts = dimension_scenarios(scenario)
         q = _n_questions(scenario)
         for c in study.constructions:
-            p = c.params
-            crafts_per = 1 + p.get("improve_rounds", 0)
-            if c.kind == "fixed":
-                k, est = 1, q
-            elif c.kind in ("pool", "demographic"):
-                k, est = p["n_personas"], p["n_personas"] * q
-            elif c.kind == "em":
-                k = p["n_components"] + 1
-                crafts = p["n_components"] * (1 + p["max_iter"])
-                est = q + crafts * crafts_per * (1 + q)
-            elif c.kind == "gb":
-                k = p["n_rounds"] + 1
-                est = q + p["n_rounds"] * crafts_per * (1 + q)
-            elif c.kind == "mop":
-                k = 1 + p["n_personas"] * p["n_exemplars"]
-                est = k * q
-            elif c.kind == "aligned":
-                k, est = p["n_select"], p["n_pool"] * q
+            if len(parts) > 1 and c.kind in ("em", "gb", "mop"):
+                per = [_estimate(c, _n_questions(part)) for part in parts]
+                k = sum(kp for kp, _ in per)
+                est = sum(e for _, e in per) + k * q
             else:
-                k = len(_load_population(p["path"]))
-                est = k * q
+                k, est = _estimate(c, q)
             rows.append(
                 {
                     "construction": c.name,
                     "kind": c.kind,
                     "scenario": scenario.name,
+                    "dimensions": len(parts),
                     "questions": q,
                     "components": k,
                     "est_requests": est,
@@ -641,14 +766,21 @@ class StudyResult:
     """Outputs of :func:`run_study`.
 
     Attributes:
-        scores: one record per scenario and construction (deterministic: no times), in study order.
+        scores: one record per scenario dimension and construction (deterministic: no times), in study order.
+        vectors: one multivariate record per multi-dimensional scenario and construction (AMW, Fréchet,
+            sliced W, MMD, correlation MAE: sampled ± sd beside the floor ± sd).
+        treatment: the ``[treatment]`` what-if's effects, one row per scenario, construction and outcome (items
+            and scores; paired differences with bootstrap CIs and, for surveys, the exact effects); empty without.
         cost: one record per construction and scenario: requests, cache hits, backend calls, tokens, seconds.
-        pmfs: ``(scenario, construction)`` → the population's exact answer pmf, shape ``(S,)`` (None if failed).
-        humans: scenario → ``(support (S,), test-half human values (m,))``.
+        pmfs: ``(scenario dimension, construction)`` → the population's exact answer pmf, shape ``(S,)``
+            (None if failed).
+        humans: scenario dimension → ``(support (S,), test-half human values (m,))``.
         settings: the study settings.
     """
 
     scores: list[dict[str, Any]]
+    vectors: list[dict[str, Any]]
+    treatment: list[dict[str, Any]]
     cost: list[dict[str, Any]]
     pmfs: dict[tuple[str, str], np.ndarray | None]
     humans: dict[str, tuple[np.ndarray, np.ndarray]]
@@ -682,37 +814,61 @@ def _r(x: float) -> float:
 
 @dataclass(frozen=True)
 class PreparedScenario:
-    """A scenario with its split and floor, resolved before any LLM call.
+    """A scenario with its split and floors, resolved before any LLM call.
 
     Attributes:
-        scenario: the scenario object.
-        fit: fit-half human values, shape ``(n_fit,)``.
+        scenario: the scenario as listed (one or several dimensions).
+        fit: fit-half human values, shape ``(n_fit,)``, or ``(n_fit, D)`` with several dimensions.
         demographic_rows: BIG5 rows demographic personas may come from (the fit half's for a Big Five
             scenario; None = any row).
-        test: test-half human values, shape ``(n_test,)``.
-        floor: the human floor on the test half (``n``, ``repeats``, mean, sd).
+        test: test-half human values, shape ``(n_test,)`` or ``(n_test, D)``.
+        floors: the human floor of each dimension on the test half (``n``, ``repeats``, mean, sd).
+        parts: one one-dimensional scenario per dimension (``(scenario,)`` when it has one).
+        spec: the scenario as the study names it (``get_scenario`` resolves it; a file path is absolute).
     """
 
     scenario: Any
     fit: np.ndarray
     demographic_rows: np.ndarray | None
     test: np.ndarray
-    floor: Any
+    floors: tuple[Any, ...]
+    parts: tuple[Any, ...]
+    spec: str = ""
+
+    @property
+    def joint(self) -> bool:
+        """True for a multi-dimensional instrument (scored per dimension and as score vectors)."""
+        return len(self.parts) > 1
+
+    @property
+    def floor(self) -> Any:
+        """The floor of a one-dimensional scenario (the first dimension's otherwise)."""
+        return self.floors[0]
+
+    def column(self, values: np.ndarray, j: int) -> np.ndarray:
+        """Dimension ``j`` of ``(n,)`` or ``(n, D)`` human values, shape ``(n,)``."""
+        return values if values.ndim == 1 else values[:, j]
 
 
 def prepare_study(study: Study) -> list[PreparedScenario]:
     """Load every scenario and its humans, split them and compute the floors (no LLM call).
+
+    A multi-dimensional instrument (``bigfive``, ``my.toml`` with several dimensions) is split once by rows
+    (respondents complete on every dimension), so its per-dimension scores and its score vectors share one
+    test half.
 
     Raises:
         StudyError: an unknown scenario or too few humans, naming the study file and the key.
     """
     from populations.evaluation import human_split
     from scenarios.errors import ScenarioError
+    from scenarios.registry import dimension_scenarios
 
     prepared = []
     for spec in study.scenarios:
         try:
             scenario = _load_scenario(spec, study.data)
+            parts = dimension_scenarios(scenario)
         except ScenarioError as exc:
             raise StudyError(f"{study.path}: scenarios: {exc}") from exc
         try:
@@ -720,11 +876,17 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
         except ValueError as exc:
             raise StudyError(f"{study.path}: split: scenario {scenario.name!r}: {exc}") from exc
         rows = _big5_fit_rows(scenario, seed=study.split_seed, fit_fraction=study.fit_fraction, source=study.data)
-        n = int(min(study.agents, test.size // 2))
+        n = int(min(study.agents, test.shape[0] // 2))
         if n < 1:
-            raise StudyError(f"{study.path}: scenario {scenario.name!r} has {test.size} test humans; need at least 2")
-        floor = _floor(test, n=n, repeats=study.repeats, rng=_seed("floor", study.seed, scenario.name))
-        prepared.append(PreparedScenario(scenario, fit, rows, test, floor))
+            raise StudyError(
+                f"{study.path}: scenario {scenario.name!r} has {test.shape[0]} test humans; need at least 2"
+            )
+        ps = PreparedScenario(scenario, fit, rows, test, (), parts)
+        floors = tuple(
+            _floor(ps.column(test, j), n=n, repeats=study.repeats, rng=_seed("floor", study.seed, part.name))
+            for j, part in enumerate(parts)
+        )
+        prepared.append(PreparedScenario(scenario, fit, rows, test, floors, parts, spec))
     for c in study.constructions:  # a bad population file fails here, before the model loads
         if c.kind == "file":
             _load_population(c.params["path"])
@@ -747,76 +909,46 @@ def run_study(
     """
     from populace_lm.progress import progress_bar
     from populations.crafting import CraftingError, MeteredModel
-    from populations.evaluation import population_pmfs
 
     if prepared is None:
         prepared = prepare_study(study)
 
     scores: list[dict[str, Any]] = []
+    vectors: list[dict[str, Any]] = []
+    effects: list[dict[str, Any]] = []
     cost: list[dict[str, Any]] = []
     pmfs: dict[tuple[str, str], np.ndarray | None] = {}
     humans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     jobs = [(s, c) for s in prepared for c in study.constructions]
     bar = progress_bar(total=len(jobs), desc="constructions", unit="fit", enabled=progress)
     for ps, c in jobs:
-        scenario, fit, rows, test, floor = ps.scenario, ps.fit, ps.demographic_rows, ps.test, ps.floor
-        support = np.asarray(scenario.support, dtype=float)
-        humans[scenario.name] = (support, test)
+        scenario = ps.scenario
         bar.set_postfix_str(f"{c.name} on {scenario.name}")
         metered = MeteredModel(model)
         started = time.perf_counter()
         status, info = "ok", {}
-        record: dict[str, Any] = {
-            "scenario": scenario.name,
-            "construction": c.name,
-            "kind": c.kind,
-            "n_fit": int(fit.size),
-            "n_test": int(test.size),
-        }
         try:
-            built = _build(c, scenario, fit, rows, metered, source=study.data, progress=progress)
+            built = _build_prepared(c, ps, metered, source=study.data, progress=progress)
         except CraftingError as exc:
             status, built = f"failed: {str(exc).splitlines()[0]}", None
         if built is not None:
             info = built.info
-            pop = built.population
-            res = population_pmfs(metered, pop, scenario)
-            w = np.asarray(pop.weights, dtype=float)
-            pmf = w @ np.asarray(res["pmfs"], dtype=float)
-            pmf = pmf / pmf.sum()
-            valid = float(w @ np.asarray(res["valid_mass"], dtype=float))
-            s = _score(
-                pmf,
-                support,
-                test,
-                n=floor.n,
-                repeats=study.repeats,
-                rng=_seed("score", study.seed, scenario.name, c.name),
-            )
-            pmfs[(scenario.name, c.name)] = pmf
-            record.update(
-                components=len(pop),
-                w1_exact=_r(s["w1_exact"]),
-                mean_exact=_r(pmf @ support),
-                human_test_mean=_r(test.mean()),
-                parse_failure_rate=_r(1.0 - valid),
-                w1_sampled_mean=_r(s["w1_sampled_mean"]),
-                w1_sampled_sd=_r(s["w1_sampled_sd"]),
-                floor_mean=_r(floor.mean),
-                floor_sd=_r(floor.sd),
-                n=floor.n,
-                repeats=floor.repeats,
-            )
-        else:
-            pmfs[(scenario.name, c.name)] = None
-        record["n_failed"] = info.get("n_failed")
         if info.get("fallback"):  # no usable crafted prompt: the builder returned the fixed-prompt population
             status = f"fallback: {info['fallback']}"
         if built is not None and c.kind == "file":
             note = _split_caution(built.population, scenario.name, study)
             status = f"{status}; caution: {note}" if note else status
-        record["status"] = status
-        scores.append(record)
+        item_probs = []
+        for j, part in enumerate(ps.parts):
+            record, probs, pmf = _score_part(study, ps, j, c, built, metered)
+            record["n_failed"] = info.get("n_failed")
+            record["status"] = status
+            scores.append(record)
+            item_probs.append(probs)
+            humans[part.name] = (np.asarray(part.support, dtype=float), ps.column(ps.test, j))
+            pmfs[(part.name, c.name)] = pmf
+        if ps.joint:
+            vectors.append(_score_vectors(study, ps, c, built, item_probs, status))
         cost.append(
             {
                 "construction": c.name,
@@ -826,6 +958,158 @@ def run_study(
                 "seconds": round(time.perf_counter() - started, 2),
             }
         )
+        if built is not None and _treated(study, c):
+            rows, row_cost = _run_treatment(study, ps, c, built.population, model, progress=progress)
+            effects.extend(rows)
+            cost.append(row_cost)
         bar.update(1)
     bar.close()
-    return StudyResult(scores=scores, cost=cost, pmfs=pmfs, humans=humans, settings=study.settings())
+    return StudyResult(
+        scores=scores,
+        vectors=vectors,
+        treatment=effects,
+        cost=cost,
+        pmfs=pmfs,
+        humans=humans,
+        settings=study.settings(),
+    )
+
+
+def _treated(study: Study, c: Construction) -> bool:
+    """True when the study has a ``[treatment]`` and it covers construction ``c``."""
+    t = study.treatment
+    return t is not None and (t["constructions"] is None or c.name in t["constructions"])
+
+
+def _clean(v: Any) -> Any:
+    """A JSON-ready value: floats rounded, NaN (no exact value) as None."""
+    if isinstance(v, float | np.floating):
+        return None if not math.isfinite(float(v)) else _r(float(v))
+    if isinstance(v, np.integer):
+        return int(v)
+    return v
+
+
+def _run_treatment(
+    study: Study, ps: PreparedScenario, c: Construction, population: Any, model: Any, *, progress: bool
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The study's ``[treatment]`` on one fitted population: control vs treatment on paired seeds.
+
+    Runs :func:`simulator.run_whatif` with the study's root seed, so every construction of a scenario shares the
+    replicate seeds (its effects are paired across constructions too).
+
+    Returns:
+        ``(rows, cost)``: one row per outcome (every item and every score; :data:`simulator.DIFFERENCE_COLUMNS`
+        plus the exact effects of a survey) labelled with the scenario and construction, and the what-if's cost row.
+    """
+    from populations.crafting import MeteredModel
+    from simulator import DecisionService, RunConfig, Treatment, run_whatif
+
+    t = study.treatment
+    assert t is not None  # checked by _treated
+    metered = MeteredModel(model)
+    started = time.perf_counter()
+    config = RunConfig(scenario=ps.spec, n_agents=t["agents"], seed=study.seed, replicates=t["seeds"])
+    result = run_whatif(
+        config,
+        population,
+        DecisionService(metered, progress=progress),
+        treatment=Treatment(text=t["text"], where=t["where"]),
+        progress=progress,
+    )
+    rows = [
+        {"scenario": ps.scenario.name, "construction": c.name, **{k: _clean(v) for k, v in row.items()}}
+        for row in result.differences.to_dict("records")
+    ]
+    cost = {
+        "construction": c.name,
+        "kind": c.kind,
+        "scenario": f"{ps.scenario.name} [treatment]",
+        **metered.cost(),
+        "seconds": round(time.perf_counter() - started, 2),
+    }
+    return rows, cost
+
+
+def _score_part(
+    study: Study, ps: PreparedScenario, j: int, c: Construction, built: _Built | None, model: Any
+) -> tuple[dict[str, Any], np.ndarray | None, np.ndarray | None]:
+    """Score dimension ``j`` of a prepared scenario: the record, the item probabilities and the exact pmf.
+
+    Returns:
+        ``(record, item_probs, pmf)``: ``item_probs`` of shape ``(K, Q_j, C)`` and the population's exact pmf
+        of shape ``(S_j,)`` (both None when the construction failed).
+    """
+    from populations.evaluation import population_pmfs
+
+    part, floor = ps.parts[j], ps.floors[j]
+    test = ps.column(ps.test, j)
+    record: dict[str, Any] = {
+        "scenario": part.name,
+        "construction": c.name,
+        "kind": c.kind,
+        "n_fit": int(ps.fit.shape[0]),
+        "n_test": int(test.size),
+    }
+    if built is None:
+        return record, None, None
+    pop = built.population
+    support = np.asarray(part.support, dtype=float)
+    res = population_pmfs(model, pop, part)
+    w = np.asarray(pop.weights, dtype=float)
+    pmf = w @ np.asarray(res["pmfs"], dtype=float)
+    pmf = pmf / pmf.sum()
+    valid = float(w @ np.asarray(res["valid_mass"], dtype=float))
+    s = _score(pmf, support, test, n=floor.n, repeats=study.repeats, rng=_seed("score", study.seed, part.name, c.name))
+    record.update(
+        components=len(pop),
+        w1_exact=_r(s["w1_exact"]),
+        mean_exact=_r(pmf @ support),
+        human_test_mean=_r(test.mean()),
+        parse_failure_rate=_r(1.0 - valid),
+        w1_sampled_mean=_r(s["w1_sampled_mean"]),
+        w1_sampled_sd=_r(s["w1_sampled_sd"]),
+        floor_mean=_r(floor.mean),
+        floor_sd=_r(floor.sd),
+        n=floor.n,
+        repeats=floor.repeats,
+    )
+    return record, res["item_probs"], pmf
+
+
+def _score_vectors(
+    study: Study, ps: PreparedScenario, c: Construction, built: _Built | None, item_probs: list[Any], status: str
+) -> dict[str, Any]:
+    """The multivariate record of a multi-dimensional scenario (sampled beside the floor, [2] Table 1).
+
+    ``n × repeats`` agents are simulated from the population's item distributions
+    (:func:`populations.evaluation.simulate_score_vectors`); each repeat scores ``n`` of them against the test
+    half's ``(m, D)`` score vectors, beside ``n`` test humans against the remaining ones
+    (:func:`populations.evaluation.score_vectors`). The floor's generator is seeded by the scenario alone, so
+    every construction of a scenario has the same floor.
+    """
+    from populations.evaluation import VECTOR_METRICS, score_vectors, simulate_score_vectors
+
+    n = ps.floors[0].n
+    record: dict[str, Any] = {
+        "scenario": ps.scenario.name,
+        "construction": c.name,
+        "kind": c.kind,
+        "dimensions": len(ps.parts),
+        "n_test": int(ps.test.shape[0]),
+    }
+    if built is None:
+        return {**record, "status": status}
+    if not ps.scenario.ordered:
+        return {**record, "status": f"{status}; no multivariate score: unordered categories (see the dimensions)"}
+    pop = built.population
+    sim = simulate_score_vectors(
+        pop.weights, ps.parts, item_probs, n * study.repeats, _seed("vectors", study.seed, ps.scenario.name, c.name)
+    )
+    v = score_vectors(sim, ps.test, n=n, repeats=study.repeats, rng=_seed("vector-score", study.seed, ps.scenario.name))
+    record.update(n=v["n"], repeats=v["repeats"])
+    for m in VECTOR_METRICS:
+        for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd"):
+            record[f"{m}_{k}"] = _r(v[m][k])
+    record["status"] = status
+    return record

@@ -56,6 +56,7 @@ __all__ = [
     "score_population",
     "score_records",
     "score_vectors",
+    "simulate_score_vectors",
     "human_split",
     "split_humans",
 ]
@@ -320,6 +321,58 @@ def score_vectors(
     return out
 
 
+def simulate_score_vectors(
+    weights: Any, parts: Sequence[Any], item_probs: Sequence[Any], n: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Score vectors of ``n`` simulated agents of a weighted population on a multi-dimensional instrument.
+
+    Each agent is a component ``k ~ weights`` (inverse CDF); it answers every question by an independent draw
+    from its answer distribution on that question (each item is asked in its own conversation, so answers are
+    independent *given the persona*; dependence between dimensions comes from the mixture only, as in the
+    persona-set evaluation of [2], Sec. 4). The answers are scored per dimension by ``part.scores``. Answer
+    distributions are renormalised over the valid answers, as the exact pmfs are.
+
+    Args:
+        weights: component weights, shape ``(K,)``.
+        parts: one one-dimensional scenario per dimension (``questions()`` and ``scores()``), D of them.
+        item_probs: per part, answer distributions of shape ``(K, Q_d, C_d)`` in ``part.questions()`` order.
+        n: agents.
+        rng: generator (advanced).
+
+    Returns:
+        Integer-valued scores, shape ``(n, D)``.
+
+    Example:
+        >>> from scenarios import get_scenario
+        >>> part = get_scenario("osp_cfcs")
+        >>> q = len(part.questions())
+        >>> probs = np.zeros((2, q, 5)); probs[0, :, 0] = 1.0; probs[1, :, 4] = 1.0
+        >>> v = simulate_score_vectors([0.5, 0.5], [part], [probs], 1000, np.random.default_rng(0))
+        >>> v.shape, len(set(v[:, 0].tolist())), bool(np.isin(v[:, 0], part.support).all())
+        ((1000, 1), 2, True)
+    """
+    w = np.asarray(weights, dtype=float)
+    if len(parts) != len(item_probs) or not parts:
+        raise ValueError(f"need one item_probs array per part, got {len(parts)} parts and {len(item_probs)} arrays")
+    comp = inverse_cdf_sample(w, n, rng)  # (n,)
+    columns = []
+    for part, probs in zip(parts, item_probs, strict=True):
+        p = np.clip(np.asarray(probs, dtype=float), 0.0, None)
+        questions = part.questions()
+        if p.ndim != 3 or p.shape[0] != w.size or p.shape[1] != len(questions):
+            raise ValueError(f"{part.name}: item_probs has shape {p.shape}, expected ({w.size}, {len(questions)}, C)")
+        answers = np.empty((n, len(questions)))
+        for j, q in enumerate(questions):
+            values = np.asarray(q.answers.values, dtype=float)
+            pj = p[:, j, : values.size]
+            cdf = np.cumsum(pj / pj.sum(axis=1, keepdims=True), axis=1)[comp]  # (n, C)
+            cdf[:, -1] = 1.0
+            idx = (rng.random(n)[:, None] >= cdf).sum(axis=1)
+            answers[:, j] = values[idx]
+        columns.append(np.asarray(part.scores(answers), dtype=float).reshape(n))
+    return np.column_stack(columns)
+
+
 def score_records(
     *,
     scenario: str,
@@ -395,8 +448,9 @@ def population_pmfs(model: LanguageModel, population: Population, scenario: Any,
     """Answer distributions of a population's personas on a scenario (shared, cache-friendly requests).
 
     Returns:
-        ``{"pmfs": (K, S), "valid_mass": (K,), "requests", "cached", "backend_calls", "prompt_tokens",
-        "completion_tokens"}``.
+        ``{"pmfs": (K, S), "item_probs": (K, Q, C), "valid_mass": (K,), "requests", "cached", "backend_calls",
+        "prompt_tokens", "completion_tokens"}`` (``item_probs``: each persona's answer distribution per question,
+        before scoring; :func:`simulate_score_vectors` draws answers from it).
     """
     tensor = answer_distributions(
         model,
@@ -409,6 +463,7 @@ def population_pmfs(model: LanguageModel, population: Population, scenario: Any,
     pmfs /= pmfs.sum(axis=1, keepdims=True)
     return {
         "pmfs": pmfs,
+        "item_probs": np.asarray(tensor.probs, dtype=float),
         "valid_mass": tensor.valid_mass.mean(axis=1),
         "requests": tensor.n_requests,
         "cached": tensor.n_cached,

@@ -40,6 +40,7 @@ __all__ = [
     "Scenario",
     "TraitScenario",
     "builtin_path",
+    "dimension_scenarios",
     "get_scenario",
     "load_scenario",
     "register_scenario",
@@ -253,3 +254,16 @@ def get_scenario(
         role = game_role(name, wording=wording, source=None if source is None else str(source))
         return GameScenario(name=name, role=role, source=None if source is None else str(source))
     raise ScenarioError(f"unknown scenario {name!r}; scenarios: {scenario_names()}")
+
+
+def dimension_scenarios(scenario: Scenario | SurveyScenario) -> tuple[Scenario, ...]:
+    """One one-dimensional scenario per dimension, in order: the scenario itself when it has one dimension.
+
+    Only a survey instrument can select several dimensions (``bigfive``, ``my.toml``); its parts are
+    ``name:DIMENSION`` scenarios over the same human rows, so a row split is the same split for every part.
+    """
+    if len(scenario.dimensions) == 1:
+        return (scenario,)
+    if not isinstance(scenario, SurveyScenario):
+        raise ScenarioError(f"scenario {scenario.name!r} has several dimensions but is not a survey instrument")
+    return scenario.by_dimension()

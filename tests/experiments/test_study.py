@@ -254,6 +254,9 @@ class _CodedScenario:
         self._inner = inner
         self.name = "coded"
         self.support = inner.support
+        self.dimensions = inner.dimensions
+        self.ordered = inner.ordered
+        self.label = inner.label
 
     def questions(self):
         return self._inner.questions()
