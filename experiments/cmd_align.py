@@ -31,7 +31,7 @@ DEFAULT_MATRIX_DIR = Path.home() / ".cache" / "populace" / "response_matrices"
 # the matrix from response-cache hits, with no backend call).
 _STORED_AS = {"bigfive": "ipip50", "osp_cfcs": "cfcs", "osp_grit": "grit"}
 
-__all__ = ["DEFAULT_MATRIX_DIR", "AlignTarget", "align_target", "register", "run", "survey_and_humans"]
+__all__ = ["DEFAULT_MATRIX_DIR", "AlignTarget", "align_target", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -145,14 +145,6 @@ def align_target(
         human=human[complete],
         weights=None if half.weights is None else half.weights[complete],
     )
-
-
-def survey_and_humans(
-    scenario: str, source=None, item_ids=None, *, split: str = "all", seed: int = 0
-) -> tuple[Survey, tuple[str, ...], np.ndarray]:
-    """``(survey, item_ids, human answers (M, Q) complete cases)`` of a survey scenario (see :func:`align_target`)."""
-    t = align_target(scenario, source, item_ids, split=split, seed=seed)
-    return t.survey, t.item_ids, t.human
 
 
 def run(args: argparse.Namespace) -> int:

@@ -221,3 +221,15 @@ def test_bigfive_humans_are_the_old_split_and_match_the_registry_scores(data_dir
         t = align_target(name, str(data_dir), split="test", seed=11)
         expected = get_scenario(name, source=str(data_dir)).human_values("test", seed=11)
         np.testing.assert_array_equal(t.scenario.scores(t.human), expected)
+
+
+def test_survey_weights_are_reported_as_unused(files, fake, capsys):
+    # IS + OT aligns to unweighted vectors: a weighted file says so, never silently
+    rows = (files / "humans.csv").read_text().splitlines()
+    weighted = [rows[0] + ",w"] + [f"{r},{1 + i % 3}" for i, r in enumerate(rows[1:])]
+    (files / "humans.csv").write_text("\n".join(weighted) + "\n")
+    (files / "weighted.toml").write_text(SURVEY.replace("missing = [9]", 'missing = [9]\nweight = "w"'))
+    assert cli.main(_argv(files, f"{files}/weighted.toml", "--n-select", "5")) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "declares survey weights" in err
+    assert load_weighted_jsonl(files / "aligned.jsonl").metadata["human_weights"] == "unused"
