@@ -1,19 +1,37 @@
 """``populace align``: resample a persona pool so its survey answers match the human data.
 
-Computes (or loads) the pool's response matrix for the scenario's items, fits
-:class:`populations.aligned.AlignedPersonaBuilder` against the human answers and writes the aligned set as
+The scenario is any survey the one registry resolves (:func:`scenarios.registry.get_scenario`: a built-in
+instrument or the user's ``FILE.toml[:DIMENSION]``); the asked items must share one integer answer range. Computes
+(or loads) the pool's response matrix for those items, fits :class:`populations.aligned.AlignedPersonaBuilder`
+against the complete human answer vectors of the fit half (the one seeded split) and writes the aligned set as
 weighted-persona JSONL (see :func:`populations.aligned.save_weighted_jsonl`).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from experiments.common import add_data_args, add_model_args, model_from_args
 
+if TYPE_CHECKING:  # heavy modules load inside the functions, so `populace --help` stays fast
+    import numpy as np
+
+    from scenarios.file_scenarios import SurveyScenario
+    from scenarios.survey import Survey
+
 DEFAULT_MATRIX_DIR = Path.home() / ".cache" / "populace" / "response_matrices"
-ALIGN_SCENARIOS = ("bigfive", "cfcs", "grit")
+# Response matrices computed before the instruments came from files were stored under these survey names. The
+# questions are bit-identical, so keeping the names keeps every stored matrix (a new name would only re-assemble
+# the matrix from response-cache hits, with no backend call).
+_STORED_AS = {"bigfive": "ipip50", "osp_cfcs": "cfcs", "osp_grit": "grit"}
+
+__all__ = ["DEFAULT_MATRIX_DIR", "AlignTarget", "align_target", "register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,11 +43,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--scenario",
         required=True,
-        choices=ALIGN_SCENARIOS,
-        help="survey the pool answers: bigfive (IPIP-50 vs big5_osp), cfcs (osp_cfcs), grit (osp_grit)",
+        help="survey the pool answers: a built-in instrument (bigfive, bigfive:E, osp_cfcs, osp_grit, "
+        "yrbss:physically_active_7d, ...) or your FILE.toml / FILE.toml:DIMENSION; its human rows are the target",
     )
     p.add_argument("--out", required=True, help="aligned population (weighted-persona JSONL)")
-    p.add_argument("--items", default=None, help="comma-separated item subset (default: all items)")
+    p.add_argument("--items", default=None, help="comma-separated item subset (default: all items of the scenario)")
     p.add_argument("--method", default="resample", choices=("resample", "raw", "random", "is_only", "ot_only"))
     p.add_argument("--n-select", type=int, default=None, help="size of the aligned set (default min(M, N/2))")
     p.add_argument("--limit", type=int, default=None, help="use only the first N personas of the pool")
@@ -45,39 +63,88 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def survey_and_humans(scenario: str, source, item_ids=None, *, split: str = "all", seed: int = 0):
-    """``(survey, item_ids, human answers (M, Q) complete cases)`` of an align scenario.
+@dataclass(frozen=True, kw_only=True)
+class AlignTarget:
+    """What a pool is aligned to: the asked items and the humans' answers to them.
 
-    ``split`` = ``"fit"`` or ``"test"`` keeps one half of the one split of human rows
-    (:func:`scenarios.split.split_indices` on all rows, before dropping incomplete ones, as every command does).
+    Attributes:
+        scenario: the survey scenario, narrowed to the dimensions of the asked items.
+        survey: its items as a :class:`~scenarios.survey.Survey` (the response-matrix key and keying).
+        item_ids: the asked items, length Q.
+        human: complete human answer vectors of the chosen half, shape ``(M, Q)``.
+        weights: their survey weights, shape ``(M,)``, or None (the file declares no weight column).
+    """
+
+    scenario: SurveyScenario
+    survey: Survey
+    item_ids: tuple[str, ...]
+    human: np.ndarray
+    weights: np.ndarray | None
+
+
+def align_target(
+    name: str,
+    source: str | os.PathLike[str] | None = None,
+    item_ids: Sequence[str] | None = None,
+    *,
+    split: str = "all",
+    seed: int = 0,
+) -> AlignTarget:
+    """The items and human answer vectors of a survey scenario the registry resolves.
+
+    Human rows are split once (:func:`scenarios.file_scenarios.split_rows` over every row the scenario reads, before
+    incomplete ones are dropped, as every command does); the complete answer vectors of the chosen half remain.
+
+    Args:
+        name: ``bigfive``, ``bigfive:E``, ``osp_cfcs``, ``FILE.toml``, ``FILE.toml:DIMENSION``, ``…@GROUP``.
+        source: data source (``--data``).
+        item_ids: the items to ask (default: every item of the scenario, in its order).
+        split: ``"all"``, ``"fit"`` or ``"test"``.
+        seed: root seed of the split.
+
+    Raises:
+        ScenarioError: an unknown scenario or item, a decision task or game, or items not on one integer range.
     """
     import numpy as np
 
-    if scenario == "bigfive":
-        from scenarios.big5 import load_big5
-        from scenarios.ipip50 import ITEM_IDS, ipip50_survey
+    from scenarios.errors import ScenarioError
+    from scenarios.file_scenarios import SurveyScenario, split_rows
+    from scenarios.registry import get_scenario
 
-        survey, items, all_ids = ipip50_survey(source), load_big5(source).items, ITEM_IDS
-    elif scenario in ("cfcs", "grit"):
-        from scenarios.osp import osp_survey_and_data
-
-        survey, data = osp_survey_and_data(f"osp_{scenario}", source)
-        items, all_ids = data.items, data.item_ids
-    else:
-        raise ValueError(f"unknown scenario {scenario!r}; choose from {ALIGN_SCENARIOS}")
-    ids = tuple(item_ids) if item_ids else tuple(all_ids)
-    for i in ids:
-        survey.item(i)  # ScenarioError naming the known items
-    cols = [list(all_ids).index(i) for i in ids]
-    human = items[:, cols]
-    if split != "all":
-        from scenarios.split import SPLITS, split_indices
-
-        if split not in SPLITS:
-            raise ValueError(f"unknown split {split!r}; use one of {list(SPLITS)}")
-        fit_rows, test_rows = split_indices(human.shape[0], seed=seed)
-        human = human[fit_rows if split == "fit" else test_rows]
-    return survey, ids, human[~np.isnan(human).any(axis=1)]
+    scenario = get_scenario(name, source=source)
+    if not isinstance(scenario, SurveyScenario):
+        raise ScenarioError(
+            f"align resamples personas on survey item answers, and {name!r} is a decision (a task or game role) "
+            "with one answer; "
+            'align on its score with a kind = "aligned" construction in `populace compare STUDY.toml`'
+        )
+    known = [q.id for q in scenario.questions()]
+    ids = tuple(item_ids) if item_ids else tuple(known)
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise ScenarioError(f"scenario {scenario.name!r} has no item {unknown[0]!r}; items: {known}; fix --items")
+    dims = tuple(d for d in scenario.dimensions if set(scenario.spec.dimension(d).items) & set(ids))
+    scenario = replace(scenario, dimensions=dims)
+    try:
+        survey = scenario.survey
+    except ScenarioError:
+        raise ScenarioError(
+            f"align compares answer vectors on one integer answer range, and the items {list(ids)} of "
+            f"{scenario.name!r} use answer categories or several scales; pick items of one integer-range scale "
+            "with --items"
+        ) from None
+    survey = replace(survey, name=_STORED_AS.get(survey.name, survey.name))
+    rows = scenario.rows(source)
+    half = rows.take(split_rows(rows.n, split, seed))
+    human = half.answers[:, [rows.columns.index(i) for i in ids]]
+    complete = ~np.isnan(human).any(axis=1)
+    return AlignTarget(
+        scenario=scenario,
+        survey=survey,
+        item_ids=ids,
+        human=human[complete],
+        weights=None if half.weights is None else half.weights[complete],
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,15 +157,23 @@ def run(args: argparse.Namespace) -> int:
     if args.n_select is not None and args.n_select > len(personas):
         raise ValueError(f"the pool has {len(personas)} personas, fewer than --n-select {args.n_select}")
     items = [s.strip() for s in args.items.split(",")] if args.items else None
-    survey, ids, human = survey_and_humans(args.scenario, args.data, items, split=args.split, seed=args.seed)
+    target = align_target(args.scenario, args.data, items, split=args.split, seed=args.seed)
+    if target.weights is not None:
+        print(
+            f"populace: warning: {target.scenario.name} declares survey weights; IS + OT aligns to the unweighted "
+            "human answer vectors (recorded in the file's metadata)",
+            file=sys.stderr,
+        )
     model = model_from_args(args)
-    matrix = compute_response_matrix(model, personas, survey, cache_dir=args.matrix_dir, item_ids=ids)
+    matrix = compute_response_matrix(
+        model, personas, target.survey, cache_dir=args.matrix_dir, item_ids=target.item_ids
+    )
     builder = AlignedPersonaBuilder(args.method, n_select=args.n_select, random_state=args.seed)
     import numpy as np
 
     # Persona vectors on the humans' footing: one seeded integer draw per persona from its exact item pmfs.
     vectors = matrix.draw_answers(np.random.default_rng(np.random.SeedSequence([args.seed, 0xA119])), 1)[0]
-    builder.fit(vectors, human, personas=personas)
+    builder.fit(vectors, target.human, personas=personas)
     pop = builder.population_
     pop = type(pop)(
         personas=pop.personas,
@@ -107,10 +182,14 @@ def run(args: argparse.Namespace) -> int:
         metadata={
             **pop.metadata,
             "scenario": matrix.scenario,
+            "scenario_name": target.scenario.name,
+            "items": list(target.item_ids),
             "model_id": matrix.model_id,
             "pool_digest": matrix.pool_digest,
             "pool": str(args.pool),
             "humans": f"{args.split} half" if args.split != "all" else "all",
+            "n_humans": int(target.human.shape[0]),
+            "human_weights": "unused" if target.weights is not None else "none declared",
             "persona_vectors": "one integer draw per persona from its exact item pmfs",
         },
     )

@@ -14,9 +14,10 @@ Same footing as humans: a persona's response vector is a seeded **integer** draw
 draw per persona by default, ``--draws R`` for R per persona); alignment and every metric use these draws. The
 expected-value variant (``--expected``) is kept as a labelled option; it understates the spread.
 
-Held-out data: the human rows are split once (:func:`populations.evaluation.split_humans`). The alignment target
-and the ``big5_respondents`` pool come only from the **fit** half; metrics and subgroup targets only from the
-**test** half. ``--profile paper``: 5,000-persona sets, IS then OT (``Resample``), item weights via
+Held-out data: the human rows each survey scenario of the one registry reads (``bigfive``, ``osp_cfcs``,
+``osp_grit``) are split once (:func:`scenarios.split.split_indices`, before incomplete rows are dropped). The
+alignment target and the ``big5_respondents`` pool come only from the **fit** half; metrics and subgroup targets
+only from the **test** half. ``--profile paper``: 5,000-persona sets, IS then OT (``Resample``), item weights via
 ``--item-weights``. ``--plan`` prints the settings and a request estimate without loading a model.
 
 Budget (embedded SmolLM2-135M on 2 cores): llama.cpp is compute-bound here, so the cost is the tokens evaluated —
@@ -132,15 +133,18 @@ def _model(args):
     return model_from_args(args)
 
 
-def _survey(kind: str, source):
-    from scenarios.ipip50 import ipip50_survey
-    from scenarios.osp import cfcs_survey, grit_survey
+def _questions(scenario: str, item_ids: list[str], source) -> list:
+    """The questions of some items of a registry scenario (``get_scenario``), in ``item_ids`` order."""
+    from scenarios.registry import get_scenario
 
-    return {"ipip50": ipip50_survey, "cfcs": cfcs_survey, "grit": grit_survey}[kind](source)
+    by_id = {q.id: q for q in get_scenario(scenario, source=source).questions()}
+    return [by_id[i] for i in item_ids]
 
 
 def _prefetch_worker(args, kind: str, item_ids: list[str], personas, position: int) -> int:
     """Answer a block of personas through the shared response cache (runs in a worker process).
+
+    ``kind`` is the registry name of the survey (``bigfive``, ``osp_cfcs``, ``osp_grit``).
 
     Returns:
         the worker's backend requests (response-cache misses).
@@ -149,11 +153,10 @@ def _prefetch_worker(args, kind: str, item_ids: list[str], personas, position: i
 
     from populations.responses import answer_distributions
 
-    survey = _survey(kind, args.data)
+    questions = _questions(kind, item_ids, args.data)
     wargs = copy.copy(args)
     wargs.threads = args.threads or 1  # one llama.cpp thread per worker process
     model = _model(wargs)
-    questions = [survey.question(i) for i in item_ids]
     done = 0
     for lo in range(0, len(personas), 25):
         answer_distributions(model, personas[lo : lo + 25], questions)
@@ -334,19 +337,18 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     """Run the experiment; returns 0."""
     args = _parser().parse_args(argv)
     from alignment import mixture_pmf, pmf_from_samples, wasserstein_1d
+    from experiments.cmd_align import align_target
     from experiments.common import write_json
     from populations.aligned import AlignedPersonaBuilder
-    from populations.evaluation import score_vectors, split_humans
+    from populations.evaluation import score_vectors
     from populations.persona import Population
     from populations.pool_builders import shuffled
     from populations.response_matrix import compute_response_matrix, matrix_path, pool_digest, scenario_key
     from populations.responses import answer_distributions
     from populations.subgroups import NoMatchError, PersonaIndex
     from scenarios.big5 import load_big5
-    from scenarios.ipip50 import ITEM_IDS, ipip50_survey
-    from scenarios.osp import cfcs_survey, grit_survey, load_cfcs, load_grit
+    from scenarios.registry import get_scenario
     from scenarios.split import split_indices
-    from scenarios.wvs import load_wvs_poverty, poverty_question
 
     t_start = time.perf_counter()
     if args.profile not in PROFILES:
@@ -367,11 +369,10 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     ss_draws, ss_fit, ss_ood, ss_plot, ss_eval = root.spawn(5)
 
     # ---- humans: the one split; pool (fit-half respondents only), response matrix -------------------------
-    survey = ipip50_survey(args.data)
-    for i in items:
-        survey.item(i)
-    big5 = load_big5(args.data)
-    fit_rows, test_rows = split_indices(big5.n, seed=args.seed)
+    target = align_target("bigfive", args.data, items)  # the IPIP-50 items of the one registry (ScenarioError)
+    survey = target.survey
+    rows = target.scenario.rows(args.data)
+    fit_rows, test_rows = split_indices(rows.n, seed=args.seed)
     pool = shuffled(seed002_pool(_split(args.pools), source=args.data, fit_rows=fit_rows, seed=args.seed), args.seed)
     if args.n_pool is not None:
         if args.n_pool > len(pool):
@@ -379,13 +380,17 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         pool = pool[: args.n_pool]
     if n_select > len(pool) * args.draws:
         raise ValueError(f"the pool has {len(pool)} personas, fewer than the set size {n_select}; lower --n-select")
-    cols = [ITEM_IDS.index(i) for i in items]
-    human_all = big5.items[:, cols]
+    human_all = rows.answers[:, [rows.columns.index(i) for i in items]]
     complete = ~np.isnan(human_all).any(axis=1)
     fit_keep = fit_rows[complete[fit_rows]]
     test_keep = test_rows[complete[test_rows]]
     h_train = human_all[fit_keep]  # the alignment target: fit half only
     h_test = human_all[test_keep]  # evaluation and subgroup targets: test half only
+    # Cleaned age and country of the same respondents (birth years recoded, junk set missing): the scenario's
+    # rows carry these columns as written in the file.
+    big5 = load_big5(args.data)
+    if big5.n != rows.n:
+        raise ValueError(f"big5_osp: {big5.n} cleaned respondents but the bigfive scenario reads {rows.n} rows")
     demo_test = big5.demographics.iloc[test_keep].reset_index(drop=True)
     rng_eval = np.random.default_rng(ss_eval)
     eval_rows = (
@@ -400,7 +405,7 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     print(f"seed002: pool of {len(pool)} personas x {len(items)} IPIP items ({args.pools})", flush=True)
     worker_calls += _prefetch(
         args,
-        "ipip50",
+        "bigfive",
         items,
         pool,
         matrix_path(args.matrix_dir, pool_digest(pool), model.model_id, scenario_key(survey, items)),
@@ -455,22 +460,17 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
     pos = {int(i): j for j, i in enumerate(union)}
     U = len(union)
     rows_ood = []
-    for name, spec_fn, loader, item_str in (
-        ("CFCS", cfcs_survey, load_cfcs, args.cfcs_items),
-        ("Grit", grit_survey, load_grit, args.grit_items),
-    ):
-        s = spec_fn(args.data)
-        ids = _split(item_str)
-        data = loader(args.data)
-        hum = data.items[:, [data.item_ids.index(i) for i in ids]]
-        _, hum_test = split_humans(hum, seed=args.seed)  # score on the test half of these humans too
-        hum_test = _keyed(s, ids, hum_test[~np.isnan(hum_test).any(axis=1)])
+    for name, scenario_name, item_str in (("CFCS", "osp_cfcs", args.cfcs_items), ("Grit", "osp_grit", args.grit_items)):
+        # score on the test half of these humans too (the one split over the scenario's rows)
+        ood = align_target(scenario_name, args.data, _split(item_str), split="test", seed=args.seed)
+        s, ids = ood.survey, list(ood.item_ids)
+        hum_test = _keyed(s, ids, ood.human)
         if len(hum_test) > args.eval_humans:
             hum_test = hum_test[rng_ood.choice(len(hum_test), size=args.eval_humans, replace=False)]
         print(f"seed002: {name} ({len(ids)} items) for {len(ood_personas)} personas", flush=True)
         worker_calls += _prefetch(
             args,
-            s.name,
+            scenario_name,
             ids,
             ood_personas,
             matrix_path(args.matrix_dir, pool_digest(ood_personas), model.model_id, scenario_key(s, ids)),
@@ -573,24 +573,24 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
                 }
             )
     if not args.no_wvs:
-        wvs = load_wvs_poverty(args.data)
-        q = poverty_question()
-        support = np.asarray(q.answers.values, dtype=float)
         glob = np.unique(ood_sets["Raw"] % K)
         for c, query in WVS_QUERIES.items():
             sel = select(query)
             if sel is None:
                 continue
-            human_pmf = pmf_from_samples(wvs.by_country(c), support)
+            wvs = get_scenario(f"wvs_poverty@{c}", source=args.data)  # never fitted on here: every respondent
+            support = np.asarray(wvs.support, dtype=float)
+            human = wvs.human_values("all", seed=args.seed)
+            human_pmf = pmf_from_samples(human, support)
             for set_label, idx in (("subgroup (retrieved)", sel), ("global (Raw sample)", glob)):
-                tensor = answer_distributions(model, [pool[i] for i in idx], [q])
-                pmf = mixture_pmf(np.full(len(idx), 1.0 / len(idx)), tensor.probs[:, 0, :])
+                tensor = answer_distributions(model, [pool[i] for i in idx], wvs.questions())
+                pmf = mixture_pmf(np.full(len(idx), 1.0 / len(idx)), wvs.pmfs(tensor.probs))
                 w1 = wasserstein_1d(support, support, u_weights=pmf, v_weights=human_pmf)
                 rows_sub.append(
                     {
                         "group": f"WVS poverty {c}",
                         "query": query,
-                        "humans": int(human_pmf.size and len(wvs.by_country(c))),
+                        "humans": int(human.size),
                         "set": set_label,
                         "n": int(idx.size),
                         "attr_match": "",
