@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     """Fit on the fit half, score on the test half, write one population file, print a summary."""
     import numpy as np
 
-    from populations.evaluation import builder_fit_info, floor_size, human_floor, human_split, score_population
+    from populations.evaluation import builder_fit_info, floor_size, human_split, scenario_floor, score_population
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(args.scenario, source=args.data)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     builder.fit(scenario, fit)
     seconds = round(time.perf_counter() - started, 2)
     floor_seq, score_seq = np.random.SeedSequence([args.seed, 0xF17]).spawn(2)
-    floor = human_floor(test, n=floor_size(test.size), repeats=10, rng=np.random.default_rng(floor_seq))
+    floor = scenario_floor(scenario, test, n=floor_size(test.size), repeats=10, rng=np.random.default_rng(floor_seq))
     info = builder_fit_info(builder)
     record, _ = score_population(
         scenario=scenario,

@@ -360,6 +360,7 @@ SCORE_COLUMNS = (
     "scenario",
     "construction",
     "kind",
+    "metric",
     "components",
     "w1_exact",
     "mean_exact",
@@ -389,6 +390,9 @@ COST_COLUMNS = (
 )
 
 COLUMN_HELP = {
+    "metric": "`w1` where the answers are ordered; `tv` (total variation between category frequencies, in "
+    "[0, 1]) on unordered categories, where W1 has no meaning. The floor of a row is in the row's metric; "
+    "`tv_*` columns mirror `w1_*`, and `category_gaps_exact` lists population − test humans per category.",
     "w1_exact": "W1 between the population's **exact** answer distribution (weights × each persona's "
     "log-probability distribution) and the test humans. No sampling noise on the simulated side, so it is never "
     "compared with the floor.",
@@ -583,11 +587,17 @@ def write_study(
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    scores = pd.DataFrame(result.scores).reindex(columns=list(SCORE_COLUMNS))
+    columns = list(SCORE_COLUMNS)
+    if any(r.get("metric") == "tv" for r in result.scores):  # each beside its W1 twin; the floor stays last
+        columns.insert(columns.index("w1_exact") + 1, "tv_exact")
+        columns.insert(columns.index("human_test_mean") + 1, "category_gaps_exact")
+        at = columns.index("floor_mean")
+        columns[at:at] = ["tv_sampled_mean", "tv_sampled_sd"]
+    scores = pd.DataFrame(result.scores).reindex(columns=columns)
     for col in ("components", "n", "repeats", "n_fit", "n_test", "n_failed"):
         scores[col] = scores[col].astype("Int64")  # integers stay integers beside empty cells
     scores.to_csv(out / "table.csv", index=False)
-    table_md = records_markdown(result.scores, SCORE_COLUMNS)
+    table_md = records_markdown(result.scores, columns)
     (out / "table.md").write_text(table_md + "\n")
     totals: dict[str, dict[str, Any]] = {}
     for row in result.cost:

@@ -448,17 +448,22 @@ def _load_scenario(spec: str, source: str | None) -> Any:
     return get_scenario(spec, source=source)
 
 
-def _floor(test: np.ndarray, *, n: int, repeats: int, rng: np.random.Generator) -> Any:
-    from populations.evaluation import human_floor
+def _floor(scenario: Any, test: np.ndarray, *, n: int, repeats: int, rng: np.random.Generator) -> Any:
+    from populations.evaluation import scenario_floor
 
-    return human_floor(test, n=n, repeats=repeats, rng=rng)
+    return scenario_floor(scenario, test, n=n, repeats=repeats, rng=rng)
 
 
-def _score(pmf: np.ndarray, support: np.ndarray, test: np.ndarray, *, n: int, repeats: int, rng: Any) -> dict:
+def _score(scenario: Any, pmf: np.ndarray, test: np.ndarray, *, n: int, repeats: int, rng: Any) -> dict:
+    """W1 (ordered answers) or TV (unordered categories) of the exact pmf and of ``n`` sampled agents."""
     from populations.evaluation import score_distribution
 
-    s = score_distribution(pmf, support, test, n=n, repeats=repeats, rng=rng)
-    return {k: s[k] for k in ("w1_exact", "w1_sampled_mean", "w1_sampled_sd")}
+    support = np.asarray(scenario.support, dtype=float)
+    return score_distribution(pmf, support, test, n=n, repeats=repeats, rng=rng, ordered=scenario.ordered)
+
+
+#: Kinds fitted with W1 (EM/GB/MoP weights; IS + OT on expected scores): they need ordered answers.
+_ORDERED_ONLY = ("em", "gb", "mop", "aligned")
 
 
 def _load_population(path: str) -> Any:
@@ -883,13 +888,20 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
             )
         ps = PreparedScenario(scenario, fit, rows, test, (), parts)
         floors = tuple(
-            _floor(ps.column(test, j), n=n, repeats=study.repeats, rng=_seed("floor", study.seed, part.name))
+            _floor(part, ps.column(test, j), n=n, repeats=study.repeats, rng=_seed("floor", study.seed, part.name))
             for j, part in enumerate(parts)
         )
         prepared.append(PreparedScenario(scenario, fit, rows, test, floors, parts, spec))
     for c in study.constructions:  # a bad population file fails here, before the model loads
         if c.kind == "file":
             _load_population(c.params["path"])
+        unordered = [ps.scenario.name for ps in prepared if not ps.scenario.ordered]
+        if c.kind in _ORDERED_ONLY and unordered:
+            raise StudyError(
+                f"{study.path}: constructions.{c.name}.kind: {c.kind!r} fits W1, which needs ordered answers, but "
+                f"{unordered[0]!r} has unordered categories; use fixed, pool, demographic or file constructions "
+                "on it (scored with total variation), or list it in a separate study"
+            )
     return prepared
 
 
@@ -1060,15 +1072,18 @@ def _score_part(
     pmf = w @ np.asarray(res["pmfs"], dtype=float)
     pmf = pmf / pmf.sum()
     valid = float(w @ np.asarray(res["valid_mass"], dtype=float))
-    s = _score(pmf, support, test, n=floor.n, repeats=study.repeats, rng=_seed("score", study.seed, part.name, c.name))
+    s = _score(part, pmf, test, n=floor.n, repeats=study.repeats, rng=_seed("score", study.seed, part.name, c.name))
+    m = s["metric"]
+    record.update(components=len(pop), metric=m)
+    record[f"{m}_exact"] = _r(s[f"{m}_exact"])
+    if part.ordered:
+        record.update(mean_exact=_r(pmf @ support), human_test_mean=_r(test.mean()))
+    else:
+        record["category_gaps_exact"] = [_r(g) for g in s["category_gaps_exact"]]
+    record[f"{m}_sampled_mean"] = _r(s[f"{m}_sampled_mean"])
+    record[f"{m}_sampled_sd"] = _r(s[f"{m}_sampled_sd"])
     record.update(
-        components=len(pop),
-        w1_exact=_r(s["w1_exact"]),
-        mean_exact=_r(pmf @ support),
-        human_test_mean=_r(test.mean()),
         parse_failure_rate=_r(1.0 - valid),
-        w1_sampled_mean=_r(s["w1_sampled_mean"]),
-        w1_sampled_sd=_r(s["w1_sampled_sd"]),
         floor_mean=_r(floor.mean),
         floor_sd=_r(floor.sd),
         n=floor.n,

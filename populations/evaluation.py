@@ -18,6 +18,10 @@ The protocol (prompt-mixture paper [1], Tables 2/4; persona paper [2], Table 1):
      ``n``) drawn from the population by inverse CDF, against the test humans, over ``repeats`` draws. This is
      the number to set beside the floor: both carry the noise of ``n`` draws.
 
+   W1 needs an order. On **unordered categories** (``scenario.ordered`` False) the same three numbers are total
+   variation instead (``tv_exact``, ``tv_sampled_mean`` ± ``tv_sampled_sd``, a TV floor; ``metric = "tv"``),
+   with the signed per-category gaps of the exact pmf (:func:`alignment.categorical.category_gaps`).
+
 4. :func:`score_vectors` — the same for multi-item response vectors (AMW, FD, SW, MMD, MAE-corr; [2]): ``n``
    simulated vectors against the test humans beside ``n`` test humans against the remaining test humans.
 5. :func:`score_records` — one flat record per (scenario, construction) for ``scores.json`` and every table;
@@ -36,7 +40,8 @@ from typing import Any
 
 import numpy as np
 
-from alignment import mixture_pmf, score_table, wasserstein_1d
+from alignment import mixture_pmf, pmf_from_samples, score_table, wasserstein_1d
+from alignment.categorical import category_gaps, total_variation
 from alignment.floor import human_sample_floor
 from populace_lm.base import LanguageModel
 from populations.persona import Population
@@ -55,6 +60,7 @@ __all__ = [
     "score_distribution",
     "score_population",
     "score_records",
+    "scenario_floor",
     "score_vectors",
     "simulate_score_vectors",
     "human_split",
@@ -69,7 +75,12 @@ VECTOR_METRICS = ("amw", "frechet", "sliced_w", "mmd", "corr_mae")
 COLUMN_KINDS: dict[str, str] = {
     "scenario": "key",
     "construction": "key",
+    "metric": "key",
     "w1_exact": "exact",
+    "tv_exact": "exact",
+    "category_gaps_exact": "exact",
+    "tv_sampled_mean": "sampled",
+    "tv_sampled_sd": "sampled",
     "mean_exact": "exact",
     "sd_exact": "exact",
     "w1_sampled_mean": "sampled",
@@ -98,12 +109,14 @@ class FloorResult:
         sd: standard deviation over the repeats (ddof=1; 0 for one repeat).
         n: humans in the held-out sample of each repeat (compared with the remaining ``m - n``).
         repeats: random splits.
+        metric: ``"w1"`` (ordered answers; AMW for vectors) or ``"tv"`` (unordered categories).
     """
 
     mean: float
     sd: float
     n: int
     repeats: int
+    metric: str = "w1"
 
 
 def _gen(rng: np.random.Generator | int) -> np.random.Generator:
@@ -168,16 +181,20 @@ def floor_size(n_test: int, n: int = 1000) -> int:
     return int(min(n, n_test // 2))
 
 
-def human_floor(test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int) -> FloorResult:
+def human_floor(
+    test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int, categories: Any = None
+) -> FloorResult:
     """``n`` test humans against the remaining test humans (disjoint), over ``repeats`` random splits.
 
-    W1 for values of shape ``(m,)``; AMW for response vectors of shape ``(m, D)``.
+    W1 for values of shape ``(m,)``; AMW for response vectors of shape ``(m, D)``; total variation between the
+    two halves' category frequencies when ``categories`` (unordered answers) is given.
 
     Args:
         test: the test half, shape ``(m,)`` or ``(m, D)``, ``m > n``.
         n: size of the held-out sample (use :func:`floor_size`).
         repeats: random splits.
         rng: generator (advanced) or int seed.
+        categories: the unordered categories' values, shape ``(C,)`` (None: the answers are ordered).
 
     Returns:
         FloorResult.
@@ -188,10 +205,30 @@ def human_floor(test: Any, *, n: int, repeats: int = 10, rng: np.random.Generato
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     gen = _gen(rng)
-    vals = np.array([human_sample_floor(test, n=n, rng=gen) for _ in range(repeats)])
+    if categories is None:
+        vals = np.array([human_sample_floor(test, n=n, rng=gen) for _ in range(repeats)])
+    else:
+        h, cats = np.asarray(test, dtype=float), np.asarray(categories, dtype=float)
+        if h.ndim != 1 or not 1 <= n < h.size:
+            raise ValueError(f"n = {n} must be in [1, {h.size - 1}] for {h.size} test humans of shape {h.shape}")
+        vals = []
+        for _ in range(repeats):
+            perm = gen.permutation(h.size)
+            vals.append(total_variation(pmf_from_samples(h[perm[:n]], cats), pmf_from_samples(h[perm[n:]], cats)))
+        vals = np.asarray(vals)
     return FloorResult(
-        mean=float(vals.mean()), sd=float(vals.std(ddof=1)) if repeats > 1 else 0.0, n=int(n), repeats=int(repeats)
+        mean=float(vals.mean()),
+        sd=float(vals.std(ddof=1)) if repeats > 1 else 0.0,
+        n=int(n),
+        repeats=int(repeats),
+        metric="w1" if categories is None else "tv",
     )
+
+
+def scenario_floor(scenario: Any, test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int):
+    """:func:`human_floor` in the scenario's metric: W1 where its answers are ordered, TV on unordered categories."""
+    categories = None if scenario.ordered else np.asarray(scenario.support, dtype=float)
+    return human_floor(test, n=n, repeats=repeats, rng=rng, categories=categories)
 
 
 def inverse_cdf_sample(pmf: Any, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -215,9 +252,20 @@ def inverse_cdf_sample(pmf: Any, n: int, rng: np.random.Generator) -> np.ndarray
 
 
 def score_distribution(
-    pmf: Any, support: Any, test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int
+    pmf: Any,
+    support: Any,
+    test: Any,
+    *,
+    n: int,
+    repeats: int = 10,
+    rng: np.random.Generator | int,
+    ordered: bool = True,
 ) -> dict[str, Any]:
     """W1 of a population's answer pmf to the test humans, exactly and as ``n`` sampled agents.
+
+    On unordered categories (``ordered=False``) the distance is total variation between category frequencies
+    and the keys are ``tv_exact``, ``tv_sampled_mean``, ``tv_sampled_sd`` and ``category_gaps_exact`` (population
+    minus test humans per category, shape ``(S,)``, summing to 0).
 
     Args:
         pmf: the population's exact answer distribution (mixture of its personas'), shape ``(S,)``.
@@ -226,9 +274,11 @@ def score_distribution(
         n: simulated agents per draw; pass the floor's ``n`` so the sampled score sits beside the floor.
         repeats: draws.
         rng: generator (advanced) or int seed.
+        ordered: False for unordered categories (total variation instead of W1).
 
     Returns:
-        ``{"w1_exact", "w1_sampled_mean", "w1_sampled_sd", "n_sampled", "repeats"}``.
+        ``{"metric", "w1_exact", "w1_sampled_mean", "w1_sampled_sd", "n_sampled", "repeats"}`` (``"tv_…"``
+        keys and ``category_gaps_exact`` instead of ``"w1_…"`` when unordered).
     """
     h = np.asarray(test, dtype=float)
     s = np.asarray(support, dtype=float)
@@ -240,8 +290,22 @@ def score_distribution(
     if n < 1 or repeats < 1:
         raise ValueError(f"n and repeats must be >= 1, got n={n}, repeats={repeats}")
     gen = _gen(rng)
+    if not ordered:
+        q = pmf_from_samples(h, s)
+        tv = np.array([total_variation(np.bincount(inverse_cdf_sample(p, n, gen), minlength=s.size) / n, q)
+                       for _ in range(repeats)])  # fmt: skip
+        return {
+            "metric": "tv",
+            "tv_exact": float(total_variation(p / p.sum(), q)),
+            "tv_sampled_mean": float(tv.mean()),
+            "tv_sampled_sd": float(tv.std(ddof=1)) if repeats > 1 else 0.0,
+            "category_gaps_exact": [float(g) for g in category_gaps(p / p.sum(), q)],
+            "n_sampled": int(n),
+            "repeats": int(repeats),
+        }
     draws = np.array([wasserstein_1d(s[inverse_cdf_sample(p, n, gen)], h) for _ in range(repeats)])
     return {
+        "metric": "w1",
         "w1_exact": float(wasserstein_1d(s, h, u_weights=p / p.sum())),
         "w1_sampled_mean": float(draws.mean()),
         "w1_sampled_sd": float(draws.std(ddof=1)) if repeats > 1 else 0.0,
@@ -410,6 +474,12 @@ def score_records(
     Raises:
         ValueError: the sampled score and the floor use different ``n`` (they would not be like with like).
     """
+    metric = scores.get("metric", "w1")
+    if metric != floor.metric:
+        raise ValueError(
+            f"{scenario}/{construction}: the score is {metric} but the floor is {floor.metric}; "
+            "compute the floor with scenario_floor(scenario, ...)"
+        )
     if int(scores["n_sampled"]) != floor.n:
         raise ValueError(
             f"{scenario}/{construction}: w1_sampled uses n={scores['n_sampled']} agents but the floor n={floor.n}; "
@@ -420,12 +490,12 @@ def score_records(
         return round(float(x), digits)
 
     vm = float(valid_mass)
-    rec: dict[str, Any] = {
-        "scenario": scenario,
-        "construction": construction,
-        "w1_exact": r(scores["w1_exact"]),
-        "w1_sampled_mean": r(scores["w1_sampled_mean"]),
-        "w1_sampled_sd": r(scores["w1_sampled_sd"]),
+    rec: dict[str, Any] = {"scenario": scenario, "construction": construction, "metric": metric}
+    for k in (f"{metric}_exact", f"{metric}_sampled_mean", f"{metric}_sampled_sd"):
+        rec[k] = r(scores[k])
+    if "category_gaps_exact" in scores:
+        rec["category_gaps_exact"] = [r(g) for g in scores["category_gaps_exact"]]
+    rec |= {
         "n_sampled": int(scores["n_sampled"]),
         "repeats": int(scores["repeats"]),
         "floor_mean": r(floor.mean),
@@ -511,7 +581,8 @@ def score_population(
         component_pmfs: component answer distributions, shape ``(K, S)``.
         valid_mass: per-component valid answer mass, shape ``(K,)``.
         test: test-half human values, shape ``(m,)``.
-        floor: the scenario's floor; its ``n`` is the number of agents drawn, its ``repeats`` the draws.
+        floor: the scenario's floor (:func:`scenario_floor`); its ``n`` is the number of agents drawn, its
+            ``repeats`` the draws, its metric the scenario's.
         llm_calls: distinct requests of the row.
         rng: generator of the sampled score.
         repeats: draws (default: the floor's).
@@ -523,7 +594,9 @@ def score_population(
     w = np.asarray(weights, dtype=float)
     support = np.asarray(scenario.support, dtype=float)
     pmf = mixture_pmf(w, np.asarray(component_pmfs, dtype=float))
-    scores = score_distribution(pmf, support, test, n=floor.n, repeats=repeats or floor.repeats, rng=rng)
+    scores = score_distribution(
+        pmf, support, test, n=floor.n, repeats=repeats or floor.repeats, rng=rng, ordered=scenario.ordered
+    )
     mean = float(pmf @ support)
     rec = score_records(
         scenario=scenario.name,

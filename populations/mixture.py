@@ -97,8 +97,14 @@ def check_target_values(scenario: Any, values: Any, *, name: str = "target_value
         The values as floats, shape ``(n,)``.
 
     Raises:
-        ValueError: naming the problem, the first offending index and the scenario's range.
+        ValueError: unordered categories (W1 needs an order), or naming the problem, the first offending index
+            and the scenario's range.
     """
+    if not scenario.ordered:
+        raise ValueError(
+            f"scenario {scenario.name!r} has unordered categories: fitting minimises W1, which needs an order; "
+            "score fixed or persona populations on it with total variation instead"
+        )
     x = np.asarray(values, dtype=float)
     if x.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {x.shape}")

@@ -185,3 +185,52 @@ def test_simulated_vectors_keep_each_agent_on_one_component():
         assert np.array_equal(low, v[:, j] == parts[j].support.min())
     with pytest.raises(ValueError, match="expected"):
         simulate_score_vectors([0.5, 0.5], parts[:1], [np.ones((2, 3, 4))], 10, np.random.default_rng(0))
+
+
+PARTY = """\
+kind = "survey"
+name = "vote"
+[scale]
+type = "categorical"
+categories = [{ label = "Red", code = "r" }, { label = "Blue", code = "b" }, { label = "Green", code = "g" }]
+[[items]]
+id = "party"
+text = "Which party did you vote for?"
+[data]
+path = "vote.csv"
+"""
+
+
+def _vote(tmp_path):
+    codes = np.repeat(["r", "b", "g"], [120, 60, 20])
+    (tmp_path / "vote.csv").write_text("party\n" + "\n".join(np.random.default_rng(0).permutation(codes)) + "\n")
+    (tmp_path / "vote.toml").write_text(PARTY)
+    _write(tmp_path)
+
+
+def test_unordered_scenario_is_scored_with_total_variation(tmp_path, fake):
+    _vote(tmp_path)
+    (tmp_path / "study.toml").write_text(
+        'scenarios = ["vote.toml"]\nagents = 50\nrepeats = 3\n[[constructions]]\nname = "fixed"\nkind = "fixed"\n'
+    )
+    result = run_study(load_study(tmp_path / "study.toml"), fake, progress=False)
+    (row,) = result.scores
+    assert row["metric"] == "tv" and "w1_exact" not in row
+    # the default prompt is uniform on the three options; the humans are about 0.6 / 0.3 / 0.1
+    support, test = result.humans["vote"]
+    freq = np.array([(test == v).mean() for v in support])
+    assert row["category_gaps_exact"] == pytest.approx(1 / 3 - freq, abs=1e-5)
+    assert row["tv_exact"] == pytest.approx(0.5 * np.abs(1 / 3 - freq).sum(), abs=1e-5) and row["tv_exact"] > 0.2
+    assert 0 < row["floor_mean"] < row["tv_sampled_mean"]
+    out = write_study(tmp_path / "out", result, model_id="moods-fake")
+    header = (out / "table.csv").read_text().splitlines()[0].split(",")
+    assert header.index("tv_sampled_sd") + 1 == header.index("floor_mean")  # the floor sits beside sampled TV
+
+
+def test_w1_fitted_kinds_are_refused_on_unordered_categories(tmp_path):
+    from experiments.study import StudyError, prepare_study
+
+    _vote(tmp_path)
+    (tmp_path / "study.toml").write_text('scenarios = ["vote.toml"]\n[[constructions]]\nname = "em"\nkind = "em"\n')
+    with pytest.raises(StudyError, match=r"constructions\.em\.kind: 'em' fits W1, which needs ordered answers"):
+        prepare_study(load_study(tmp_path / "study.toml"))

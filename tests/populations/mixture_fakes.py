@@ -23,6 +23,9 @@ class FakeScenario:
     name: str = "fake_gift"
     low: int = 0
     high: int = 100
+    label: str = "amount given"
+    ordered: bool = True
+    dimensions: tuple[str, ...] = ("gift",)
 
     @property
     def support(self) -> np.ndarray:

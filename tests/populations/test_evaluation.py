@@ -154,6 +154,7 @@ def test_score_population_mixes_components_by_weight(halves):
     class Sc:
         name = "toy"
         support = SUPPORT
+        ordered = True
 
     _, test = halves
     floor = human_floor(test, n=300, repeats=2, rng=0)
@@ -172,3 +173,36 @@ def test_score_population_mixes_components_by_weight(halves):
     )
     assert pmf[20] == pytest.approx(0.25) and pmf[80] == pytest.approx(0.75)
     assert rec["mean_exact"] == pytest.approx(65.0) and rec["valid_mass"] == pytest.approx(0.7)
+
+
+# --------------------------------------------------------------------------- unordered categories: TV, never W1
+def test_unordered_scores_are_total_variation_with_category_gaps():
+    cats = np.array([1.0, 2.0, 3.0])
+    test = np.repeat(cats, [50, 30, 20])  # frequencies 0.5, 0.3, 0.2
+    pmf = np.array([0.2, 0.3, 0.5])  # same mass moved from 1 to 3: W1 would be 0.6, TV is 0.3
+    s = score_distribution(pmf, cats, test, n=40, repeats=5, rng=0, ordered=False)
+    assert s["metric"] == "tv" and "w1_exact" not in s
+    assert s["tv_exact"] == pytest.approx(0.3)
+    assert s["category_gaps_exact"] == pytest.approx([-0.3, 0.0, 0.3])
+    # relabelling the categories changes W1 but never TV
+    s2 = score_distribution(pmf, np.array([1.0, 7.0, 9.0]), np.repeat([1.0, 7.0, 9.0], [50, 30, 20]), n=40,
+                            repeats=5, rng=0, ordered=False)  # fmt: skip
+    assert s2["tv_exact"] == s["tv_exact"] and s2["tv_sampled_mean"] == s["tv_sampled_mean"]
+    exact = score_distribution(test_pmf := np.array([0.5, 0.3, 0.2]), cats, test, n=99, repeats=3, rng=1, ordered=False)
+    assert exact["tv_exact"] == pytest.approx(0.0) and exact["tv_sampled_mean"] > 0  # 99 draws carry noise
+    assert test_pmf.sum() == 1
+
+
+def test_tv_floor_and_like_with_like_records():
+    cats = np.array([1.0, 2.0, 3.0])
+    test = np.repeat(cats, [500, 300, 200])
+    floor = human_floor(test, n=100, repeats=4, rng=0, categories=cats)
+    assert floor.metric == "tv" and 0 < floor.mean < 0.2
+    w1_floor = human_floor(test, n=100, repeats=4, rng=0)
+    assert w1_floor.metric == "w1"
+    s = score_distribution(np.array([0.5, 0.3, 0.2]), cats, test, n=100, repeats=4, rng=0, ordered=False)
+    rec = score_records(scenario="u", construction="c", scores=s, floor=floor, valid_mass=1.0, llm_calls=1)
+    assert rec["metric"] == "tv" and "w1_exact" not in rec and rec["tv_sampled_mean"] > 0
+    assert set(rec) <= set(COLUMN_KINDS)
+    with pytest.raises(ValueError, match="the score is tv but the floor is w1"):
+        score_records(scenario="u", construction="c", scores=s, floor=w1_floor, valid_mass=1.0, llm_calls=1)
