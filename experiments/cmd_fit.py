@@ -62,11 +62,12 @@ def run(args: argparse.Namespace) -> int:
     """Fit on the fit half, score on the test half, write one population file, print a summary."""
     import numpy as np
 
-    from populations.evaluation import builder_fit_info, floor_size, human_split, scenario_floor, score_population
+    from populations.evaluation import builder_fit_info, floor_size, human_halves, scenario_floor, score_population
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(args.scenario, source=args.data)
-    fit, test = human_split(scenario, seed=args.seed, source=args.data, fit_fraction=args.fit_fraction)
+    halves = human_halves(scenario, seed=args.seed, source=args.data, fit_fraction=args.fit_fraction)
+    fit, test = halves.fit, halves.test
     builder = make_builder(args)
     model = model_from_args(args)
     crafter = crafter_from_args(args) if args.builder != "mop" else None
@@ -75,10 +76,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         builder.respondent, builder.crafter = model, crafter
     started = time.perf_counter()
-    builder.fit(scenario, fit)
+    builder.fit(scenario, fit, sample_weight=halves.fit_weights)
     seconds = round(time.perf_counter() - started, 2)
     floor_seq, score_seq = np.random.SeedSequence([args.seed, 0xF17]).spawn(2)
-    floor = scenario_floor(scenario, test, n=floor_size(test.size), repeats=10, rng=np.random.default_rng(floor_seq))
+    floor = scenario_floor(
+        scenario,
+        test,
+        n=floor_size(test.size),
+        repeats=10,
+        rng=np.random.default_rng(floor_seq),
+        weights=halves.test_weights,
+    )
     info = builder_fit_info(builder)
     record, _ = score_population(
         scenario=scenario,
@@ -91,8 +99,15 @@ def run(args: argparse.Namespace) -> int:
         llm_calls=int(builder.cost_["total"]["requests"]),
         rng=np.random.default_rng(score_seq),
         fit_info=info if args.builder != "mop" else None,
+        test_weights=halves.test_weights,
     )
-    split = {"seed": args.seed, "fit_fraction": args.fit_fraction, "n_fit": int(fit.size), "n_test": int(test.size)}
+    split = {
+        "seed": args.seed,
+        "fit_fraction": args.fit_fraction,
+        "n_fit": int(fit.size),
+        "n_test": int(test.size),
+        "weighted": halves.fit_weights is not None,
+    }
     record_of_fit = {k: v for k, v in builder.to_dict().items() if k != "population"}
     population = builder.population_.to_dict()
     payload: dict[str, Any] = {

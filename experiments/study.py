@@ -448,18 +448,22 @@ def _load_scenario(spec: str, source: str | None) -> Any:
     return get_scenario(spec, source=source)
 
 
-def _floor(scenario: Any, test: np.ndarray, *, n: int, repeats: int, rng: np.random.Generator) -> Any:
+def _floor(scenario: Any, test: np.ndarray, weights: np.ndarray | None, *, n: int, repeats: int, rng: Any) -> Any:
     from populations.evaluation import scenario_floor
 
-    return scenario_floor(scenario, test, n=n, repeats=repeats, rng=rng)
+    return scenario_floor(scenario, test, n=n, repeats=repeats, rng=rng, weights=weights)
 
 
-def _score(scenario: Any, pmf: np.ndarray, test: np.ndarray, *, n: int, repeats: int, rng: Any) -> dict:
+def _score(
+    scenario: Any, pmf: np.ndarray, test: np.ndarray, weights: np.ndarray | None, *, n: int, repeats: int, rng: Any
+) -> dict:
     """W1 (ordered answers) or TV (unordered categories) of the exact pmf and of ``n`` sampled agents."""
     from populations.evaluation import score_distribution
 
     support = np.asarray(scenario.support, dtype=float)
-    return score_distribution(pmf, support, test, n=n, repeats=repeats, rng=rng, ordered=scenario.ordered)
+    return score_distribution(
+        pmf, support, test, n=n, repeats=repeats, rng=rng, ordered=scenario.ordered, test_weights=weights
+    )
 
 
 #: Kinds fitted with W1 (EM/GB/MoP weights; IS + OT on expected scores): they need ordered answers.
@@ -512,8 +516,12 @@ def _build(
     *,
     source: str | None,
     progress: bool,
+    fit_weights: np.ndarray | None = None,
 ) -> _Built:
-    """Fit one construction on the fit half of one scenario (``model`` is the metered, cache-wrapped model)."""
+    """Fit one construction on the fit half of one scenario (``model`` is the metered, cache-wrapped model).
+
+    ``fit_weights`` (survey weights of the fit half, or None) go to the builders as ``sample_weight``.
+    """
     p = c.params
     if c.kind == "fixed":
         from populations.baselines import DEFAULT_SYSTEM_PROMPT, FixedPromptBuilder
@@ -554,7 +562,7 @@ def _build(
             forbid_target_number=p["forbid_target_number"],
             progress=progress,
             random_state=c.seed,
-        ).fit(scenario, fit)
+        ).fit(scenario, fit, sample_weight=fit_weights)
         return _Built(b.population_, _fit_info(b))
     if c.kind == "mop":
         from populations.mop import MixtureOfPersonasBuilder
@@ -567,10 +575,10 @@ def _build(
             weight_method=p["weight_method"],
             progress=progress,
             random_state=c.seed,
-        ).fit(scenario, fit)
+        ).fit(scenario, fit, sample_weight=fit_weights)
         return _Built(b.population_, {})  # MoP crafts nothing: no crafting failures to count
     if c.kind == "aligned":
-        return _build_aligned(c, (scenario,), fit, model, progress=progress)
+        return _build_aligned(c, (scenario,), fit, model, progress=progress, fit_weights=fit_weights)
     return _Built(_load_population(p["path"]), {})
 
 
@@ -583,9 +591,18 @@ def _build_prepared(c: Construction, ps: PreparedScenario, model: Any, *, source
     (:func:`_build_joint_mixture`).
     """
     if not ps.joint or c.kind in ("fixed", "pool", "demographic", "file"):
-        return _build(c, ps.scenario, ps.fit, ps.demographic_rows, model, source=source, progress=progress)
+        return _build(
+            c,
+            ps.scenario,
+            ps.fit,
+            ps.demographic_rows,
+            model,
+            source=source,
+            progress=progress,
+            fit_weights=ps.fit_weights,
+        )
     if c.kind == "aligned":
-        return _build_aligned(c, ps.parts, ps.fit, model, progress=progress)
+        return _build_aligned(c, ps.parts, ps.fit, model, progress=progress, fit_weights=ps.fit_weights)
     return _build_joint_mixture(c, ps, model, source=source, progress=progress)
 
 
@@ -613,7 +630,16 @@ def _build_joint_mixture(
     n_failed: list[int] = []
     fallbacks: list[str] = []
     for j, part in enumerate(ps.parts):
-        built = _build(c, part, ps.fit[:, j], ps.demographic_rows, model, source=source, progress=progress)
+        built = _build(
+            c,
+            part,
+            ps.fit[:, j],
+            ps.demographic_rows,
+            model,
+            source=source,
+            progress=progress,
+            fit_weights=ps.fit_weights,
+        )
         if built.info.get("n_failed") is not None:
             n_failed.append(int(built.info["n_failed"]))
         if built.info.get("fallback"):
@@ -632,7 +658,7 @@ def _build_joint_mixture(
     for j, part in enumerate(ps.parts):
         at = np.searchsorted(support, np.asarray(part.support, dtype=float))
         comps[:, j, at] = population_pmfs(model, union, part, progress=progress)["pmfs"]
-        targets[j] = pmf_from_samples(ps.fit[:, j], support)
+        targets[j] = pmf_from_samples(ps.fit[:, j], support, ps.fit_weights)
     fit = fit_mixture_weights_multi(comps, support, targets, method=c.params["weight_method"], rng=c.seed)
     w = np.clip(np.asarray(fit.weights, dtype=float), 0.0, None)
     population = Population(
@@ -666,7 +692,15 @@ def _fit_info(builder: Any) -> dict[str, Any]:
     return {"n_failed": builder.n_failed_, "fallback": builder.fallback_}
 
 
-def _build_aligned(c: Construction, parts: tuple[Any, ...], fit: np.ndarray, model: Any, *, progress: bool) -> _Built:
+def _build_aligned(
+    c: Construction,
+    parts: tuple[Any, ...],
+    fit: np.ndarray,
+    model: Any,
+    *,
+    progress: bool,
+    fit_weights: np.ndarray | None = None,
+) -> _Built:
     """IS + OT [2] on the scenario's scores, from ``n_pool`` personas drawn from the pool.
 
     Each candidate's response is its expected score under its exact answer pmf on every dimension, shape
@@ -694,7 +728,7 @@ def _build_aligned(c: Construction, parts: tuple[Any, ...], fit: np.ndarray, mod
     humans = np.asarray(fit, dtype=float).reshape(len(fit), len(parts))
     b = AlignedPersonaBuilder(
         p["method"], n_select=p["n_select"], keep_fraction=p["keep_fraction"], random_state=c.seed
-    ).fit(np.column_stack(columns), humans, personas=candidates)
+    ).fit(np.column_stack(columns), humans, personas=candidates, sample_weight=fit_weights)
     return _Built(b.population_, {})
 
 
@@ -830,6 +864,8 @@ class PreparedScenario:
         floors: the human floor of each dimension on the test half (``n``, ``repeats``, mean, sd).
         parts: one one-dimensional scenario per dimension (``(scenario,)`` when it has one).
         spec: the scenario as the study names it (``get_scenario`` resolves it; a file path is absolute).
+        fit_weights: survey weights of the fit half, ``(n_fit,)``, or None (unweighted data).
+        test_weights: survey weights of the test half, ``(n_test,)``, or None.
     """
 
     scenario: Any
@@ -839,6 +875,8 @@ class PreparedScenario:
     floors: tuple[Any, ...]
     parts: tuple[Any, ...]
     spec: str = ""
+    fit_weights: np.ndarray | None = None
+    test_weights: np.ndarray | None = None
 
     @property
     def joint(self) -> bool:
@@ -865,7 +903,7 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
     Raises:
         StudyError: an unknown scenario or too few humans, naming the study file and the key.
     """
-    from populations.evaluation import human_split
+    from populations.evaluation import human_halves
     from scenarios.errors import ScenarioError
     from scenarios.registry import dimension_scenarios
 
@@ -877,7 +915,8 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
         except ScenarioError as exc:
             raise StudyError(f"{study.path}: scenarios: {exc}") from exc
         try:
-            fit, test = human_split(scenario, seed=study.split_seed, source=study.data, fit_fraction=study.fit_fraction)
+            halves = human_halves(scenario, seed=study.split_seed, source=study.data, fit_fraction=study.fit_fraction)
+            fit, test = halves.fit, halves.test
         except ValueError as exc:
             raise StudyError(f"{study.path}: split: scenario {scenario.name!r}: {exc}") from exc
         rows = _big5_fit_rows(scenario, seed=study.split_seed, fit_fraction=study.fit_fraction, source=study.data)
@@ -888,10 +927,19 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
             )
         ps = PreparedScenario(scenario, fit, rows, test, (), parts)
         floors = tuple(
-            _floor(part, ps.column(test, j), n=n, repeats=study.repeats, rng=_seed("floor", study.seed, part.name))
+            _floor(
+                part,
+                ps.column(test, j),
+                halves.test_weights,
+                n=n,
+                repeats=study.repeats,
+                rng=_seed("floor", study.seed, part.name),
+            )
             for j, part in enumerate(parts)
         )
-        prepared.append(PreparedScenario(scenario, fit, rows, test, floors, parts, spec))
+        prepared.append(
+            PreparedScenario(scenario, fit, rows, test, floors, parts, spec, halves.fit_weights, halves.test_weights)
+        )
     for c in study.constructions:  # a bad population file fails here, before the model loads
         if c.kind == "file":
             _load_population(c.params["path"])
@@ -1062,6 +1110,7 @@ def _score_part(
         "kind": c.kind,
         "n_fit": int(ps.fit.shape[0]),
         "n_test": int(test.size),
+        "weighted": ps.test_weights is not None,
     }
     if built is None:
         return record, None, None
@@ -1072,7 +1121,15 @@ def _score_part(
     pmf = w @ np.asarray(res["pmfs"], dtype=float)
     pmf = pmf / pmf.sum()
     valid = float(w @ np.asarray(res["valid_mass"], dtype=float))
-    s = _score(part, pmf, test, n=floor.n, repeats=study.repeats, rng=_seed("score", study.seed, part.name, c.name))
+    s = _score(
+        part,
+        pmf,
+        test,
+        ps.test_weights,
+        n=floor.n,
+        repeats=study.repeats,
+        rng=_seed("score", study.seed, part.name, c.name),
+    )
     m = s["metric"]
     record.update(components=len(pop), metric=m)
     record[f"{m}_exact"] = _r(s[f"{m}_exact"])
@@ -1103,7 +1160,7 @@ def _score_vectors(
     (:func:`populations.evaluation.score_vectors`). The floor's generator is seeded by the scenario alone, so
     every construction of a scenario has the same floor.
     """
-    from populations.evaluation import VECTOR_METRICS, score_vectors, simulate_score_vectors
+    from populations.evaluation import VECTOR_METRICS, score_vectors, simulate_score_vectors, weighted_resample
 
     n = ps.floors[0].n
     record: dict[str, Any] = {
@@ -1121,7 +1178,9 @@ def _score_vectors(
     sim = simulate_score_vectors(
         pop.weights, ps.parts, item_probs, n * study.repeats, _seed("vectors", study.seed, ps.scenario.name, c.name)
     )
-    v = score_vectors(sim, ps.test, n=n, repeats=study.repeats, rng=_seed("vector-score", study.seed, ps.scenario.name))
+    # the metrics take equal-weight samples: survey-weighted humans are resampled by weight (seeded per scenario)
+    humans = weighted_resample(ps.test, ps.test_weights, _seed("vector-humans", study.seed, ps.scenario.name))
+    v = score_vectors(sim, humans, n=n, repeats=study.repeats, rng=_seed("vector-score", study.seed, ps.scenario.name))
     record.update(n=v["n"], repeats=v["repeats"])
     for m in VECTOR_METRICS:
         for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd"):

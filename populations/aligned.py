@@ -106,13 +106,16 @@ class AlignedPersonaBuilder(BaseBuilder):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ fit
-    def fit(self, pool_responses, human_responses, *, personas: Sequence[Persona] | None = None):
+    def fit(self, pool_responses, human_responses, *, personas: Sequence[Persona] | None = None, sample_weight=None):
         """Fit the per-persona mass and draw the aligned set.
 
         Args:
             pool_responses: array-like, shape ``(N, D)``: the pool's response vectors (no NaN).
             human_responses: array-like, shape ``(M, D)``: human response vectors (no NaN; drop incomplete rows).
             personas: the N personas (needed by :meth:`sample` / :attr:`population_`).
+            sample_weight: survey weights of the humans, shape ``(M,)`` (None: equal). KDE and OT take
+                equal-weight samples, so the humans are first resampled by weight (a seeded weighted bootstrap of
+                M rows, :func:`populations.evaluation.weighted_resample`), whose distribution is the weighted one.
 
         Returns:
             self.
@@ -136,6 +139,12 @@ class AlignedPersonaBuilder(BaseBuilder):
                 raise ValueError(f"{name} contains NaN or inf (row {int(np.flatnonzero(~np.isfinite(a).all(1))[0])})")
         if personas is not None and len(personas) != x.shape[0]:
             raise ValueError(f"got {len(personas)} personas for {x.shape[0]} response rows")
+        if sample_weight is not None:
+            from populations.evaluation import weighted_resample
+            from populations.mixture import check_sample_weight
+
+            sw = check_sample_weight(sample_weight, y.shape[0])
+            y = weighted_resample(y, sw, np.random.default_rng([int(self.random_state or 0), 0x5EED]))
         n, m = x.shape[0], y.shape[0]
         if self.n_select is None:
             k = n if self.method == "raw" else max(1, min(m, n // 2))

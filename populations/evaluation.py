@@ -18,6 +18,12 @@ The protocol (prompt-mixture paper [1], Tables 2/4; persona paper [2], Table 1):
      ``n``) drawn from the population by inverse CDF, against the test humans, over ``repeats`` draws. This is
      the number to set beside the floor: both carry the noise of ``n`` draws.
 
+   **Survey weights** (a scenario file's ``data.weight``) make the humans a weighted sample: the fit half's
+   target distribution is weighted (builders take ``sample_weight``), ``w1_exact`` and the sampled score compare
+   with the *weighted* test half, and the floor draws its ``n`` humans with probability proportional to weight
+   (so, like the ``n`` simulated agents, they are equal-weight draws from the weighted population) and compares
+   them with the remaining test humans, weighted.
+
    W1 needs an order. On **unordered categories** (``scenario.ordered`` False) the same three numbers are total
    variation instead (``tv_exact``, ``tv_sampled_mean`` ± ``tv_sampled_sd``, a TV floor; ``metric = "tv"``),
    with the signed per-category gaps of the exact pmf (:func:`alignment.categorical.category_gaps`).
@@ -63,8 +69,11 @@ __all__ = [
     "scenario_floor",
     "score_vectors",
     "simulate_score_vectors",
+    "HumanHalves",
+    "human_halves",
     "human_split",
     "split_humans",
+    "weighted_resample",
 ]
 
 VECTOR_METRICS = ("amw", "frechet", "sliced_w", "mmd", "corr_mae")
@@ -170,6 +179,59 @@ def human_split(
     return scenario.human_values("fit", **kw), scenario.human_values("test", **kw)
 
 
+@dataclass(frozen=True)
+class HumanHalves:
+    """The fit and test halves of a scenario's humans with their survey weights.
+
+    Attributes:
+        fit: fit-half values, shape ``(n_fit,)`` or ``(n_fit, D)``.
+        test: test-half values, shape ``(n_test,)`` or ``(n_test, D)``.
+        fit_weights: survey weights of the fit half, ``(n_fit,)``, or None (unweighted).
+        test_weights: survey weights of the test half, ``(n_test,)``, or None.
+    """
+
+    fit: np.ndarray
+    test: np.ndarray
+    fit_weights: np.ndarray | None
+    test_weights: np.ndarray | None
+
+
+def human_halves(scenario: Any, *, seed: int, source: Any = None, fit_fraction: float = 0.5) -> HumanHalves:
+    """:func:`human_split` plus the survey weights of each half (``scenario.human_weights``)."""
+    kw = {"seed": seed, "source": source, "fit_fraction": fit_fraction}
+    fit, test = human_split(scenario, **kw)
+    fit_w, test_w = scenario.human_weights("fit", **kw), scenario.human_weights("test", **kw)
+    return HumanHalves(
+        fit=fit,
+        test=test,
+        fit_weights=None if fit_w is None else np.asarray(fit_w, dtype=float),
+        test_weights=None if test_w is None else np.asarray(test_w, dtype=float),
+    )
+
+
+def weighted_resample(values: Any, weights: Any, rng: np.random.Generator | int) -> np.ndarray:
+    """An equal-weight sample of the same size drawn from weighted rows (with replacement, probability ∝ weight).
+
+    For methods that take no sample weights (KDE + OT alignment, multivariate metrics): a seeded weighted
+    bootstrap has the weighted rows' distribution in expectation.
+
+    Args:
+        values: rows, shape ``(m,)`` or ``(m, D)``.
+        weights: non-negative survey weights, shape ``(m,)``, or None (returns ``values`` unchanged).
+        rng: generator (advanced) or int seed.
+
+    Returns:
+        Rows of the same shape.
+    """
+    x = np.asarray(values, dtype=float)
+    if weights is None:
+        return x
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (x.shape[0],) or (w < 0).any() or not w.sum() > 0:
+        raise ValueError(f"weights must be non-negative with shape ({x.shape[0]},) and a positive sum, got {w.shape}")
+    return x[_gen(rng).choice(x.shape[0], size=x.shape[0], replace=True, p=w / w.sum())]
+
+
 def floor_size(n_test: int, n: int = 1000) -> int:
     """Size of the floor's held-out sample: ``n``, or half the test humans when there are not more than ``2n``.
 
@@ -182,7 +244,13 @@ def floor_size(n_test: int, n: int = 1000) -> int:
 
 
 def human_floor(
-    test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int, categories: Any = None
+    test: Any,
+    *,
+    n: int,
+    repeats: int = 10,
+    rng: np.random.Generator | int,
+    categories: Any = None,
+    weights: Any = None,
 ) -> FloorResult:
     """``n`` test humans against the remaining test humans (disjoint), over ``repeats`` random splits.
 
@@ -195,6 +263,9 @@ def human_floor(
         repeats: random splits.
         rng: generator (advanced) or int seed.
         categories: the unordered categories' values, shape ``(C,)`` (None: the answers are ordered).
+        weights: survey weights of the test half, shape ``(m,)`` (one-dimensional values only): the ``n`` humans
+            are drawn with probability proportional to weight (without replacement) and compared, unweighted,
+            with the remaining humans, weighted.
 
     Returns:
         FloorResult.
@@ -205,16 +276,29 @@ def human_floor(
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     gen = _gen(rng)
-    if categories is None:
+    if categories is None and weights is None:
         vals = np.array([human_sample_floor(test, n=n, rng=gen) for _ in range(repeats)])
     else:
-        h, cats = np.asarray(test, dtype=float), np.asarray(categories, dtype=float)
+        h = np.asarray(test, dtype=float)
         if h.ndim != 1 or not 1 <= n < h.size:
             raise ValueError(f"n = {n} must be in [1, {h.size - 1}] for {h.size} test humans of shape {h.shape}")
+        w = None if weights is None else np.asarray(weights, dtype=float)
+        if w is not None and (w.shape != h.shape or (w < 0).any() or np.count_nonzero(w) < n):
+            raise ValueError(f"weights must be non-negative, shape {h.shape}, with at least n = {n} positive")
         vals = []
         for _ in range(repeats):
-            perm = gen.permutation(h.size)
-            vals.append(total_variation(pmf_from_samples(h[perm[:n]], cats), pmf_from_samples(h[perm[n:]], cats)))
+            if w is None:
+                perm = gen.permutation(h.size)
+                drawn, rest = perm[:n], perm[n:]
+            else:
+                drawn = gen.choice(h.size, size=n, replace=False, p=w / w.sum())
+                rest = np.setdiff1d(np.arange(h.size), drawn)
+            rest_w = None if w is None else w[rest]
+            if categories is None:
+                vals.append(wasserstein_1d(h[drawn], h[rest], v_weights=rest_w))
+            else:
+                cats = np.asarray(categories, dtype=float)
+                vals.append(total_variation(pmf_from_samples(h[drawn], cats), pmf_from_samples(h[rest], cats, rest_w)))
         vals = np.asarray(vals)
     return FloorResult(
         mean=float(vals.mean()),
@@ -225,10 +309,12 @@ def human_floor(
     )
 
 
-def scenario_floor(scenario: Any, test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int):
+def scenario_floor(
+    scenario: Any, test: Any, *, n: int, repeats: int = 10, rng: np.random.Generator | int, weights: Any = None
+):
     """:func:`human_floor` in the scenario's metric: W1 where its answers are ordered, TV on unordered categories."""
     categories = None if scenario.ordered else np.asarray(scenario.support, dtype=float)
-    return human_floor(test, n=n, repeats=repeats, rng=rng, categories=categories)
+    return human_floor(test, n=n, repeats=repeats, rng=rng, categories=categories, weights=weights)
 
 
 def inverse_cdf_sample(pmf: Any, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -260,6 +346,7 @@ def score_distribution(
     repeats: int = 10,
     rng: np.random.Generator | int,
     ordered: bool = True,
+    test_weights: Any = None,
 ) -> dict[str, Any]:
     """W1 of a population's answer pmf to the test humans, exactly and as ``n`` sampled agents.
 
@@ -275,6 +362,7 @@ def score_distribution(
         repeats: draws.
         rng: generator (advanced) or int seed.
         ordered: False for unordered categories (total variation instead of W1).
+        test_weights: survey weights of the test humans, shape ``(m,)`` (None: unweighted).
 
     Returns:
         ``{"metric", "w1_exact", "w1_sampled_mean", "w1_sampled_sd", "n_sampled", "repeats"}`` (``"tv_…"``
@@ -289,9 +377,12 @@ def score_distribution(
         raise ValueError(f"pmf has shape {p.shape} but support has shape {s.shape}")
     if n < 1 or repeats < 1:
         raise ValueError(f"n and repeats must be >= 1, got n={n}, repeats={repeats}")
+    hw = None if test_weights is None else np.asarray(test_weights, dtype=float)
+    if hw is not None and hw.shape != h.shape:
+        raise ValueError(f"test_weights has shape {hw.shape}, expected {h.shape}")
     gen = _gen(rng)
     if not ordered:
-        q = pmf_from_samples(h, s)
+        q = pmf_from_samples(h, s, hw)
         tv = np.array([total_variation(np.bincount(inverse_cdf_sample(p, n, gen), minlength=s.size) / n, q)
                        for _ in range(repeats)])  # fmt: skip
         return {
@@ -303,10 +394,10 @@ def score_distribution(
             "n_sampled": int(n),
             "repeats": int(repeats),
         }
-    draws = np.array([wasserstein_1d(s[inverse_cdf_sample(p, n, gen)], h) for _ in range(repeats)])
+    draws = np.array([wasserstein_1d(s[inverse_cdf_sample(p, n, gen)], h, v_weights=hw) for _ in range(repeats)])
     return {
         "metric": "w1",
-        "w1_exact": float(wasserstein_1d(s, h, u_weights=p / p.sum())),
+        "w1_exact": float(wasserstein_1d(s, h, u_weights=p / p.sum(), v_weights=hw)),
         "w1_sampled_mean": float(draws.mean()),
         "w1_sampled_sd": float(draws.std(ddof=1)) if repeats > 1 else 0.0,
         "n_sampled": int(n),
@@ -571,6 +662,7 @@ def score_population(
     rng: np.random.Generator | int,
     repeats: int | None = None,
     fit_info: dict[str, Any] | None = None,
+    test_weights: Any = None,
 ) -> tuple[dict[str, Any], np.ndarray]:
     """Score a weighted set of components (personas or prompts) on one scenario; the record and the mixture pmf.
 
@@ -587,6 +679,7 @@ def score_population(
         rng: generator of the sampled score.
         repeats: draws (default: the floor's).
         fit_info: :func:`builder_fit_info` of the builder, if any.
+        test_weights: survey weights of the test humans, shape ``(m,)`` (None: unweighted).
 
     Returns:
         ``(record, pmf)`` with ``pmf`` of shape ``(S,)``.
@@ -595,7 +688,14 @@ def score_population(
     support = np.asarray(scenario.support, dtype=float)
     pmf = mixture_pmf(w, np.asarray(component_pmfs, dtype=float))
     scores = score_distribution(
-        pmf, support, test, n=floor.n, repeats=repeats or floor.repeats, rng=rng, ordered=scenario.ordered
+        pmf,
+        support,
+        test,
+        n=floor.n,
+        repeats=repeats or floor.repeats,
+        rng=rng,
+        ordered=scenario.ordered,
+        test_weights=test_weights,
     )
     mean = float(pmf @ support)
     rec = score_records(

@@ -78,6 +78,7 @@ __all__ = [
     "E_STEPS",
     "FALLBACK_NO_CRAFTED",
     "PromptMixtureBuilder",
+    "check_sample_weight",
     "check_target_values",
     "default_temperature",
     "e_step",
@@ -88,6 +89,17 @@ E_STEPS = ("posterior", "literal")
 
 FALLBACK_NO_CRAFTED = "no usable crafted prompt"
 """The ``fallback_`` mark of a fit that returned the fixed-prompt population."""
+
+
+def check_sample_weight(sample_weight: Any, n: int) -> np.ndarray | None:
+    """Survey weights of ``n`` human values, normalised to sum 1, shape ``(n,)``; None stays None.
+
+    Raises:
+        ValueError: a wrong shape, a negative, NaN or infinite weight, or an all-zero vector.
+    """
+    from alignment._validation import sample_weights
+
+    return sample_weights("sample_weight", sample_weight, n)
 
 
 def check_target_values(scenario: Any, values: Any, *, name: str = "target_values") -> np.ndarray:
@@ -124,7 +136,7 @@ def check_target_values(scenario: Any, values: Any, *, name: str = "target_value
     return x
 
 
-def default_temperature(values: Any, support: Any, n_components: int) -> float:
+def default_temperature(values: Any, support: Any, n_components: int, weights: Any = None) -> float:
     r"""The default E-step temperature :math:`\tau` from the data's scale.
 
     .. math:: \tau = \max\Big(\frac{\operatorname{mean}_i |x_i - \operatorname{median}(x)|}{K},\ \min_j (s_{j+1}-s_j)\Big)
@@ -136,6 +148,8 @@ def default_temperature(values: Any, support: Any, n_components: int) -> float:
         values: human values, shape ``(n,)``.
         support: answer values, shape ``(S,)``, increasing.
         n_components: K (>= 1).
+        weights: optional non-negative weights of the values, shape ``(n,)`` (counts or survey weights); the
+            median and the mean absolute deviation are then weighted.
 
     Returns:
         :math:`\tau > 0`.
@@ -147,7 +161,14 @@ def default_temperature(values: Any, support: Any, n_components: int) -> float:
     x = np.asarray(values, dtype=float)
     s = np.asarray(support, dtype=float)
     step = float(np.diff(s).min()) if s.size > 1 else 1.0
-    mad = float(np.mean(np.abs(x - np.median(x))))
+    if weights is None:
+        mad = float(np.mean(np.abs(x - np.median(x))))
+    else:
+        w = np.asarray(weights, dtype=float)
+        order = np.argsort(x, kind="stable")
+        cum = np.cumsum(w[order])
+        median = float(x[order][np.searchsorted(cum, 0.5 * cum[-1])])  # lower weighted median
+        mad = float(np.average(np.abs(x - median), weights=w))
     return max(mad / max(int(n_components), 1), step)
 
 
@@ -375,13 +396,15 @@ class PromptMixtureBuilder(BaseBuilder):
         return _Component(prompt=res.prompt, evaluation=res.evaluation, target=target, crafted=True)
 
     # ----------------------------------------------------------------------------------------- fit
-    def fit(self, scenario: Any, target_values: Any) -> PromptMixtureBuilder:
+    def fit(self, scenario: Any, target_values: Any, sample_weight: Any = None) -> PromptMixtureBuilder:
         """Fit the mixture to human values of ``scenario``.
 
         Args:
             scenario: a one-dimensional scenario of the Scenario protocol (``name``, ``support``, ``questions()``,
                 ``pmfs()``, ``describe()``, ``describe_target()``).
             target_values: human answers on the scenario's support, shape ``(n,)`` (the fit split).
+            sample_weight: survey weights, shape ``(n,)`` (None: equal). They weight the target distribution, the
+                EM responsibility mass of each value and the draw of the initial EM targets.
 
         Returns:
             self. A fit whose every crafting job failed returns the fixed-prompt population (``fallback_`` says so).
@@ -392,10 +415,11 @@ class PromptMixtureBuilder(BaseBuilder):
             WeightSolverError: the weight solver fit worse than the default prompt it was given.
         """
         values = check_target_values(scenario, target_values)
-        self._validate(values.size)
+        sw = check_sample_weight(sample_weight, values.size)
+        self._validate(values.size if sw is None else int(np.count_nonzero(sw)))
         self._scenario = scenario
         self.support_ = np.asarray(scenario.support, dtype=float)
-        self._target_pmf = pmf_from_samples(values, self.support_)
+        self._target_pmf = pmf_from_samples(values, self.support_, sw)
         self.n_crafted_, self.n_failed_ = 0, 0
         self._reasons: Counter[str] = Counter()
         respondent = MeteredModel(self.respondent)
@@ -421,7 +445,7 @@ class PromptMixtureBuilder(BaseBuilder):
         self.history_: list[dict[str, Any]] = []
         self.temperature_: float | None = None
         if self.method == "em":
-            comps, weights, loss = self._fit_em(values, default, rng)
+            comps, weights, loss = self._fit_em(values, sw, default, rng)
         else:
             comps, weights, loss = self._fit_gb(default, rng)
         self.fallback_: str | None = None
@@ -476,11 +500,15 @@ class PromptMixtureBuilder(BaseBuilder):
         return self
 
     def _fit_em(
-        self, values: np.ndarray, default: _Component, rng: np.random.Generator
+        self, values: np.ndarray, sw: np.ndarray | None, default: _Component, rng: np.random.Generator
     ) -> tuple[list[_Component], np.ndarray, float]:
-        uniq, counts = np.unique(values, return_counts=True)
+        uniq, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
         init_log: list[dict] = []
-        targets = rng.choice(values, size=self.n_components, replace=False)
+        if sw is None:
+            targets = rng.choice(values, size=self.n_components, replace=False)
+        else:  # survey weights: a value's mass is its weight total; initial targets drawn by weight
+            counts = np.bincount(inverse, weights=sw, minlength=uniq.size)
+            targets = rng.choice(values, size=self.n_components, replace=False, p=sw)
         crafted = [
             self._craft(float(t), ("em", "init", k), init_log)
             for k, t in enumerate(
@@ -499,7 +527,12 @@ class PromptMixtureBuilder(BaseBuilder):
         weights, loss = self._fit_weights(comps)
         tau = self.temperature
         if tau is None:
-            tau = default_temperature(values, self.support_, sum(c.crafted for c in comps))
+            n_crafted = sum(c.crafted for c in comps)
+            tau = (
+                default_temperature(values, self.support_, n_crafted)
+                if sw is None
+                else default_temperature(uniq, self.support_, n_crafted, weights=counts)
+            )
         self.temperature_ = float(tau) if self.e_step == "posterior" else None
         self.history_.append(
             {

@@ -27,7 +27,7 @@ from populace_lm.progress import progress_bar
 from populations.base import BaseBuilder, WeightSolverError
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.crafting import MeteredModel, PromptEvaluator
-from populations.mixture import check_target_values
+from populations.mixture import check_sample_weight, check_target_values
 from populations.persona import Persona, Population
 
 __all__ = ["MixtureOfPersonasBuilder", "exemplar_text"]
@@ -88,13 +88,15 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         self.progress = progress
         self.random_state = random_state
 
-    def fit(self, scenario: Any, target_values: Any) -> MixtureOfPersonasBuilder:
+    def fit(self, scenario: Any, target_values: Any, sample_weight: Any = None) -> MixtureOfPersonasBuilder:
         """Draw components and fit their weights to the human values (the fit split).
 
         Args:
             scenario: a one-dimensional scenario of the Scenario protocol (its ``describe_target`` words the
                 exemplars).
             target_values: human answers on the scenario's support, shape ``(n,)`` (the fit split).
+            sample_weight: survey weights, shape ``(n,)`` (None: equal): they weight the target distribution and
+                the draw of the exemplars.
 
         Returns:
             self.
@@ -109,6 +111,7 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         if self.respondent is None:
             raise ValueError("MixtureOfPersonasBuilder needs a respondent model (respondent=...)")
         values = check_target_values(scenario, target_values)
+        sw = check_sample_weight(sample_weight, values.size)
         if self.n_personas < 1 or self.n_exemplars < 1:
             raise ValueError(f"n_personas and n_exemplars must be >= 1, got {self.n_personas}, {self.n_exemplars}")
         if self.n_exemplars > values.size:
@@ -121,10 +124,11 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         respondent = MeteredModel(self.respondent)
         evaluate = PromptEvaluator(respondent, scenario)
         self.support_ = np.asarray(scenario.support, dtype=float)
-        target_pmf = pmf_from_samples(values, self.support_)
+        target_pmf = pmf_from_samples(values, self.support_, sw)
         personas: list[Persona] = []
         for persona in chosen:
-            for j, ex in enumerate(rng.choice(values, size=self.n_exemplars, replace=False)):
+            drawn = rng.choice(values, size=self.n_exemplars, replace=False, p=sw)  # p=None: uniform, as before
+            for j, ex in enumerate(drawn):
                 text = f"You are the following person. {persona.text}\n{exemplar_text(scenario, float(ex))}"
                 personas.append(
                     Persona(

@@ -57,6 +57,16 @@ class Scenario(Protocol):
     ) -> np.ndarray:
         """Human scores of one half (``"all"``, ``"fit"``, ``"test"``) of the rows split by ``seed``, ``(n,)``."""
 
+    def human_weights(
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
+    ) -> np.ndarray | None:
+        """Survey weights of the rows :meth:`human_values` returns, shape ``(n,)``, or None (unweighted data)."""
+
     def describe(self) -> str:
         """The situation, in words for a prompt writer (our own wording)."""
 

@@ -246,6 +246,17 @@ class SurveyScenario:
         """
         return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).values
 
+    def human_weights(
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
+    ) -> np.ndarray | None:
+        """The ``data.weight`` column of the rows :meth:`human_values` returns, ``(n,)``; None when undeclared."""
+        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).weights
+
     def data_report(self, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """What reading the human data counted: rows read/filtered/dropped; per column missing/out-of-scale."""
         return dict(read_human_rows(self.spec, self._source(source)).report)
@@ -504,6 +515,17 @@ class DecisionScenario(DecisionWords):
     ) -> np.ndarray:
         """Human decisions of one half of the rows, shape ``(n,)``."""
         return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).values
+
+    def human_weights(
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
+    ) -> np.ndarray | None:
+        """The ``data.weight`` column of the rows :meth:`human_values` returns, ``(n,)``; None when undeclared."""
+        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).weights
 
     def data_report(self, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """What reading the human data counted."""

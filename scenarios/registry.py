@@ -111,6 +111,17 @@ class GameScenario(DecisionWords):
         values = np.rint(human_decisions(self.role.role, source if source is not None else self.source))
         return values[split_rows(values.size, split, seed, fit_fraction)]
 
+    def human_weights(
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
+    ) -> None:
+        """None: the MobLab players are unweighted."""
+        return None
+
 
 # The names the simulator and experiments imported before the protocol existed.
 TraitScenario = SurveyScenario

@@ -267,6 +267,9 @@ class _CodedScenario:
     def describe(self):
         return self._inner.describe()
 
+    def human_weights(self, split="all", *, seed=0, source=None, fit_fraction=0.5):
+        return None
+
     def describe_target(self, x):
         return self._inner.describe_target(x)
 

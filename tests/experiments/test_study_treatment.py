@@ -57,7 +57,8 @@ def test_treatment_runs_paired_on_every_chosen_construction(tmp_path, fake, wher
     assert study.settings()["treatment"]["where"] == where
     SEEN.clear()
     result = run_study(study, fake, progress=False)
-    assert SEEN == {"system" if where == "system" else "user"}
+    expected_roles = {"system" if where == "system" else "user"}
+    assert expected_roles == SEEN
     rows = pd.DataFrame(result.treatment)
     assert set(rows["construction"]) == {"fixed", "em"}  # "pool" is not treated
     assert set(rows["scenario"]) == {"moods:a", "moods"}
