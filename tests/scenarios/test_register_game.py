@@ -35,7 +35,7 @@ from scenarios.games import (
 from simulator import DecisionService, RunConfig, run_simulation, run_whatif
 
 
-# ----------------------------------------------------------------------------- the new game (spec: 40 lines)
+# ----------------------------------------------------------------------------- the new game (spec: 42 lines)
 def effort_payoffs(own: np.ndarray, other: np.ndarray, *, reward: int, cost: int) -> np.ndarray:
     """``reward × min(own, other) − cost × own``, shapes ``(n,)``."""
     return reward * np.minimum(own, other) - cost * np.asarray(own, dtype=float)
