@@ -33,6 +33,7 @@ __all__ = [
     "get_scenario",
     "load_scenario",
     "load_spec",
+    "register_game",
     "register_scenario",
     "scenario_names",
     "split_indices",
@@ -62,6 +63,7 @@ _WHERE = {
     "get_scenario": "scenarios.registry",
     "load_scenario": "scenarios.registry",
     "register_scenario": "scenarios.registry",
+    "register_game": "scenarios.games.registry",
     "scenario_names": "scenarios.registry",
 }
 

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 
 from scenarios.errors import DataError
-from scenarios.games import GAMES, ROLES
+from scenarios.games import BUILTIN_GAMES, GAMES, ROLES
 from scenarios.sources import find_dataset_file
 
 __all__ = ["COLUMN_MAX", "human_decisions", "load_moblab_joint"]
 
-# Largest valid decision per column under the MobLab parameters (from the game specs).
-COLUMN_MAX = {r.human_column: r.human_max for g in GAMES.values() for r in g.roles}
+# Largest valid decision per column under the MobLab parameters (from the built-in game specs).
+COLUMN_MAX = {r.human_column: r.human_max for g in BUILTIN_GAMES for r in GAMES[g].roles if r.has_human_data}
 
 
 def load_moblab_joint(source: str | os.PathLike[str] | None = None) -> dict[str, np.ndarray]:
@@ -49,4 +49,16 @@ def human_decisions(role: str, source: str | os.PathLike[str] | None = None) -> 
     """First-round human decisions for a game role, shape ``(n,)``."""
     if role not in ROLES:
         raise DataError(f"no human data for role {role!r}; roles: {sorted(ROLES)}")
-    return load_moblab_joint(source)[ROLES[role][1]]
+    game, column = ROLES[role]
+    if column is None:
+        raise DataError(
+            f"game {game} role {role} has no human data; run and whatif work, but fit/compare need humans: "
+            "give its RoleSpec a MobLab joint.csv human_column, or write the task as a decision TOML with a [data] "
+            "table (docs/scenario_files.md)"
+        )
+    if column not in COLUMN_MAX:
+        raise DataError(
+            f"game {game} role {role}: column {column!r} is not a MobLab joint.csv game column "
+            f"{sorted(COLUMN_MAX)}; set human_column=None or use one of them"
+        )
+    return load_moblab_joint(source)[column]

@@ -19,21 +19,31 @@ answer distribution can be read exactly. ``wording="verbatim"`` uses the chatbot
 ships in ``game_prompts.json`` (opener and task joined into one user message) instead.
 
 Adding a game: write one module defining a :class:`GameSpec` (parameters, roles with instruction and answer bound,
-matching, ``settle`` for payoffs, records and history lines) and add it to the tuple in
-:data:`scenarios.games.registry.GAMES`.
+matching, ``settle`` for payoffs, records and history lines) and call :func:`register_game` on it once — from your
+own code, no edit of this package (see :mod:`scenarios.games.registry`). A role without MobLab data
+(``human_column=None``) runs and what-ifs; fitting or scoring it against humans raises a one-line ``DataError``.
 """
 
 from scenarios.games.bomb_risk import BOMB_RISK, bomb_payoffs
 from scenarios.games.core import Game, GameRole, ParsedAnswer, game_role, load_verbatim_prompts, parse_answer
 from scenarios.games.dictator import DICTATOR, dictator_payoffs
 from scenarios.games.public_goods import PUBLIC_GOODS, public_goods_payoffs
-from scenarios.games.registry import GAMES, ROLES, game_spec, role_spec
+from scenarios.games.registry import (
+    BUILTIN_GAMES,
+    GAMES,
+    ROLES,
+    game_spec,
+    register_game,
+    role_spec,
+    unregister_game,
+)
 from scenarios.games.spec import GameSpec, Param, RoleSpec, RoundContext, RoundOutcome
 from scenarios.games.trust import TRUST, trust_payoffs
 from scenarios.games.ultimatum import ULTIMATUM, ultimatum_payoffs
 
 __all__ = [
     "BOMB_RISK",
+    "BUILTIN_GAMES",
     "DICTATOR",
     "GAMES",
     "PUBLIC_GOODS",
@@ -55,7 +65,9 @@ __all__ = [
     "load_verbatim_prompts",
     "parse_answer",
     "public_goods_payoffs",
+    "register_game",
     "role_spec",
     "trust_payoffs",
     "ultimatum_payoffs",
+    "unregister_game",
 ]

@@ -89,8 +89,8 @@ class GameRole:
         return role_spec(self.role)[1]
 
     @property
-    def human_column(self) -> str:
-        """Column of ``joint.csv`` with the humans' first-round decision."""
+    def human_column(self) -> str | None:
+        """Column of ``joint.csv`` with the humans' first-round decision (None: the role has no human data)."""
         return self.spec.human_column
 
     @property
@@ -122,6 +122,8 @@ def game_role(
     """
     owner, spec = role_spec(role)
     game = Game(name=owner.name, params=params)
+    if wording == "verbatim" and spec.verbatim_key is None:
+        raise ScenarioError(f"game {owner.name} role {role} has no dataset prompt; use wording='own'")
     verbatim = load_verbatim_prompts(source)[spec.verbatim_key] if wording == "verbatim" else ""
     if wording == "verbatim" and not game.matches_human_data:
         raise ScenarioError("verbatim dataset prompts describe the MobLab parameters only; use wording='own'")

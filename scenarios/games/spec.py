@@ -2,8 +2,8 @@
 
 A :class:`GameSpec` is everything Populace knows about one economic game: its parameters with bounds and defaults,
 the parameter values the MobLab humans played under, its decision roles (answer bound, instruction and answer stem,
-human data column, dataset prompt key), how players are matched, and :attr:`GameSpec.settle` — the payoffs,
-records and one-line history of a round. The generic Mesa engine (:class:`simulator.game.GameModel`) runs any
+optional human data column and dataset prompt key), how players are matched, and :attr:`GameSpec.settle` — the
+payoffs, records and one-line history of a round. The generic Mesa engine (:class:`simulator.game.GameModel`) runs any
 spec; it talks to ``settle`` through the :class:`RoundContext` protocol, so no spec imports Mesa.
 """
 
@@ -77,19 +77,35 @@ class RoleSpec:
 
     Attributes:
         name: role name, unique over all games (``ultimatum_responder``).
-        human_column: column of MobLab ``joint.csv`` with the humans' first-round decision.
-        human_max: largest valid value of that column under the MobLab parameters.
-        verbatim_key: key of the dataset's chatbot prompt in ``game_prompts.json``.
         high: parameters → largest valid answer (answers are ``0..high``).
         instruction: parameters → (our instruction text, answer stem prefilled in the assistant turn).
+        human_column: column of MobLab ``joint.csv`` with the humans' first-round decision, or None (a game of
+            your own: it runs and what-ifs, but has no human values to fit or score against).
+        human_max: largest valid value of that column under the MobLab parameters (needed with a column).
+        verbatim_key: key of the dataset's chatbot prompt in ``game_prompts.json``, or None (only our wording).
     """
 
     name: str
-    human_column: str
-    human_max: int
-    verbatim_key: str
     high: Callable[[Mapping[str, Any]], int]
     instruction: Callable[[Mapping[str, Any]], tuple[str, str]]
+    human_column: str | None = None
+    human_max: int | None = None
+    verbatim_key: str | None = None
+
+    def __post_init__(self) -> None:
+        # "" reads as "none", as in specs written before these fields became optional.
+        for attr in ("human_column", "verbatim_key"):
+            if getattr(self, attr) == "":
+                object.__setattr__(self, attr, None)
+        if self.human_column is not None and (self.human_max is None or self.human_max < 0):
+            raise ScenarioError(
+                f"role {self.name!r}: human_column {self.human_column!r} needs human_max, the largest valid value"
+            )
+
+    @property
+    def has_human_data(self) -> bool:
+        """True when the role names a MobLab ``joint.csv`` column."""
+        return self.human_column is not None
 
     def answers(self, params: Mapping[str, Any]) -> IntegerAnswers:
         """Valid answers ``0..high(params)``."""
