@@ -340,9 +340,42 @@ def _global_flags(args: argparse.Namespace) -> None:
     set_progress(not (getattr(args, "quiet", False) or env_quiet))
 
 
+PLUGINS_ENV = "POPULACE_PLUGINS"
+
+
+def load_plugins(value: str | None = None) -> list[str]:
+    """Import the modules named in ``$POPULACE_PLUGINS`` (comma-separated), before any command runs.
+
+    A plugin module registers its own games (:func:`scenarios.games.register_game`) or scenarios
+    (:func:`scenarios.register_scenario`) at import, so every command (``run --scenario my_role`` …) sees them.
+
+    Returns:
+        The imported module names.
+
+    Raises:
+        ValueError: a module that cannot be imported, in one line naming it and the fix.
+    """
+    raw = os.environ.get(PLUGINS_ENV, "") if value is None else value
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # noqa: BLE001 — any failure of a user's module is one line
+            raise ValueError(
+                f"{PLUGINS_ENV}: cannot import plugin module {name!r} ({type(exc).__name__}: "
+                f"{' '.join(str(exc).split())}); put it on PYTHONPATH or fix it"
+            ) from exc
+    return names
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``populace`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        load_plugins()
+    except ValueError as exc:
+        print(f"populace: error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     _global_flags(args)
     out = _out_option(args)

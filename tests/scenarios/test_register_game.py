@@ -262,3 +262,34 @@ def test_unregister(effort_game):
     with pytest.raises(ScenarioError, match="'dictator' is a built-in game and cannot be unregistered"):
         unregister_game("dictator")
     assert register_game(EFFORT) is EFFORT  # registering again after removal works
+
+
+def test_a_plugin_module_registers_its_game_for_every_command(tmp_path, fake, monkeypatch, capsys):
+    """``POPULACE_PLUGINS=my_games populace run --scenario effort_worker`` : the user's module, imported first."""
+    games, roles = dict(GAMES), dict(ROLES)
+    (tmp_path / "my_games.py").write_text(
+        "from scenarios.games import register_game\n"
+        "from tests.scenarios.test_register_game import EFFORT\n"
+        "register_game(EFFORT)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(experiments.common, "model_from_args", lambda args: fake)
+    monkeypatch.setenv("POPULACE_QUIET", "1")
+    pop = str(_population().save(tmp_path / "pop.json"))
+    argv = ["run", "--population", pop, "--scenario", "effort_worker", "--agents", "6", "--seed", "4",
+            "--param", "cost=1", "--out", str(tmp_path / "run")]  # fmt: skip
+    try:
+        assert main(argv) == 2  # without the plugin the role is unknown
+        assert "effort_worker" in capsys.readouterr().err
+        monkeypatch.setenv("POPULACE_PLUGINS", "my_games")
+        assert main(argv) == 0
+        _check_payoffs(pd.read_parquet(tmp_path / "run" / "records.parquet"), EFFORT_OF["baseline"], BASELINE_PAY)
+        monkeypatch.setenv("POPULACE_PLUGINS", "no_such_games_module")
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert "POPULACE_PLUGINS: cannot import plugin module 'no_such_games_module'" in err and "\n" not in err
+    finally:
+        GAMES.clear()
+        GAMES.update(games)
+        ROLES.clear()
+        ROLES.update(roles)
