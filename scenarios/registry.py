@@ -28,7 +28,7 @@ import numpy as np
 from scenarios.base import Scenario
 from scenarios.errors import ScenarioError
 from scenarios.file_scenarios import DecisionScenario, DecisionWords, SurveyScenario, split_rows
-from scenarios.games import ROLES, GameRole, game_role
+from scenarios.games import GAMES, ROLES, GameRole, game_role
 from scenarios.loader import load_spec
 from scenarios.moblab import human_decisions
 from scenarios.question import Question
@@ -174,7 +174,7 @@ def register_scenario(name: str, factory: Callable[..., Scenario]) -> None:
     Raises:
         ScenarioError: the name is taken.
     """
-    if name in _FACTORIES or name in ROLES or name in _builtin_files():
+    if name in _FACTORIES or name in ROLES or name in GAMES or name in _builtin_files():
         raise ScenarioError(f"scenario name {name!r} is already registered; choose another")
     _FACTORIES[name] = factory
 

@@ -202,12 +202,15 @@ def exact_survey_means(
 
     ``E[item] = Σ_k w_k Σ_v v p_k(v)`` over the population's components ``k`` (weights ``w``, shape ``(K,)``);
     the score's expectation goes through ``scenario.pmfs`` on the ``(K, Q, S)`` item distributions (items
-    answered in separate conversations, hence independent given the persona; one-dimensional scenarios only).
-    Uses the service's memo, so after the simulation this makes no new LLM call.
+    answered in separate conversations, hence independent given the persona), per dimension for a
+    multi-dimensional instrument. Uses the service's memo, so after the simulation this makes no new LLM call.
 
     Returns:
-        item id → expected answer, and ``"score"`` → expected score.
+        item id → expected answer, and ``"score"`` → expected score (``"score:<dimension>"`` for each dimension
+        of a multi-dimensional instrument, as :func:`survey_differences` names them).
     """
+    from scenarios.registry import dimension_scenarios
+
     questions = tuple(scenario.questions())
     w = np.asarray(population.weights, dtype=float)
     probs = []
@@ -223,9 +226,18 @@ def exact_survey_means(
     for j, q in enumerate(questions):
         values = np.asarray(q.answers.values, dtype=float)
         out[q.id] = float(sum(w[k] * probs[k][j] @ values for k in range(len(w))))
-    if len({len(q.answers.values) for q in questions}) == 1 and len(scenario_dimensions(scenario)) == 1:
-        pmf = np.asarray(scenario.pmfs(np.asarray(probs)), dtype=float)  # (K, S)
-        out["score"] = float(w @ (pmf @ np.asarray(scenario.support, dtype=float)))
+    parts = dimension_scenarios(scenario)
+    start = 0
+    for part in parts:
+        q_part = len(part.questions())
+        block = [row[start : start + q_part] for row in probs]
+        start += q_part
+        if len({p.size for p in block[0]}) != 1:
+            continue  # items of one dimension share one scale; a ragged block cannot be stacked
+        pmf = np.asarray(part.pmfs(np.asarray(block)), dtype=float)  # (K, S)
+        pmf = pmf / pmf.sum(axis=1, keepdims=True)
+        key = "score" if len(parts) == 1 else f"score:{part.dimensions[0]}"
+        out[key] = float(w @ (pmf @ np.asarray(part.support, dtype=float)))
     return out
 
 

@@ -66,6 +66,7 @@ def test_treatment_runs_paired_on_every_chosen_construction(tmp_path, fake, wher
     assert set(one["outcome"]) == {"a", "score"} and (one["n_replicates"] == 3).all()
     three = rows[(rows["scenario"] == "moods") & (rows["kind"] == "score")]
     assert sorted(three["outcome"]) == sorted(["score:a", "score:b", "score:c"] * 2)
+    assert three["exact_difference"].notna().all()  # per dimension, from the answer distributions
     items = rows[rows["kind"] == "item"]
     assert (items["ci_low"] > 0).all()  # the message moves every answer up, in every population
     assert (rows["exact_difference"].dropna() > 0).all() and rows["exact_difference"].notna().any()

@@ -406,8 +406,9 @@ def test_register_a_scenario_made_in_code(decision_file):
     registry.register_scenario("donation_in_code", lambda source=None, wording="own": made)
     try:
         assert get_scenario("donation_in_code") is made and "donation_in_code" in registry.scenario_names()
-        with pytest.raises(ScenarioError, match="already registered"):
-            registry.register_scenario("dictator", lambda **_: made)
+        for taken in ("dictator", "trust", "bigfive", "donation_in_code"):  # a role, a game, a file, itself
+            with pytest.raises(ScenarioError, match="already registered"):
+                registry.register_scenario(taken, lambda **_: made)
     finally:
         registry._FACTORIES.pop("donation_in_code")
 
