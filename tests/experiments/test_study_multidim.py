@@ -234,3 +234,27 @@ def test_w1_fitted_kinds_are_refused_on_unordered_categories(tmp_path):
     (tmp_path / "study.toml").write_text('scenarios = ["vote.toml"]\n[[constructions]]\nname = "em"\nkind = "em"\n')
     with pytest.raises(StudyError, match=r"constructions\.em\.kind: 'em' fits W1, which needs ordered answers"):
         prepare_study(load_study(tmp_path / "study.toml"))
+
+
+@pytest.mark.model
+def test_multidimensional_study_with_a_treatment_on_the_embedded_model(tmp_path, monkeypatch):
+    """SmolLM2 through ``populace compare``: per-dimension rows, the vector scores and the treatment; a rerun is free."""
+    monkeypatch.setenv("POPULACE_CACHE", str(tmp_path / "cache.sqlite"))
+    monkeypatch.setenv("POPULACE_QUIET", "1")
+    _write(tmp_path)
+    (tmp_path / "moods.toml").write_text(SURVEY.replace("\n[scale]", '\n[survey]\nanswer_stem = "Answer: "\n[scale]'))
+    (tmp_path / "study.toml").write_text(
+        'scenarios = ["moods.toml"]\nagents = 20\nrepeats = 2\n'
+        '[[constructions]]\nname = "fixed"\nkind = "fixed"\n'
+        '[[constructions]]\nname = "pool"\nkind = "pool"\npool = "pool.jsonl"\nn_personas = 2\n'
+        '[treatment]\ntext = "You have just won a prize at a party."\nseeds = 2\nagents = 2\n'
+    )
+    for out in ("a", "b"):
+        assert main(["compare", str(tmp_path / "study.toml"), "--out", str(tmp_path / out)]) == 0
+    doc = json.loads((tmp_path / "a" / "scores.json").read_text())
+    assert [r["scenario"] for r in doc["scores"]] == ["moods:a", "moods:b", "moods:c"] * 2
+    assert all(np.isfinite(v["amw_sampled_mean"]) and v["amw_floor_mean"] > 0 for v in doc["multivariate"])
+    assert {r["construction"] for r in doc["treatment"]} == {"fixed", "pool"}
+    assert (tmp_path / "a" / "scores.json").read_bytes() == (tmp_path / "b" / "scores.json").read_bytes()
+    run = json.loads((tmp_path / "b" / "run.json").read_text())
+    assert sum(r["backend_calls"] for r in run["cost"]) == 0
