@@ -91,9 +91,9 @@ def test_fit_sees_only_the_fit_half(tmp_path, data_dir, models, builder, monkeyp
     cls = MixtureOfPersonasBuilder if builder == "mop" else PromptMixtureBuilder
     original = cls.fit
 
-    def spy(self, scenario, values):
+    def spy(self, scenario, values, sample_weight=None):
         seen.append(np.asarray(values))
-        return original(self, scenario, values)
+        return original(self, scenario, values, sample_weight=sample_weight)
 
     monkeypatch.setattr(cls, "fit", spy)
     assert main(_argv(builder, tmp_path / "p.json", data_dir, "--seed", "5")) == 0
@@ -124,9 +124,9 @@ def test_seed000_fits_on_the_fit_half_and_sets_the_floor_beside_sampled_w1(
     for key, cls in (("mixture", PromptMixtureBuilder), ("mop", MixtureOfPersonasBuilder)):
         original = cls.fit
 
-        def spy(self, scenario, values, _orig=original, _key=key):
+        def spy(self, scenario, values, sample_weight=None, _orig=original, _key=key):
             seen[_key].append(np.asarray(values))
-            return _orig(self, scenario, values)
+            return _orig(self, scenario, values, sample_weight=sample_weight)
 
         monkeypatch.setattr(cls, "fit", spy)
     payload = exp.run_seed000(
