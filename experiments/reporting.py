@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from populations.persona import Population  # noqa: E402
-from simulator import OUTCOMES, RunResult, WhatIfResult  # noqa: E402
+from simulator import DIFFERENCE_COLUMNS, OUTCOMES, RunResult, WhatIfResult  # noqa: E402
 
 if TYPE_CHECKING:
     from experiments.study import StudyResult
@@ -471,14 +471,7 @@ def _vector_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
 TREATMENT_COLUMNS = (
     "scenario",
     "construction",
-    "outcome",
-    "kind",
-    "baseline",
-    "intervention",
-    "difference",
-    "ci_low",
-    "ci_high",
-    "n_replicates",
+    *DIFFERENCE_COLUMNS,
     "exact_baseline",
     "exact_intervention",
     "exact_difference",

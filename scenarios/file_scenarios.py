@@ -89,8 +89,51 @@ def _level(v: float, lo: float, hi: float) -> str:
     return _LEVELS[min(4, int((v - lo) / (hi - lo) * 5))]
 
 
+class FileHumans:
+    """``human_values`` and ``human_weights`` of a scenario whose humans come from its file (``human_data``)."""
+
+    def human_data(
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
+    ) -> HumanSample:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def human_values(
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
+    ) -> np.ndarray:
+        """Human scores of one half of the rows, shape ``(n,)`` (``(n, D)`` with several dimensions).
+
+        Args:
+            split: ``"all"``, ``"fit"`` or ``"test"`` (:func:`scenarios.split.split_indices` over the rows).
+            seed: the run's root seed.
+            source: data source for ``dataset`` references (default: the scenario's).
+            fit_fraction: share of rows in the fit half.
+        """
+        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).values
+
+    def human_weights(
+        self,
+        split: str = "all",
+        *,
+        seed: int = 0,
+        source: str | os.PathLike[str] | None = None,
+        fit_fraction: float = 0.5,
+    ) -> np.ndarray | None:
+        """The ``data.weight`` column of the rows :meth:`human_values` returns, ``(n,)``; None when undeclared."""
+        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).weights
+
+
 @dataclass(frozen=True, kw_only=True)
-class SurveyScenario:
+class SurveyScenario(FileHumans):
     """One or more dimensions of a survey instrument.
 
     Attributes:
@@ -227,35 +270,6 @@ class SurveyScenario:
         half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
         cols = [rows.columns.index(i) for d in self._dims for i in d.items]
         return _complete(half, self.scores(half.answers[:, cols]))
-
-    def human_values(
-        self,
-        split: str = "all",
-        *,
-        seed: int = 0,
-        source: str | os.PathLike[str] | None = None,
-        fit_fraction: float = 0.5,
-    ) -> np.ndarray:
-        """Human scores of one half of the rows, shape ``(n,)`` (``(n, D)`` with several dimensions).
-
-        Args:
-            split: ``"all"``, ``"fit"`` or ``"test"`` (:func:`scenarios.split.split_indices` over the rows).
-            seed: the run's root seed.
-            source: data source for ``dataset`` references (default: the scenario's).
-            fit_fraction: share of rows in the fit half.
-        """
-        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).values
-
-    def human_weights(
-        self,
-        split: str = "all",
-        *,
-        seed: int = 0,
-        source: str | os.PathLike[str] | None = None,
-        fit_fraction: float = 0.5,
-    ) -> np.ndarray | None:
-        """The ``data.weight`` column of the rows :meth:`human_values` returns, ``(n,)``; None when undeclared."""
-        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).weights
 
     def data_report(self, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """What reading the human data counted: rows read/filtered/dropped; per column missing/out-of-scale."""
@@ -446,7 +460,7 @@ class DecisionWords:
 
 
 @dataclass(frozen=True, kw_only=True)
-class DecisionScenario(DecisionWords):
+class DecisionScenario(FileHumans, DecisionWords):
     """A decision task from a file: one instruction answered with a bounded integer.
 
     Attributes:
@@ -504,28 +518,6 @@ class DecisionScenario(DecisionWords):
         rows = self.rows(source)
         half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
         return _complete(half, half.answers[:, 0])
-
-    def human_values(
-        self,
-        split: str = "all",
-        *,
-        seed: int = 0,
-        source: str | os.PathLike[str] | None = None,
-        fit_fraction: float = 0.5,
-    ) -> np.ndarray:
-        """Human decisions of one half of the rows, shape ``(n,)``."""
-        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).values
-
-    def human_weights(
-        self,
-        split: str = "all",
-        *,
-        seed: int = 0,
-        source: str | os.PathLike[str] | None = None,
-        fit_fraction: float = 0.5,
-    ) -> np.ndarray | None:
-        """The ``data.weight`` column of the rows :meth:`human_values` returns, ``(n,)``; None when undeclared."""
-        return self.human_data(split, seed=seed, source=source, fit_fraction=fit_fraction).weights
 
     def data_report(self, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """What reading the human data counted."""
