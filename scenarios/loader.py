@@ -24,6 +24,9 @@ from scenarios.spec import DataSpec, DecisionSpec, DimensionSpec, ItemSpec, Scen
 __all__ = ["DEFAULT_SURVEY_INSTRUCTIONS", "load_spec", "spec_from_document"]
 
 DEFAULT_SURVEY_INSTRUCTIONS = "Answer with one of the numbers {low} to {high} ({scale}). Reply with the number only."
+#: Text the answer starts with, prefilled in the assistant turn, when a file sets none (``answer_stem = ""`` for
+#: no stem). A model's next-token distribution after it is over the answer itself, not over a preamble.
+DEFAULT_ANSWER_STEM = "Answer: "
 _SURVEY_ONLY = ("survey", "scale", "scales", "items", "dimensions", "codebook")
 _FORBIDDEN_NAME = re.compile(r"[:@\s]")
 
@@ -299,7 +302,7 @@ def spec_from_document(
                 instruction=d["instruction"],
                 low=d["low"],
                 high=d["high"],
-                answer_stem=d.get("answer_stem", ""),
+                answer_stem=d.get("answer_stem", DEFAULT_ANSWER_STEM),
                 label=d.get("label", "answer"),
                 topic=common["topic"] or "",
                 description=common["description"],
@@ -331,7 +334,7 @@ def spec_from_document(
             description=common["description"],
             instructions=survey.get("instructions", DEFAULT_SURVEY_INSTRUCTIONS),
             item_label=survey.get("item_label", "Statement"),
-            answer_stem=survey.get("answer_stem", ""),
+            answer_stem=survey.get("answer_stem", DEFAULT_ANSWER_STEM),
             data=_data(doc, file, base),
             origin=file,
         )
