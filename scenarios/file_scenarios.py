@@ -90,7 +90,33 @@ def _level(v: float, lo: float, hi: float) -> str:
 
 
 class FileHumans:
-    """``human_values`` and ``human_weights`` of a scenario whose humans come from its file (``human_data``)."""
+    """The human rows of a scenario read from its file: the group, the split, scores, weights and demographics.
+
+    A subclass has ``name``, ``spec`` (with ``data``), ``group`` and ``source``, and scores rows by
+    :meth:`_row_scores`.
+    """
+
+    name: str
+    group: str
+    source: str | None
+
+    def _row_scores(self, half: HumanRows) -> np.ndarray:  # pragma: no cover - every subclass defines it
+        raise NotImplementedError
+
+    def rows(self, source: str | os.PathLike[str] | None = None) -> HumanRows:
+        """The file's human rows (of the selected group), before splitting."""
+        rows = read_human_rows(self.spec, source if source is not None else self.source)  # type: ignore[attr-defined]
+        if not self.group:
+            return rows
+        if rows.groups is None:
+            raise ScenarioError(f"scenario {self.name!r}: the file declares no data.group column")
+        mask = rows.groups == self.group
+        if not mask.any():
+            raise ScenarioError(
+                f"scenario {self.name!r}: no respondent has {self.spec.data.group} = {self.group!r}; "  # type: ignore[attr-defined]
+                f"values: {sorted(set(rows.groups.tolist()))}"
+            )
+        return rows.take(np.flatnonzero(mask))
 
     def human_data(
         self,
@@ -99,8 +125,15 @@ class FileHumans:
         seed: int = 0,
         source: str | os.PathLike[str] | None = None,
         fit_fraction: float = 0.5,
-    ) -> HumanSample:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
+    ) -> HumanSample:
+        """Scores (or decisions), weights and demographics of one split's complete respondents.
+
+        The group's rows are split by :func:`scenarios.split.split_indices` (``split``, ``seed``,
+        ``fit_fraction``) *before* scoring, so every dimension shares the split.
+        """
+        rows = self.rows(source)
+        half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
+        return _complete(half, self._row_scores(half))
 
     def human_values(
         self,
@@ -244,32 +277,10 @@ class SurveyScenario(FileHumans):
     def _source(self, source: str | os.PathLike[str] | None) -> str | os.PathLike[str] | None:
         return source if source is not None else self.source
 
-    def rows(self, source: str | os.PathLike[str] | None = None) -> HumanRows:
-        """The file's human rows (of the selected group), before splitting."""
-        rows = read_human_rows(self.spec, self._source(source))
-        if not self.group:
-            return rows
-        mask = rows.groups == self.group
-        if not mask.any():
-            raise ScenarioError(
-                f"scenario {self.name!r}: no respondent has {self.spec.data.group} = {self.group!r}; "  # type: ignore[union-attr]
-                f"values: {sorted(set(rows.groups.tolist()))}"
-            )
-        return rows.take(np.flatnonzero(mask))
-
-    def human_data(
-        self,
-        split: str = "all",
-        *,
-        seed: int = 0,
-        source: str | os.PathLike[str] | None = None,
-        fit_fraction: float = 0.5,
-    ) -> HumanSample:
-        """Scores, weights and demographics of one split's complete respondents."""
-        rows = self.rows(source)
-        half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
-        cols = [rows.columns.index(i) for d in self._dims for i in d.items]
-        return _complete(half, self.scores(half.answers[:, cols]))
+    def _row_scores(self, half: HumanRows) -> np.ndarray:
+        """Scores of the selected dimensions for rows of the file, ``(n,)`` or ``(n, D)`` (NaN where incomplete)."""
+        cols = [half.columns.index(i) for d in self._dims for i in d.items]
+        return self.scores(half.answers[:, cols])
 
     def data_report(self, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """What reading the human data counted: rows read/filtered/dropped; per column missing/out-of-scale."""
@@ -494,30 +505,9 @@ class DecisionScenario(FileHumans, DecisionWords):
         """The single task question."""
         return (self.spec.question(),)
 
-    def rows(self, source: str | os.PathLike[str] | None = None) -> HumanRows:
-        """The file's human rows (of the selected group), before splitting."""
-        rows = read_human_rows(self.spec, source if source is not None else self.source)
-        if not self.group:
-            return rows
-        if rows.groups is None:
-            raise ScenarioError(f"scenario {self.name!r}: the file declares no data.group column")
-        mask = rows.groups == self.group
-        if not mask.any():
-            raise ScenarioError(f"scenario {self.name!r}: no respondent in group {self.group!r}")
-        return rows.take(np.flatnonzero(mask))
-
-    def human_data(
-        self,
-        split: str = "all",
-        *,
-        seed: int = 0,
-        source: str | os.PathLike[str] | None = None,
-        fit_fraction: float = 0.5,
-    ) -> HumanSample:
-        """Decisions, weights and demographics of one split."""
-        rows = self.rows(source)
-        half = rows.take(split_rows(rows.n, split, seed, fit_fraction))
-        return _complete(half, half.answers[:, 0])
+    def _row_scores(self, half: HumanRows) -> np.ndarray:
+        """The decision column of rows of the file, ``(n,)``."""
+        return half.answers[:, 0]
 
     def data_report(self, source: str | os.PathLike[str] | None = None) -> dict[str, Any]:
         """What reading the human data counted."""
