@@ -1134,7 +1134,7 @@ def _score_part(
     record.update(components=len(pop), metric=m)
     record[f"{m}_exact"] = _r(s[f"{m}_exact"])
     if part.ordered:
-        record.update(mean_exact=_r(pmf @ support), human_test_mean=_r(test.mean()))
+        record.update(mean_exact=_r(pmf @ support), human_test_mean=_r(np.average(test, weights=ps.test_weights)))
     else:
         record["category_gaps_exact"] = [_r(g) for g in s["category_gaps_exact"]]
     record[f"{m}_sampled_mean"] = _r(s[f"{m}_sampled_mean"])

@@ -9,6 +9,7 @@ different component) does not, and the correlation error shows it.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -258,3 +259,42 @@ def test_multidimensional_study_with_a_treatment_on_the_embedded_model(tmp_path,
     assert (tmp_path / "a" / "scores.json").read_bytes() == (tmp_path / "b" / "scores.json").read_bytes()
     run = json.loads((tmp_path / "b" / "run.json").read_text())
     assert sum(r["backend_calls"] for r in run["cost"]) == 0
+
+
+def test_survey_weights_reach_fitting_and_scoring(tmp_path, fake, monkeypatch):
+    """A file's ``data.weight``: the builders get the fit half's weights, scores use the test half's."""
+    from alignment import wasserstein_1d
+    from populations.mixture import PromptMixtureBuilder
+
+    _write(tmp_path)
+    csv = (tmp_path / "moods.csv").read_text().splitlines()
+    weights = [3 if int(line.split(",")[0]) >= 5 else 1 for line in csv[1:]]  # outgoing rows count three times
+    rows = [f"{line},{w}" for line, w in zip(csv[1:], weights, strict=True)]
+    (tmp_path / "moods.csv").write_text("a,b,c,w\n" + "\n".join(rows) + "\n")
+    (tmp_path / "moods.toml").write_text(SURVEY.replace('path = "moods.csv"', 'path = "moods.csv"\nweight = "w"'))
+    seen = []
+    original = PromptMixtureBuilder.fit
+
+    def spy(self, scenario, values, sample_weight=None):
+        seen.append(sample_weight)
+        return original(self, scenario, values, sample_weight=sample_weight)
+
+    monkeypatch.setattr(PromptMixtureBuilder, "fit", spy)
+    # a crafter that follows its target (the default fake alternates), so EM can reach the weighted share
+    fake.generate_fn = lambda r: (
+        HIGH if float(re.findall(r"score about (\d+)", r.messages[-1].content)[-1]) >= 5 else LOW
+    )
+    (tmp_path / "study.toml").write_text(
+        STUDY.replace('"moods.toml"', '"moods.toml:a"').split('[[constructions]]\nname = "aligned"')[0]
+    )
+    result = run_study(load_study(tmp_path / "study.toml"), fake, progress=False)
+    assert len(seen) == 1 and seen[0] is not None and set(np.unique(seen[0])) == {1.0, 3.0}
+    fixed = next(r for r in result.scores if r["construction"] == "fixed")
+    support, test = result.humans["moods:a"]
+    w_test = get_scenario(f"{tmp_path}/moods.toml:a").human_weights("test", seed=0)
+    assert fixed["weighted"] is True and len(w_test) == test.size
+    exact = wasserstein_1d(support, np.repeat(test, w_test.astype(int)), u_weights=result.pmfs[("moods:a", "fixed")])
+    assert fixed["w1_exact"] == pytest.approx(exact, abs=1e-5)
+    assert fixed["human_test_mean"] == pytest.approx(np.average(test, weights=w_test), abs=1e-5)
+    em = result.pmfs[("moods:a", "em")]
+    assert em[7:].sum() == pytest.approx(np.average(test >= 7, weights=w_test), abs=0.1)  # the weighted share
