@@ -71,6 +71,7 @@ __all__ = [
     "plan_study",
     "prepare_study",
     "run_study",
+    "schema_markdown",
 ]
 
 
@@ -120,8 +121,8 @@ _SPLIT: dict[str, _Field] = {
     "fit_fraction": _Field("float", 0.5, _open_unit, "share of humans in the fit half"),
 }
 _COMMON: dict[str, _Field] = {
-    "name": _Field("str", _REQUIRED),
-    "kind": _Field("str", _REQUIRED),
+    "name": _Field("str", _REQUIRED, None, "unique name: a row of every table"),
+    "kind": _Field("str", _REQUIRED, None, "fixed, pool, demographic, em, gb, mop, aligned or file"),
     "seed": _Field("int", None, _at_least(0), "construction seed (default: the root seed)"),
 }
 _CRAFTING = {
@@ -160,7 +161,12 @@ KINDS: dict[str, dict[str, _Field]] = {
         "pool": _Field("str", _REQUIRED, None, "persona pool the aligned set is drawn from"),
         "n_pool": _Field("int", 40, _at_least(2), "pool personas drawn as candidates (each answers the scenario)"),
         "n_select": _Field("int", 10, _at_least(1), "size of the aligned set"),
-        "method": _Field("str", "resample", _one_of("resample", "is_only", "ot_only", "random", "raw")),
+        "method": _Field(
+            "str",
+            "resample",
+            _one_of("resample", "is_only", "ot_only", "random", "raw"),
+            "resample (IS then OT, [2]), is_only, ot_only, random or raw",
+        ),
         "keep_fraction": _Field("float", 0.7, _unit, "share of the pool kept by importance weight"),
     },
     "file": {"path": _Field("str", _REQUIRED, None, "a population file (populace fit/align/select output)")},
@@ -174,6 +180,29 @@ TREATMENT: dict[str, _Field] = {
     "agents": _Field("int", 40, _at_least(1), "agents per replicate"),
     "constructions": _Field("str_list", None, None, "construction names (default: all)"),
 }
+
+
+def schema_markdown() -> str:
+    """Every key of a study file as Markdown tables (type, default, meaning), rendered from the schema itself.
+
+    ``docs/study_files.md`` embeds this text; a test keeps the two equal, so the document cannot drift.
+    """
+
+    def default(f: _Field) -> str:
+        if f.default is _REQUIRED:
+            return "required"
+        return "–" if f.default is None else f"`{json.dumps(f.default)}`"
+
+    def table(title: str, fields: Mapping[str, _Field]) -> list[str]:
+        rows = [f"| `{k}` | {f.type.replace('_', ' ')} | {default(f)} | {f.help} |" for k, f in fields.items()]
+        return [f"#### {title}", "", "| key | type | default | meaning |", "|---|---|---|---|", *rows, ""]
+
+    lines = [*table("top level", _TOP), *table("[split]", _SPLIT), *table("[[constructions]] (every kind)", _COMMON)]
+    for kind, fields in KINDS.items():
+        lines += table(f'kind = "{kind}"', fields)
+    lines += table("[treatment]", TREATMENT)
+    return "\n".join(lines).rstrip() + "\n"
+
 
 _TOML_TYPE = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
 
