@@ -114,18 +114,19 @@ def run(args: argparse.Namespace) -> int:
         close = getattr(model, "close", None)
         if callable(close):
             close()
-    _print_rows(
-        result.scores,
-        [
-            "scenario",
-            "construction",
-            "w1_exact",
-            "w1_sampled_mean",
-            "w1_sampled_sd",
-            "floor_mean",
-            "parse_failure_rate",
-        ],
-    )
+    if any(r.get("metric") == "tv" for r in result.scores):  # unordered categories: TV, in the same columns
+        shown = [
+            {**r, **{k: r.get(f"{r.get('metric', 'w1')}_{k}") for k in ("exact", "sampled_mean", "sampled_sd")}}
+            for r in result.scores
+        ]
+        columns = ["scenario", "construction", "metric", "exact", "sampled_mean", "sampled_sd", "floor_mean"]
+        _print_rows(shown, [*columns, "parse_failure_rate"])
+    else:
+        _print_rows(
+            result.scores,
+            ["scenario", "construction", "w1_exact", "w1_sampled_mean", "w1_sampled_sd", "floor_mean",
+             "parse_failure_rate"],
+        )  # fmt: skip
     print()
     _print_rows(
         [r for r in result.cost],

@@ -298,3 +298,19 @@ def test_survey_weights_reach_fitting_and_scoring(tmp_path, fake, monkeypatch):
     assert fixed["human_test_mean"] == pytest.approx(np.average(test, weights=w_test), abs=1e-5)
     em = result.pmfs[("moods:a", "em")]
     assert em[7:].sum() == pytest.approx(np.average(test >= 7, weights=w_test), abs=0.1)  # the weighted share
+
+
+def test_compare_prints_tv_for_unordered_categories(tmp_path, fake, monkeypatch, capsys):
+    import experiments.common
+
+    _vote(tmp_path)
+    (tmp_path / "study.toml").write_text(
+        'scenarios = ["vote.toml", "moods.toml:a"]\nagents = 20\nrepeats = 2\n'
+        '[[constructions]]\nname = "fixed"\nkind = "fixed"\n'
+    )
+    monkeypatch.setattr(experiments.common, "model_from_args", lambda args: fake)
+    monkeypatch.setenv("POPULACE_QUIET", "1")
+    assert main(["compare", str(tmp_path / "study.toml"), "--out", str(tmp_path / "cmp")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:4] == ["scenario", "construction", "metric", "exact"]
+    assert lines[1].split()[:3] == ["vote", "fixed", "tv"] and lines[2].split()[:3] == ["moods:a", "fixed", "w1"]
