@@ -28,7 +28,7 @@ import numpy as np
 from scenarios.base import Scenario
 from scenarios.errors import ScenarioError
 from scenarios.file_scenarios import DecisionScenario, DecisionWords, SurveyScenario, split_rows
-from scenarios.games import GAMES, ROLES, GameRole, game_role
+from scenarios.games import GAMES, ROLES, GameRole, game_role, role_spec
 from scenarios.loader import load_spec
 from scenarios.moblab import human_decisions
 from scenarios.question import Question
@@ -47,16 +47,6 @@ __all__ = [
     "scenario_names",
 ]
 
-# Readable names of what each game decision is (for describe_target and labels).
-_ROLE_LABELS = {
-    "dictator": "amount given",
-    "ultimatum_proposer": "offer",
-    "ultimatum_responder": "smallest acceptable offer",
-    "trust_investor": "amount sent",
-    "trust_banker": "amount returned",
-    "public_goods": "contribution",
-    "bomb_risk": "boxes opened",
-}
 _FACTORIES: dict[str, Callable[..., Scenario]] = {}
 
 
@@ -82,7 +72,7 @@ class GameScenario(DecisionWords):
     @property
     def label(self) -> str:
         """What the number is (``"amount given"``)."""
-        return _ROLE_LABELS.get(self.role.role, self.role.role.replace("_", " "))
+        return role_spec(self.role.role)[1].label
 
     @property
     def support(self) -> np.ndarray:

@@ -62,6 +62,7 @@ BOMB_RISK = GameSpec(
     roles=(
         RoleSpec(
             name="bomb_risk",
+            label="boxes opened",
             human_column="bomb",
             human_max=100,
             verbatim_key="bomb",

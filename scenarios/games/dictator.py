@@ -66,6 +66,7 @@ DICTATOR = GameSpec(
     roles=(
         RoleSpec(
             name="dictator",
+            label="amount given",
             human_column="dictator",
             human_max=100,
             verbatim_key="dictator",

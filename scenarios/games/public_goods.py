@@ -113,6 +113,7 @@ PUBLIC_GOODS = GameSpec(
     roles=(
         RoleSpec(
             name="public_goods",
+            label="contribution",
             human_column="PG",
             human_max=20,
             verbatim_key="PG",

@@ -83,6 +83,7 @@ class RoleSpec:
             your own: it runs and what-ifs, but has no human values to fit or score against).
         human_max: largest valid value of that column under the MobLab parameters (needed with a column).
         verbatim_key: key of the dataset's chatbot prompt in ``game_prompts.json``, or None (only our wording).
+        label: what the number is, in words (``"amount given"``; default: the role name).
     """
 
     name: str
@@ -91,12 +92,15 @@ class RoleSpec:
     human_column: str | None = None
     human_max: int | None = None
     verbatim_key: str | None = None
+    label: str = ""
 
     def __post_init__(self) -> None:
         # "" reads as "none", as in specs written before these fields became optional.
         for attr in ("human_column", "verbatim_key"):
             if getattr(self, attr) == "":
                 object.__setattr__(self, attr, None)
+        if not self.label:
+            object.__setattr__(self, "label", self.name.replace("_", " "))
         if self.human_column is not None and (self.human_max is None or self.human_max < 0):
             raise ScenarioError(
                 f"role {self.name!r}: human_column {self.human_column!r} needs human_max, the largest valid value"

@@ -117,6 +117,7 @@ TRUST = GameSpec(
     roles=(
         RoleSpec(
             name="trust_investor",
+            label="amount sent",
             human_column="trust_1",
             human_max=100,
             verbatim_key="trust_1",
@@ -125,6 +126,7 @@ TRUST = GameSpec(
         ),
         RoleSpec(
             name="trust_banker",
+            label="amount returned",
             human_column="trust_3",
             human_max=150,
             verbatim_key="trust_3",

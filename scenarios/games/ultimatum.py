@@ -85,6 +85,7 @@ ULTIMATUM = GameSpec(
     roles=(
         RoleSpec(
             name="ultimatum_proposer",
+            label="offer",
             human_column="ultimatum_1",
             human_max=100,
             verbatim_key="ultimatum_1",
@@ -93,6 +94,7 @@ ULTIMATUM = GameSpec(
         ),
         RoleSpec(
             name="ultimatum_responder",
+            label="smallest acceptable offer",
             human_column="ultimatum_2",
             human_max=100,
             verbatim_key="ultimatum_2",

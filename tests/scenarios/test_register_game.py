@@ -293,3 +293,12 @@ def test_a_plugin_module_registers_its_game_for_every_command(tmp_path, fake, mo
         GAMES.update(games)
         ROLES.clear()
         ROLES.update(roles)
+
+
+def test_a_role_label_names_the_decision(effort_game):
+    from scenarios import get_scenario
+
+    assert get_scenario("dictator").label == "amount given"  # built-in labels live in their specs
+    assert get_scenario("effort_worker").label == "effort worker"  # default: the role name in words
+    role = RoleSpec(name="x", high=lambda p: 3, instruction=_effort_instruction, label="effort chosen")
+    assert role.label == "effort chosen"
