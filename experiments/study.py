@@ -1189,7 +1189,7 @@ def _score_vectors(
     (:func:`populations.evaluation.score_vectors`). The floor's generator is seeded by the scenario alone, so
     every construction of a scenario has the same floor.
     """
-    from populations.evaluation import VECTOR_METRICS, score_vectors, simulate_score_vectors, weighted_resample
+    from populations.evaluation import VECTOR_METRICS, score_vectors, simulate_score_vectors
 
     n = ps.floors[0].n
     record: dict[str, Any] = {
@@ -1207,9 +1207,14 @@ def _score_vectors(
     sim = simulate_score_vectors(
         pop.weights, ps.parts, item_probs, n * study.repeats, _seed("vectors", study.seed, ps.scenario.name, c.name)
     )
-    # the metrics take equal-weight samples: survey-weighted humans are resampled by weight (seeded per scenario)
-    humans = weighted_resample(ps.test, ps.test_weights, _seed("vector-humans", study.seed, ps.scenario.name))
-    v = score_vectors(sim, humans, n=n, repeats=study.repeats, rng=_seed("vector-score", study.seed, ps.scenario.name))
+    v = score_vectors(
+        sim,
+        ps.test,
+        n=n,
+        repeats=study.repeats,
+        rng=_seed("vector-score", study.seed, ps.scenario.name),
+        human_weights=ps.test_weights,
+    )
     record.update(n=v["n"], repeats=v["repeats"])
     for m in VECTOR_METRICS:
         for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd"):

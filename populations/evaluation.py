@@ -419,12 +419,18 @@ def score_vectors(
     rng: np.random.Generator | int,
     weights: Any = None,
     metrics: Sequence[str] = VECTOR_METRICS,
+    human_weights: Any = None,
 ) -> dict[str, Any]:
     """Multivariate scores of simulated response vectors beside a floor on disjoint human samples.
 
     Each repeat draws ``n`` simulated rows (by ``weights`` with replacement when given; else without replacement
     when ``n <= K``) and scores them against all test humans; the floor scores ``n`` test humans against the
     remaining test humans with the same metrics.
+
+    With survey weights (``human_weights``) the metrics, which take equal-weight samples, see a weighted
+    bootstrap of the reference humans instead (all of them for the simulated rows; the remaining ones for the
+    floor), and the floor's ``n`` humans are drawn with probability proportional to weight without replacement,
+    so the two floor samples stay disjoint.
 
     Args:
         sim: simulated response vectors (integer draws, not expected values), shape ``(K, D)``.
@@ -434,6 +440,7 @@ def score_vectors(
         rng: generator (advanced) or int seed.
         weights: optional simulated weights, shape ``(K,)``.
         metrics: subset of :data:`VECTOR_METRICS`.
+        human_weights: optional survey weights of the test humans, shape ``(m,)``.
 
     Returns:
         ``{metric: {"sampled_mean", "sampled_sd", "floor_mean", "floor_sd"}, "n": n, "repeats": repeats}``.
@@ -450,6 +457,12 @@ def score_vectors(
     w = None if weights is None else np.asarray(weights, dtype=float)
     if w is not None and (w.shape != (x.shape[0],) or (w < 0).any() or w.sum() <= 0):
         raise ValueError(f"weights must be non-negative with shape ({x.shape[0]},), got {w.shape}")
+    hw = None if human_weights is None else np.asarray(human_weights, dtype=float)
+    if hw is not None and (hw.shape != (h.shape[0],) or (hw < 0).any() or np.count_nonzero(hw) <= n):
+        raise ValueError(
+            f"human_weights must be non-negative with shape ({h.shape[0]},) and more than n = {n} positive, "
+            f"got shape {hw.shape}"
+        )
     sim_vals: dict[str, list[float]] = {m: [] for m in metrics}
     floor_vals: dict[str, list[float]] = {m: [] for m in metrics}
     for _ in range(repeats):
@@ -458,10 +471,17 @@ def score_vectors(
         else:
             rows = gen.choice(x.shape[0], size=n, replace=n > x.shape[0])
         seed = int(gen.integers(2**31 - 1))
-        for m, v in _vector_scores(x[rows], h, metrics, seed).items():
+        if hw is None:
+            reference, drawn, rest = h, *np.split(gen.permutation(h.shape[0]), [n])
+            rest_reference = h[rest]
+        else:
+            reference = weighted_resample(h, hw, gen)
+            drawn = gen.choice(h.shape[0], size=n, replace=False, p=hw / hw.sum())
+            rest = np.setdiff1d(np.arange(h.shape[0]), drawn)
+            rest_reference = weighted_resample(h[rest], hw[rest], gen)
+        for m, v in _vector_scores(x[rows], reference, metrics, seed).items():
             sim_vals[m].append(v)
-        perm = gen.permutation(h.shape[0])
-        for m, v in _vector_scores(h[perm[:n]], h[perm[n:]], metrics, seed).items():
+        for m, v in _vector_scores(h[drawn], rest_reference, metrics, seed).items():
             floor_vals[m].append(v)
 
     def stats(v: list[float]) -> tuple[float, float]:

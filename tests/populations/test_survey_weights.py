@@ -131,3 +131,24 @@ def test_aligned_resamples_the_humans_by_weight():
     assert b.weights_[:50].sum() == pytest.approx(0.75, abs=0.08)
     plain = AlignedPersonaBuilder("ot_only", n_select=40, random_state=0).fit(pool, x[:, None])
     assert plain.weights_[:50].sum() == pytest.approx(0.5, abs=0.08)
+
+
+def test_weighted_vector_scores_see_only_the_weighted_humans():
+    from populations.evaluation import score_vectors
+
+    rng = np.random.default_rng(0)
+    a = rng.normal([20.0, 30.0], 3.0, size=(600, 2))
+    a[:, 1] = a[:, 0] + rng.normal(0, 1.0, 600)  # correlated dimensions
+    b = rng.normal([80.0, 10.0], 3.0, size=(600, 2))  # far away, weight 0
+    humans, w = np.vstack([a, b]), np.r_[np.ones(600), np.zeros(600)]
+    sim = a[rng.permutation(600)]  # simulated agents exactly like the weighted humans
+    kw = {"n": 200, "repeats": 3, "rng": 1, "metrics": ("amw", "corr_mae")}
+    weighted = score_vectors(sim, humans, human_weights=w, **kw)
+    plain = score_vectors(sim, humans, **kw)
+    only_a = score_vectors(sim, a, **kw)
+    assert weighted["amw"]["sampled_mean"] < 2.0 < plain["amw"]["sampled_mean"]
+    # the floor draws only positive-weight humans and compares them with the rest of them: like the floor on a alone
+    assert weighted["amw"]["floor_mean"] == pytest.approx(only_a["amw"]["floor_mean"], rel=0.6)
+    assert plain["amw"]["floor_mean"] > 2 * weighted["amw"]["floor_mean"]  # a 50/50 mix of far groups is noisier
+    with pytest.raises(ValueError, match=r"human_weights must be non-negative with shape \(1200,\)"):
+        score_vectors(sim, humans, human_weights=w[:10], **kw)
