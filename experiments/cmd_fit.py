@@ -63,9 +63,16 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from populations.evaluation import builder_fit_info, floor_size, human_halves, scenario_floor, score_population
+    from scenarios.errors import ScenarioError
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(args.scenario, source=args.data)
+    if len(scenario.dimensions) > 1:
+        raise ScenarioError(
+            f"fit builds a population for one dimension, and {scenario.name!r} has {list(scenario.dimensions)}: "
+            f"pick one as {args.scenario}:DIMENSION, or fit them together in a study file (populace compare, "
+            "docs/study_files.md)"
+        )
     halves = human_halves(scenario, seed=args.seed, source=args.data, fit_fraction=args.fit_fraction)
     fit, test = halves.fit, halves.test
     builder = make_builder(args)

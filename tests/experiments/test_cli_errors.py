@@ -210,6 +210,7 @@ def test_out_naming_a_folder_or_a_path_under_a_file_fails_for_every_file_command
         (["run", "--population", "fixed", "--scenario", "nope"], "nope"),
         (["whatif", "--population", "fixed", "--scenario", "nope", "--intervention", "x=1"], "nope"),
         (["fit", "--builder", "em", "--scenario", "nope"], "nope"),
+        (["fit", "--builder", "em", "--scenario", "bigfive"], "pick one as bigfive:DIMENSION, or fit them together"),
         (["demo", "--scenarios", "bigfive:Z"], "bigfive:Z"),
         (["experiment", "nope"], "unknown experiment 'nope'"),
     ],
