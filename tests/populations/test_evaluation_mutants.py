@@ -9,7 +9,7 @@ value, ``u`` just below 1) are pinned down exactly.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -444,6 +444,8 @@ def test_w1_scores_exact_and_sampled():
     assert got["w1_sampled_sd"] > 0
     one = score_distribution(PMF5, SUP5, TEST5, n=6, repeats=1, rng=8)
     assert one["w1_sampled_sd"] == 0.0 and one["w1_sampled_mean"] == pytest.approx(sampled[0], abs=1e-12)
+    two = score_distribution(PMF5, SUP5, TEST5, n=6, repeats=2, rng=8)
+    assert two["w1_sampled_sd"] == pytest.approx(np.std(sampled[:2], ddof=1), abs=1e-12) and sampled[0] != sampled[1]
     assert score_distribution(PMF5, SUP5, TEST5, n=6, rng=8)["repeats"] == 10  # default repeats
     gen = np.random.default_rng(8)  # a generator is used as given
     assert score_distribution(PMF5, SUP5, TEST5, n=6, repeats=3, rng=gen) == got
@@ -485,6 +487,8 @@ def test_tv_scores_exact_sampled_and_gaps():
     assert got["tv_sampled_sd"] > 0
     one = score_distribution(pmf, cats, test, n=4, repeats=1, rng=2, ordered=False)
     assert one["tv_sampled_sd"] == 0.0 and one["tv_sampled_mean"] == pytest.approx(sampled[0], abs=1e-12)
+    two = score_distribution(pmf, cats, test, n=4, repeats=2, rng=2, ordered=False)
+    assert two["tv_sampled_sd"] == pytest.approx(np.std(sampled[:2], ddof=1), abs=1e-12) and sampled[0] != sampled[1]
     # survey weights make the test frequencies weighted
     w = np.r_[np.ones(5), np.full(3, 2.0), np.full(2, 3.0)]  # weighted: 5/17, 6/17, 6/17
     tw = score_distribution(pmf, cats, test, n=4, repeats=1, rng=2, ordered=False, test_weights=w)
@@ -585,6 +589,10 @@ def test_score_vectors_replays_the_protocol():
         average_marginal_wasserstein(H_VEC[perm[:10]], H_VEC[perm[10:]]), abs=1e-12
     )
     assert one["amw"]["floor_sd"] == 0.0 and one["amw"]["sampled_sd"] == 0.0
+    two = score_vectors(S_VEC, H_VEC, n=10, repeats=2, rng=4, metrics=("amw",))
+    assert two["amw"]["sampled_sd"] == pytest.approx(np.std(sims["amw"][:2], ddof=1), abs=1e-12)
+    assert two["amw"]["floor_sd"] == pytest.approx(np.std(floors["amw"][:2], ddof=1), abs=1e-12)
+    assert two["amw"]["sampled_sd"] > 0 and two["amw"]["floor_sd"] > 0
 
 
 def test_score_vectors_without_weights_draws_distinct_rows_when_it_can():
@@ -666,12 +674,12 @@ def test_simulated_agents_answer_by_inverse_cdf_per_question():
     probs_b = np.zeros((2, 1, 3))
     probs_b[0, 0] = [0.0, 0.0, 1.0]
     probs_b[1, 0] = [0.0, 1.0, 0.0]
-    rng = ScriptedRng(comp_u, [0.5, 0.0, 0.49, 0.9], [0.0, 0.6, 0.7, 0.0], [0.1, 0.2, 0.3, 0.4])
+    rng = ScriptedRng(comp_u, [0.5, 0.0, 0.49, 0.9], [0.0, 0.7, 0.6, 0.0], [0.1, 0.2, 0.3, 0.4])
     got = simulate_score_vectors([1.0, 1.0], [Part("a", 2), Part("b", 1)], [probs_a, probs_b], 4, rng)
     # a, question 0: agent0 k0 u=.5 -> 2; agent1 k1 -> 3; agent2 k0 u=.49 -> 1; agent3 k1 -> 3
-    # a, question 1: agent0 k0 u=0 -> 2; agent1 k1 -> 1; agent2 k0 u=.7 -> 3; agent3 k1 -> 1
+    # a, question 1: agent0 k0 u=0 -> 2; agent1 k1 -> 1; agent2 k0 u=.6 -> 2 (unclipped CDF .5 gives 3); agent3 k1 -> 1
     # b: k0 -> 3, k1 -> 2
-    assert got.tolist() == [[4.0, 3.0], [4.0, 2.0], [4.0, 3.0], [4.0, 2.0]]
+    assert got.tolist() == [[4.0, 3.0], [4.0, 2.0], [3.0, 3.0], [4.0, 2.0]]
     assert got.dtype == np.float64 and rng.sizes == [4, 4, 4, 4]
 
 
@@ -693,6 +701,14 @@ def test_simulated_vectors_are_scored_by_each_part():
     v = simulate_score_vectors([0.25, 0.75], [Doubled("d", 1)], [probs], 2000, np.random.default_rng(0))
     assert v.shape == (2000, 1) and set(v[:, 0].tolist()) == {1.0, 5.0}
     assert abs((v[:, 0] == 1.0).mean() - 0.25) < 0.03  # 3 binomial SDs
+
+    @dataclass(frozen=True)
+    class Listed(Part):
+        def scores(self, answers):
+            return [int(a) for a in np.asarray(answers)[:, 0]]  # a plain list of ints
+
+    got = simulate_score_vectors([0.25, 0.75], [Listed("l", 1)], [probs], 3, ScriptedRng([0.1, 0.5, 0.9], [0.0] * 3))
+    assert got.dtype == np.float64 and got.tolist() == [[1.0], [3.0], [3.0]]
 
 
 def test_simulate_score_vectors_refuses_mismatched_inputs():
@@ -872,7 +888,18 @@ def test_population_pmfs_reports_the_exact_distributions_and_costs(tmp_path):
         v = np.asarray(answers.values, dtype=float)
         return np.exp(-np.abs(v - 3.0)) if "high" in messages[0].content else np.exp(-np.abs(v - 1.0))
 
-    model = KnownDistributionModel(dist, valid_mass=0.75)
+    class PerPersonaValidity:
+        """The known model, with a valid mass that depends on the persona (0.5 for "low", 0.75 otherwise)."""
+
+        def __init__(self):
+            self.inner = KnownDistributionModel(dist)
+            self.model_id = "per-persona"
+
+        def answer_distribution(self, request):
+            d = self.inner.answer_distribution(request)
+            return replace(d, valid_mass=0.5 if "low" in request.messages[0].content else 0.75)
+
+    model = PerPersonaValidity()
     pop = Population(
         personas=(
             Persona(id="p0", text="You answer high."),
@@ -888,9 +915,9 @@ def test_population_pmfs_reports_the_exact_distributions_and_costs(tmp_path):
     np.testing.assert_allclose(out["pmfs"], expected, atol=1e-12)
     np.testing.assert_allclose(out["item_probs"], expected[:, None, :], atol=1e-12)
     assert out["item_probs"].shape == (3, 1, 3) and out["pmfs"].shape == (3, 3)
-    np.testing.assert_array_equal(out["valid_mass"], [0.75, 0.75, 0.75])
+    assert out["valid_mass"].shape == (3,) and out["valid_mass"].tolist() == [0.75, 0.5, 0.75]
     # two distinct system prompts, one question: 2 requests (the third persona shares the first's)
-    assert out["requests"] == 2 and out["cached"] == 0 and out["backend_calls"] == 2 and model.calls == 2
+    assert out["requests"] == 2 and out["cached"] == 0 and out["backend_calls"] == 2 and model.inner.calls == 2
     words = sum(len(m.content.split()) for t in ("You answer high.", "You answer low.")
                 for m in sc.questions()[0].messages(t))  # fmt: skip
     assert out["prompt_tokens"] == words and out["completion_tokens"] == 2
@@ -899,22 +926,41 @@ def test_population_pmfs_reports_the_exact_distributions_and_costs(tmp_path):
 
 
 def test_population_pmfs_renormalises_the_scenario_pmfs():
-    class Halved:
-        name = "halved"
+    class Counts:
+        """A scenario whose pmfs are unnormalised integer counts, one row per persona, with a negative entry."""
+
+        name = "counts"
 
         def questions(self):
             return Part("h", 1).questions()
 
         def pmfs(self, probs):
-            p = 0.5 * np.asarray(probs)[:, 0, :]  # half the mass, and a negative rounding error
-            p[:, 0] -= 1e-3
-            return p
+            return [[-1, 1, 3], [2, 2, 0]]  # clipped to 0, 1, 3 and 2, 2, 0, then each row normalised
 
-    model = KnownDistributionModel(lambda m, a: np.array([0.0, 1.0, 1.0]))
-    pop = Population(personas=(Persona(id="p", text=""),), weights=np.array([1.0]), construction="x")
-    out = population_pmfs(model, pop, Halved(), progress=False)
-    np.testing.assert_allclose(out["pmfs"], [[0.0, 0.5, 0.5]], atol=1e-15)
-    assert out["pmfs"].min() >= 0.0
+    model = KnownDistributionModel(lambda m, a: np.ones(3))
+    personas = (Persona(id="p", text="A."), Persona(id="q", text="B."))
+    pop = Population(personas=personas, weights=np.array([0.5, 0.5]), construction="x")
+    out = population_pmfs(model, pop, Counts(), progress=False)
+    assert out["pmfs"].tolist() == [[0.0, 0.25, 0.75], [0.5, 0.5, 0.0]]
+
+
+def test_population_pmfs_labels_its_progress(monkeypatch):
+    import populations.evaluation as evaluation
+
+    seen = []
+    real = evaluation.answer_distributions
+
+    def spy(*args, **kwargs):
+        seen.append({k: kwargs[k] for k in ("progress", "desc")})
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(evaluation, "answer_distributions", spy)
+    model = KnownDistributionModel(lambda m, a: np.ones(3))
+    pop = Population(personas=(Persona(id="p", text=""),), weights=np.array([1.0]), construction="em")
+    sc = SimpleNamespace(name="toy", questions=lambda: Part("h", 1).questions(), pmfs=lambda p: np.asarray(p)[:, 0])
+    population_pmfs(model, pop, sc)
+    population_pmfs(model, pop, sc, progress=False)
+    assert seen == [{"progress": True, "desc": "toy em"}, {"progress": False, "desc": "toy em"}]
 
 
 # ------------------------------------------------------------------------------------------ builder_fit_info
