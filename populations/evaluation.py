@@ -271,7 +271,8 @@ def human_floor(
         FloorResult.
 
     Raises:
-        ValueError: ``n`` not in ``[1, m - 1]`` or ``repeats < 1``.
+        ValueError: ``n`` not in ``[1, m - 1]``, ``repeats < 1``, or weights with fewer than ``n + 1`` positive
+            (the rest would carry no weight).
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -283,8 +284,11 @@ def human_floor(
         if h.ndim != 1 or not 1 <= n < h.size:
             raise ValueError(f"n = {n} must be in [1, {h.size - 1}] for {h.size} test humans of shape {h.shape}")
         w = None if weights is None else np.asarray(weights, dtype=float)
-        if w is not None and (w.shape != h.shape or (w < 0).any() or np.count_nonzero(w) < n):
-            raise ValueError(f"weights must be non-negative, shape {h.shape}, with at least n = {n} positive")
+        if w is not None and (w.shape != h.shape or (w < 0).any() or np.count_nonzero(w) <= n):
+            raise ValueError(
+                f"weights must be non-negative, shape {h.shape}, with at least n = {n} positive (the drawn humans) "
+                "plus one for the rest"
+            )
         vals = []
         for _ in range(repeats):
             if w is None:
