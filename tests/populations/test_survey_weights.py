@@ -152,3 +152,25 @@ def test_weighted_vector_scores_see_only_the_weighted_humans():
     assert plain["amw"]["floor_mean"] > 2 * weighted["amw"]["floor_mean"]  # a 50/50 mix of far groups is noisier
     with pytest.raises(ValueError, match=r"human_weights must be non-negative with shape \(1200,\)"):
         score_vectors(sim, humans, human_weights=w[:10], **kw)
+
+
+def test_weighted_vector_floor_is_disjoint_seeded_and_validated():
+    from populations.evaluation import score_vectors
+
+    n = 40
+    positive = np.column_stack([np.arange(n + 1.0), np.arange(n + 1.0)])  # n + 1 distinct weighted humans
+    humans = np.vstack([positive, np.full((60, 2), 500.0)])  # and 60 with weight 0
+    w = np.r_[np.ones(n + 1), np.zeros(60)]
+    kw = {"n": n, "repeats": 4, "metrics": ("amw",)}
+    a = score_vectors(positive, humans, rng=3, human_weights=w, **kw)
+    # the floor's reference is the one positive human not drawn (copies of it): far from the n drawn ones. Had the
+    # drawn humans stayed in the reference, the two samples would overlap and the distance would be small.
+    assert a["amw"]["floor_mean"] > n / 8
+    assert a == score_vectors(positive, humans, rng=3, human_weights=w, **kw)  # every draw flows from rng
+    for bad, match in (
+        (np.r_[np.ones(n), np.zeros(61)], r"more than n = 40 positive"),  # exactly n positive: nothing left
+        (np.r_[-np.ones(1), np.ones(n + 1), np.zeros(59)], "non-negative"),
+        (np.ones(5), r"shape \(101,\)"),
+    ):
+        with pytest.raises(ValueError, match=match):
+            score_vectors(positive, humans, rng=3, human_weights=bad, **kw)
