@@ -10,6 +10,7 @@ warn with a message naming the status and the fix, and weights sit on the simple
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import numpy as np
@@ -22,6 +23,9 @@ from alignment import fit_mixture_weights, fit_mixture_weights_multi, mixture_pm
 
 REAL_LINPROG = scipy.optimize.linprog
 REAL_MINIMIZE = scipy.optimize.minimize
+# mutmut's trampolines add stack frames between the caller and the solver, so under mutation testing a warning's
+# stacklevel cannot point at the caller; the location is only checked on the real code.
+UNDER_MUTMUT = "MUTANT_UNDER_TEST" in os.environ
 
 
 def case(seed: int, k: int, s: int, alpha: float = 0.3):
@@ -166,7 +170,7 @@ def test_lp_solver_failure_warns_and_falls_back_to_uniform(monkeypatch):
     assert str(record[0].message) == (
         f"linprog (HiGHS) stopped with status 1: {messages[0]}; loosen tol or check the inputs"
     )
-    assert record[0].filename == __file__  # the warning points at the caller, not at alignment internals
+    assert UNDER_MUTMUT or record[0].filename == __file__  # the warning points at the caller, not at internals
     assert_array_equal(fit.weights, np.full(3, 1 / 3))
     assert fit.converged is False and fit.method == "lp" and isinstance(fit.n_iter, int)
     assert fit.loss == pytest.approx(w1(np.full(3, 1 / 3), comps, support, target), abs=1e-12)
@@ -276,7 +280,7 @@ def test_slsqp_failure_of_the_best_restart_warns():
     assert str(record[0].message) == (
         "SLSQP did not report convergence for the best restart; increase n_restarts or tol, or use method='lp' (exact)"
     )
-    assert record[0].filename == __file__
+    assert UNDER_MUTMUT or record[0].filename == __file__
     assert fit.converged is False and fit.method == "slsqp"
     assert np.all(fit.weights >= 0) and fit.weights.sum() == pytest.approx(1.0, abs=1e-15)
     assert fit.loss == pytest.approx(w1(fit.weights, comps, support, target), abs=1e-12)
