@@ -108,7 +108,7 @@ def _fit_lp(cdf: np.ndarray, tcdf: np.ndarray, gaps: np.ndarray, tol: float) -> 
         warnings.warn(
             f"linprog (HiGHS) stopped with status {res.status}: {res.message}; loosen tol or check the inputs",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         w = np.full(k, 1.0 / k)
     else:
@@ -147,7 +147,7 @@ def _fit_slsqp(cdf, tcdf, gaps, n_restarts: int, tol: float, rng: np.random.Gene
             "SLSQP did not report convergence for the best restart; increase n_restarts or tol, "
             "or use method='lp' (exact)",
             RuntimeWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     return MixtureFit(weights=w, loss=loss, n_iter=n_iter, converged=ok, method="slsqp")
 
