@@ -525,7 +525,7 @@ def records_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) 
 
 
 def plot_study_grid(result: StudyResult, path: Path) -> Path:
-    """Rows = constructions, columns = scenarios: test-human histogram vs the population's exact pmf."""
+    """Rows = constructions, columns = scenarios: test-human histogram (weighted) vs the population's exact pmf."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -538,9 +538,11 @@ def plot_study_grid(result: StudyResult, path: Path) -> Path:
     )
     for j, s in enumerate(scens):
         support, test = result.humans[s]
+        weights = result.human_weights.get(s)  # survey weights: the weighted histogram
         width = max(1, int(np.ceil(support.size / 25)))
         edges = np.append(support[::width] - 0.5, support[-1] + 0.5)
-        human = np.histogram(test, bins=edges)[0] / test.size
+        human = np.histogram(test, bins=edges, weights=weights)[0]
+        human = human / human.sum()
         for i, c in enumerate(cons):
             ax = axes[i][j]
             ax.stairs(human, edges, fill=True, alpha=0.45, color="tab:gray", label="test humans")

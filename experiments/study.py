@@ -843,6 +843,7 @@ class StudyResult:
         pmfs: ``(scenario dimension, construction)`` → the population's exact answer pmf, shape ``(S,)``
             (None if failed).
         humans: scenario dimension → ``(support (S,), test-half human values (m,))``.
+        human_weights: scenario dimension → survey weights of those test humans ``(m,)``, or None.
         settings: the study settings.
     """
 
@@ -853,6 +854,7 @@ class StudyResult:
     pmfs: dict[tuple[str, str], np.ndarray | None]
     humans: dict[str, tuple[np.ndarray, np.ndarray]]
     settings: dict[str, Any]
+    human_weights: dict[str, np.ndarray | None] = field(default_factory=dict)
 
 
 def _split_caution(population: Any, scenario_name: str, study: Study) -> str | None:
@@ -1008,6 +1010,7 @@ def run_study(
     cost: list[dict[str, Any]] = []
     pmfs: dict[tuple[str, str], np.ndarray | None] = {}
     humans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    human_weights: dict[str, np.ndarray | None] = {}
     jobs = [(s, c) for s in prepared for c in study.constructions]
     bar = progress_bar(total=len(jobs), desc="constructions", unit="fit", enabled=progress)
     for ps, c in jobs:
@@ -1035,6 +1038,7 @@ def run_study(
             scores.append(record)
             item_probs.append(probs)
             humans[part.name] = (np.asarray(part.support, dtype=float), ps.column(ps.test, j))
+            human_weights[part.name] = ps.test_weights
             pmfs[(part.name, c.name)] = pmf
         if ps.joint:
             vectors.append(_score_vectors(study, ps, c, built, item_probs, status))
@@ -1061,6 +1065,7 @@ def run_study(
         pmfs=pmfs,
         humans=humans,
         settings=study.settings(),
+        human_weights=human_weights,
     )
 
 
