@@ -1,17 +1,31 @@
-"""``populace probe``: print a model's answer distribution for one question."""
+"""``populace probe``: print a model's answer distribution for one question, or for every question of a scenario.
+
+``--question TEXT --scale SCALE`` asks one question. ``--scenario S`` (a built-in name, ``FILE.toml`` or
+``FILE.toml:DIMENSION``) asks every question of a scenario exactly as fit, run and compare ask it, and prints each
+question's valid mass and expected answer, then each dimension's exact score distribution: the quick check that a
+model reads a survey file before a study spends calls on it.
+"""
 
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from experiments.common import add_model_args
+
+__all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``probe`` sub-command."""
-    p = sub.add_parser("probe", help="print the answer distribution and valid mass for one question")
-    p.add_argument("--question", required=True, help="the question (user message)")
-    p.add_argument("--scale", required=True, help="likert5, likertK or int:LOW-HIGH (e.g. int:0-100)")
+    p = sub.add_parser("probe", help="print the answer distribution and valid mass for one question or a scenario")
+    p.add_argument("--question", default=None, help="the question (user message)")
+    p.add_argument("--scale", default=None, help="likert5, likertK or int:LOW-HIGH (e.g. int:0-100)")
+    p.add_argument(
+        "--scenario",
+        default=None,
+        help="instead of --question/--scale: every question of a scenario (built-in name, FILE.toml[:DIMENSION])",
+    )
     p.add_argument("--system", default=None, help="system prompt (persona)")
     p.add_argument("--prefix", default=None, help="answer stem prefilled in the reply (default 'Answer: ')")
     add_model_args(p)
@@ -19,23 +33,71 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one probability per answer and the valid mass."""
+    """Print one probability per answer and the valid mass (a question), or a table per scenario question."""
     from experiments.common import model_from_args
     from populace_lm.accounting import format_summary
     from populace_lm.budget import AccountingModel, find_layer
-    from populace_lm.types import IntegerAnswers
-    from scenarios.question import Question
 
-    answers = IntegerAnswers.parse(args.scale)
-    prefix = "Answer: " if args.prefix is None else args.prefix
-    question = Question(id="probe", prompt=args.question, answers=answers, answer_prefix=prefix)
-    model = model_from_args(args)
-    dist = model.answer_distribution(question.distribution_request(args.system))
-    for value, p in zip(dist.values, dist.probs, strict=True):
-        print(f"{value}\t{p:.6f}")
-    print(f"valid_mass\t{dist.valid_mass:.6f}")
-    print(f"method\t{dist.method}" + (f" ({dist.n_samples} samples)" if dist.method == "sampled" else ""))
+    if args.scenario is not None:
+        if args.question is not None or args.scale is not None or args.prefix is not None:
+            raise ValueError("probe: give either --scenario or --question/--scale/--prefix, not both")
+        from scenarios.registry import get_scenario
+
+        scenario = get_scenario(args.scenario)  # an unknown name or a bad file fails before the model loads
+        model = model_from_args(args)
+        _probe_scenario(model, scenario, args.system)
+    else:
+        if args.question is None or args.scale is None:
+            raise ValueError("probe: give --question TEXT and --scale SCALE, or --scenario NAME")
+        model = model_from_args(args)
+        _probe_question(model, args.question, args.scale, args.prefix, args.system)
     acct = find_layer(model, AccountingModel)
     if acct is not None:
         print(format_summary(acct.summary()))
     return 0
+
+
+def _probe_question(model: Any, text: str, scale: str, prefix: str | None, system: str | None) -> None:
+    from populace_lm.types import IntegerAnswers
+    from scenarios.question import Question
+
+    answers = IntegerAnswers.parse(scale)
+    question = Question(
+        id="probe", prompt=text, answers=answers, answer_prefix="Answer: " if prefix is None else prefix
+    )
+    dist = model.answer_distribution(question.distribution_request(system))
+    for value, p in zip(dist.values, dist.probs, strict=True):
+        print(f"{value}\t{p:.6f}")
+    print(f"valid_mass\t{dist.valid_mass:.6f}")
+    print(f"method\t{dist.method}" + (f" ({dist.n_samples} samples)" if dist.method == "sampled" else ""))
+
+
+def _probe_scenario(model: Any, scenario: Any, system: str | None) -> None:
+    """Per question: valid mass, method and expected answer; per dimension: the exact score mean and SD.
+
+    The persona is ``--system`` (or no system prompt); the questions, answer stems and scoring are the scenario's.
+    """
+    import numpy as np
+
+    from populations.persona import Persona
+    from populations.responses import answer_distributions
+    from scenarios.registry import dimension_scenarios
+
+    persona = Persona(id="probe", text=system or "")
+    print("question\tvalid_mass\tmethod\texpected\tprompt")
+    scores = []
+    for part in dimension_scenarios(scenario):
+        questions = part.questions()
+        tensor = answer_distributions(model, (persona,), questions, desc=f"probe {part.name}")
+        for j, q in enumerate(questions):
+            expected = float(tensor.probs[0, j] @ np.asarray(q.answers.values, dtype=float))
+            prompt = " ".join(q.prompt.split())
+            print(f"{q.id}\t{tensor.valid_mass[0, j]:.4f}\t{tensor.methods[0, j]}\t{expected:.3f}\t…{prompt[-60:]}")
+        pmf = np.asarray(part.pmfs(tensor.probs), dtype=float)[0]
+        pmf = pmf / pmf.sum()
+        support = np.asarray(part.support, dtype=float)
+        mean = float(pmf @ support)
+        scores.append((part.name, part.label, mean, float(np.sqrt(pmf @ (support - mean) ** 2))))
+    print("\nscore\tlabel\tmean (exact)\tsd (exact)")
+    for name, label, mean, sd in scores:
+        print(f"{name}\t{label}\t{mean:.3f}\t{sd:.3f}")

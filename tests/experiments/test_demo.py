@@ -160,3 +160,33 @@ def test_missing_data_directory_and_missing_key_are_one_line_errors(capsys, tmp_
     assert main(["probe", "--question", "Q?", "--scale", "likert5", "--backend", "openai", "--model", "m"]) == 2
     err = capsys.readouterr().err
     assert "OPENAI_API_KEY" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_probe_a_scenario_prints_every_question_and_the_exact_score(capsys, tmp_path, monkeypatch):
+    import experiments.common
+    from populace_lm.fakes import KnownDistributionModel
+    from tests.experiments.test_cmd_sim import _user_files
+
+    _user_files(tmp_path)
+
+    def weights(messages, answers):  # every item answered 4 with certainty, whatever is asked
+        return (np.asarray(answers.values) == 4).astype(float) + 1e-12
+
+    monkeypatch.setattr(experiments.common, "model_from_args", lambda args: KnownDistributionModel(weights))
+    monkeypatch.setenv("POPULACE_QUIET", "1")
+    assert main(["probe", "--scenario", f"{tmp_path}/civic.toml:trust", "--system", "You are kind."]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    rows = [line.split("\t") for line in lines[1:3]]
+    assert [r[0] for r in rows] == ["t1", "t2"] and all(float(r[3]) == pytest.approx(4.0) for r in rows)
+    score = lines[lines.index("score\tlabel\tmean (exact)\tsd (exact)") + 1].split("\t")
+    assert score[0] == "civic:trust" and float(score[2]) == pytest.approx(4 + (6 - 4), abs=1e-6)  # t2 reversed
+    assert float(score[3]) == pytest.approx(0.0, abs=1e-5)
+
+
+def test_probe_flags_are_checked_before_the_model(capsys):
+    assert main(["probe", "--scenario", "dictator", "--question", "Q?"]) == 2
+    assert "give either --scenario or --question" in capsys.readouterr().err
+    assert main(["probe", "--question", "Q?"]) == 2
+    assert "give --question TEXT and --scale SCALE, or --scenario NAME" in capsys.readouterr().err
+    assert main(["probe", "--scenario", "chess"]) == 2
+    assert "unknown scenario 'chess'" in capsys.readouterr().err
