@@ -247,7 +247,7 @@ def test_em_history_records():
     _, respondent = make_models()
     b = PromptMixtureBuilder(
         "em", n_components=3, crafter=crafter, respondent=respondent, max_iter=4, forbid_target_number=False,
-        progress=False, max_retries=0,
+        progress=False, max_retries=0, random_state=2,
     ).fit(SC, x)  # fmt: skip
     h0 = b.history_[0]
     assert h0["iteration"] == 0 and set(h0) == {"iteration", "crafting", "prompts", "weights", "fit_w1", "n_failed"}
@@ -261,6 +261,8 @@ def test_em_history_records():
         assert h["weight_shift"] == pytest.approx(np.abs(np.subtract(h["weights"], b.history_[i - 1]["weights"])).max())
         assert sum(h["responsibility_mass"]) == pytest.approx(1.0)
         changed = []
+        # a failed job does not end the iteration: every crafted component is re-crafted
+        assert [c["component"] for c in h["crafting"]] == list(range(1, len(h0["prompts"])))
         for c in h["crafting"]:
             k = c["component"]
             assert c["key"] == ["em", str(i), str(k)]
@@ -290,10 +292,13 @@ def test_em_history_records():
             prompts[k] = next(c["prompt"] for c in h["crafting"] if c.get("component") == k)
         assert h["prompts"] == prompts
     assert n_accept > 0
+    failed = [c["component"] for h in b.history_[1:] for c in h["crafting"] if "failed" in c]
+    assert any(k < len(h0["prompts"]) - 1 for k in failed)  # some failure was followed by another job
     assert b.n_failed_ == sum("failed" in c for h in b.history_ for c in h["crafting"])
     # the best iteration (first of the smallest fit W1) is returned
     losses = [h["fit_w1"] for h in b.history_]
     best = int(np.argmin(losses))
+    assert best > 0  # EM improved on its initial prompts
     assert b.fit_loss_ == losses[best] and b.prompts_ == b.history_[best]["prompts"]
     assert b.weights_.tolist() == b.history_[best]["weights"]
     if b.converged_:
@@ -324,7 +329,7 @@ def test_em_converges_only_when_nothing_changed():
     changed = [h["changed"] for h in b.history_[1:]]
     first_quiet = next((i for i, c in enumerate(changed, start=1) if not c), None)
     assert b.n_iter_ == (first_quiet if first_quiet is not None else 6)
-    assert any(changed)
+    assert changed[0]  # the first iteration changed prompts: it must not count as converged
 
 
 def test_default_temperature_used_with_the_support_step():
@@ -534,3 +539,43 @@ def test_fitted_population_and_record():
     assert d["prompts"] == b.prompts_ and d["history"] == b.history_ and d["fallback"] is None
     assert d["failure_reasons"] == {} and d["n_crafted"] == b.n_crafted_ and d["n_failed"] == 0
     assert d["weights"] == b.weights_.tolist() and d["fit_w1"] == b.fit_loss_ and d["cost"] == b.cost_
+
+
+def test_crafting_jobs_are_seeded_by_their_key():
+    # the same job run directly through CraftSystemPrompt with the key ("gb", round) writes the same prompt
+    from populations.crafting import CraftSystemPrompt
+
+    x = _data()
+    _, respondent = make_models()
+    b = PromptMixtureBuilder(
+        "gb", crafter=noisy_crafter(p_fail=0.0), respondent=respondent, n_rounds=3, patience=10,
+        forbid_target_number=False, progress=False, random_state=4,
+    ).fit(SC, x)  # fmt: skip
+    craft = CraftSystemPrompt(noisy_crafter(p_fail=0.0), make_models()[1], forbid_target_number=False, random_state=4)
+    for r, h in enumerate(b.history_[1:], start=1):
+        (c,) = h["crafting"]
+        ref = craft(h["target"], SC, key=("gb", r))
+        assert c["prompt"] == ref.prompt and c["distance"] == pytest.approx(ref.distance)
+    # a different key gives a different prompt for at least one of these jobs (the key matters)
+    others = [craft(h["target"], SC, key=("gb", r + 10)).prompt for r, h in enumerate(b.history_[1:], start=1)]
+    assert others != [h["crafting"][0]["prompt"] for h in b.history_[1:]]
+
+
+def test_em_rejects_an_equally_close_new_prompt():
+    # every reply is worded differently but aims at the same value: the new prompt is not closer, so it is rejected
+    calls = []
+
+    def reply(request):
+        calls.append(1)
+        x = float(re.findall(r"about (\d+(?:\.\d+)?)", request.messages[-1].content)[-1])
+        return f"You are person number {len(calls)}, a person who would answer about {x:g}."
+
+    _, respondent = make_models()
+    b = PromptMixtureBuilder(
+        "em", n_components=1, crafter=ScriptedModel(reply), respondent=respondent, max_iter=3,
+        forbid_target_number=False, progress=False,
+    ).fit(SC, np.full(10, 30.0))  # fmt: skip
+    (c,) = b.history_[1]["crafting"]
+    assert c["prompt"] != b.history_[0]["prompts"][1]
+    assert c["distance"] == pytest.approx(c["old_distance"], abs=1e-12) and c["accepted"] is False
+    assert b.history_[1]["changed"] == [] and b.n_iter_ == 1 and b.converged_ is True
