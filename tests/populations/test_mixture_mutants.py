@@ -197,6 +197,24 @@ def test_validate_boundaries_are_accepted():
         _build(n_components=2).fit(SC, x, sample_weight=[1.0, 0.0, 0.0])
 
 
+def test_slsqp_weights_use_the_builder_seed():
+    # prompts the respondent ignores: every weight vector fits equally well; the exact LP picks a vertex, SLSQP the
+    # point its seeded random start converges to
+    crafter, respondent = make_models()
+    respondent.dist_fn = lambda m, a: np.exp(-0.5 * ((np.asarray(a.values) - 50) / 10.0) ** 2)
+    x = _data()
+    b = PromptMixtureBuilder(
+        "gb", crafter=crafter, respondent=respondent, n_rounds=2, patience=5, weight_method="slsqp",
+        forbid_target_number=False, progress=False, random_state=0,
+    ).fit(SC, x)  # fmt: skip
+    target = pmf_from_samples(x, SUPPORT)
+    ref = fit_mixture_weights(b.component_pmfs_, SUPPORT, target, method="slsqp", rng=0).weights
+    other = fit_mixture_weights(b.component_pmfs_, SUPPORT, target, method="slsqp", rng=1).weights
+    lp = fit_mixture_weights(b.component_pmfs_, SUPPORT, target).weights
+    assert b.weights_ == pytest.approx(ref, abs=1e-9)
+    assert np.abs(ref - other).max() > 0.1 and np.abs(ref - lp).max() > 0.1  # the seed and the solver matter here
+
+
 def test_slsqp_weights_are_the_solver_s_own():
     x = _data()
     b = _build("gb", n_rounds=2, weight_method="slsqp").fit(SC, x)
@@ -381,7 +399,8 @@ def test_em_skips_a_component_without_responsibility():
         return f"You are a person who would answer about {95 if t == 22 else t:g}."
 
     _, respondent = make_models()
-    seed = next(s for s in range(50) if sorted(np.random.default_rng(s).choice(x, 2, replace=False)) == [20.0, 22.0])
+    # a seed whose first initial target is 22, so the far component comes first and the other follows it
+    seed = next(s for s in range(50) if np.random.default_rng(s).choice(x, 2, replace=False).tolist() == [22.0, 20.0])
     b = PromptMixtureBuilder(
         "em", n_components=2, crafter=ScriptedModel(reply), respondent=respondent, max_iter=2,
         temperature=1e-3, weight_floor=0.0, forbid_target_number=False, progress=False, random_state=seed,
@@ -389,7 +408,7 @@ def test_em_skips_a_component_without_responsibility():
     ).fit(SC, x)  # fmt: skip
     logs = b.history_[1]["crafting"]
     far = [k for k, p in enumerate(b.history_[0]["prompts"]) if "95" in p]
-    assert far and {"component": far[0], "skipped": "no responsibility on any value"} in logs
+    assert far == [0] and {"component": far[0], "skipped": "no responsibility on any value"} in logs
     assert len(logs) == 2  # the other component is still re-crafted
     assert b.history_[1]["responsibility_mass"][far[0]] == 0.0
 
@@ -465,6 +484,10 @@ def test_em_fallback_records():
     ).fit(SC, _data())  # fmt: skip
     assert b.n_iter_ == 0 and b.converged_ is False and b.temperature_ is None
     assert b.history_[0]["iteration"] == 0 and b.history_[0]["n_failed"] == 2 and len(b.history_[0]) == 3
+    assert [c["key"] for c in b.history_[0]["crafting"]] == [["em", "init", "0"], ["em", "init", "1"]]
+    assert all(c["reason"] == "no_prompt" and c["failed"] for c in b.history_[0]["crafting"])
+    assert set(b.history_[0]["crafting"][0]) == {"key", "target", "failed", "reason", "attempts"}
+    assert b.history_[0]["crafting"][0]["target"] in _data().tolist()
     assert b.history_[-1] == {"fallback": FALLBACK_NO_CRAFTED, "n_failed": 2, "failure_reasons": {"no_prompt": 2}}
     assert b.population_.personas[0].id == "em-default"
 
@@ -579,3 +602,12 @@ def test_em_rejects_an_equally_close_new_prompt():
     assert c["prompt"] != b.history_[0]["prompts"][1]
     assert c["distance"] == pytest.approx(c["old_distance"], abs=1e-12) and c["accepted"] is False
     assert b.history_[1]["changed"] == [] and b.n_iter_ == 1 and b.converged_ is True
+
+
+def test_em_initial_targets_are_drawn_without_replacement_by_weight():
+    # one value carries almost all the weight; drawn without replacement, the K = 3 targets are still all 3 values
+    b = _build(n_components=3, max_iter=1).fit(SC, [10.0, 20.0, 30.0], sample_weight=[100.0, 1.0, 1.0])
+    targets = [c["target"] for c in b.history_[0]["crafting"]]
+    assert sorted(targets) == [10.0, 20.0, 30.0]
+    p = np.array([100.0, 1.0, 1.0]) / 102.0
+    assert targets == np.random.default_rng(0).choice([10.0, 20.0, 30.0], size=3, replace=False, p=p).tolist()
