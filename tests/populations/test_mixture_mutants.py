@@ -205,11 +205,11 @@ def test_slsqp_weights_use_the_builder_seed():
     x = _data()
     b = PromptMixtureBuilder(
         "gb", crafter=crafter, respondent=respondent, n_rounds=2, patience=5, weight_method="slsqp",
-        forbid_target_number=False, progress=False, random_state=0,
+        forbid_target_number=False, progress=False, random_state=1,
     ).fit(SC, x)  # fmt: skip
     target = pmf_from_samples(x, SUPPORT)
-    ref = fit_mixture_weights(b.component_pmfs_, SUPPORT, target, method="slsqp", rng=0).weights
-    other = fit_mixture_weights(b.component_pmfs_, SUPPORT, target, method="slsqp", rng=1).weights
+    ref = fit_mixture_weights(b.component_pmfs_, SUPPORT, target, method="slsqp", rng=1).weights
+    other = fit_mixture_weights(b.component_pmfs_, SUPPORT, target, method="slsqp", rng=0).weights  # rng=None
     lp = fit_mixture_weights(b.component_pmfs_, SUPPORT, target).weights
     assert b.weights_ == pytest.approx(ref, abs=1e-9)
     assert np.abs(ref - other).max() > 0.1 and np.abs(ref - lp).max() > 0.1  # the seed and the solver matter here
