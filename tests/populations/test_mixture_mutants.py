@@ -611,3 +611,23 @@ def test_em_initial_targets_are_drawn_without_replacement_by_weight():
     assert sorted(targets) == [10.0, 20.0, 30.0]
     p = np.array([100.0, 1.0, 1.0]) / 102.0
     assert targets == np.random.default_rng(0).choice([10.0, 20.0, 30.0], size=3, replace=False, p=p).tolist()
+
+
+def test_crafting_parameters_reach_the_crafter():
+    # a crafter that always misses by 30: with improve_rounds=1 each job asks once more, with 0 it does not
+    seen = []
+
+    def reply(request):
+        seen.append((request.temperature, request.max_tokens))
+        x = float(re.findall(r"about (\d+(?:\.\d+)?)", request.messages[-1].content)[-1])
+        return f"You are a person who would answer about {(x + 30) % 101:g}."
+
+    for rounds, per_job in ((0, 1), (1, 2)):
+        seen.clear()
+        b = PromptMixtureBuilder(
+            "gb", crafter=ScriptedModel(reply), respondent=make_models()[1], n_rounds=2, patience=5,
+            improve_rounds=rounds, crafter_temperature=0.3, crafter_max_tokens=77, forbid_target_number=False,
+            progress=False,
+        ).fit(SC, _data())  # fmt: skip
+        assert b.n_crafted_ == 2 and len(seen) == 2 * per_job
+        assert set(seen) == {(0.3, 77)}
