@@ -49,22 +49,24 @@ def run(args: argparse.Namespace) -> int:
     else:
         if args.question is None or args.scale is None:
             raise ValueError("probe: give --question TEXT and --scale SCALE, or --scenario NAME")
+        question = _question(args.question, args.scale, args.prefix)  # a bad scale fails before the model loads
         model = model_from_args(args)
-        _probe_question(model, args.question, args.scale, args.prefix, args.system)
+        _probe_question(model, question, args.system)
     acct = find_layer(model, AccountingModel)
     if acct is not None:
         print(format_summary(acct.summary()))
     return 0
 
 
-def _probe_question(model: Any, text: str, scale: str, prefix: str | None, system: str | None) -> None:
+def _question(text: str, scale: str, prefix: str | None) -> Any:
     from populace_lm.types import IntegerAnswers
     from scenarios.question import Question
 
     answers = IntegerAnswers.parse(scale)
-    question = Question(
-        id="probe", prompt=text, answers=answers, answer_prefix="Answer: " if prefix is None else prefix
-    )
+    return Question(id="probe", prompt=text, answers=answers, answer_prefix="Answer: " if prefix is None else prefix)
+
+
+def _probe_question(model: Any, question: Any, system: str | None) -> None:
     dist = model.answer_distribution(question.distribution_request(system))
     for value, p in zip(dist.values, dist.probs, strict=True):
         print(f"{value}\t{p:.6f}")
