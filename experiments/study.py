@@ -914,11 +914,6 @@ class PreparedScenario:
         """True for a multi-dimensional instrument (scored per dimension and as score vectors)."""
         return len(self.parts) > 1
 
-    @property
-    def floor(self) -> Any:
-        """The floor of a one-dimensional scenario (the first dimension's otherwise)."""
-        return self.floors[0]
-
     def column(self, values: np.ndarray, j: int) -> np.ndarray:
         """Dimension ``j`` of ``(n,)`` or ``(n, D)`` human values, shape ``(n,)``."""
         return values if values.ndim == 1 else values[:, j]
