@@ -131,6 +131,26 @@ def test_osp_instruments_match_source_md(data_dir):
     assert grit.size == 4_183 and (grit / 12).mean() == pytest.approx(3.238, abs=0.001)  # SOURCE.md Grit mean
 
 
+def test_cfcs_codebook_gap_and_bad_cell_are_reported(tmp_path, data_dir):
+    """The CFCS texts come from the codebook: a missing line fails in one line; a cell off the scale is counted."""
+    from scenarios.errors import ScenarioFileError
+
+    folder = tmp_path / "osp_cfcs"
+    folder.mkdir()
+    codebook = (data_dir / "osp_cfcs" / "codebook.txt").read_text(encoding="utf-8", errors="replace").splitlines()
+    (folder / "codebook.txt").write_text("\n".join(line for line in codebook if not line.startswith("Q5.")) + "\n")
+    lines = (data_dir / "osp_cfcs" / "data.csv").read_text().splitlines()[:4]
+    cells = lines[2].split("\t")
+    cells[lines[0].split("\t").index("Q5")] = "7"
+    lines[2] = "\t".join(cells)
+    (folder / "data.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(ScenarioFileError, match=r"osp_cfcs\.toml: key 'items\[4\]\.text': item 'Q5' has no text"):
+        get_scenario("osp_cfcs", source=tmp_path)
+    (folder / "codebook.txt").write_text("\n".join(codebook) + "\n")
+    sc = get_scenario("osp_cfcs", source=tmp_path)
+    assert sc.data_report()["columns"]["Q5"]["out_of_scale"] == 1 and sc.human_values().size == 2
+
+
 def test_grit_statements_begin_with_the_codebook_abbreviations(data_dir):
     """Our Grit paraphrases keep Duckworth's item order: each begins with the codebook's abbreviation."""
     import re
