@@ -31,7 +31,7 @@ from bench_llm_remote import run as run_loopback  # noqa: E402
 from populace_lm.convert import converted_path  # noqa: E402
 from populace_lm.local import LocalLlama, default_model_path, file_identity  # noqa: E402
 from populace_lm.types import DistributionRequest, IntegerAnswers, Message  # noqa: E402
-from scenarios.ipip50 import ipip50_survey  # noqa: E402
+from scenarios import get_scenario  # noqa: E402
 
 PERSONAS = [
     "You are Maria, a 34-year-old nurse from Madrid who loves hiking, reads crime novels and volunteers at a food "
@@ -139,7 +139,7 @@ def main() -> None:
     ap.add_argument("--only-compute-type", action="store_true", help="measure [0] only")
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
     args = ap.parse_args()
-    survey = ipip50_survey(args.data)
+    survey = get_scenario("bigfive", source=args.data).survey  # the IPIP-50 items
     items = survey.questions()[: args.items]
     personas = PERSONAS[: args.personas]
     compute_type_ratio(personas, items, rounds=args.rounds, threads=args.threads)

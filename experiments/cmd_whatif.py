@@ -62,23 +62,16 @@ def run(args: argparse.Namespace) -> int:
     from experiments.common import model_from_args
     from experiments.reporting import write_whatif
     from populace_lm.progress import progress_enabled
-    from scenarios.games import GAMES, ROLES
-    from simulator import DecisionService, Treatment, parse_assignments, run_whatif
+    from simulator import DecisionService, Treatment, WhatIfConditions, parse_assignments, run_whatif
 
-    baseline, intervention = parse_assignments(args.baseline), parse_assignments(args.intervention)
     treatment = Treatment(text=args.treatment, where=args.where) if args.treatment is not None else None
-    if treatment is None and not intervention:
-        raise ValueError("whatif needs --intervention NAME=VALUE (game parameters) or --treatment TEXT")
-    if treatment is not None and intervention:
-        raise ValueError("give either --intervention (game parameters) or --treatment (a message), not both")
-    if args.scenario not in GAMES and args.scenario not in ROLES and (baseline or intervention):
-        raise ValueError(
-            f"{args.scenario!r} is a survey or decision task: use --treatment TEXT, not --baseline/--intervention"
-        )
-    config = config_from_args(args, replicates=args.seeds)
-    if not config.is_survey:
-        for cond in (baseline, intervention):
-            config.game.with_params(**cond)  # unknown parameter / out of range → error before any LLM call
+    conditions = WhatIfConditions(  # checked here, before the population and the model load (one-line errors)
+        config=config_from_args(args, replicates=args.seeds),
+        baseline=parse_assignments(args.baseline),
+        intervention=parse_assignments(args.intervention),
+        treatment=treatment,
+    )
+    config = conditions.config
     population, source = load_population(args.population)
     llm = model_from_args(args)
     service = DecisionService(llm, progress=progress_enabled())
@@ -86,8 +79,8 @@ def run(args: argparse.Namespace) -> int:
         config,
         population,
         service,
-        baseline=baseline,
-        intervention=intervention,
+        baseline=conditions.baseline,
+        intervention=conditions.intervention,
         treatment=treatment,
         progress=progress_enabled(),
     )

@@ -50,10 +50,6 @@ class ResponseTensor:
         """Expected answer per persona and question, shape ``(K, Q)``."""
         return self.probs @ self.support
 
-    def question_index(self, question_id: str) -> int:
-        """Column of a question id."""
-        return self.question_ids.index(question_id)
-
 
 def answer_distributions(
     model: LanguageModel,

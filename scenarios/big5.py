@@ -1,5 +1,8 @@
 """Loaders for the human Big Five data: ``big5_osp`` (with demographics) and ``ipip_ffm_sample`` (items only).
 
+The instrument (item texts, keying, prompts) is the built-in file ``scenarios/builtin/bigfive.toml``; these loaders
+give the cleaned respondents (recoded ages, countries) that demographic personas and the paper reproductions use.
+
 Cleaning follows each dataset's SOURCE.md and is *counted*, never silent: item value 0 = missing; rows with every
 item missing are dropped; ages typed as birth years (1900–2010) are recoded relative to the 2012 collection year,
 other ages above 99 are set missing; the country pseudo-codes ``(nu``, ``A1``, ``A2`` and empty are set missing.
@@ -14,9 +17,12 @@ import numpy as np
 import pandas as pd
 
 from scenarios.errors import DataError
-from scenarios.ipip50 import ITEM_IDS
 from scenarios.sources import find_dataset_file
 
+__all__ = ["COLLECTION_YEAR", "ITEM_IDS", "Big5Data", "load_big5", "load_ipip_ffm_sample"]
+
+ITEM_IDS = tuple(f"{t}{i}" for t in "ENACO" for i in range(1, 11))
+"""The 50 IPIP item columns of the BIG5 ``data.csv``, in file order (E1..E10, N1..N10, A…, C…, O…)."""
 COLLECTION_YEAR = 2012
 _BAD_COUNTRIES = {"(nu", "A1", "A2", "", "(null)"}
 _FFM_PREFIX = {"EXT": "E", "EST": "N", "AGR": "A", "CSN": "C", "OPN": "O"}

@@ -10,7 +10,9 @@ Names ``get_scenario`` resolves::
     my_survey.toml:trust one dimension of it; ``my_survey.toml:trust@GB`` one group
 
 Built-in instruments go through exactly the loader a user's file goes through (:func:`scenarios.loader.load_spec`).
-Every scenario satisfies :class:`scenarios.base.Scenario`.
+Every scenario satisfies :class:`scenarios.base.Scenario`. Every name lives in the one table of
+:mod:`scenarios.catalog`, which :func:`register_scenario` and :func:`scenarios.games.register_game` both claim
+names in.
 """
 
 from __future__ import annotations
@@ -19,16 +21,16 @@ import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from scenarios.base import Scenario
+from scenarios.catalog import FACTORIES, ROLES, builtin_files, holder
 from scenarios.errors import ScenarioError
 from scenarios.file_scenarios import DecisionScenario, DecisionWords, SurveyScenario, split_rows
-from scenarios.games import GAMES, ROLES, GameRole, game_role, role_spec
+from scenarios.games import GameRole, game_role, role_spec
 from scenarios.loader import load_spec
 from scenarios.moblab import human_decisions
 from scenarios.question import Question
@@ -38,7 +40,6 @@ __all__ = [
     "GameScenario",
     "OneDimScenario",
     "Scenario",
-    "TraitScenario",
     "builtin_path",
     "dimension_scenarios",
     "get_scenario",
@@ -46,8 +47,6 @@ __all__ = [
     "register_scenario",
     "scenario_names",
 ]
-
-_FACTORIES: dict[str, Callable[..., Scenario]] = {}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,17 +112,8 @@ class GameScenario(DecisionWords):
         return None
 
 
-# The names the simulator and experiments imported before the protocol existed.
-TraitScenario = SurveyScenario
+# The name experiments/demo.py imported before the protocol existed.
 OneDimScenario = Scenario
-
-
-def _builtin_dir() -> Any:
-    return resources.files("scenarios.builtin")
-
-
-def _builtin_files() -> dict[str, Any]:
-    return {p.name[:-5]: p for p in _builtin_dir().iterdir() if p.name.endswith(".toml")}
 
 
 def builtin_path(name: str) -> Path:
@@ -132,7 +122,7 @@ def builtin_path(name: str) -> Path:
     Raises:
         ScenarioError: an unknown name, listing the built-ins.
     """
-    files = _builtin_files()
+    files = builtin_files()
     if name not in files:
         raise ScenarioError(f"no built-in instrument {name!r}; built-ins: {sorted(files)}")
     return Path(str(files[name]))
@@ -149,24 +139,25 @@ def scenario_names() -> list[str]:
     Subgroups (``wvs_poverty@USA``) and user files (``FILE.toml:DIMENSION``) resolve too but are not listed.
     """
     names: list[str] = []
-    for stem, path in sorted(_builtin_files().items()):
+    for stem, path in sorted(builtin_files().items()):
         doc = tomllib.loads(path.read_text(encoding="utf-8"))
         dims = _dimension_ids(doc) if doc.get("kind") == "survey" else []
         names.append(stem)
         if len(dims) > 1:
             names += [f"{stem}:{d}" for d in dims]
-    return names + sorted(_FACTORIES) + sorted(ROLES)
+    return names + sorted(FACTORIES) + sorted(ROLES)
 
 
 def register_scenario(name: str, factory: Callable[..., Scenario]) -> None:
     """Register a scenario made in code (``factory(source=…, wording=…)`` returns it).
 
     Raises:
-        ScenarioError: the name is taken.
+        ScenarioError: the name is taken (by an instrument, another scenario, a game or a game role).
     """
-    if name in _FACTORIES or name in ROLES or name in GAMES or name in _builtin_files():
-        raise ScenarioError(f"scenario name {name!r} is already registered; choose another")
-    _FACTORIES[name] = factory
+    held = holder(name)
+    if held is not None:
+        raise ScenarioError(f"scenario name {name!r} is already registered, as {held}; choose another")
+    FACTORIES[name] = factory
 
 
 def _pick_dimension(spec: SurveySpec, wanted: str, ref: str) -> str:
@@ -244,13 +235,13 @@ def get_scenario(
             raise ScenarioError(f"cannot read {name!r}; write FILE.toml, FILE.toml:DIMENSION or FILE.toml@GROUP")
         return load_scenario(path, dimension=rest[1:] or None, group=group, source=source)
     stem, _, dimension = base.partition(":")
-    if stem in _builtin_files():
+    if stem in builtin_files():
         spec = load_spec(builtin_path(stem), source=source)
         return _from_spec(spec, stem, dimension or None, group, source)
     if group or dimension:
         raise ScenarioError(f"unknown scenario {name!r}; scenarios: {scenario_names()}")
-    if name in _FACTORIES:
-        return _FACTORIES[name](source=source, wording=wording)
+    if name in FACTORIES:
+        return FACTORIES[name](source=source, wording=wording)
     if name in ROLES:
         role = game_role(name, wording=wording, source=None if source is None else str(source))
         return GameScenario(name=name, role=role, source=None if source is None else str(source))

@@ -18,7 +18,7 @@ from simulator.game import GameModel, RoundState
 from simulator.networks import NetworkSpec, build_graph, check_group_graph, graph_summary
 from simulator.runner import RunConfig, RunResult, build_model, child_seed, run_simulation, seed_int
 from simulator.survey import SurveyModel, scenario_scores, score_answers
-from simulator.treatment import Treatment
+from simulator.treatment import Treatment, WhatIfConditions, treated_question, treated_system_prompt
 from simulator.whatif import (
     DIFFERENCE_COLUMNS,
     OUTCOMES,
@@ -51,6 +51,7 @@ __all__ = [
     "SimulationModel",
     "SurveyModel",
     "Treatment",
+    "WhatIfConditions",
     "WhatIfResult",
     "build_graph",
     "build_model",
@@ -70,4 +71,6 @@ __all__ = [
     "score_answers",
     "seed_int",
     "survey_differences",
+    "treated_question",
+    "treated_system_prompt",
 ]

@@ -23,7 +23,7 @@ from populations.persona import Population
 from scenarios.question import Question
 from simulator.agents import LLMAgent
 from simulator.decisions import DecisionBatch, DecisionService, Draws
-from simulator.treatment import Treatment
+from simulator.treatment import Treatment, treated_question, treated_system_prompt
 
 __all__ = ["OUTCOME_COLUMNS", "RECORD_COLUMNS", "SimulationModel", "gini"]
 
@@ -98,9 +98,7 @@ class SimulationModel(mesa.Model):
         self.batch = DecisionBatch()
         self._columns: list[dict[str, np.ndarray]] = []
         self._persona_ids = np.asarray([p.id for p in population.personas], dtype=object)
-        texts = [p.text for p in population.personas]
-        if treatment is not None:
-            texts = [treatment.system_prompt(t) for t in texts]
+        texts = [treated_system_prompt(treatment, p.text) for p in population.personas]
         self.agent_list = [
             LLMAgent(
                 self,
@@ -126,7 +124,7 @@ class SimulationModel(mesa.Model):
 
     def treated(self, question: Question) -> Question:
         """``question`` as this condition asks it (with the treatment message when there is one)."""
-        return question if self.treatment is None else self.treatment.apply(question)
+        return treated_question(self.treatment, question)
 
     def tasks_for(self, agent: LLMAgent) -> list[tuple[Question, Any]]:
         """The (question, tag) pairs ``agent`` answers in the current phase."""

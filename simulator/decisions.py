@@ -174,11 +174,6 @@ class DecisionService:
 
     # -- accounting -----------------------------------------------------------------------------------------
 
-    @property
-    def n_keys(self) -> int:
-        """Distinct (prompt, question) keys requested so far."""
-        return len(self._dists)
-
     def stats(self) -> DecisionStats:
         """Counts since construction."""
         return DecisionStats(

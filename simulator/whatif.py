@@ -31,7 +31,7 @@ from populations.persona import Population
 from scenarios.registry import get_scenario
 from simulator.decisions import DecisionService
 from simulator.runner import RunConfig, RunResult, child_seed, run_simulation
-from simulator.treatment import Treatment
+from simulator.treatment import Treatment, WhatIfConditions, treated_question, treated_system_prompt
 
 __all__ = [
     "OUTCOMES",
@@ -214,12 +214,12 @@ def exact_survey_means(
     questions = tuple(scenario.questions())
     w = np.asarray(population.weights, dtype=float)
     probs = []
+    asked = tuple(treated_question(treatment, q) for q in questions)  # as the simulation's agents ask them
     for persona in population.personas:
-        system = persona.text if treatment is None else treatment.system_prompt(persona.text)
+        system = treated_system_prompt(treatment, persona.text)
         row = []
-        for q in questions:
-            asked = q if treatment is None else treatment.apply(q)
-            p = np.asarray(service.distribution(system, asked).probs, dtype=float)
+        for q in asked:
+            p = np.asarray(service.distribution(system, q).probs, dtype=float)
             row.append(p / p.sum())
         probs.append(row)
     out = {}
@@ -289,9 +289,8 @@ def run_whatif(
     """Run both conditions on the same replicates and compare them.
 
     Give either ``intervention`` (game parameters; ``baseline`` parameters for the other condition) or a
-    ``treatment`` (any scenario; for a game, ``baseline`` parameters then apply to both conditions). As before,
-    parameter conditions replace the config's parameters independently (the intervention does not inherit the
-    baseline's changes). Everything is validated before any LLM call.
+    ``treatment`` (any scenario; for a game, ``baseline`` parameters then apply to both conditions). The
+    conditions are checked by :class:`~simulator.treatment.WhatIfConditions` before any LLM call.
 
     Args:
         config: the shared run config (``replicates`` ≥ 2 paired seeds).
@@ -311,32 +310,12 @@ def run_whatif(
         ValueError: fewer than 2 replicates, neither or both kinds of intervention, parameters for a survey.
         ScenarioError: unknown parameter or out-of-range value.
     """
-    baseline, intervention = dict(baseline or {}), dict(intervention or {})
-    if config.replicates < 2:
-        raise ValueError(f"what-if needs at least 2 seeds for paired CIs, got {config.replicates}")
-    if treatment is None and not intervention:
-        raise ValueError("what-if needs an intervention: game parameters (NAME=VALUE) or a treatment message")
-    if treatment is not None and intervention:
-        raise ValueError("give either intervention parameters or a treatment message, not both")
-    if config.is_survey:
-        if treatment is None or baseline:
-            raise ValueError(
-                f"{config.scenario!r} is a survey or decision task: its what-if is a treatment message "
-                "(--treatment TEXT), not game parameters"
-            )
-        scenario = get_scenario(config.scenario)
-    else:
-        scenario = None
-        for cond in (baseline, intervention):
-            config.game.with_params(**cond)  # validate before any call
+    conditions = WhatIfConditions(config=config, baseline=baseline, intervention=intervention, treatment=treatment)
+    scenario = get_scenario(config.scenario) if config.is_survey else None
     start = time.perf_counter()
-    conditions = {
-        "baseline": {"overrides": baseline, "treatment": None},
-        "intervention": {"overrides": baseline if treatment is not None else intervention, "treatment": treatment},
-    }
     runs = {
         name: run_simulation(config, population, service, progress=progress, **cond)
-        for name, cond in conditions.items()
+        for name, cond in conditions.runs().items()
     }
     per_round = pd.concat([r.outcomes.assign(condition=name) for name, r in runs.items()], ignore_index=True)
     per_round = per_round[["condition", *[c for c in per_round.columns if c != "condition"]]]
@@ -365,8 +344,8 @@ def run_whatif(
         differences = paired_differences(per_round, seed=config.seed, confidence=confidence, n_resamples=n_resamples)
     return WhatIfResult(
         config=config,
-        baseline=baseline,
-        intervention=intervention,
+        baseline=dict(conditions.baseline),
+        intervention=dict(conditions.intervention),
         treatment=treatment,
         per_round=per_round,
         differences=differences,

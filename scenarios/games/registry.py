@@ -12,17 +12,16 @@ After it, in the same process, the game and its roles work wherever a built-in d
 (the CLI must import the module that registers). A role without human data (``RoleSpec(human_column=None)``, the
 default) runs and what-ifs; ``human_values`` — and so ``fit``/``compare`` — refuses it in one line.
 
-:data:`GAMES` and :data:`ROLES` are updated in place, so every module that imported them sees a registered game.
-Names must not collide: a game name is new (it may equal one of its own roles, as ``dictator`` does), a role
-name is unique over all games and is no other game's name, and neither is the name of a built-in instrument or of a
-scenario registered with :func:`scenarios.registry.register_scenario`.
+Games and roles live in the one name table of :mod:`scenarios.catalog` beside the built-in instruments and the
+scenarios registered with :func:`scenarios.registry.register_scenario`: :data:`GAMES` and :data:`ROLES` are that
+table's dicts, updated in place, so every module that imported them sees a registered game. Names must not collide:
+a game name is new (it may equal one of its own roles, as ``dictator`` does), a role name is unique over all games
+and is no other game's name, and neither is held by an instrument or a code-registered scenario.
 """
 
 from __future__ import annotations
 
-import sys
-from importlib import resources
-
+from scenarios.catalog import GAMES, ROLES, holder
 from scenarios.errors import ScenarioError
 from scenarios.games.bomb_risk import BOMB_RISK
 from scenarios.games.dictator import DICTATOR
@@ -32,25 +31,6 @@ from scenarios.games.trust import TRUST
 from scenarios.games.ultimatum import ULTIMATUM
 
 __all__ = ["BUILTIN_GAMES", "GAMES", "ROLES", "game_spec", "register_game", "role_spec", "unregister_game"]
-
-GAMES: dict[str, GameSpec] = {}
-"""Game name → spec, in registration order (built-ins first)."""
-
-ROLES: dict[str, tuple[str, str | None]] = {}
-"""Role name → (game name, human column in MobLab ``joint.csv``, or None for a role without human data)."""
-
-
-def _other_scenario_names() -> set[str]:
-    """Scenario names a game or role must not take: instruments and code-registered scenarios.
-
-    ``scenarios.registry`` imports this package, so it is not imported here: when it is not fully loaded no
-    scenario can have been registered in code yet, and the built-in instrument files are the only other names.
-    """
-    registry = sys.modules.get("scenarios.registry")
-    names = getattr(registry, "scenario_names", None)
-    if names is not None:
-        return set(names()) - set(ROLES)
-    return {p.name[: -len(".toml")] for p in resources.files("scenarios.builtin").iterdir() if p.name.endswith(".toml")}
 
 
 def register_game(spec: GameSpec) -> GameSpec:
@@ -91,10 +71,12 @@ def register_game(spec: GameSpec) -> GameSpec:
             )
         if role in GAMES:
             raise ScenarioError(f"role {role!r} of game {spec.name!r} is the name of game {role!r}; rename your role")
-    others = _other_scenario_names()
     for name in dict.fromkeys((spec.name, *roles)):
-        if name in others:
-            raise ScenarioError(f"{name!r} (game {spec.name!r}) is already a scenario name; rename your game or role")
+        held = holder(name)
+        if held is not None:
+            raise ScenarioError(
+                f"{name!r} (game {spec.name!r}) is already a scenario name, {held}; rename your game or role"
+            )
     GAMES[spec.name] = spec
     ROLES.update({r.name: (spec.name, r.human_column) for r in spec.roles})
     return spec

@@ -175,39 +175,38 @@ def test_align_refuses_in_one_line(files, fake, capsys, scenario, extra, expecte
     assert fake.calls == 0 and not (files / "aligned.jsonl").exists()
 
 
-@pytest.mark.parametrize(
-    ("name", "old"),
-    [("bigfive", "ipip50_survey"), ("osp_cfcs", "cfcs_survey"), ("osp_grit", "grit_survey")],
-)
-def test_builtin_questions_and_matrix_keys_are_the_hand_written_ones(data_dir, name, old):
-    import scenarios.ipip50
-    import scenarios.osp
+@pytest.mark.parametrize("name", ["bigfive", "osp_cfcs", "osp_grit"])
+def test_builtin_questions_and_matrix_keys_are_the_hand_written_ones(data_dir, name):
+    """The prompts and keys frozen from the code-defined instruments (tests/scenarios/golden) before they went."""
+    from pathlib import Path
+
     from experiments.exp_seed002 import _questions
 
-    module = scenarios.ipip50 if old == "ipip50_survey" else scenarios.osp
-    before = getattr(module, old)(str(data_dir))
+    golden = Path(__file__).resolve().parents[1] / "scenarios" / "golden" / "builtin_instruments.json"
+    before = json.loads(golden.read_text(encoding="utf-8"))[name]
     target = align_target(name, str(data_dir))
-    ids = [it.id for it in before.items]
+    ids = [q["id"] for q in before["questions"]]
     assert list(target.item_ids) == ids
-    for i, q in zip(ids, target.scenario.questions(), strict=True):
-        old_q = before.question(i)
-        assert (q.id, q.prompt, q.answers, q.answer_prefix) == (
-            old_q.id,
-            old_q.prompt,
-            old_q.answers,
-            old_q.answer_prefix,
-        )
-        assert target.survey.question(i) == old_q
-    assert [target.survey.item(i).reverse for i in ids] == [before.item(i).reverse for i in ids]
+    for frozen, q, asked in zip(
+        before["questions"], target.scenario.questions(), _questions(name, ids, str(data_dir)), strict=True
+    ):
+        for question in (q, target.survey.question(frozen["id"]), asked):  # the registry's, the matrix's, seed002's
+            assert (question.id, question.prompt, question.answer_prefix) == (
+                frozen["id"],
+                frozen["prompt"],
+                frozen["answer_prefix"],
+            )
+            assert [question.answers.low, question.answers.high] == frozen["answers"]
+    assert [target.survey.item(i).reverse for i in ids] == [before["items"][i]["reverse"] for i in ids]
     subset = ids[::3]
-    assert scenario_key(align_target(name, str(data_dir), subset).survey, subset) == scenario_key(before, subset)
-    assert scenario_key(target.survey, ids) == scenario_key(before, ids)
-    assert _questions(name, subset, str(data_dir)) == [before.question(i) for i in subset]  # seed002's workers
+    assert (
+        scenario_key(align_target(name, str(data_dir), subset).survey, subset) == before["matrix_keys"]["every_third"]
+    )
+    assert scenario_key(target.survey, ids) == before["matrix_keys"]["all"]
 
 
 def test_bigfive_humans_are_the_old_split_and_match_the_registry_scores(data_dir):
-    from scenarios.big5 import load_big5
-    from scenarios.ipip50 import ITEM_IDS
+    from scenarios.big5 import ITEM_IDS, load_big5
     from scenarios.registry import get_scenario
 
     items = ["E1", "E2", "N1", "O10"]

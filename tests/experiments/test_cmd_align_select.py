@@ -178,8 +178,7 @@ def test_align_errors(fakes, pool_file, tmp_path, data_dir, capsys):
 def test_seed002_smoke(fakes, tmp_path, data_dir, monkeypatch):
     from experiments.exp_seed002 import main
     from populations.aligned import AlignedPersonaBuilder
-    from scenarios.big5 import load_big5
-    from scenarios.ipip50 import ITEM_IDS
+    from scenarios.big5 import ITEM_IDS, load_big5
     from scenarios.split import split_indices
 
     aligned_to, original = [], AlignedPersonaBuilder.fit

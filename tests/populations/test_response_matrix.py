@@ -15,7 +15,7 @@ from populations.response_matrix import (
     load_response_matrix,
     pool_digest,
 )
-from scenarios.ipip50 import ipip50_survey
+from scenarios import get_scenario
 
 ITEMS = ("E1", "E2", "N1", "N2")
 
@@ -37,7 +37,7 @@ def _pool(n=7):
 
 @pytest.fixture(scope="module")
 def survey(data_dir):
-    return ipip50_survey(data_dir)
+    return get_scenario("bigfive", source=data_dir).survey
 
 
 def test_expected_scores_and_keyed_sums(survey, tmp_path):
@@ -99,7 +99,9 @@ def test_resumes_from_partial_chunks(survey, tmp_path):
 def test_not_scored_and_bad_input(survey, tmp_path):
     model = KnownDistributionModel(_dist)
     compute_response_matrix(model, _pool(), survey, cache_dir=tmp_path, item_ids=ITEMS, progress=False)
-    with pytest.raises(ScenarioNotScoredError, match=r"scored on \[\('known', 'ipip50\[E1,E2,N1,N2\]#[0-9a-f]{8}'\)\]"):
+    with pytest.raises(
+        ScenarioNotScoredError, match=r"scored on \[\('known', 'bigfive\[E1,E2,N1,N2\]#[0-9a-f]{8}'\)\]"
+    ):
         load_response_matrix(tmp_path, _pool(), "known", survey, item_ids=("O1",))
     m = load_response_matrix(tmp_path, _pool(), "known", survey, item_ids=ITEMS)
     with pytest.raises(ScenarioNotScoredError, match="not on 'cfcs"):

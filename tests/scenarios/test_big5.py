@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from scenarios.big5 import load_big5, load_ipip_ffm_sample
+from scenarios import get_scenario
+from scenarios.big5 import ITEM_IDS, load_big5, load_ipip_ffm_sample
 from scenarios.errors import DataError
-from scenarios.ipip50 import ITEM_IDS, REVERSE_KEYED, ipip50_survey
 
 # Trait sums in big5_osp/SOURCE.md: (mean, sd), n = 19,718 each.
 SOURCE_STATS = {"E": (30.11, 9.22), "N": (30.97, 8.62), "A": (38.45, 7.15), "C": (33.47, 7.31), "O": (39.09, 6.26)}
@@ -21,6 +21,11 @@ SOURCE_STATS = {"E": (30.11, 9.22), "N": (30.97, 8.62), "A": (38.45, 7.15), "C":
 @pytest.fixture(scope="module")
 def big5(data_dir):
     return load_big5(data_dir)
+
+
+def bigfive_survey(data_dir):
+    """The built-in IPIP-50 instrument (``scenarios/builtin/bigfive.toml``) as a survey over the 50 items."""
+    return get_scenario("bigfive", source=data_dir).survey
 
 
 def test_loader_counts_and_cleaning(big5):
@@ -34,7 +39,7 @@ def test_loader_counts_and_cleaning(big5):
 
 
 def test_trait_means_and_sds_match_source(big5, data_dir):
-    survey = ipip50_survey(data_dir)
+    survey = bigfive_survey(data_dir)
     scores = survey.score(big5.items)
     for j, trait in enumerate(survey.dimensions):
         col = scores[:, j]
@@ -46,17 +51,18 @@ def test_trait_means_and_sds_match_source(big5, data_dir):
 
 
 def test_reverse_keying_by_hand_on_two_rows(big5, data_dir):
-    survey = ipip50_survey(data_dir)
+    survey = bigfive_survey(data_dir)
     # Row 1 of data.csv: E1..E10 = 4 2 5 2 5 1 4 3 5 1. Reverse items E2 E4 E6 E8 E10 score 6 - x:
     # 4 + 4 + 5 + 4 + 5 + 5 + 4 + 3 + 5 + 5 = 44.
     # Row 2: E = 2 2 3 3 3 3 1 5 1 5 → 2 + 4 + 3 + 3 + 3 + 3 + 1 + 1 + 1 + 1 = 22.
     e = survey.score(big5.items[:2])[:, survey.dimensions.index("E")]
     np.testing.assert_array_equal(e, [44, 22])
-    assert {"E2", "N2", "A1", "C2", "O2"} <= REVERSE_KEYED and "E1" not in REVERSE_KEYED
+    reverse = {it.id for it in survey.items if it.reverse}
+    assert {"E2", "N2", "A1", "C2", "O2"} <= reverse and "E1" not in reverse and len(reverse) == 18
 
 
 def test_codebook_item_texts(data_dir):
-    survey = ipip50_survey(data_dir)
+    survey = bigfive_survey(data_dir)
     assert [it.id for it in survey.items] == list(ITEM_IDS)
     assert survey.item("E1").text == "I am the life of the party."
     assert survey.item("E2").reverse and not survey.item("E1").reverse
@@ -66,7 +72,7 @@ def test_codebook_item_texts(data_dir):
 def test_ipip_ffm_sample_is_close_to_big5(data_dir):
     ffm = load_ipip_ffm_sample(data_dir)
     assert ffm.items.shape[1] == 50 and 2_990 <= ffm.n <= 3_000
-    e = ipip50_survey(data_dir).score(ffm.items)[:, 0]
+    e = bigfive_survey(data_dir).score(ffm.items)[:, 0]
     e = e[~np.isnan(e)]
     assert e.mean() == pytest.approx(29.59, abs=0.01) and e.size == 2_886
 

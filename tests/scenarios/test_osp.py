@@ -1,4 +1,4 @@
-"""OSP CFCS / Grit loaders and survey specs, and the WVS poverty loader."""
+"""The ``osp_grit`` respondents loader (the demographics of ``grit_respondent_pool``), against SOURCE.md."""
 
 from __future__ import annotations
 
@@ -6,95 +6,45 @@ import numpy as np
 import pytest
 
 from scenarios.errors import DataError
-from scenarios.osp import (
-    CFCS_REVERSE,
-    GRIT_REVERSE,
-    cfcs_survey,
-    grit_survey,
-    load_cfcs,
-    load_grit,
-    osp_survey_and_data,
-)
-from scenarios.wvs import COUNTRIES, load_wvs_poverty, poverty_question
+from scenarios.osp import GRIT_ITEMS, load_grit
 
 
-def test_cfcs_survey_from_codebook(data_dir):
-    s = cfcs_survey(data_dir)
-    assert [it.id for it in s.items] == [f"Q{i}" for i in range(1, 13)]
-    assert s.item("Q1").text.startswith("I consider how things might be in the future")
-    assert {it.id for it in s.items if it.reverse} == CFCS_REVERSE
-    assert s.dimensions == ("CFC",)
-    assert "extremely characteristic" in s.question("Q1").prompt
-
-
-def test_cfcs_data_matches_source_md(data_dir):
-    d = load_cfcs(data_dir)
-    assert d.n == 15035
-    # SOURCE.md: 215 rows have an item = 0; one more row is coded -1 in every item (read as missing)
-    assert d.complete().sum() == 14819
-    assert d.cleaning["cells_coded_minus_one"] == 12
-    scores = cfcs_survey(data_dir).score(d.items[d.complete()])[:, 0]
-    assert scores.mean() == pytest.approx(40.27, abs=0.01)  # SOURCE.md sum mean
-    assert d.demographics["country"].value_counts()["US"] == 7893
-
-
-def test_grit_survey_and_data(data_dir):
-    s = grit_survey(data_dir)
-    assert {it.id for it in s.items if it.reverse} == GRIT_REVERSE
-    assert s.anchors[1] == "very much like me"
+def test_grit_data_matches_source_md(data_dir):
     d = load_grit(data_dir)
-    assert d.n == 4270
+    assert d.n == 4270 and d.items.shape == (4270, len(GRIT_ITEMS))
     assert d.complete().sum() == 4183
-    grit = s.score(d.items[d.complete()])[:, 0] / 12
-    assert grit.mean() == pytest.approx(3.238, abs=0.001)  # SOURCE.md Grit mean
-    assert d.ipip is not None and d.ipip.shape == (4270, 50)
-    assert d.demographics["education"].value_counts()[2] == 1843
+    assert d.cleaning == {
+        "rows_read": 4270,
+        "rows_with_missing_item": 87,
+        "cells_coded_minus_one": 0,
+        "age_junk_set_missing": 2,
+        "country_set_missing": 43,
+    }
+    demo = d.demographics
+    assert demo["education"].value_counts()[2] == 1843
+    assert demo["age"].dropna().between(13, 99).all() and demo["age"].isna().sum() == 2
+    assert demo["attentive"].sum() == 3162  # no fake word VCL6/9/12 ticked
+    # raw Grit answers 1..5 (0 → NaN), not keyed: row 1 of data.csv starts 1 1 3 3 3 2
+    np.testing.assert_array_equal(d.items[0, :6], [1, 1, 3, 3, 3, 2])
 
 
-def test_osp_dispatch_and_unknown(data_dir):
-    survey, data = osp_survey_and_data("osp_cfcs", data_dir)
-    assert survey.name == "cfcs" and data.items.shape[1] == 12
-    with pytest.raises(DataError, match="unknown OSP survey"):
-        osp_survey_and_data("osp_nope", data_dir)
+def _write(tmp_path, lines):
+    folder = tmp_path / "osp_grit"
+    folder.mkdir()
+    (folder / "data.csv").write_text("\n".join(lines) + "\n")
+    return tmp_path
 
 
 def test_bad_cell_names_file_row_column(tmp_path, data_dir):
-    folder = tmp_path / "osp_cfcs"
-    folder.mkdir()
-    lines = (data_dir / "osp_cfcs" / "data.csv").read_text().splitlines()[:4]
+    lines = (data_dir / "osp_grit" / "data.csv").read_text().splitlines()[:4]
+    header = lines[0].split("\t")
     cells = lines[2].split("\t")
-    cells[4] = "7"
+    cells[header.index("GS5")] = "7"
     lines[2] = "\t".join(cells)
-    (folder / "data.csv").write_text("\n".join(lines) + "\n")
-    with pytest.raises(DataError, match=r"data\.csv: row 3, column 'Q5': value '7'"):
-        load_cfcs(tmp_path)
+    with pytest.raises(DataError, match=r"data\.csv: row 3, column 'GS5': value '7' is not in 0\.\.5"):
+        load_grit(_write(tmp_path, lines))
 
 
-def test_codebook_missing_item(tmp_path):
-    folder = tmp_path / "osp_grit"
-    folder.mkdir()
-    (folder / "codebook.txt").write_text("GS1\tI have...\n")
-    with pytest.raises(DataError, match=r"codebook lacks item lines for \['GS2'"):
-        grit_survey(tmp_path)
-
-
-def test_grit_codebook_order_checked(tmp_path, data_dir):
-    folder = tmp_path / "osp_grit"
-    folder.mkdir()
-    text = (data_dir / "osp_grit" / "codebook.txt").read_text().replace("GS4\tSetbacks", "GS4\tNew ideas")
-    (folder / "codebook.txt").write_text(text)
-    with pytest.raises(DataError, match="GS4"):
-        grit_survey(tmp_path)
-
-
-def test_wvs_poverty_by_country(data_dir):
-    d = load_wvs_poverty(data_dir)
-    assert d.poverty.shape == (5381,)
-    usa = d.by_country("USA")
-    assert usa.size == 1377
-    assert np.mean(usa == 3) == pytest.approx(450 / 1377)
-    assert set(COUNTRIES) == set(d.demographics["country"])
-    with pytest.raises(DataError, match="unknown WVS country"):
-        d.by_country("Chile")
-    q = poverty_question()
-    assert q.answers.values == (1, 2, 3)
+def test_missing_columns_are_named(tmp_path):
+    with pytest.raises(DataError, match=r"missing columns \['GS12', 'age'"):
+        load_grit(_write(tmp_path, ["\t".join((*GRIT_ITEMS[:-1], "gender", "country", "education")), ""]))

@@ -302,3 +302,48 @@ def test_a_role_label_names_the_decision(effort_game):
     assert get_scenario("effort_worker").label == "effort worker"  # default: the role name in words
     role = RoleSpec(name="x", high=lambda p: 3, instruction=_effort_instruction, label="effort chosen")
     assert role.label == "effort chosen"
+
+
+def test_games_and_scenarios_claim_names_in_one_table(effort_game):
+    """``register_game`` and ``register_scenario`` share :mod:`scenarios.catalog`: neither takes the other's name."""
+    from scenarios import catalog
+    from scenarios.registry import register_scenario
+
+    made = get_scenario("dictator")
+    assert catalog.GAMES is GAMES and catalog.ROLES is ROLES  # the games' dicts are the table's
+    for taken, held in (("effort_game", "the game 'effort_game'"), ("effort_worker", "a role of game 'effort_game'")):
+        with pytest.raises(ScenarioError, match=f"scenario name '{taken}' is already registered, as {held}"):
+            register_scenario(taken, lambda **_: made)
+    register_scenario("coded_task", lambda source=None, wording="own": made)
+    try:
+        games, roles = dict(GAMES), dict(ROLES)
+        for spec in (_variant(name="coded_task", role="e9"), _variant(name="e10", role="coded_task")):
+            with pytest.raises(ScenarioError, match="'coded_task' .* the scenario 'coded_task' registered in code"):
+                register_game(spec)
+        assert games == GAMES and roles == ROLES
+        assert get_scenario("coded_task") is made
+    finally:
+        catalog.FACTORIES.pop("coded_task")
+
+
+def test_the_games_registry_needs_no_scenario_registry_loaded():
+    """In a fresh process, ``scenarios.games`` alone already refuses an instrument's name (no ``sys.modules`` look-up)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import sys\n"
+        "from dataclasses import replace\n"
+        "from scenarios.games import DICTATOR, register_game\n"
+        "from scenarios.errors import ScenarioError\n"
+        "assert 'scenarios.registry' not in sys.modules, 'scenarios.games imported the scenario registry'\n"
+        "role = replace(DICTATOR.roles[0], name='wvs_poverty')\n"
+        "try:\n"
+        "    register_game(replace(DICTATOR, name='e11', roles=(role,), first_stage=('wvs_poverty',)))\n"
+        "except ScenarioError as exc:\n"
+        "    print(exc)\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=repo)
+    assert "'wvs_poverty' (game 'e11') is already a scenario name, the built-in instrument 'wvs_poverty'" in out.stdout

@@ -400,7 +400,7 @@ def test_specs_round_trip(survey_file, decision_file):
 
 
 def test_register_a_scenario_made_in_code(decision_file):
-    from scenarios import registry
+    from scenarios import catalog, registry
 
     made = get_scenario(str(decision_file))
     registry.register_scenario("donation_in_code", lambda source=None, wording="own": made)
@@ -410,7 +410,7 @@ def test_register_a_scenario_made_in_code(decision_file):
             with pytest.raises(ScenarioError, match="already registered"):
                 registry.register_scenario(taken, lambda **_: made)
     finally:
-        registry._FACTORIES.pop("donation_in_code")
+        catalog.FACTORIES.pop("donation_in_code")
 
 
 def test_data_from_a_url(tmp_path, monkeypatch):

@@ -8,13 +8,12 @@ import pytest
 from populace_lm.types import IntegerAnswers
 from scenarios.errors import ScenarioError
 from scenarios.games import Game, game_role, load_verbatim_prompts, parse_answer
-from scenarios.ipip50 import ipip50_survey
 from scenarios.registry import get_scenario, scenario_names
 from scenarios.survey import Survey, keyed_score_pmf, sum_score_pmf
 
 
 def test_survey_round_trip_and_subset(data_dir):
-    survey = ipip50_survey(data_dir)
+    survey = get_scenario("bigfive", source=data_dir).survey
     assert Survey.from_dict(survey.to_dict()) == survey
     e = survey.subset(["E"])
     assert [it.id for it in e.items] == [f"E{i}" for i in range(1, 11)]
@@ -23,7 +22,7 @@ def test_survey_round_trip_and_subset(data_dir):
 
 
 def test_rendering_puts_persona_in_system_message(data_dir):
-    survey = ipip50_survey(data_dir)
+    survey = get_scenario("bigfive", source=data_dir).survey
     msgs = survey.render("E1", "You are Ana, a nurse.")
     assert msgs[0].role == "system" and msgs[0].content == "You are Ana, a nurse."
     assert "I am the life of the party." in msgs[1].content and "1 = disagree" in msgs[1].content

@@ -123,6 +123,63 @@ def test_empty_treatment_is_refused():
     assert Treatment.from_dict(Treatment(text=" Hi ", where="system").to_dict()) == Treatment(text="Hi", where="system")
 
 
+@pytest.mark.parametrize("where", ["question", "system"])
+def test_the_simulation_and_the_exact_means_ask_the_same_treated_prompts(where):
+    """One place applies a treatment: the agents and the exact expectation send identical requests."""
+    from scenarios import get_scenario
+    from simulator import exact_survey_means, run_simulation
+
+    def spying(seen):
+        def weights(messages, answers):
+            seen.add(tuple((m.role, m.content) for m in messages))
+            return _weights(messages, answers)
+
+        return KnownDistributionModel(weights)
+
+    treatment = Treatment(text=SHIFT, where=where)
+    by_agents, by_exact = set(), set()
+    config = RunConfig(scenario="bigfive:E", n_agents=40, seed=3)  # 40 draws: both personas answer
+    run_simulation(config, two_personas(), DecisionService(spying(by_agents)), treatment=treatment)
+    exact_survey_means(get_scenario("bigfive:E"), two_personas(), DecisionService(spying(by_exact)), treatment)
+    assert by_agents == by_exact and len(by_exact) == 2 * 10
+    assert all(any(SHIFT in content for _, content in m) for m in by_exact)
+    control = set()
+    exact_survey_means(get_scenario("bigfive:E"), two_personas(), DecisionService(spying(control)), None)
+    assert not control & by_exact and not any(SHIFT in c for m in control for _, c in m)
+
+
+def test_the_conditions_are_checked_in_one_place_with_one_line_errors():
+    from scenarios.errors import ScenarioError
+    from simulator import WhatIfConditions
+
+    survey = RunConfig(scenario="bigfive:E", n_agents=5, replicates=2)
+    game = RunConfig(scenario="public_goods", n_agents=4, replicates=2)
+    cases = [
+        ({"config": RunConfig(scenario="bigfive:E", n_agents=5)}, "what-if needs at least 2 seeds"),
+        ({"config": survey}, r"needs an intervention: game parameters \(--intervention NAME=VALUE\) or a treatment"),
+        ({"config": survey, "intervention": {"stakes": "3"}}, r"its what-if is a treatment message \(use --treatment"),
+        ({"config": survey, "baseline": {"x": 1}, "treatment": Treatment(text="t")}, "not game parameters"),
+        ({"config": game, "intervention": {"multiplier": 2}, "treatment": Treatment(text="t")}, "not both"),
+        ({"config": game, "intervention": {"tax": 2}}, "unknown parameter 'tax'"),
+        ({"config": game, "baseline": {"multiplier": 500}, "intervention": {"multiplier": 2}}, "out of range"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises((ValueError, ScenarioError), match=message) as info:
+            WhatIfConditions(**kwargs)
+        assert "\n" not in str(info.value)
+    params = WhatIfConditions(config=game, baseline={"multiplier": 1.6}, intervention={"multiplier": 2.4}).runs()
+    assert params == {
+        "baseline": {"overrides": {"multiplier": 1.6}, "treatment": None},
+        "intervention": {"overrides": {"multiplier": 2.4}, "treatment": None},  # does not inherit the baseline's
+    }
+    message = Treatment(text="Most people give half.")
+    treated = WhatIfConditions(config=game, baseline={"multiplier": 1.6}, treatment=message).runs()
+    assert treated == {  # a treatment on a game: the baseline parameters hold in both conditions
+        "baseline": {"overrides": {"multiplier": 1.6}, "treatment": None},
+        "intervention": {"overrides": {"multiplier": 1.6}, "treatment": message},
+    }
+
+
 def test_survey_whatif_validates_before_any_call():
     fake = _fake()
     config = RunConfig(scenario="bigfive:E", n_agents=5, replicates=2)
