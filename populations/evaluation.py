@@ -424,6 +424,7 @@ def score_vectors(
     weights: Any = None,
     metrics: Sequence[str] = VECTOR_METRICS,
     human_weights: Any = None,
+    floor_rng: np.random.Generator | int | None = None,
 ) -> dict[str, Any]:
     """Multivariate scores of simulated response vectors beside a floor on disjoint human samples.
 
@@ -445,6 +446,9 @@ def score_vectors(
         weights: optional simulated weights, shape ``(K,)``.
         metrics: subset of :data:`VECTOR_METRICS`.
         human_weights: optional survey weights of the test humans, shape ``(m,)``.
+        floor_rng: generator (or int seed) of the floor's draws; None = ``rng``. With the scenario's floor stream
+            (``seed_rng(root, "floor", scenario)``) the floor depends on the humans, ``n`` and ``repeats`` only,
+            so every set scored on the same humans with the same ``n`` gets the same floor.
 
     Returns:
         ``{metric: {"sampled_mean", "sampled_sd", "floor_mean", "floor_sd"}, "n": n, "repeats": repeats}``.
@@ -458,6 +462,7 @@ def score_vectors(
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     gen = _gen(rng)
+    fgen = gen if floor_rng is None else _gen(floor_rng)
     w = None if weights is None else np.asarray(weights, dtype=float)
     if w is not None and (w.shape != (x.shape[0],) or (w < 0).any() or w.sum() <= 0):
         raise ValueError(f"weights must be non-negative with shape ({x.shape[0]},), got {w.shape}")
@@ -475,17 +480,18 @@ def score_vectors(
         else:
             rows = gen.choice(x.shape[0], size=n, replace=n > x.shape[0])
         seed = int(gen.integers(2**31 - 1))
+        floor_seed = seed if floor_rng is None else int(fgen.integers(2**31 - 1))
         if hw is None:
-            reference, drawn, rest = h, *np.split(gen.permutation(h.shape[0]), [n])
+            reference, drawn, rest = h, *np.split(fgen.permutation(h.shape[0]), [n])
             rest_reference = h[rest]
         else:
             reference = weighted_resample(h, hw, gen)
-            drawn = gen.choice(h.shape[0], size=n, replace=False, p=hw / hw.sum())
+            drawn = fgen.choice(h.shape[0], size=n, replace=False, p=hw / hw.sum())
             rest = np.setdiff1d(np.arange(h.shape[0]), drawn)
-            rest_reference = weighted_resample(h[rest], hw[rest], gen)
+            rest_reference = weighted_resample(h[rest], hw[rest], fgen)
         for m, v in _vector_scores(x[rows], reference, metrics, seed).items():
             sim_vals[m].append(v)
-        for m, v in _vector_scores(h[drawn], rest_reference, metrics, seed).items():
+        for m, v in _vector_scores(h[drawn], rest_reference, metrics, floor_seed).items():
             floor_vals[m].append(v)
 
     def stats(v: list[float]) -> tuple[float, float]:

@@ -11,6 +11,10 @@ the valid answer mass, and is stored as Parquet under a name derived from (pool 
 where the scenario names the survey and the exact item subset. A second request for the same key reads the
 file and makes no backend call.
 
+Persona response vectors (:func:`persona_vectors`): R seeded integer draws per persona stacked draw-major in a
+:class:`PersonaVectors`, which maps a persona to its rows and a row to its persona and draw; :func:`keyed_answers`
+and :func:`trait_means` turn answers into keyed answers and per-dimension means, for personas and humans alike.
+
 Resuming: personas are processed in chunks; after each chunk the rows so far are written to
 ``<key>.partial.parquet``; an interrupted run restarts from there (and any request already answered is a hit
 in the response cache that wraps the model). The finished file replaces the partial one atomically.
@@ -35,6 +39,23 @@ from populace_lm.progress import progress_bar
 from populations.persona import Persona
 from populations.responses import answer_distributions
 from scenarios.survey import Survey
+
+__all__ = [
+    "PersonaVectors",
+    "ResponseMatrix",
+    "ScenarioNotScoredError",
+    "compute_response_matrix",
+    "keyed_answers",
+    "keyed_sums",
+    "load_response_matrix",
+    "matrix_path",
+    "persona_vectors",
+    "pool_digest",
+    "scenario_key",
+    "stored_matrix_path",
+    "stored_scenarios",
+    "trait_means",
+]
 
 SCHEMA_VERSION = 2  # 2: item answer pmfs stored (probs), integer draws possible
 _META_KEY = b"populace.response_matrix"
@@ -261,10 +282,113 @@ def keyed_sums(survey: Survey, item_ids: Sequence[str], expected: np.ndarray) ->
     return dims, out
 
 
+def keyed_answers(survey: Survey, item_ids: Sequence[str], answers: np.ndarray) -> np.ndarray:
+    """Keyed answers (reverse-keyed items flipped on the scale).
+
+    Args:
+        survey: the survey (for keying).
+        item_ids: columns of ``answers``, length Q.
+        answers: raw answers, shape ``(n, Q)``.
+
+    Returns:
+        Keyed answers, shape ``(n, Q)``.
+    """
+    a = np.asarray(answers, dtype=float)
+    if a.ndim != 2 or a.shape[1] != len(item_ids):
+        raise ValueError(f"answers have shape {a.shape}, expected (n, {len(item_ids)}) for items {list(item_ids)}")
+    return np.column_stack([survey.keyed(survey.item(i), a[:, j]) for j, i in enumerate(item_ids)])
+
+
+def trait_means(survey: Survey, item_ids: Sequence[str], answers: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """Mean keyed answer per dimension over the included items.
+
+    Args:
+        survey: the survey (for keying and dimensions).
+        item_ids: columns of ``answers``, length Q.
+        answers: raw answers, shape ``(n, Q)``.
+
+    Returns:
+        ``(dimensions, means)``: the D dimensions that have an included item, in survey order, and the means,
+        shape ``(n, D)``.
+    """
+    k = keyed_answers(survey, item_ids, answers)
+    dims = tuple(d for d in survey.dimensions if any(survey.item(i).dimension == d for i in item_ids))
+    cols = [[j for j, i in enumerate(item_ids) if survey.item(i).dimension == d] for d in dims]
+    return dims, np.column_stack([k[:, c].mean(axis=1) for c in cols])
+
+
+@dataclass(frozen=True)
+class PersonaVectors:
+    """Response vectors of K personas, R per persona, stacked draw-major.
+
+    Attributes:
+        values: the vectors, shape ``(R*K, Q)``; row ``r*K + k`` is persona ``k``'s draw ``r``.
+        n_personas: K.
+        draws: R (1 for the expected-value variant).
+    """
+
+    values: np.ndarray
+    n_personas: int
+    draws: int
+
+    def __post_init__(self) -> None:
+        if np.shape(self.values)[0] != self.n_personas * self.draws:
+            raise ValueError(
+                f"PersonaVectors.values has {np.shape(self.values)[0]} rows, expected {self.draws} x {self.n_personas}"
+            )
+
+    def rows_of(self, personas: np.ndarray) -> np.ndarray:
+        """Every draw's row of some personas (indices in ``[0, K)``), shape ``(R * len(personas),)``, draw-major."""
+        p = np.asarray(personas, dtype=int)
+        return (p[None, :] + self.n_personas * np.arange(self.draws)[:, None]).ravel()
+
+    def persona_of(self, rows: np.ndarray) -> np.ndarray:
+        """The persona index of each row, shape like ``rows``."""
+        return np.asarray(rows, dtype=int) % self.n_personas
+
+    def draw_of(self, rows: np.ndarray) -> np.ndarray:
+        """The draw index of each row, shape like ``rows``."""
+        return np.asarray(rows, dtype=int) // self.n_personas
+
+
+def persona_vectors(
+    matrix: ResponseMatrix, rng: np.random.Generator, *, draws: int = 1, expected: bool = False
+) -> PersonaVectors:
+    """Persona response vectors: seeded integer draws from the exact item pmfs (:meth:`ResponseMatrix.draw_answers`).
+
+    Args:
+        matrix: the response matrix of K personas and Q items.
+        rng: generator of the draws.
+        draws: R vectors per persona.
+        expected: the labelled expected-value variant instead (one row per persona, real numbers; no draw).
+
+    Returns:
+        :class:`PersonaVectors` with ``values`` of shape ``(R*K, Q)`` (``(K, Q)`` and ``draws = 1`` when
+        ``expected``).
+    """
+    k = len(matrix)
+    if expected:
+        return PersonaVectors(np.asarray(matrix.expected, dtype=float), k, 1)
+    a = matrix.draw_answers(rng, draws)  # (R, K, Q)
+    return PersonaVectors(a.reshape(-1, a.shape[2]), k, draws)
+
+
 def matrix_path(cache_dir: str | os.PathLike[str], digest: str, model_id: str, scenario: str) -> Path:
     """File of a key: ``<cache_dir>/<sha256(digest, model, scenario)[:16]>.parquet``."""
     name = hashlib.sha256(json.dumps([digest, model_id, scenario, SCHEMA_VERSION]).encode()).hexdigest()[:16]
     return Path(cache_dir) / f"responses-{name}.parquet"
+
+
+def stored_matrix_path(
+    cache_dir: str | os.PathLike[str],
+    personas: Sequence[Persona],
+    model_id: str,
+    survey: Survey,
+    item_ids: Sequence[str] | None = None,
+) -> Path:
+    """The file :func:`compute_response_matrix` writes for this pool, model and survey items (it may not exist yet)."""
+    ids = tuple(item_ids) if item_ids else tuple(it.id for it in survey.items)
+    return matrix_path(cache_dir, pool_digest(personas), model_id, scenario_key(survey, ids))
 
 
 def stored_scenarios(cache_dir: str | os.PathLike[str], digest: str) -> list[tuple[str, str]]:
