@@ -12,6 +12,7 @@ import argparse
 from typing import Any
 
 from experiments.common import add_model_args
+from experiments.errors import UsageError
 
 __all__ = ["register", "run"]
 
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.scenario is not None:
         if args.question is not None or args.scale is not None or args.prefix is not None:
-            raise ValueError("probe: give either --scenario or --question/--scale/--prefix, not both")
+            raise UsageError("probe: give either --scenario or --question/--scale/--prefix, not both")
         from scenarios.registry import get_scenario
 
         scenario = get_scenario(args.scenario)  # an unknown name or a bad file fails before the model loads
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         _probe_scenario(model, scenario, args.system)
     else:
         if args.question is None or args.scale is None:
-            raise ValueError("probe: give --question TEXT and --scale SCALE, or --scenario NAME")
+            raise UsageError("probe: give --question TEXT and --scale SCALE, or --scenario NAME")
         question = _question(args.question, args.scale, args.prefix)  # a bad scale fails before the model loads
         model = model_from_args(args)
         _probe_question(model, question, args.system)

@@ -19,7 +19,8 @@ import experiments.cli as cli
 import experiments.cmd_align  # these two bind model_from_args at import: import them before any patching
 import experiments.cmd_fit
 import experiments.common
-from experiments.cli import ACTIVE_MODELS, build_parser, check_out, main
+from experiments.cli import build_parser, check_out, main
+from experiments.run_context import context_of
 from populace_lm.budget import AccountingModel, find_layer
 from populace_lm.cache import CachedModel
 from populace_lm.errors import BudgetExceededError
@@ -53,7 +54,7 @@ def models(monkeypatch, tmp_path):
 
     def model_from_args(args):
         model = CachedModel(AccountingModel(built.state["fake"]), tmp_path / f"cache{len(built.list)}.sqlite")
-        ACTIVE_MODELS.append(model)  # what experiments.common.model_from_args does after the merge
+        context_of(args).add_model(model)  # what experiments.common.model_from_args does after the build
         built.list.append(model)
         return model
 
@@ -380,7 +381,6 @@ def test_a_finished_command_merges_accounting_into_run_json_and_closes_the_cache
     assert record["cache"]["stores"] == models.state["fake"].calls
     assert "latencies_s" not in record["total"] and record["total"]["latency_median_s"] >= 0
     _assert_closed_and_checkpointed(model)
-    assert not ACTIVE_MODELS
 
 
 @pytest.mark.parametrize(
