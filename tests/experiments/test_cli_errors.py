@@ -269,6 +269,66 @@ def test_an_unexpected_exception_is_one_line_with_a_crash_log(tmp_path, monkeypa
     assert "Traceback (most recent call last)" in text and "RuntimeError: boom" in text and "probe" in text
 
 
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_a_bare_value_error_inside_a_builder_is_a_crash_with_a_log(tmp_path, models, capsys, monkeypatch, command):
+    """A bug that raises ``ValueError`` is no user error: one line naming the crash log, which holds the traceback."""
+    import populations.baselines
+
+    def broken_fit(self, *args, **kwargs):
+        raise ValueError("weights are off by one")
+
+    monkeypatch.setattr(populations.baselines.FixedPromptBuilder, "fit", broken_fit)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "fixed"\n')
+    argv = {
+        "run": ["run", "--population", "fixed", "--scenario", "dictator", "--agents", "3"],
+        "compare": ["compare", str(cfg)],
+    }[command]
+    out = tmp_path / "o"
+    assert main([*argv, "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("populace: internal error: ValueError: weights are off by one (traceback in "), err
+    (log,) = (tmp_path / "populace-cache" / "crash").iterdir()
+    assert f"(traceback in {log})" in err
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "in broken_fit" in text and command in text.splitlines()[0]
+    if (out / "run.json").exists():  # the manifest of a command that had begun records the crash
+        assert json.loads((out / "run.json").read_text())["exit_status"] == "crashed"
+
+
+def test_the_same_fault_as_a_project_error_is_one_line_without_a_log(tmp_path, models, capsys, monkeypatch):
+    import populations.baselines
+    from populations.persona import PopulationError
+
+    def refusing_fit(self, *args, **kwargs):
+        raise PopulationError("pop.json: weights[1] = -1: weights must be finite and non-negative")
+
+    monkeypatch.setattr(populations.baselines.FixedPromptBuilder, "fit", refusing_fit)
+    argv = ["run", "--population", "fixed", "--scenario", "dictator", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    _one_line_error(capsys, "pop.json: weights[1] = -1")
+    assert not (tmp_path / "populace-cache" / "crash").exists()
+
+
+def test_only_project_errors_and_documented_input_errors_are_user_errors():
+    from experiments.cli import is_user_error
+    from experiments.errors import UsageError
+    from populace_lm.errors import ConfigError, LLMError
+    from populations.persona import PopulationError
+    from scenarios.errors import ScenarioFileError
+
+    class PluginFault(LLMError):  # defined outside the project, deriving from a project error
+        pass
+
+    for exc in (UsageError("x"), ConfigError("x"), PopulationError("x"), ScenarioFileError("x"), PluginFault("x")):
+        assert is_user_error(exc), exc
+    assert is_user_error(json.JSONDecodeError("Expecting value", "{", 1))
+    assert is_user_error(FileNotFoundError(2, "No such file", "/x"))
+    for exc in (ValueError("x"), KeyError("path"), TypeError("x"), RuntimeError("x"), ZeroDivisionError("x")):
+        assert not is_user_error(exc), exc
+
+
 def test_user_error_types_never_reach_the_catch_all(capsys, monkeypatch):
     import tomllib
 
