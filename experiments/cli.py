@@ -38,6 +38,7 @@ from typing import Any
 from experiments.errors import UsageError
 from experiments.plugins import load_plugins
 from experiments.run_context import RunContext
+from populace_lm.backends import get_backend
 
 __all__ = [
     "COMMAND_MODULES",
@@ -273,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         with _sigterm_as_interrupt(), context.active():
             if out is not None:
                 check_out(out, is_file=args.command in OUT_IS_FILE)
+            if getattr(args, "backend", None):  # an unknown --backend fails before any work, naming the known ones
+                get_backend(args.backend)
             code = int(args.func(args) or 0)
         if code != 0:
             status = "error"

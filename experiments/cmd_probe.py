@@ -68,7 +68,10 @@ def _question(text: str, scale: str, prefix: str | None) -> Any:
     from populace_lm.types import IntegerAnswers
     from scenarios.question import Question
 
-    answers = IntegerAnswers.parse(scale)
+    try:
+        answers = IntegerAnswers.parse(scale)
+    except ValueError as exc:  # the parser's message names the accepted forms
+        raise UsageError(f"--scale: {exc}") from None
     return Question(id="probe", prompt=text, answers=answers, answer_prefix="Answer: " if prefix is None else prefix)
 
 

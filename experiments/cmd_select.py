@@ -43,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.k < 1:
         raise UsageError(f"--k must be >= 1, got {args.k}")
+    if any(not query.strip() for query in args.query):
+        raise UsageError('--query is empty; describe the subgroup, e.g. --query "retired farmers"')
     pop = load_population_file(args.population)
     t0 = time.perf_counter()
     index = PersonaIndex.for_file(pop, args.population)

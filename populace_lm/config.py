@@ -148,7 +148,10 @@ class LLMConfig:
             raw = env.get(var)
             if raw is None or (raw.strip() == "" and name != "verbose"):
                 continue
-            values[name] = _parse_bool(var, raw) if name == "verbose" else raw if name == "cache_path" else raw.strip()
+            if name == "verbose":
+                values[name] = _parse_bool(var, raw)
+            else:  # a path is kept as given; a name loses stray spaces
+                values[name] = raw if name == "cache_path" else raw.strip()
         common = {k: v for k, v in overrides.items() if k in _COMMON}
         values.update(common)
         spec = get_backend(values.get("backend", "local"))
@@ -189,9 +192,13 @@ def build_model(config: LLMConfig) -> CachedModel:
     Use :func:`populace_lm.budget.find_layer` to reach the accounting or budget layer, e.g.
     ``find_layer(model, AccountingModel).summary()``.
 
+    The backend comes from the factory registered for ``config.backend`` (:mod:`populace_lm.backends`), called
+    with the resolved option section plus ``verbose``.
+
     Raises:
         AuthenticationError: ``openai`` backend without a key.
         ModelNotFoundError: ``local`` backend with a missing model file.
+        ConfigError: a factory that returned something that is not a :class:`~populace_lm.base.LanguageModel`.
 
     """
     backend = get_backend(config.backend).factory({**config.options, "verbose": config.verbose})

@@ -30,6 +30,7 @@ from scipy import stats
 from populations.persona import Population
 from scenarios.registry import get_scenario
 from simulator.decisions import DecisionService
+from simulator.errors import SimulationError
 from simulator.runner import RunConfig, RunResult, child_seed, run_simulation
 from simulator.treatment import Treatment
 
@@ -70,7 +71,7 @@ def parse_assignments(items: Sequence[str]) -> dict[str, str]:
     for item in items:
         name, eq, value = item.partition("=")
         if not eq or not name.strip() or not value.strip():
-            raise ValueError(f"condition {item!r} must look like name=value, e.g. multiplier=1.6")
+            raise SimulationError(f"condition {item!r} must look like name=value, e.g. multiplier=1.6")
         out[name.strip()] = value.strip()
     return out
 
@@ -313,14 +314,14 @@ def run_whatif(
     """
     baseline, intervention = dict(baseline or {}), dict(intervention or {})
     if config.replicates < 2:
-        raise ValueError(f"what-if needs at least 2 seeds for paired CIs, got {config.replicates}")
+        raise SimulationError(f"what-if needs at least 2 seeds for paired CIs, got {config.replicates}")
     if treatment is None and not intervention:
-        raise ValueError("what-if needs an intervention: game parameters (NAME=VALUE) or a treatment message")
+        raise SimulationError("what-if needs an intervention: game parameters (NAME=VALUE) or a treatment message")
     if treatment is not None and intervention:
-        raise ValueError("give either intervention parameters or a treatment message, not both")
+        raise SimulationError("give either intervention parameters or a treatment message, not both")
     if config.is_survey:
         if treatment is None or baseline:
-            raise ValueError(
+            raise SimulationError(
                 f"{config.scenario!r} is a survey or decision task: its what-if is a treatment message "
                 "(--treatment TEXT), not game parameters"
             )

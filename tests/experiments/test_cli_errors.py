@@ -489,3 +489,36 @@ def test_a_command_with_a_file_out_writes_its_manifest_beside_the_file(tmp_path,
     manifest = json.loads((tmp_path / "runs" / "em.json.run.json").read_text())
     assert manifest["exit_status"] == "error" and manifest["error"] == "call budget of 1 exhausted"
     assert not out.exists()
+
+
+def test_a_model_built_under_an_experiments_own_parser_reaches_the_commands_manifest(tmp_path, monkeypatch):
+    """``experiment`` parses its own options: the model still reaches run.json through the current run context."""
+    import argparse
+
+    import experiments.cmd_experiment
+    import populace_lm.backends as backends
+    from experiments.run_context import current_run_context
+    from populace_lm.backends import BackendOption, register_backend
+    from populace_lm.types import DistributionRequest, IntegerAnswers, Message
+
+    monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
+    register_backend("known", lambda o: _Fake(), [BackendOption("known_flag", int, default=1)])
+    built = []
+
+    def experiment(args):
+        ns = argparse.Namespace(backend="known", cache=str(tmp_path / "c.sqlite"))  # no run_context on it
+        model = experiments.common.model_from_args(ns)
+        model.answer_distribution(
+            DistributionRequest(messages=(Message(role="user", content="Q"),), answers=IntegerAnswers(low=1, high=3))
+        )
+        built.append(model)
+        return 0
+
+    monkeypatch.setattr(experiments.cmd_experiment, "run", experiment)
+    out = tmp_path / "o"
+    assert main(["experiment", "seed000", "--out", str(out)]) == 0
+    manifest = json.loads((out / "run.json").read_text())
+    (model,) = built
+    assert manifest["exit_status"] == "ok" and manifest["llm_accounting"][model.model_id]["total"]["calls"] == 1
+    _assert_closed_and_checkpointed(model)
+    assert current_run_context() is None  # the context ends with the command
