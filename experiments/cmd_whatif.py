@@ -16,7 +16,6 @@ import argparse
 
 from experiments.cmd_run import SCENARIO_HELP, add_simulation_args, command_line, config_from_args, load_population
 from experiments.common import add_model_args
-from experiments.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -69,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
     baseline, intervention = parse_assignments(args.baseline), parse_assignments(args.intervention)
     treatment = Treatment(text=args.treatment, where=args.where) if args.treatment is not None else None
     if treatment is None and not intervention:
-        raise UsageError("whatif needs --intervention NAME=VALUE (game parameters) or --treatment TEXT")
+        raise ValueError("whatif needs --intervention NAME=VALUE (game parameters) or --treatment TEXT")
     if treatment is not None and intervention:
-        raise UsageError("give either --intervention (game parameters) or --treatment (a message), not both")
+        raise ValueError("give either --intervention (game parameters) or --treatment (a message), not both")
     if args.scenario not in GAMES and args.scenario not in ROLES and (baseline or intervention):
-        raise UsageError(
+        raise ValueError(
             f"{args.scenario!r} is a survey or decision task: use --treatment TEXT, not --baseline/--intervention"
         )
     config = config_from_args(args, replicates=args.seeds)

@@ -1,9 +1,11 @@
 """Plugins: user modules imported before the command line is built, so what they register is there for every command.
 
 ``POPULACE_PLUGINS`` is a comma-separated list of importable module names (on ``PYTHONPATH``) or paths of ``.py``
-files. A plugin module registers at import whatever it adds, through the register function of its kind:
+files (an entry ending in ``.py`` or holding a path separator). A plugin module registers at import whatever it
+adds, through the register function of its kind:
 
 - a backend: :func:`populace_lm.backends.register_backend` (``--backend NAME`` and its options);
+- a construction kind: ``populations.constructions.register_construction``;
 - a game or a scenario: :func:`scenarios.games.register_game`, :func:`scenarios.register_scenario`.
 
 The loader knows none of these kinds: it imports the modules, in order, once per process.
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from experiments.errors import PluginError
 
-__all__ = ["PLUGINS_ENV", "load_plugins", "plugin_names"]
+__all__ = ["PLUGINS_ENV", "PluginError", "load_plugins", "plugin_names"]
 
 PLUGINS_ENV = "POPULACE_PLUGINS"
 
@@ -48,7 +50,7 @@ def load_plugins(value: str | None = None) -> list[str]:
     """
     loaded = []
     for entry in plugin_names(value):
-        is_file = entry.endswith(".py")
+        is_file = _is_path(entry)
         try:
             loaded.append(_import_file(entry) if is_file else importlib.import_module(entry).__name__)
         except Exception as exc:  # noqa: BLE001 — any failure of a user's module is one line naming it
@@ -58,6 +60,11 @@ def load_plugins(value: str | None = None) -> list[str]:
                 f"{' '.join(str(exc).split())}); {fix} or fix the plugin"
             ) from exc
     return loaded
+
+
+def _is_path(entry: str) -> bool:
+    """Whether a plugin entry names a file rather than a module."""
+    return entry.endswith(".py") or os.sep in entry or (os.altsep is not None and os.altsep in entry)
 
 
 def _import_file(entry: str) -> str:

@@ -374,7 +374,10 @@ register_backend(
     _local,
     [
         BackendOption(
-            "model_path", str, env="POPULACE_MODEL_PATH", help="GGUF file for the local backend (default: SmolLM2-135M)"
+            "model_path",
+            str,
+            env="POPULACE_MODEL_PATH",
+            help="GGUF file for the local backend; unset = the embedded SmolLM2-135M",
         ),
         BackendOption(
             "compute_type",
@@ -390,7 +393,7 @@ register_backend(
             env="POPULACE_THREADS",
             flag="--threads",
             minimum=1,
-            help="llama.cpp threads for the local backend (default: every core)",
+            help="llama.cpp threads for the local backend; unset = every core",
         ),
     ],
     help="embedded llama.cpp (the default)",

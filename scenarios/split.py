@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from scenarios.errors import ScenarioError
-
 __all__ = ["SPLITS", "split_indices"]
 
 SPLITS = ("all", "fit", "test")
@@ -38,6 +36,8 @@ def split_indices(n: int, *, seed: int, fit_fraction: float = 0.5) -> tuple[np.n
         >>> sorted(np.concatenate([fit, test]).tolist()) == list(range(10))
         True
     """
+    from scenarios.errors import ScenarioError
+
     if not 0.0 < fit_fraction < 1.0:
         raise ScenarioError(f"fit_fraction must be in (0, 1), got {fit_fraction}")
     n_fit = int(round(fit_fraction * n))

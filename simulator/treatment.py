@@ -6,7 +6,6 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from scenarios.question import Question
-from simulator.errors import SimulationError
 
 __all__ = ["Treatment"]
 
@@ -28,10 +27,12 @@ class Treatment:
     where: Literal["question", "system"] = "question"
 
     def __post_init__(self) -> None:
+        from simulator.errors import SimulationError
+
         if not isinstance(self.text, str) or not self.text.strip():
             raise SimulationError('the treatment text is empty; give the message to add, e.g. --treatment "..."')
         if self.where not in ("question", "system"):
-            raise SimulationError(f"treatment where={self.where!r} is not 'question' or 'system'")
+            raise ValueError(f"treatment where={self.where!r} is not 'question' or 'system'")
         object.__setattr__(self, "text", self.text.strip())
 
     def question_text(self, prompt: str) -> str:

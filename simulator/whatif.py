@@ -30,7 +30,6 @@ from scipy import stats
 from populations.persona import Population
 from scenarios.registry import get_scenario
 from simulator.decisions import DecisionService
-from simulator.errors import SimulationError
 from simulator.runner import RunConfig, RunResult, child_seed, run_simulation
 from simulator.treatment import Treatment
 
@@ -66,7 +65,13 @@ DIFFERENCE_COLUMNS = (
 
 
 def parse_assignments(items: Sequence[str]) -> dict[str, str]:
-    """``["multiplier=1.6", "endowment=20"]`` → ``{"multiplier": "1.6", ...}`` (values validated by ``Game``)."""
+    """``["multiplier=1.6", "endowment=20"]`` → ``{"multiplier": "1.6", ...}`` (values validated by ``Game``).
+
+    Raises:
+        SimulationError: an item that is not ``name=value``.
+    """
+    from simulator.errors import SimulationError
+
     out: dict[str, str] = {}
     for item in items:
         name, eq, value = item.partition("=")
@@ -314,14 +319,14 @@ def run_whatif(
     """
     baseline, intervention = dict(baseline or {}), dict(intervention or {})
     if config.replicates < 2:
-        raise SimulationError(f"what-if needs at least 2 seeds for paired CIs, got {config.replicates}")
+        raise ValueError(f"what-if needs at least 2 seeds for paired CIs, got {config.replicates}")
     if treatment is None and not intervention:
-        raise SimulationError("what-if needs an intervention: game parameters (NAME=VALUE) or a treatment message")
+        raise ValueError("what-if needs an intervention: game parameters (NAME=VALUE) or a treatment message")
     if treatment is not None and intervention:
-        raise SimulationError("give either intervention parameters or a treatment message, not both")
+        raise ValueError("give either intervention parameters or a treatment message, not both")
     if config.is_survey:
         if treatment is None or baseline:
-            raise SimulationError(
+            raise ValueError(
                 f"{config.scenario!r} is a survey or decision task: its what-if is a treatment message "
                 "(--treatment TEXT), not game parameters"
             )
