@@ -93,15 +93,19 @@ _GLOBAL_FLAGS = (
 def is_user_error(exc: BaseException) -> bool:
     """Whether ``exc`` is shown as a one-line user error (exit 2) rather than as a crash with a log.
 
-    True for the project's own error types — any exception class defined in one of :data:`PROJECT_PACKAGES`,
-    or subclassing one (a plugin's error deriving from :class:`populace_lm.errors.LLMError` counts) — and for
-    :data:`INPUT_ERRORS`. A bare ``ValueError``, ``KeyError`` … raised anywhere is a bug.
+    True for :data:`INPUT_ERRORS` and for the project's own error types: a ``ValueError`` or
+    :class:`populace_lm.errors.LLMError` whose class is defined in one of :data:`PROJECT_PACKAGES` or derives from
+    one defined there (a plugin's error deriving from ``LLMError`` counts). A bare ``ValueError``, ``KeyError`` …
+    raised anywhere is a bug, and so are the project's internal faults that are no input errors
+    (``simulator.checker.ReproducibilityError``).
     """
+    from populace_lm.errors import LLMError
+
     if isinstance(exc, INPUT_ERRORS):
         return True
-    return any(
-        cls.__module__.partition(".")[0] in PROJECT_PACKAGES for cls in type(exc).__mro__ if issubclass(cls, Exception)
-    )
+    if not isinstance(exc, ValueError | LLMError):
+        return False
+    return any(cls.__module__.partition(".")[0] in PROJECT_PACKAGES for cls in type(exc).__mro__)
 
 
 def describe_user_error(exc: BaseException) -> str:

@@ -327,6 +327,9 @@ def test_only_project_errors_and_documented_input_errors_are_user_errors():
     assert is_user_error(FileNotFoundError(2, "No such file", "/x"))
     for exc in (ValueError("x"), KeyError("path"), TypeError("x"), RuntimeError("x"), ZeroDivisionError("x")):
         assert not is_user_error(exc), exc
+    from simulator.checker import ReproducibilityError
+
+    assert not is_user_error(ReproducibilityError("same seed, different records"))  # a project fault, not input
 
 
 def test_user_error_types_never_reach_the_catch_all(capsys, monkeypatch):
