@@ -6,12 +6,16 @@ inside the command functions, so ``populace --help`` stays fast. Around every co
 - adds ``--quiet`` (no progress bars) and ``--verbose`` (llama.cpp/ggml and library logs on) to every
   sub-command that does not define them itself;
 - checks ``--out`` before any model work (a folder where a folder is expected, a file where a file is);
-- prints a user error (bad input, missing data or model, unreachable endpoint, exhausted budget) as one line
+- prints a user error (:func:`is_user_error`: the project's own error types — bad input, missing data or model,
+  unreachable endpoint, exhausted budget — and unreadable or unparsable files) as one line
   ``populace: error: ...`` and exits 2, without a traceback;
 - turns any other exception (a bug) into one line naming a crash log that holds the traceback, exit 1;
 - on every exit (normal end, user error, crash, Ctrl-C, SIGTERM) merges the LLM accounting and the exit status
-  of every model the command built (:data:`ACTIVE_MODELS`) into the command's ``run.json`` and closes each
-  model's response cache, so its SQLite write-ahead log is checkpointed.
+  of every model the command built (its :class:`experiments.run_context.RunContext`) into the command's
+  ``run.json`` and closes each model's response cache, so its SQLite write-ahead log is checkpointed.
+
+Before the parser is built, :func:`experiments.plugins.load_plugins` imports the modules of ``POPULACE_PLUGINS``,
+so the backends, games and scenarios they register have their options and names on the command line.
 """
 
 from __future__ import annotations
@@ -23,25 +27,30 @@ import importlib
 import json
 import os
 import signal
-import statistics
 import sys
 import tempfile
+import tomllib
 import traceback
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from experiments.errors import UsageError
+from experiments.plugins import load_plugins
+from experiments.run_context import RunContext
+from populace_lm.backends import get_backend
+
 __all__ = [
-    "ACTIVE_MODELS",
     "COMMAND_MODULES",
+    "INPUT_ERRORS",
     "OUT_IS_FILE",
+    "PROJECT_PACKAGES",
     "build_parser",
     "check_out",
     "crash_log_dir",
     "describe_user_error",
-    "finish_models",
+    "is_user_error",
     "main",
-    "user_errors",
 ]
 
 COMMAND_MODULES = (
@@ -59,9 +68,21 @@ COMMAND_MODULES = (
 #: Commands whose ``--out`` names a file (the others name a folder).
 OUT_IS_FILE = frozenset({"fit", "align", "select"})
 
-#: Language models built by the running command (``experiments.common.model_from_args`` appends each one);
-#: :func:`main` writes their accounting and closes them when the command ends, however it ends.
-ACTIVE_MODELS: list[Any] = []
+#: Top-level packages whose exception classes are the project's own error types (one line, exit 2).
+PROJECT_PACKAGES = ("populace_lm", "alignment", "scenarios", "populations", "simulator", "experiments")
+
+#: The documented input errors from outside the project: unparsable files, and a path that is missing,
+#: unreadable, a folder where a file is expected or the reverse.
+INPUT_ERRORS: tuple[type[BaseException], ...] = (
+    json.JSONDecodeError,
+    tomllib.TOMLDecodeError,
+    UnicodeDecodeError,
+    FileNotFoundError,
+    FileExistsError,
+    PermissionError,
+    IsADirectoryError,
+    NotADirectoryError,
+)
 
 _GLOBAL_FLAGS = (
     ("--quiet", "no progress bars"),
@@ -69,37 +90,29 @@ _GLOBAL_FLAGS = (
 )
 
 
-def user_errors() -> tuple[type[BaseException], ...]:
-    """Exception types shown as one-line user errors (exit 2), never as a crash.
+def is_user_error(exc: BaseException) -> bool:
+    """Whether ``exc`` is shown as a one-line user error (exit 2) rather than as a crash with a log.
 
-    ``ValueError`` covers ``json.JSONDecodeError``, ``tomllib.TOMLDecodeError``, ``UnicodeDecodeError`` and the
-    data/scenario errors; the ``OSError`` subclasses cover a path that is missing, unreadable, a folder where a
-    file is expected or the reverse.
+    True for :data:`INPUT_ERRORS` and for the project's own error types: a ``ValueError`` or
+    :class:`populace_lm.errors.LLMError` whose class is defined in one of :data:`PROJECT_PACKAGES` or derives from
+    one defined there (a plugin's error deriving from ``LLMError`` counts). A bare ``ValueError``, ``KeyError`` …
+    raised anywhere is a bug, and so are the project's internal faults that are no input errors
+    (``simulator.checker.ReproducibilityError``).
     """
     from populace_lm.errors import LLMError
-    from scenarios.errors import DataError, ScenarioError
 
-    return (
-        LLMError,
-        DataError,
-        ScenarioError,
-        ValueError,
-        FileNotFoundError,
-        FileExistsError,
-        PermissionError,
-        IsADirectoryError,
-        NotADirectoryError,
-    )
+    if isinstance(exc, INPUT_ERRORS):
+        return True
+    if not isinstance(exc, ValueError | LLMError):
+        return False
+    return any(cls.__module__.partition(".")[0] in PROJECT_PACKAGES for cls in type(exc).__mro__)
 
 
 def describe_user_error(exc: BaseException) -> str:
     """One line for a user error: the message with line breaks folded, naming the file for bare OS/parse errors."""
-    import json as _json
-    import tomllib
-
     if isinstance(exc, OSError) and exc.filename is not None and exc.strerror:
         text = f"{exc.strerror.lower()}: {exc.filename}"
-    elif isinstance(exc, _json.JSONDecodeError):
+    elif isinstance(exc, json.JSONDecodeError):
         text = f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
     elif isinstance(exc, tomllib.TOMLDecodeError):
         text = f"invalid TOML: {exc}"
@@ -179,65 +192,25 @@ def check_out(out: str, *, is_file: bool) -> None:
         is_file: the command writes one file there (``fit``, ``align``, ``select``); otherwise a folder.
 
     Raises:
-        ValueError: a file where a folder is expected or the reverse, a non-folder on the way, or a location
+        UsageError: a file where a folder is expected or the reverse, a non-folder on the way, or a location
             that cannot be written; the message names the path and the fix.
     """
     path = Path(out).expanduser()
     if is_file:
         if path.is_dir():
-            raise ValueError(f"--out {out} is a folder; pass a file path such as {Path(out) / 'result.json'}")
+            raise UsageError(f"--out {out} is a folder; pass a file path such as {Path(out) / 'result.json'}")
     elif path.exists() and not path.is_dir():
-        raise ValueError(f"--out {out} is a file; pass a folder (it is created if needed)")
+        raise UsageError(f"--out {out} is a file; pass a folder (it is created if needed)")
     # the folder that will hold the output (or will have the output folder created inside it)
     holder = path.parent if (is_file or not path.exists()) else path
     existing = _nearest_existing(holder)
     if not existing.is_dir():
-        raise ValueError(f"--out {out}: {existing} is a file, not a folder; pass a path inside a folder")
+        raise UsageError(f"--out {out}: {existing} is a file, not a folder; pass a path inside a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise ValueError(f"--out {out}: folder {existing} is not writable; pass a path you can write to")
+        raise UsageError(f"--out {out}: folder {existing} is not writable; pass a path you can write to")
 
 
 # ------------------------------------------------------------------------------------------------ manifest
-
-
-def _accounting(model: Any) -> dict[str, Any] | None:
-    """The accounting summary of ``model`` for the manifest (per-call latency lists folded to quantiles)."""
-    from populace_lm.budget import AccountingModel, find_layer
-    from populace_lm.cache import CachedModel
-
-    layer = find_layer(model, AccountingModel)
-    if layer is None:
-        return None
-    summary: dict[str, Any] = {}
-    for method, record in layer.summary().items():
-        if not isinstance(record, dict):  # e.g. ``transport``/``backend`` are None for the embedded model
-            summary[method] = record
-            continue
-        record = dict(record)
-        latencies = record.pop("latencies_s", None)
-        if isinstance(latencies, list):
-            record["latency_median_s"] = round(statistics.median(latencies), 6) if latencies else None
-            record["latency_max_s"] = round(max(latencies), 6) if latencies else None
-        summary[method] = record
-    cache = find_layer(model, CachedModel)
-    if cache is not None and summary.get("cache") is None:
-        summary["cache"] = cache.stats()
-    return summary
-
-
-def _close(model: Any) -> None:
-    """Close a model's response cache (checkpointing its write-ahead log)."""
-    try:
-        from populace_lm.config import close_model  # type: ignore[attr-defined]
-    except ImportError:
-        from populace_lm.budget import find_layer
-        from populace_lm.cache import CachedModel
-
-        cache = find_layer(model, CachedModel)
-        if cache is not None and callable(getattr(cache, "close", None)):
-            cache.close()
-        return
-    close_model(model)
 
 
 def _manifest_path(out: str | None, command: str) -> Path | None:
@@ -245,62 +218,6 @@ def _manifest_path(out: str | None, command: str) -> Path | None:
         return None
     path = Path(out).expanduser()
     return Path(str(path) + ".run.json") if command in OUT_IS_FILE else path / "run.json"
-
-
-def finish_models(models: list[Any], *, manifest: Path | None, exit_status: str, error: str | None = None) -> list[str]:
-    """Record every model's accounting and the exit status in ``manifest``, then close every model.
-
-    Keys the command already wrote to the manifest are kept; ``llm_accounting`` maps each model id to its
-    :meth:`populace_lm.budget.AccountingModel.summary` (plus the cache's hit/miss counts), and
-    ``exit_status`` is ``"ok"``, ``"error"``, ``"interrupted"`` or ``"crashed"``. Each step runs even when an
-    earlier one fails.
-
-    Args:
-        models: the models the command built (:data:`ACTIVE_MODELS`).
-        manifest: the ``run.json`` to merge into (None = the command has no ``--out``).
-        exit_status: how the command ended.
-        error: the one-line error, when it did not end ``"ok"``.
-
-    Returns:
-        One line per step that failed (the caller prints them).
-    """
-    problems: list[str] = []
-    if manifest is not None and models:
-        try:
-            accounting: dict[str, Any] = {}
-            for model in models:
-                summary = _accounting(model)
-                if summary is None:
-                    continue
-                key = str(getattr(model, "model_id", type(model).__name__))
-                n = 2
-                while key in accounting:
-                    key = f"{getattr(model, 'model_id', type(model).__name__)}#{n}"
-                    n += 1
-                accounting[key] = summary
-            data: dict[str, Any] = {}
-            if manifest.is_file():
-                with contextlib.suppress(ValueError, OSError):
-                    loaded = json.loads(manifest.read_text(encoding="utf-8"))
-                    data = loaded if isinstance(loaded, dict) else {}
-            data["llm_accounting"] = accounting
-            data["exit_status"] = exit_status
-            if error is not None:
-                data["error"] = error
-            else:
-                data.pop("error", None)
-            manifest.parent.mkdir(parents=True, exist_ok=True)
-            tmp = manifest.with_name(manifest.name + ".tmp")
-            tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-            tmp.replace(manifest)
-        except (OSError, ValueError, TypeError) as exc:
-            problems.append(f"could not write the LLM accounting to {manifest}: {exc}")
-    for model in models:
-        try:
-            _close(model)
-        except Exception as exc:  # noqa: BLE001 — closing every cache matters more than the first failure
-            problems.append(f"could not close the response cache of {getattr(model, 'model_id', model)}: {exc}")
-    return problems
 
 
 @contextlib.contextmanager
@@ -340,51 +257,29 @@ def _global_flags(args: argparse.Namespace) -> None:
     set_progress(not (getattr(args, "quiet", False) or env_quiet))
 
 
-PLUGINS_ENV = "POPULACE_PLUGINS"
-
-
-def load_plugins(value: str | None = None) -> list[str]:
-    """Import the modules named in ``$POPULACE_PLUGINS`` (comma-separated), before any command runs.
-
-    A plugin module registers its own games (:func:`scenarios.games.register_game`) or scenarios
-    (:func:`scenarios.register_scenario`) at import, so every command (``run --scenario my_role`` …) sees them.
-
-    Returns:
-        The imported module names.
-
-    Raises:
-        ValueError: a module that cannot be imported, in one line naming it and the fix.
-    """
-    raw = os.environ.get(PLUGINS_ENV, "") if value is None else value
-    names = [n.strip() for n in raw.split(",") if n.strip()]
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 — any failure of a user's module is one line
-            raise ValueError(
-                f"{PLUGINS_ENV}: cannot import plugin module {name!r} ({type(exc).__name__}: "
-                f"{' '.join(str(exc).split())}); put it on PYTHONPATH or fix it"
-            ) from exc
-    return names
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``populace`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        load_plugins()
-    except ValueError as exc:
-        print(f"populace: error: {exc}", file=sys.stderr)
+        load_plugins()  # before the parser: a plugin's backend options become flags
+        parser = build_parser()
+    except Exception as exc:  # noqa: BLE001 — a plugin that fails, or declares a clashing flag, is one line
+        if not is_user_error(exc):
+            raise
+        print(f"populace: error: {describe_user_error(exc)}", file=sys.stderr)
         return 2
-    args = build_parser().parse_args(argv)
+    args = parser.parse_args(argv)
     _global_flags(args)
     out = _out_option(args)
-    ACTIVE_MODELS.clear()
+    context = RunContext(command=args.command, manifest=_manifest_path(out, args.command))
+    args.run_context = context
     status, message, code = "ok", None, 0
     try:
-        with _sigterm_as_interrupt():
+        with _sigterm_as_interrupt(), context.active():
             if out is not None:
                 check_out(out, is_file=args.command in OUT_IS_FILE)
+            if getattr(args, "backend", None):  # an unknown --backend fails before any work, naming the known ones
+                get_backend(args.backend)
             code = int(args.func(args) or 0)
         if code != 0:
             status = "error"
@@ -395,23 +290,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         status, message, code = "interrupted", "interrupted", 130
         print("populace: interrupted (finished LLM answers are kept in the cache)", file=sys.stderr)
-    except user_errors() as exc:
-        status, message, code = "error", describe_user_error(exc), 2
-        print(f"populace: error: {message}", file=sys.stderr)
-    except Exception as exc:  # noqa: BLE001 — the catch-all for genuine bugs, with the traceback in a log
-        status, code = "crashed", 1
-        message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
-        try:
-            where = f"traceback in {_write_crash_log(exc, argv)}"
-        except OSError:
-            where = "no crash log could be written"
-        print(f"populace: internal error: {message} ({where})", file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 — a user error is one line; anything else is a bug, logged
+        if is_user_error(exc):
+            status, message, code = "error", describe_user_error(exc), 2
+            print(f"populace: error: {message}", file=sys.stderr)
+        else:
+            status, code = "crashed", 1
+            message = f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+            try:
+                where = f"traceback in {_write_crash_log(exc, argv)}"
+            except OSError:
+                where = "no crash log could be written"
+            print(f"populace: internal error: {message} ({where})", file=sys.stderr)
     finally:
-        models = list(ACTIVE_MODELS)
-        ACTIVE_MODELS.clear()
-        for problem in finish_models(
-            models, manifest=_manifest_path(out, args.command), exit_status=status, error=message
-        ):
+        for problem in context.finish(status, error=message):
             print(f"populace: warning: {problem}", file=sys.stderr)
     return code
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from experiments.common import add_data_args, add_model_args, model_from_args
+from experiments.errors import UsageError
 
 if TYPE_CHECKING:  # heavy modules load inside the functions, so `populace --help` stays fast
     import numpy as np
@@ -155,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
 
     personas = load_pool(args.pool, limit=args.limit)
     if args.n_select is not None and args.n_select > len(personas):
-        raise ValueError(f"the pool has {len(personas)} personas, fewer than --n-select {args.n_select}")
+        raise UsageError(f"the pool has {len(personas)} personas, fewer than --n-select {args.n_select}")
     items = [s.strip() for s in args.items.split(",")] if args.items else None
     target = align_target(args.scenario, args.data, items, split=args.split, seed=args.seed)
     if target.weights is not None:

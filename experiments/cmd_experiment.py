@@ -10,6 +10,7 @@ import importlib
 import pkgutil
 
 import experiments
+from experiments.errors import UsageError
 
 
 def available() -> list[str]:
@@ -32,5 +33,5 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the experiment module."""
     if args.name not in available():
-        raise ValueError(f"unknown experiment {args.name!r}; experiments: {available()}")
+        raise UsageError(f"unknown experiment {args.name!r}; experiments: {available()}")
     return int(importlib.import_module(f"experiments.exp_{args.name}").main(args.rest) or 0)

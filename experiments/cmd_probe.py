@@ -3,15 +3,18 @@
 ``--question TEXT --scale SCALE`` asks one question. ``--scenario S`` (a built-in name, ``FILE.toml`` or
 ``FILE.toml:DIMENSION``) asks every question of a scenario exactly as fit, run and compare ask it, and prints each
 question's valid mass and expected answer, then each dimension's exact score distribution: the quick check that a
-model reads a survey file before a study spends calls on it.
+model reads a survey file before a study spends calls on it. ``--out FOLDER`` also writes what was printed to
+``probe.json``, and the CLI adds the model's accounting to ``run.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from experiments.common import add_model_args
+from experiments.errors import UsageError
 
 __all__ = ["register", "run"]
 
@@ -28,30 +31,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--system", default=None, help="system prompt (persona)")
     p.add_argument("--prefix", default=None, help="answer stem prefilled in the reply (default 'Answer: ')")
+    p.add_argument("--out", default=None, help="folder for probe.json and run.json (default: print only)")
     add_model_args(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one probability per answer and the valid mass (a question), or a table per scenario question."""
-    from experiments.common import model_from_args
+    from experiments.common import model_from_args, write_json
     from populace_lm.accounting import format_summary
     from populace_lm.budget import AccountingModel, find_layer
 
     if args.scenario is not None:
         if args.question is not None or args.scale is not None or args.prefix is not None:
-            raise ValueError("probe: give either --scenario or --question/--scale/--prefix, not both")
+            raise UsageError("probe: give either --scenario or --question/--scale/--prefix, not both")
         from scenarios.registry import get_scenario
 
         scenario = get_scenario(args.scenario)  # an unknown name or a bad file fails before the model loads
         model = model_from_args(args)
-        _probe_scenario(model, scenario, args.system)
+        result = _probe_scenario(model, scenario, args.system)
     else:
         if args.question is None or args.scale is None:
-            raise ValueError("probe: give --question TEXT and --scale SCALE, or --scenario NAME")
+            raise UsageError("probe: give --question TEXT and --scale SCALE, or --scenario NAME")
         question = _question(args.question, args.scale, args.prefix)  # a bad scale fails before the model loads
         model = model_from_args(args)
-        _probe_question(model, question, args.system)
+        result = _probe_question(model, question, args.system)
+    if args.out is not None:
+        write_json(Path(args.out) / "probe.json", {"model_id": str(model.model_id), "system": args.system, **result})
     acct = find_layer(model, AccountingModel)
     if acct is not None:
         print(format_summary(acct.summary()))
@@ -62,19 +68,31 @@ def _question(text: str, scale: str, prefix: str | None) -> Any:
     from populace_lm.types import IntegerAnswers
     from scenarios.question import Question
 
-    answers = IntegerAnswers.parse(scale)
+    try:
+        answers = IntegerAnswers.parse(scale)
+    except ValueError as exc:  # the parser's message names the accepted forms
+        raise UsageError(f"--scale: {exc}") from None
     return Question(id="probe", prompt=text, answers=answers, answer_prefix="Answer: " if prefix is None else prefix)
 
 
-def _probe_question(model: Any, question: Any, system: str | None) -> None:
+def _probe_question(model: Any, question: Any, system: str | None) -> dict[str, Any]:
+    """Print one probability per answer, the valid mass and the method; return them for ``probe.json``."""
     dist = model.answer_distribution(question.distribution_request(system))
     for value, p in zip(dist.values, dist.probs, strict=True):
         print(f"{value}\t{p:.6f}")
     print(f"valid_mass\t{dist.valid_mass:.6f}")
     print(f"method\t{dist.method}" + (f" ({dist.n_samples} samples)" if dist.method == "sampled" else ""))
+    return {
+        "question": question.prompt,
+        "values": list(dist.values),
+        "probs": list(dist.probs),
+        "valid_mass": dist.valid_mass,
+        "method": dist.method,
+        "n_samples": dist.n_samples,
+    }
 
 
-def _probe_scenario(model: Any, scenario: Any, system: str | None) -> None:
+def _probe_scenario(model: Any, scenario: Any, system: str | None) -> dict[str, Any]:
     """Per question: valid mass, method and expected answer; per dimension: the exact score mean and SD.
 
     The persona is ``--system`` (or no system prompt); the questions, answer stems and scoring are the scenario's.
@@ -87,13 +105,15 @@ def _probe_scenario(model: Any, scenario: Any, system: str | None) -> None:
 
     persona = Persona(id="probe", text=system or "")
     print("question\tvalid_mass\tmethod\texpected\tprompt")
-    scores = []
+    scores, rows = [], []
     for part in dimension_scenarios(scenario):
         questions = part.questions()
         tensor = answer_distributions(model, (persona,), questions, desc=f"probe {part.name}")
         for j, q in enumerate(questions):
             expected = float(tensor.probs[0, j] @ np.asarray(q.answers.values, dtype=float))
             prompt = " ".join(q.prompt.split())
+            valid, method = float(tensor.valid_mass[0, j]), str(tensor.methods[0, j])
+            rows.append({"id": q.id, "valid_mass": valid, "method": method, "expected": expected})
             print(f"{q.id}\t{tensor.valid_mass[0, j]:.4f}\t{tensor.methods[0, j]}\t{expected:.3f}\t…{prompt[-60:]}")
         pmf = np.asarray(part.pmfs(tensor.probs), dtype=float)[0]
         pmf = pmf / pmf.sum()
@@ -103,3 +123,8 @@ def _probe_scenario(model: Any, scenario: Any, system: str | None) -> None:
     print("\nscore\tlabel\tmean (exact)\tsd (exact)")
     for name, label, mean, sd in scores:
         print(f"{name}\t{label}\t{mean:.3f}\t{sd:.3f}")
+    return {
+        "scenario": scenario.name,
+        "questions": rows,
+        "scores": [{"dimension": n, "label": lab, "mean": m, "sd": sd} for n, lab, m, sd in scores],
+    }

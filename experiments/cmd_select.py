@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 
 from experiments.common import add_model_args
+from experiments.errors import UsageError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -41,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from populations.subgroups import PersonaIndex, revise_toward
 
     if args.k < 1:
-        raise ValueError(f"--k must be >= 1, got {args.k}")
+        raise UsageError(f"--k must be >= 1, got {args.k}")
+    if any(not query.strip() for query in args.query):
+        raise UsageError('--query is empty; describe the subgroup, e.g. --query "retired farmers"')
     pop = load_population_file(args.population)
     t0 = time.perf_counter()
     index = PersonaIndex.for_file(pop, args.population)

@@ -10,33 +10,28 @@ from typing import Any
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    """Add the language-model options.
+    """Add the language-model options: the common ones, then one group per registered backend.
 
-    ``--backend/--model-path/--compute-type/--base-url/--model/--api-key-env/--cache/--replay/--max-calls`` and the
-    transport options ``--timeout/--max-retries/--concurrency/--rpm/--tpm/--server-kind/--top-logprobs/--samples/
-    --chat-template``
-    (each defaults to its ``POPULACE_*`` environment twin, then to :class:`populace_lm.config.LLMConfig`'s default).
+    Common: ``--backend/--cache/--replay/--max-calls``. Each backend's group holds the flags of its registered
+    option section (:mod:`populace_lm.backends`; e.g. ``--model-path/--compute-type/--threads`` for ``local``,
+    ``--base-url/--model/--timeout/...`` for ``openai``, and a plugin's own). Every flag defaults to None, so its
+    ``POPULACE_*`` environment twin, then the option's default, applies (:func:`config_from_args`). A flag two
+    backends declare alike is added once and goes to whichever backend runs.
+
+    Raises:
+        ConfigError: a backend's flag that clashes with one of the command's own.
     """
+    from populace_lm.backends import backend_names, backends
+    from populace_lm.errors import ConfigError
+
     g = parser.add_argument_group("language model")
     g.add_argument(
         "--backend",
-        choices=("local", "openai"),
         default=None,
-        help="local = embedded llama.cpp (default); openai = any OpenAI-compatible endpoint",
+        metavar="NAME",
+        help=f"one of {', '.join(backend_names())}: local = embedded llama.cpp (default); openai = any "
+        "OpenAI-compatible endpoint (POPULACE_BACKEND)",
     )
-    g.add_argument("--model-path", default=None, help="GGUF file for the local backend (default: SmolLM2-135M)")
-    g.add_argument(
-        "--compute-type",
-        choices=("native", "f16", "f32"),
-        default=None,
-        help="local weights as stored (native, default) or converted once to f16/f32",
-    )
-    g.add_argument(
-        "--threads", type=int, default=None, help="llama.cpp threads for the local backend (default: every core)"
-    )
-    g.add_argument("--base-url", default=None, help="OpenAI-compatible endpoint URL (vLLM, Ollama, llama.cpp server)")
-    g.add_argument("--model", default=None, help="model name at the endpoint")
-    g.add_argument("--api-key-env", default=None, help="environment variable holding the key (OPENAI_API_KEY)")
     g.add_argument("--cache", default=None, help="SQLite response cache (default ~/.cache/populace/responses.sqlite)")
     g.add_argument("--replay", action="store_true", help="answer only from the cache; a miss is an error")
     g.add_argument(
@@ -45,41 +40,32 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="call budget: HTTP requests including retries (local: backend calls); stops with a resumable cache",
     )
-    g.add_argument("--timeout", type=float, default=None, help="seconds per HTTP request (POPULACE_TIMEOUT; 60)")
-    g.add_argument(
-        "--max-retries",
-        type=int,
-        default=None,
-        help="retries of a 429/5xx/timeout/connection error/bad body per request (POPULACE_MAX_RETRIES; 8)",
-    )
-    g.add_argument("--concurrency", type=int, default=None, help="requests in flight at once (POPULACE_CONCURRENCY; 4)")
-    g.add_argument("--rpm", type=float, default=None, help="client-side requests-per-minute limit (POPULACE_RPM)")
-    g.add_argument("--tpm", type=float, default=None, help="client-side tokens-per-minute limit (POPULACE_TPM)")
-    g.add_argument(
-        "--server-kind",
-        choices=("auto", "openai", "vllm", "llamacpp", "ollama"),
-        default=None,
-        help="how the endpoint continues answer stems; auto detects it from /v1/models (POPULACE_SERVER_KIND)",
-    )
-    g.add_argument(
-        "--top-logprobs",
-        type=int,
-        default=None,
-        help="log-probability alternatives read per answer token; 0 = always sample (POPULACE_TOP_LOGPROBS; 20)",
-    )
-    g.add_argument(
-        "--samples",
-        type=int,
-        default=None,
-        help="replies per sampled distribution when log-probabilities do not cover the answers; 0 = never "
-        "sample (POPULACE_SAMPLES)",
-    )
-    g.add_argument(
-        "--chat-template",
-        default=None,
-        help="the model's .gguf file (or a Jinja template) so a server without a continue switch continues answer "
-        "stems through /completions (POPULACE_CHAT_TEMPLATE)",
-    )
+    added: set[str] = set()
+    for backend in backends():
+        group = parser.add_argument_group(f"backend {backend.name}", backend.help or None)
+        for option in backend.options:
+            if not option.flag or option.flag in added:
+                continue
+            notes = [n for n in (option.env, None if option.default is None else f"default {option.default}") if n]
+            kwargs: dict[str, Any] = {
+                "dest": option.dest,
+                "default": None,
+                "help": option.help + (f" ({'; '.join(notes)})" if notes else ""),
+            }
+            if option.type is bool:
+                kwargs["action"] = argparse.BooleanOptionalAction
+            else:
+                kwargs["type"] = option.type
+                if option.choices is not None:
+                    kwargs["choices"] = option.choices
+            try:
+                group.add_argument(option.flag, **kwargs)
+            except argparse.ArgumentError as exc:
+                raise ConfigError(
+                    f"backend {backend.name!r}: flag {option.flag} clashes with an option of {parser.prog!r} "
+                    f"({exc.message}); register the option under another flag"
+                ) from None
+            added.add(option.flag)
 
 
 def add_data_args(parser: argparse.ArgumentParser) -> None:
@@ -90,47 +76,58 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="root seed of every random choice")
 
 
-def model_from_args(args: argparse.Namespace) -> Any:
-    """The cache-wrapped language model described by the command-line options and the environment."""
-    from populace_lm.config import LLMConfig, build_model
+def config_from_args(args: argparse.Namespace) -> Any:
+    """The :class:`populace_lm.config.LLMConfig` of the command-line options and the environment.
+
+    The backend is ``--backend``; without it, the one backend whose selecting flag was given (``--base-url`` or
+    ``--model`` select ``openai``); else ``POPULACE_BACKEND``; else ``local``. The chosen backend's flags win over
+    its ``POPULACE_*`` variables, which win over its defaults; flags of the other backends are not read.
+
+    Raises:
+        ConfigError: an unknown backend (naming the registered ones) or an invalid value.
+    """
+    from populace_lm.backends import backends, get_backend
+    from populace_lm.config import LLMConfig
+
+    def given(option: Any) -> bool:
+        return bool(option.dest) and getattr(args, option.dest, None) is not None
 
     changes: dict[str, Any] = {}
-    if getattr(args, "backend", None):
-        changes["backend"] = args.backend
-    elif getattr(args, "base_url", None) or getattr(args, "model", None):
-        changes["backend"] = "openai"
-    for key in (
-        "model_path",
-        "compute_type",
-        "base_url",
-        "model",
-        "api_key_env",
-        "max_calls",
-        "timeout",
-        "max_retries",
-        "concurrency",
-        "rpm",
-        "tpm",
-        "server_kind",
-        "top_logprobs",
-        "samples",
-        "chat_template",
-        "n_threads",
-    ):
-        value = getattr(args, "threads" if key == "n_threads" else key, None)
-        if value is not None:
-            changes[key] = value
+    name = getattr(args, "backend", None)
+    if not name:
+        selected = {b.name for b in backends() for o in b.options if o.selects and given(o)}
+        name = selected.pop() if len(selected) == 1 else None
+    if name:
+        changes["backend"] = name
+    backend = get_backend(name or os.environ.get("POPULACE_BACKEND", "").strip() or "local")
+    for option in backend.options:
+        if given(option):
+            changes[option.name] = getattr(args, option.dest)
+    if getattr(args, "max_calls", None) is not None:
+        changes["max_calls"] = args.max_calls
     if getattr(args, "cache", None):
         changes["cache_path"] = args.cache
     if getattr(args, "replay", False):
         changes["cache_mode"] = "replay"
     if getattr(args, "verbose", None) is True:  # the CLI's global --verbose
         changes["verbose"] = True
-    config = LLMConfig.from_env(**changes)  # flags win over POPULACE_* variables, which win over defaults
-    model = build_model(config)
-    from experiments.cli import ACTIVE_MODELS  # the CLI writes its accounting to run.json and closes it on exit
+    return LLMConfig.from_env(**changes)  # flags win over POPULACE_* variables, which win over defaults
 
-    ACTIVE_MODELS.append(model)
+
+def model_from_args(args: argparse.Namespace) -> Any:
+    """The cache-wrapped language model of the command-line options and the environment.
+
+    The model is recorded in the command's run context (:func:`experiments.run_context.context_of`), which
+    writes its accounting to ``run.json`` and closes it when the command ends; outside the CLI the caller
+    closes it (:func:`populace_lm.config.close_model`).
+    """
+    from experiments.run_context import context_of
+    from populace_lm.config import build_model
+
+    model = build_model(config_from_args(args))
+    context = context_of(args)
+    if context is not None:
+        context.add_model(model)
     return model
 
 

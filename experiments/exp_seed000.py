@@ -466,6 +466,7 @@ def main(argv: list[str]) -> int:
     """Command-line entry (``populace experiment seed000 ...``)."""
     from experiments.cmd_fit import crafter_from_args
     from experiments.common import add_data_args, add_model_args, model_from_args
+    from experiments.errors import UsageError
 
     p = argparse.ArgumentParser(prog="populace experiment seed000", description=__doc__.split("\n\n")[0])
     p.add_argument(
@@ -486,10 +487,10 @@ def main(argv: list[str]) -> int:
     add_data_args(p)
     args = p.parse_args(argv)
     if args.profile not in PROFILES:
-        raise ValueError(f"unknown profile {args.profile!r}; profiles: {sorted(PROFILES)}")
+        raise UsageError(f"unknown profile {args.profile!r}; profiles: {sorted(PROFILES)}")
     scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     if not scenarios:
-        raise ValueError("--scenarios is empty; e.g. --scenarios bigfive:E,dictator")
+        raise UsageError("--scenarios is empty; e.g. --scenarios bigfive:E,dictator")
     from scenarios.registry import get_scenario
 
     scenarios = [get_scenario(s, source=args.data).name for s in scenarios]  # unknown names fail before any model
@@ -497,7 +498,7 @@ def main(argv: list[str]) -> int:
         print(plan(scenarios, args.profile, source=args.data, model_id=_model_label(args)))
         return 0
     if not args.out:
-        raise ValueError("--out is required (or pass --plan to print the plan only)")
+        raise UsageError("--out is required (or pass --plan to print the plan only)")
     model = model_from_args(args)
     crafter = crafter_from_args(args)
     run_seed000(

@@ -1,6 +1,6 @@
 """The language-model layer: one protocol for every backend.
 
-The embedded llama.cpp model and any OpenAI-compatible endpoint, exact answer distributions, a persistent SQLite response cache, budgets, accounting and test fakes.
+The embedded llama.cpp model and any OpenAI-compatible endpoint (more through :func:`register_backend`), exact answer distributions, a persistent SQLite response cache, budgets, accounting and test fakes.
 
 >>> from populace_lm import LLMConfig, build_model   # doctest: +SKIP
 >>> model = build_model(LLMConfig.from_env())          # doctest: +SKIP
@@ -17,6 +17,8 @@ __all__ = [
     "AccountingModel",
     "AnswerDistribution",
     "AuthenticationError",
+    "Backend",
+    "BackendOption",
     "BackendUnavailableError",
     "BadResponseError",
     "BudgetExceededError",
@@ -24,6 +26,7 @@ __all__ = [
     "CacheError",
     "CacheMissError",
     "CachedModel",
+    "ConfigError",
     "CoverageError",
     "DistributionRequest",
     "Generation",
@@ -39,12 +42,15 @@ __all__ = [
     "OpenAICompatible",
     "ScriptedModel",
     "Usage",
+    "backend_names",
     "build_model",
     "close_model",
     "concurrency_of",
     "find_layer",
+    "get_backend",
     "map_concurrent",
     "progress_bar",
+    "register_backend",
     "set_progress",
     "stable_seed",
 ]
@@ -53,6 +59,8 @@ _WHERE = {
     "AccountingModel": "populace_lm.budget",
     "AnswerDistribution": "populace_lm.types",
     "AuthenticationError": "populace_lm.errors",
+    "Backend": "populace_lm.backends",
+    "BackendOption": "populace_lm.backends",
     "BackendUnavailableError": "populace_lm.errors",
     "BadResponseError": "populace_lm.errors",
     "BudgetExceededError": "populace_lm.errors",
@@ -60,6 +68,7 @@ _WHERE = {
     "CacheError": "populace_lm.errors",
     "CacheMissError": "populace_lm.errors",
     "CachedModel": "populace_lm.cache",
+    "ConfigError": "populace_lm.errors",
     "CoverageError": "populace_lm.errors",
     "DistributionRequest": "populace_lm.types",
     "Generation": "populace_lm.types",
@@ -75,12 +84,15 @@ _WHERE = {
     "OpenAICompatible": "populace_lm.openai_compat",
     "ScriptedModel": "populace_lm.fakes",
     "Usage": "populace_lm.types",
+    "backend_names": "populace_lm.backends",
     "build_model": "populace_lm.config",
     "close_model": "populace_lm.config",
     "concurrency_of": "populace_lm.config",
     "find_layer": "populace_lm.budget",
+    "get_backend": "populace_lm.backends",
     "map_concurrent": "populace_lm.budget",
     "progress_bar": "populace_lm.progress",
+    "register_backend": "populace_lm.backends",
     "set_progress": "populace_lm.progress",
     "stable_seed": "populace_lm.types",
 }

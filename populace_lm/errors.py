@@ -11,6 +11,7 @@ __all__ = [
     "BudgetExceededError",
     "CacheError",
     "CacheMissError",
+    "ConfigError",
     "CoverageError",
     "LLMError",
     "ModelNotFoundError",
@@ -56,3 +57,10 @@ class CacheError(LLMError):
 
 class ModelNotFoundError(LLMError):
     """A model file or the embedded default model could not be found."""
+
+
+class ConfigError(LLMError, ValueError):
+    """A language-model setting is invalid: an unknown backend or option, a value of the wrong type or out of range.
+
+    It is a ``ValueError`` too, as the bad value of a setting is.
+    """

@@ -36,7 +36,7 @@ from alignment import (
     transport_weights,
 )
 from populations.base import BaseBuilder, NotFittedError, check_is_fitted
-from populations.persona import Persona, Population
+from populations.persona import Persona, Population, PopulationError
 
 __all__ = ["METHODS", "AlignedPersonaBuilder", "NotFittedError", "load_weighted_jsonl", "save_weighted_jsonl"]
 
@@ -353,7 +353,7 @@ def load_weighted_jsonl(path) -> Population:
     """Read a file written by :func:`save_weighted_jsonl`.
 
     Raises:
-        ValueError: naming the file and line: not JSONL (e.g. a Population JSON file), a line without
+        PopulationError: naming the file and line: not JSONL (e.g. a Population JSON file), a line without
             ``weight`` (a plain persona pool — align it first), a bad weight, or an empty file.
     """
     p = Path(path)
@@ -373,26 +373,26 @@ def load_weighted_jsonl(path) -> Population:
                     if lineno == 1 and line.strip() == "{"
                     else ""
                 )
-                raise ValueError(f"{p}:{lineno}: not a JSON line ({exc.msg}){hint}") from exc
+                raise PopulationError(f"{p}:{lineno}: not a JSON line ({exc.msg}){hint}") from exc
             if not isinstance(obj, dict) or "id" not in obj or "text" not in obj:
-                raise ValueError(f"{p}:{lineno}: each line needs an object with 'id', 'text' and 'weight'")
+                raise PopulationError(f"{p}:{lineno}: each line needs an object with 'id', 'text' and 'weight'")
             if "weight" not in obj:
-                raise ValueError(
+                raise PopulationError(
                     f"{p}:{lineno}: persona {obj['id']!r} has no 'weight': this is a persona pool, not an aligned "
                     "population; build one with `populace align --pool FILE ...` first"
                 )
             w = obj.pop("weight")
             if not isinstance(w, int | float) or not np.isfinite(w) or w < 0:
-                raise ValueError(f"{p}:{lineno}: weight {w!r} must be a non-negative number")
+                raise PopulationError(f"{p}:{lineno}: weight {w!r} must be a non-negative number")
             pid, text = str(obj.pop("id")), obj.pop("text")
             attrs = {(k[5:] if k.startswith("attr_") and k[5:] in _RESERVED else k): v for k, v in obj.items()}
             personas.append(Persona(id=pid, text=text, attributes=attrs))
             weights.append(float(w))
     if not personas:
-        raise ValueError(f"{p}: the population file is empty")
+        raise PopulationError(f"{p}: the population file is empty")
     total = float(np.sum(weights))
     if not np.isclose(total, 1.0, atol=1e-6):
-        raise ValueError(f"{p}: weights sum to {total:.6g}, expected 1")
+        raise PopulationError(f"{p}: weights sum to {total:.6g}, expected 1")
     meta_path = Path(str(p) + ".meta.json")
     meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
     return Population(

@@ -12,7 +12,7 @@ Three kinds of file hold a population:
 :func:`load_population_file` reads each of them, so every command that takes ``--population`` accepts the output
 of every command that writes one. Structural problems (a persona given as a string, ``personas`` not a list, a
 missing ``weights`` key, weights of the wrong length or sum, a truncated file, duplicate ids or a ``null`` text on
-a JSONL line) raise a one-line ``ValueError`` naming the file, the key or line, and the fix.
+a JSONL line) raise a one-line :class:`~populations.persona.PopulationError` naming the file, the key or line, and the fix.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from populations.aligned import load_weighted_jsonl
-from populations.persona import Population, describe_json_error
+from populations.persona import Population, PopulationError, describe_json_error
 
 __all__ = ["check_weighted_jsonl", "load_population_file"]
 
@@ -42,7 +42,7 @@ def check_weighted_jsonl(path: Path, text: str) -> None:
         text: its content.
 
     Raises:
-        ValueError: ``FILE:LINE: ...`` for a ``null`` or non-string ``text`` or a duplicate ``id``, with the fix.
+        PopulationError: ``FILE:LINE: ...`` for a ``null`` or non-string ``text`` or a duplicate ``id``, with the fix.
     """
     first_line: dict[str, int] = {}
     for lineno, line in enumerate(text.splitlines(), start=1):
@@ -57,11 +57,11 @@ def check_weighted_jsonl(path: Path, text: str) -> None:
         pid = str(obj["id"])
         if "text" in obj and not isinstance(obj["text"], str):
             shown = "null" if obj["text"] is None else type(obj["text"]).__name__
-            raise ValueError(
+            raise PopulationError(
                 f'{path}:{lineno}: persona {pid!r} has text {shown}; give a string ("" = no system prompt)'
             )
         if pid in first_line:
-            raise ValueError(
+            raise PopulationError(
                 f"{path}:{lineno}: duplicate persona id {pid!r} (first on line {first_line[pid]}); "
                 "persona ids must be unique"
             )
@@ -76,9 +76,9 @@ def _population_document(p: Path, document: dict[str, Any]) -> Population:
     if "population" in document:
         inner = document["population"]
         if not isinstance(inner, dict):
-            raise ValueError(f"{p}: key 'population' must hold a population object, not {type(inner).__name__}")
+            raise PopulationError(f"{p}: key 'population' must hold a population object, not {type(inner).__name__}")
         return Population.from_dict(inner, source=f"{p} (key 'population')")
-    raise ValueError(
+    raise PopulationError(
         f"{p} is not a population file (kind={kind!r}); pass a population JSON (Population.save), a fit file "
         "(populace fit --out) or weighted-persona JSONL (populace align/select --out)"
     )
@@ -95,22 +95,22 @@ def load_population_file(path: str | os.PathLike[str]) -> Population:
 
     Raises:
         FileNotFoundError: the file does not exist.
-        ValueError: a folder, an empty or truncated file, or a structural problem, naming the file, the key or
+        PopulationError: a folder, an empty or truncated file, or a structural problem, naming the file, the key or
             line, and the fix.
     """
     p = Path(path)
     if p.is_dir():
-        raise ValueError(_describe_folder(p))
+        raise PopulationError(_describe_folder(p))
     if not p.is_file():
         raise FileNotFoundError(f"population file {p} does not exist")
     text = p.read_text(encoding="utf-8", errors="replace")
     if not text.strip():
-        raise ValueError(f"population file {p} is empty; re-create it (populace fit/align write population files)")
+        raise PopulationError(f"population file {p} is empty; re-create it (populace fit/align write population files)")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
         if not _is_jsonl(text):
-            raise ValueError(describe_json_error(p, text, exc)) from None
+            raise PopulationError(describe_json_error(p, text, exc)) from None
         check_weighted_jsonl(p, text)
         return load_weighted_jsonl(p)
     if isinstance(document, dict):
@@ -118,7 +118,7 @@ def load_population_file(path: str | os.PathLike[str]) -> Population:
             check_weighted_jsonl(p, text)
             return load_weighted_jsonl(p)
         return _population_document(p, document)
-    raise ValueError(
+    raise PopulationError(
         f"population file {p} holds a JSON {'list' if isinstance(document, list) else type(document).__name__}; "
         "a population is an object with 'personas' and 'weights', or JSONL with one persona object per line"
     )

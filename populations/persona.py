@@ -16,7 +16,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Persona", "Population", "describe_json_error"]
+__all__ = ["Persona", "Population", "PopulationError", "describe_json_error"]
+
+
+class PopulationError(ValueError):
+    """A persona, a population or a population file is invalid; the message names the file, key or index."""
 
 
 def _json_name(value: Any) -> str:
@@ -85,13 +89,15 @@ class Persona:
 
     def __post_init__(self) -> None:
         if not isinstance(self.id, str) or not self.id:
-            raise ValueError(f"Persona.id must be a non-empty string, got {self.id!r}")
+            raise PopulationError(f"Persona.id must be a non-empty string, got {self.id!r}")
         if not isinstance(self.text, str):
-            raise ValueError(
+            raise PopulationError(
                 f"persona {self.id!r}: text must be a string ('' = no system prompt), got {_json_name(self.text)}"
             )
         if not isinstance(self.attributes, dict):
-            raise ValueError(f"persona {self.id!r}: attributes must be an object, got {_json_name(self.attributes)}")
+            raise PopulationError(
+                f"persona {self.id!r}: attributes must be an object, got {_json_name(self.attributes)}"
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -102,19 +108,19 @@ class Persona:
         """Inverse of :meth:`to_dict`.
 
         Raises:
-            ValueError: not an object, a missing ``id``/``text``, a ``null`` or non-string text, or non-object
+            PopulationError: not an object, a missing ``id``/``text``, a ``null`` or non-string text, or non-object
                 attributes; the message names the persona and the fix.
         """
         if not isinstance(d, dict):
-            raise ValueError(
+            raise PopulationError(
                 f"a persona is {_json_name(d)}, not an object; write each persona as "
                 '{"id": "p1", "text": "You are ...", "attributes": {}}'
             )
         for key in ("id", "text"):
             if key not in d:
-                raise ValueError(f"persona {d.get('id', '?')!r} has no {key!r}; give both 'id' and 'text'")
+                raise PopulationError(f"persona {d.get('id', '?')!r} has no {key!r}; give both 'id' and 'text'")
         if d["id"] is None or isinstance(d["id"], dict | list):
-            raise ValueError(f"persona id must be a string or a number, got {_json_name(d['id'])}")
+            raise PopulationError(f"persona id must be a string or a number, got {_json_name(d['id'])}")
         attributes = d.get("attributes")
         if attributes is None:
             attributes = {}
@@ -143,20 +149,20 @@ class Population:
         w = np.asarray(self.weights, dtype=float)
         object.__setattr__(self, "personas", tuple(self.personas))
         if not self.personas:
-            raise ValueError("Population needs at least one persona")
+            raise PopulationError("Population needs at least one persona")
         if w.shape != (len(self.personas),):
-            raise ValueError(
+            raise PopulationError(
                 f"weights has shape {w.shape} for {len(self.personas)} personas; give one weight per persona"
             )
         bad = np.flatnonzero(~np.isfinite(w) | (w < 0))
         if bad.size:
-            raise ValueError(f"weights[{bad[0]}] = {w[bad[0]]:g}: weights must be finite and non-negative")
+            raise PopulationError(f"weights[{bad[0]}] = {w[bad[0]]:g}: weights must be finite and non-negative")
         if not np.isclose(w.sum(), 1.0, atol=1e-6):
-            raise ValueError(f"weights sum to {w.sum():.6g}, expected 1; divide each weight by their sum")
+            raise PopulationError(f"weights sum to {w.sum():.6g}, expected 1; divide each weight by their sum")
         first: dict[str, int] = {}
         for i, persona in enumerate(self.personas):
             if persona.id in first:
-                raise ValueError(
+                raise PopulationError(
                     f"duplicate persona id {persona.id!r} (personas #{first[persona.id] + 1} and #{i + 1}); "
                     "persona ids must be unique within a population"
                 )
@@ -179,7 +185,7 @@ class Population:
             Indices into ``personas``, shape ``(n,)``.
         """
         if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
+            raise PopulationError(f"n must be >= 0, got {n}")
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         return gen.choice(len(self.personas), size=n, p=self.weights)
 
@@ -221,34 +227,36 @@ class Population:
             source: where it came from (a file name), named in every error.
 
         Raises:
-            ValueError: one line naming ``source``, the key or persona, and the fix: another ``kind``, a missing
+            PopulationError: one line naming ``source``, the key or persona, and the fix: another ``kind``, a missing
                 ``personas``/``weights``, ``personas`` not a list, a persona that is not an object, a ``null``
                 text, a weights list of the wrong length, a negative weight, weights not summing to 1, or a
                 duplicate id.
         """
         where = source or "the population document"
         if not isinstance(d, dict):
-            raise ValueError(f"{where} holds {_json_name(d)}; a population is an object with 'personas' and 'weights'")
+            raise PopulationError(
+                f"{where} holds {_json_name(d)}; a population is an object with 'personas' and 'weights'"
+            )
         kind = d.get("kind", "populace.population" if "personas" in d else None)
         if kind != "populace.population":
-            raise ValueError(f"{where} is not a population file (kind={kind!r}, expected 'populace.population')")
+            raise PopulationError(f"{where} is not a population file (kind={kind!r}, expected 'populace.population')")
         for key, shape in (("personas", "a list of {id, text} objects"), ("weights", "one weight per persona")):
             if key not in d:
-                raise ValueError(f"missing key {key!r} in {where}; add {key!r}: {shape}")
+                raise PopulationError(f"missing key {key!r} in {where}; add {key!r}: {shape}")
         raw_personas, raw_weights = d["personas"], d["weights"]
         if not isinstance(raw_personas, list):
-            raise ValueError(
+            raise PopulationError(
                 f"{where}: 'personas' is {_json_name(raw_personas)}; it must be a list of "
                 '{"id": ..., "text": ...} objects'
             )
         if not raw_personas:
-            raise ValueError(f"{where}: 'personas' is empty; a population needs at least one persona")
+            raise PopulationError(f"{where}: 'personas' is empty; a population needs at least one persona")
         if not isinstance(raw_weights, list) or not all(
             isinstance(x, int | float) and not isinstance(x, bool) for x in raw_weights
         ):
-            raise ValueError(f"{where}: 'weights' must be a list of numbers, got {_json_name(raw_weights)}")
+            raise PopulationError(f"{where}: 'weights' must be a list of numbers, got {_json_name(raw_weights)}")
         if len(raw_weights) != len(raw_personas):
-            raise ValueError(
+            raise PopulationError(
                 f"{where}: {len(raw_weights)} weights for {len(raw_personas)} personas; give one weight per persona"
             )
         personas = []
@@ -256,10 +264,10 @@ class Population:
             try:
                 personas.append(Persona.from_dict(raw))
             except ValueError as exc:
-                raise ValueError(f"{where}: personas[{i - 1}]: {exc}") from None
+                raise PopulationError(f"{where}: personas[{i - 1}]: {exc}") from None
         metadata = d.get("metadata", {})
         if not isinstance(metadata, dict):
-            raise ValueError(f"{where}: 'metadata' must be an object, got {_json_name(metadata)}")
+            raise PopulationError(f"{where}: 'metadata' must be an object, got {_json_name(metadata)}")
         try:
             return cls(
                 personas=tuple(personas),
@@ -268,7 +276,7 @@ class Population:
                 metadata=dict(metadata),
             )
         except ValueError as exc:
-            raise ValueError(f"{where}: {exc}") from None
+            raise PopulationError(f"{where}: {exc}") from None
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the population as JSON."""
@@ -286,13 +294,13 @@ class Population:
         """
         p = Path(path)
         if p.is_dir():
-            raise ValueError(f"population file {p} is a folder; pass a population .json file")
+            raise PopulationError(f"population file {p} is a folder; pass a population .json file")
         try:
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError as exc:
-            raise ValueError(f"population file {p} does not exist") from exc
+            raise PopulationError(f"population file {p} does not exist") from exc
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(describe_json_error(p, text, exc)) from None
+            raise PopulationError(describe_json_error(p, text, exc)) from None
         return cls.from_dict(data, source=str(p))

@@ -36,11 +36,13 @@ def split_indices(n: int, *, seed: int, fit_fraction: float = 0.5) -> tuple[np.n
         >>> sorted(np.concatenate([fit, test]).tolist()) == list(range(10))
         True
     """
+    from scenarios.errors import ScenarioError
+
     if not 0.0 < fit_fraction < 1.0:
-        raise ValueError(f"fit_fraction must be in (0, 1), got {fit_fraction}")
+        raise ScenarioError(f"fit_fraction must be in (0, 1), got {fit_fraction}")
     n_fit = int(round(fit_fraction * n))
     if n < 2 or n_fit < 1 or n_fit >= n:
-        raise ValueError(
+        raise ScenarioError(
             f"splitting {n} human rows with fit_fraction={fit_fraction} leaves an empty half; need more humans"
         )
     rng = np.random.default_rng(np.random.SeedSequence(entropy=int(seed), spawn_key=(_SPLIT_STREAM,)))

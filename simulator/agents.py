@@ -6,6 +6,8 @@ from collections import deque
 
 import mesa
 
+from simulator.errors import SimulationError
+
 __all__ = ["LLMAgent"]
 
 
@@ -41,7 +43,7 @@ class LLMAgent(mesa.Agent):
     ) -> None:
         super().__init__(model)
         if history_rounds < 0:
-            raise ValueError(f"history_rounds must be >= 0, got {history_rounds}")
+            raise SimulationError(f"history_rounds must be >= 0, got {history_rounds}")
         self.index = index
         self.persona_index = persona_index
         self.persona_id = persona_id

@@ -35,6 +35,7 @@ from scenarios.question import Question
 from simulator.agents import LLMAgent
 from simulator.base import SimulationModel, gini
 from simulator.decisions import DecisionService
+from simulator.errors import SimulationError
 from simulator.networks import check_group_graph
 from simulator.treatment import Treatment
 
@@ -113,22 +114,22 @@ class GameModel(SimulationModel):
         spec = game.spec
         n = len(persona_indices)
         if rounds < 1:
-            raise ValueError(f"rounds must be >= 1, got {rounds}")
+            raise SimulationError(f"rounds must be >= 1, got {rounds}")
         if n < 2:
-            raise ValueError(f"a game needs at least 2 agents, got {n}")
+            raise SimulationError(f"a game needs at least 2 agents, got {n}")
         reason = spec.unsupported(game.params)
         if reason:
             raise ScenarioError(reason)
         if network is not None:
             if sorted(network.nodes) != list(range(n)):
-                raise ValueError(
+                raise SimulationError(
                     f"the network must have nodes 0..{n - 1} for {n} agents, got {network.number_of_nodes()} nodes"
                 )
             if spec.matching != "individual":
                 max_group = int(spec.param("group_size").high) if spec.matching == "group" else None
                 check_group_graph(network, max_group=max_group)
         elif spec.matching == "group" and n % game.params["group_size"]:
-            raise ValueError(
+            raise SimulationError(
                 f"{n} agents cannot be split into {spec.name.replace('_', '-')} groups of "
                 f"{game.params['group_size']}; use a multiple of group_size or a network"
             )

@@ -19,6 +19,8 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from simulator.errors import SimulationError
+
 __all__ = ["KINDS", "NetworkSpec", "build_graph", "check_group_graph", "graph_summary"]
 
 KINDS = ("erdos_renyi", "watts_strogatz", "barabasi_albert", "edge_list")
@@ -44,22 +46,24 @@ class NetworkSpec:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise ValueError(f"unknown network kind {self.kind!r}; use one of {KINDS}")
+            raise SimulationError(f"unknown network kind {self.kind!r}; use one of {KINDS}")
         allowed = _PARAMS[self.kind]
         unknown = sorted(set(self.params) - set(allowed))
         if unknown:
-            raise ValueError(f"unknown parameter(s) {unknown} for network {self.kind!r}; allowed: {sorted(allowed)}")
+            raise SimulationError(
+                f"unknown parameter(s) {unknown} for network {self.kind!r}; allowed: {sorted(allowed)}"
+            )
         try:
             coerced = {k: allowed[k](v) for k, v in self.params.items()}
         except (TypeError, ValueError) as exc:
-            raise ValueError(f"network {self.kind!r}: bad parameter value in {self.params}: {exc}") from exc
+            raise SimulationError(f"network {self.kind!r}: bad parameter value in {self.params}: {exc}") from exc
         if "p" in coerced and not 0.0 <= coerced["p"] <= 1.0:
-            raise ValueError(f"network {self.kind!r}: p={coerced['p']} must be in [0, 1]")
+            raise SimulationError(f"network {self.kind!r}: p={coerced['p']} must be in [0, 1]")
         for name in ("k", "m"):
             if name in coerced and coerced[name] < 1:
-                raise ValueError(f"network {self.kind!r}: {name}={coerced[name]} must be >= 1")
+                raise SimulationError(f"network {self.kind!r}: {name}={coerced[name]} must be >= 1")
         if self.kind == "edge_list" and "path" not in coerced:
-            raise ValueError("network 'edge_list' needs params {'path': FILE}")
+            raise SimulationError("network 'edge_list' needs params {'path': FILE}")
         object.__setattr__(self, "params", coerced)
 
     @classmethod
@@ -70,7 +74,7 @@ class NetworkSpec:
         for part in filter(None, rest.split(",")):
             name, eq, value = part.partition("=")
             if not eq:
-                raise ValueError(f"network option {part!r} in {text!r} must look like name=value")
+                raise SimulationError(f"network option {part!r} in {text!r} must look like name=value")
             params[name.strip()] = value.strip()
         return cls(kind=kind.strip(), params=params)
 
@@ -95,12 +99,12 @@ def _read_edge_list(path: str | os.PathLike[str], n: int) -> nx.Graph:
         if not text:
             continue
         if len(text) != 2 or not all(t.lstrip("-").isdigit() for t in text):
-            raise ValueError(f"{p}:{lineno}: expected two integer node ids 'u v', got {line.strip()!r}")
+            raise SimulationError(f"{p}:{lineno}: expected two integer node ids 'u v', got {line.strip()!r}")
         u, v = int(text[0]), int(text[1])
         if not (0 <= u < n and 0 <= v < n):
-            raise ValueError(f"{p}:{lineno}: node ids must be in 0..{n - 1} for {n} agents, got {u} {v}")
+            raise SimulationError(f"{p}:{lineno}: node ids must be in 0..{n - 1} for {n} agents, got {u} {v}")
         if u == v:
-            raise ValueError(f"{p}:{lineno}: self-loop {u}-{v}; remove it")
+            raise SimulationError(f"{p}:{lineno}: self-loop {u}-{v}; remove it")
         g.add_edge(u, v)
     return g
 
@@ -117,7 +121,7 @@ def build_graph(spec: NetworkSpec, n: int, *, seed: int | np.random.SeedSequence
         An undirected ``networkx.Graph`` with nodes ``0..n-1``.
     """
     if n < 2:
-        raise ValueError(f"a network needs at least 2 agents, got {n}")
+        raise SimulationError(f"a network needs at least 2 agents, got {n}")
     s = (
         int(np.random.SeedSequence(seed).generate_state(1)[0])
         if isinstance(seed, int)
@@ -129,12 +133,12 @@ def build_graph(spec: NetworkSpec, n: int, *, seed: int | np.random.SeedSequence
     elif spec.kind == "watts_strogatz":
         k = p.get("k", 4)
         if k >= n:
-            raise ValueError(f"watts_strogatz: k={k} must be smaller than the number of agents {n}")
+            raise SimulationError(f"watts_strogatz: k={k} must be smaller than the number of agents {n}")
         g = nx.connected_watts_strogatz_graph(n, k, p.get("p", 0.1), tries=100, seed=s)
     elif spec.kind == "barabasi_albert":
         m = p.get("m", 2)
         if m >= n:
-            raise ValueError(f"barabasi_albert: m={m} must be smaller than the number of agents {n}")
+            raise SimulationError(f"barabasi_albert: m={m} must be smaller than the number of agents {n}")
         g = nx.barabasi_albert_graph(n, m, seed=s)
     else:
         g = _read_edge_list(p["path"], n)
@@ -153,14 +157,14 @@ def check_group_graph(graph: nx.Graph, *, max_group: int | None = None) -> None:
     isolated = sorted(nx.isolates(graph))
     if isolated:
         shown = ", ".join(map(str, isolated[:10])) + (" …" if len(isolated) > 10 else "")
-        raise ValueError(
+        raise SimulationError(
             f"{len(isolated)} isolated agent(s) in the network ({shown}): they have no one to play with; "
             "use a denser graph (larger p/k/m) or connect them in the edge list"
         )
     if max_group is not None:
         big = [v for v, d in graph.degree() if d + 1 > max_group]
         if big:
-            raise ValueError(
+            raise SimulationError(
                 f"agent {big[0]} has a neighbourhood of {graph.degree(big[0]) + 1} > {max_group} (the largest group "
                 "the game allows); use a sparser graph"
             )

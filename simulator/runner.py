@@ -24,6 +24,7 @@ from scenarios.games import GAMES, ROLES, Game
 from scenarios.registry import get_scenario
 from simulator.base import SimulationModel
 from simulator.decisions import DecisionService
+from simulator.errors import SimulationError
 from simulator.game import GameModel
 from simulator.networks import NetworkSpec, build_graph, graph_summary
 from simulator.survey import SurveyModel
@@ -72,15 +73,15 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         if self.n_agents < 1:
-            raise ValueError(f"n_agents must be >= 1, got {self.n_agents}")
+            raise SimulationError(f"n_agents must be >= 1, got {self.n_agents}")
         if self.rounds < 1 or self.replicates < 1:
-            raise ValueError(f"rounds and replicates must be >= 1, got {self.rounds} and {self.replicates}")
+            raise SimulationError(f"rounds and replicates must be >= 1, got {self.rounds} and {self.replicates}")
         if self.history_rounds < 0:
-            raise ValueError(f"history_rounds must be >= 0, got {self.history_rounds}")
+            raise SimulationError(f"history_rounds must be >= 0, got {self.history_rounds}")
         if self.is_survey:
             get_scenario(self.scenario)  # validates the name or file
             if self.params or self.network is not None or self.rounds != 1:
-                raise ValueError(f"{self.scenario} is a survey: it takes no game parameters, network or rounds")
+                raise SimulationError(f"{self.scenario} is a survey: it takes no game parameters, network or rounds")
         else:
             object.__setattr__(self, "params", dict(self.game.params))
 

@@ -39,8 +39,10 @@ class Treatment:
     where: Literal["question", "system"] = "question"
 
     def __post_init__(self) -> None:
+        from simulator.errors import SimulationError
+
         if not isinstance(self.text, str) or not self.text.strip():
-            raise ValueError('the treatment text is empty; give the message to add, e.g. --treatment "..."')
+            raise SimulationError('the treatment text is empty; give the message to add, e.g. --treatment "..."')
         if self.where not in ("question", "system"):
             raise ValueError(f"treatment where={self.where!r} is not 'question' or 'system'")
         object.__setattr__(self, "text", self.text.strip())

@@ -65,12 +65,18 @@ DIFFERENCE_COLUMNS = (
 
 
 def parse_assignments(items: Sequence[str]) -> dict[str, str]:
-    """``["multiplier=1.6", "endowment=20"]`` → ``{"multiplier": "1.6", ...}`` (values validated by ``Game``)."""
+    """``["multiplier=1.6", "endowment=20"]`` → ``{"multiplier": "1.6", ...}`` (values validated by ``Game``).
+
+    Raises:
+        SimulationError: an item that is not ``name=value``.
+    """
+    from simulator.errors import SimulationError
+
     out: dict[str, str] = {}
     for item in items:
         name, eq, value = item.partition("=")
         if not eq or not name.strip() or not value.strip():
-            raise ValueError(f"condition {item!r} must look like name=value, e.g. multiplier=1.6")
+            raise SimulationError(f"condition {item!r} must look like name=value, e.g. multiplier=1.6")
         out[name.strip()] = value.strip()
     return out
 

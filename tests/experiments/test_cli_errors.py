@@ -19,7 +19,8 @@ import experiments.cli as cli
 import experiments.cmd_align  # these two bind model_from_args at import: import them before any patching
 import experiments.cmd_fit
 import experiments.common
-from experiments.cli import ACTIVE_MODELS, build_parser, check_out, main
+from experiments.cli import build_parser, check_out, main
+from experiments.run_context import context_of
 from populace_lm.budget import AccountingModel, find_layer
 from populace_lm.cache import CachedModel
 from populace_lm.errors import BudgetExceededError
@@ -53,7 +54,7 @@ def models(monkeypatch, tmp_path):
 
     def model_from_args(args):
         model = CachedModel(AccountingModel(built.state["fake"]), tmp_path / f"cache{len(built.list)}.sqlite")
-        ACTIVE_MODELS.append(model)  # what experiments.common.model_from_args does after the merge
+        context_of(args).add_model(model)  # what experiments.common.model_from_args does after the build
         built.list.append(model)
         return model
 
@@ -268,6 +269,69 @@ def test_an_unexpected_exception_is_one_line_with_a_crash_log(tmp_path, monkeypa
     assert "Traceback (most recent call last)" in text and "RuntimeError: boom" in text and "probe" in text
 
 
+@pytest.mark.parametrize("command", ["run", "compare"])
+def test_a_bare_value_error_inside_a_builder_is_a_crash_with_a_log(tmp_path, models, capsys, monkeypatch, command):
+    """A bug that raises ``ValueError`` is no user error: one line naming the crash log, which holds the traceback."""
+    import populations.baselines
+
+    def broken_fit(self, *args, **kwargs):
+        raise ValueError("weights are off by one")
+
+    monkeypatch.setattr(populations.baselines.FixedPromptBuilder, "fit", broken_fit)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "fixed"\n')
+    argv = {
+        "run": ["run", "--population", "fixed", "--scenario", "dictator", "--agents", "3"],
+        "compare": ["compare", str(cfg)],
+    }[command]
+    out = tmp_path / "o"
+    assert main([*argv, "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert err.startswith("populace: internal error: ValueError: weights are off by one (traceback in "), err
+    (log,) = (tmp_path / "populace-cache" / "crash").iterdir()
+    assert f"(traceback in {log})" in err
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "in broken_fit" in text and command in text.splitlines()[0]
+    if (out / "run.json").exists():  # the manifest of a command that had begun records the crash
+        assert json.loads((out / "run.json").read_text())["exit_status"] == "crashed"
+
+
+def test_the_same_fault_as_a_project_error_is_one_line_without_a_log(tmp_path, models, capsys, monkeypatch):
+    import populations.baselines
+    from populations.persona import PopulationError
+
+    def refusing_fit(self, *args, **kwargs):
+        raise PopulationError("pop.json: weights[1] = -1: weights must be finite and non-negative")
+
+    monkeypatch.setattr(populations.baselines.FixedPromptBuilder, "fit", refusing_fit)
+    argv = ["run", "--population", "fixed", "--scenario", "dictator", "--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    _one_line_error(capsys, "pop.json: weights[1] = -1")
+    assert not (tmp_path / "populace-cache" / "crash").exists()
+
+
+def test_only_project_errors_and_documented_input_errors_are_user_errors():
+    from experiments.cli import is_user_error
+    from experiments.errors import UsageError
+    from populace_lm.errors import ConfigError, LLMError
+    from populations.persona import PopulationError
+    from scenarios.errors import ScenarioFileError
+
+    class PluginFault(LLMError):  # defined outside the project, deriving from a project error
+        pass
+
+    for exc in (UsageError("x"), ConfigError("x"), PopulationError("x"), ScenarioFileError("x"), PluginFault("x")):
+        assert is_user_error(exc), exc
+    assert is_user_error(json.JSONDecodeError("Expecting value", "{", 1))
+    assert is_user_error(FileNotFoundError(2, "No such file", "/x"))
+    for exc in (ValueError("x"), KeyError("path"), TypeError("x"), RuntimeError("x"), ZeroDivisionError("x")):
+        assert not is_user_error(exc), exc
+    from simulator.checker import ReproducibilityError
+
+    assert not is_user_error(ReproducibilityError("same seed, different records"))  # a project fault, not input
+
+
 def test_user_error_types_never_reach_the_catch_all(capsys, monkeypatch):
     import tomllib
 
@@ -380,7 +444,6 @@ def test_a_finished_command_merges_accounting_into_run_json_and_closes_the_cache
     assert record["cache"]["stores"] == models.state["fake"].calls
     assert "latencies_s" not in record["total"] and record["total"]["latency_median_s"] >= 0
     _assert_closed_and_checkpointed(model)
-    assert not ACTIVE_MODELS
 
 
 @pytest.mark.parametrize(
@@ -429,3 +492,36 @@ def test_a_command_with_a_file_out_writes_its_manifest_beside_the_file(tmp_path,
     manifest = json.loads((tmp_path / "runs" / "em.json.run.json").read_text())
     assert manifest["exit_status"] == "error" and manifest["error"] == "call budget of 1 exhausted"
     assert not out.exists()
+
+
+def test_a_model_built_under_an_experiments_own_parser_reaches_the_commands_manifest(tmp_path, monkeypatch):
+    """``experiment`` parses its own options: the model still reaches run.json through the current run context."""
+    import argparse
+
+    import experiments.cmd_experiment
+    import populace_lm.backends as backends
+    from experiments.run_context import current_run_context
+    from populace_lm.backends import BackendOption, register_backend
+    from populace_lm.types import DistributionRequest, IntegerAnswers, Message
+
+    monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
+    register_backend("known", lambda o: _Fake(), [BackendOption("known_flag", int, default=1)])
+    built = []
+
+    def experiment(args):
+        ns = argparse.Namespace(backend="known", cache=str(tmp_path / "c.sqlite"))  # no run_context on it
+        model = experiments.common.model_from_args(ns)
+        model.answer_distribution(
+            DistributionRequest(messages=(Message(role="user", content="Q"),), answers=IntegerAnswers(low=1, high=3))
+        )
+        built.append(model)
+        return 0
+
+    monkeypatch.setattr(experiments.cmd_experiment, "run", experiment)
+    out = tmp_path / "o"
+    assert main(["experiment", "seed000", "--out", str(out)]) == 0
+    manifest = json.loads((out / "run.json").read_text())
+    (model,) = built
+    assert manifest["exit_status"] == "ok" and manifest["llm_accounting"][model.model_id]["total"]["calls"] == 1
+    _assert_closed_and_checkpointed(model)
+    assert current_run_context() is None  # the context ends with the command

@@ -202,10 +202,40 @@ def test_config_default_cache_path(monkeypatch):
     ],
 )
 def test_config_validation(kwargs, match):
-    with pytest.raises(ValueError, match=match):
+    from populace_lm.backends import get_backend
+    from populace_lm.errors import ConfigError
+
+    openai_options = {o.name for o in get_backend("openai").options} - {"model"}
+    if set(kwargs) & openai_options:  # an endpoint option: validated in the openai backend's section
+        kwargs = {"backend": "openai", "model": "m", **kwargs}
+    with pytest.raises(ConfigError, match=match):
         LLMConfig(**kwargs)
     with pytest.raises(ValueError, match="unknown LLMConfig keys"):
         LLMConfig.from_dict({"backend": "local", "colour": "red"})
+
+
+def test_each_backend_takes_only_its_own_section():
+    from populace_lm.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"backend 'local' has no option 'timeout'; its options: model_path, "):
+        LLMConfig(timeout=5.0)
+    with pytest.raises(ConfigError, match="backend 'openai' has no option 'n_threads'"):
+        LLMConfig(backend="openai", model="m", n_threads=2)
+    with pytest.raises(ConfigError, match=r"unknown backend 'gpt': registered backends are local, openai"):
+        LLMConfig(backend="gpt")
+    local = LLMConfig(n_threads=2)
+    assert local.options == {"model_path": None, "compute_type": None, "n_threads": 2}
+    assert local.n_threads == 2 and local.to_dict()["local"] == local.options
+    with pytest.raises(AttributeError, match="backend 'local' has no option or field 'timeout'"):
+        local.timeout  # noqa: B018
+    remote = LLMConfig(backend="openai", options={"model": "m"}, rpm=30)
+    assert (remote.model, remote.rpm, remote.timeout, remote.concurrency) == ("m", 30, 60.0, 4)  # defaults filled
+    assert LLMConfig.from_dict(remote.to_dict()) == remote and hash(LLMConfig.from_dict(remote.to_dict())) == hash(
+        remote
+    )
+    env = {"POPULACE_TIMEOUT": "9", "POPULACE_THREADS": "3"}  # only the chosen backend's variables are read
+    assert LLMConfig.from_env(env).options["n_threads"] == 3
+    assert LLMConfig.from_env(env, backend="openai", model="m").timeout == 9.0
 
 
 def test_build_model_order(tmp_path, monkeypatch):
@@ -244,14 +274,13 @@ def test_config_limits_from_env_and_flags_names(tmp_path):
         "POPULACE_VERBOSE": "yes",
         "POPULACE_CHAT_TEMPLATE": "/models/m.gguf",
     }
-    cfg = LLMConfig.from_env(env, concurrency=8)
+    cfg = LLMConfig.from_env({**env, "POPULACE_BACKEND": "openai", "POPULACE_MODEL": "m"}, concurrency=8)
     assert (cfg.timeout, cfg.max_retries, cfg.concurrency, cfg.rpm, cfg.tpm) == (2.5, 3, 8, 600.0, 90000.0)
     assert (cfg.server_kind, cfg.top_logprobs, cfg.samples, cfg.verbose) == ("vllm", 5, 0, True)
-    assert cfg.max_workers == 8 and cfg.chat_template == "/models/m.gguf"
+    assert cfg.chat_template == "/models/m.gguf"
     assert LLMConfig.from_dict(cfg.to_dict()) == cfg
-    assert LLMConfig.from_dict({"max_workers": 7}).concurrency == 7  # the former name still reads
     with pytest.raises(ValueError, match="POPULACE_TIMEOUT='soon' is not a number"):
-        LLMConfig.from_env({"POPULACE_TIMEOUT": "soon"})
+        LLMConfig.from_env({"POPULACE_TIMEOUT": "soon", "POPULACE_BACKEND": "openai"})
     with pytest.raises(ValueError, match="POPULACE_VERBOSE='maybe' is not a boolean"):
         LLMConfig.from_env({"POPULACE_VERBOSE": "maybe"})
 
