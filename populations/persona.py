@@ -16,11 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Persona", "Population", "PopulationError", "describe_json_error"]
-
-
-class PopulationError(ValueError):
-    """A persona, a population or a population file is invalid; the message names the file, key or index."""
+__all__ = ["Persona", "Population", "describe_json_error"]
 
 
 def _json_name(value: Any) -> str:
@@ -71,6 +67,10 @@ def describe_json_error(path: Path, text: str, exc: json.JSONDecodeError) -> str
             "the document is complete); re-create it, e.g. by rerunning the command that wrote it"
         )
     return f"population file {path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+
+
+class PopulationError(ValueError):
+    """A persona, a population or a population file is invalid; the message names the file, key or index."""
 
 
 @dataclass(frozen=True, kw_only=True)
