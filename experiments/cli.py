@@ -372,7 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``populace`` console script; returns the exit code."""
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        load_plugins()
+        importlib.import_module("experiments.plugins").load_plugins()
     except ValueError as exc:
         print(f"populace: error: {exc}", file=sys.stderr)
         return 2

@@ -430,7 +430,7 @@ def main(argv: list[str]) -> int:  # noqa: C901 — one linear script of the exp
         b = AlignedPersonaBuilder(
             method, n_select=None if method == "raw" else n_select, item_weights=item_weights, random_state=fit_seed
         )
-        b.fit(x, h_train, personas=personas_rows)
+        b.fit_vectors(x, h_train, personas=personas_rows)
         builders[label] = b
         sets[label] = b.selected_
 
