@@ -51,9 +51,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, param in specs.items():
         flags = (f"--{name.replace('_', '-')}", *_ALIASES.get(name, ()))
         extra: dict[str, Any] = (
-            {"action": argparse.BooleanOptionalAction} if param.type == "bool" else {"type": _TYPES.get(param.type, str)}
+            {"action": argparse.BooleanOptionalAction}
+            if param.type == "bool"
+            else {"type": _TYPES.get(param.type, str)}
         )
         defaults = "; ".join(owners[name])
+        if param.type != "bool":
+            extra["metavar"] = param.type.upper()
         p.add_argument(*flags, dest=f"param_{name}", default=None, help=f"{param.help} ({defaults})", **extra)
     p.add_argument("--fit-fraction", type=float, default=0.5, help="share of humans in the fit half")
     p.add_argument("--crafter-model-path", default=None, help="separate GGUF crafter (default: the respondent)")

@@ -239,7 +239,7 @@ def _construction(file: Path, base: Path, i: int, entry: Any, root_seed: int) ->
     values.pop("kind")
     c_name = values.pop("name").strip()
     seed = values.pop("seed")
-    written = {k: (entry[k] if k in entry else p.default) for k, p in kind.params.items() if p.resolve is not None}
+    written = {k: entry.get(k, p.default) for k, p in kind.params.items() if p.resolve is not None}
     if kind.check is not None and (problem := kind.check(values)) is not None:
         raise StudyError(f"{file}: {where}{problem[0]} {problem[1]}")
     return Construction(

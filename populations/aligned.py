@@ -66,7 +66,9 @@ def expected_scores(pmfs: Any, support: Any) -> np.ndarray:
     return p @ np.asarray(support, dtype=float)
 
 
-def persona_scores(model: Any, personas: Sequence[Persona], parts: Sequence[Any], *, progress: bool = False) -> np.ndarray:
+def persona_scores(
+    model: Any, personas: Sequence[Persona], parts: Sequence[Any], *, progress: bool = False
+) -> np.ndarray:
     """Every persona's expected score on each dimension (the aligned set's features), shape ``(N, D)``.
 
     Args:

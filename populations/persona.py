@@ -271,7 +271,9 @@ class Population:
             return cls(
                 personas=tuple(personas),
                 weights=np.asarray(raw_weights, dtype=float),
-                construction=OLD_CONSTRUCTION_NAMES.get(str(d.get("construction")), str(d.get("construction", "unspecified"))),
+                construction=OLD_CONSTRUCTION_NAMES.get(
+                    str(d.get("construction")), str(d.get("construction", "unspecified"))
+                ),
                 metadata=dict(metadata),
             )
         except ValueError as exc:

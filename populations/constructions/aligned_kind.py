@@ -25,8 +25,10 @@ __all__ = ["ALIGNED"]
 
 
 def _build(ctx: BuildContext, p: Mapping[str, Any]) -> BuiltConstruction:
-    """The fit half's ``(M, D)`` scores against the candidates' expected scores (see
-    :meth:`populations.aligned.AlignedPersonaBuilder.fit`), survey weights included."""
+    """IS + OT of the candidates' expected scores to the fit half's ``(M, D)`` scores, survey weights included.
+
+    See :meth:`populations.aligned.AlignedPersonaBuilder.fit`.
+    """
     from populations.aligned import AlignedPersonaBuilder
     from populations.pools import load_pool
 

@@ -52,8 +52,10 @@ def _mixture(method: str) -> Any:
 
 
 def _crafts(crafts: int, p: Mapping[str, Any], q: int, components: int) -> Estimate:
-    """The fixed prompt on ``q`` questions plus ``crafts`` crafting jobs of ``1 + improve_rounds`` drafts each,
-    every draft one generation and ``q`` distribution requests."""
+    """The estimate of a crafting kind: the fixed prompt on ``q`` questions plus ``crafts`` crafting jobs.
+
+    Each job writes ``1 + improve_rounds`` drafts, every draft one generation and ``q`` distribution requests.
+    """
     drafts = crafts * (1 + p["improve_rounds"])
     return Estimate(components, q + drafts * (1 + q), (q + drafts * q) * _ANSWER_TOKENS + drafts * _CRAFT_TOKENS)
 

@@ -180,7 +180,9 @@ class ConstructionKind:
         if self.needs_pool and "pool" not in self.params:
             raise ConstructionError(f"construction kind {self.name!r}: needs_pool=True but no 'pool' parameter")
         if self.target_free and self.per_dimension:
-            raise ConstructionError(f"construction kind {self.name!r}: a target-free kind is built once, not per dimension")
+            raise ConstructionError(
+                f"construction kind {self.name!r}: a target-free kind is built once, not per dimension"
+            )
 
     def defaults(self, **given: Any) -> dict[str, Any]:
         """Every parameter's value: ``given`` over the defaults (a required one missing is an error).
@@ -264,7 +266,9 @@ def get_construction(name: str) -> ConstructionKind:
         ) from None
 
 
-def build_construction(kind: ConstructionKind | str, context: BuildContext, params: Mapping[str, Any]) -> BuiltConstruction:
+def build_construction(
+    kind: ConstructionKind | str, context: BuildContext, params: Mapping[str, Any]
+) -> BuiltConstruction:
     """Build one construction on one scenario (several dimensions handled as the kind declares).
 
     Args:
@@ -292,7 +296,9 @@ def estimate_construction(kind: ConstructionKind | str, params: Mapping[str, Any
         per = [k.estimate(params, qd) for qd in questions]
         comps = sum(e.components for e in per)
         extra = comps * q
-        return Estimate(comps, sum(e.requests for e in per) + extra, sum(e.tokens for e in per) + extra * _ANSWER_TOKENS)
+        return Estimate(
+            comps, sum(e.requests for e in per) + extra, sum(e.tokens for e in per) + extra * _ANSWER_TOKENS
+        )
     return k.estimate(params, q)
 
 
@@ -330,7 +336,9 @@ def _join_dimensions(k: ConstructionKind, ctx: BuildContext, params: Mapping[str
                 seen.add(persona.text)
                 attrs = {**persona.attributes, "fitted_on": part.name}
                 personas.append(Persona(id=f"{part.dimensions[0]}:{persona.id}", text=persona.text, attributes=attrs))
-    union = Population(personas=tuple(personas), weights=np.full(len(personas), 1.0 / len(personas)), construction=k.name)
+    union = Population(
+        personas=tuple(personas), weights=np.full(len(personas), 1.0 / len(personas)), construction=k.name
+    )
     support = np.unique(np.concatenate([np.asarray(part.support, dtype=float) for part in ctx.parts]))
     comps = np.zeros((len(personas), len(ctx.parts), support.size))
     targets = np.zeros((len(ctx.parts), support.size))

@@ -13,10 +13,10 @@ import experiments.study as study_mod
 from alignment import wasserstein_1d
 from experiments.reporting import write_study
 from experiments.study import StudyError, load_study, plan_study, run_study
-from populations.constructions import construction_kinds
-from populations.constructions.baselines import big5_fit_rows
 from populace_lm.cache import CachedModel
 from populace_lm.fakes import KnownDistributionModel
+from populations.constructions import construction_kinds
+from populations.constructions.baselines import big5_fit_rows
 from populations.persona import Persona, Population
 from scenarios.registry import get_scenario
 from scenarios.split import split_indices
