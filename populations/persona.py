@@ -124,7 +124,14 @@ class Persona:
 
 
 #: Construction names of earlier releases → the kind's one name (read from old population files).
-OLD_CONSTRUCTION_NAMES = {"fixed_prompt": "fixed", "random_persona": "pool", "demographic_persona": "demographic"}
+OLD_CONSTRUCTION_NAMES = {
+    "fixed_prompt": "fixed",
+    "random_persona": "pool",
+    "demographic_persona": "demographic",
+    "em_joint": "em",
+    "gb_joint": "gb",
+    "mop_joint": "mop",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -136,8 +143,8 @@ class Population:
         weights: mixing weights, shape ``(K,)``, non-negative, summing to 1.
         construction: how it was built: the construction kind's one name (``"fixed"``, ``"pool"``, ``"em"``,
             ``"mop"``, ``"aligned"``, …; :mod:`populations.constructions`). Files written under the names of
-            earlier releases (``"fixed_prompt"``, ``"random_persona"``, ``"demographic_persona"``) read as the
-            current names.
+            earlier releases (``"fixed_prompt"``, ``"random_persona"``, ``"demographic_persona"``, ``"em_joint"``
+            …) read as the current names (a joint fit is marked ``metadata["joint"]``).
         metadata: provenance (builder parameters, fit history summary, cost).
     """
 

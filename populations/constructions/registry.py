@@ -351,8 +351,9 @@ def _join_dimensions(k: ConstructionKind, ctx: BuildContext, params: Mapping[str
     population = Population(
         personas=union.personas,
         weights=w / w.sum(),
-        construction=f"{k.name}_joint",
+        construction=k.name,
         metadata={
+            "joint": True,
             "scenario": ctx.scenario.name,
             "dimensions": list(ctx.scenario.dimensions),
             "joint_fit_loss": float(fit.loss),
