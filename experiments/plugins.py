@@ -77,7 +77,7 @@ def load_plugins(value: str | None = None) -> list[str]:
             raise
         except Exception as exc:  # noqa: BLE001 — any failure of a user's module is one line
             raise PluginError(
-                f"{PLUGINS_ENV}: cannot import plugin {entry!r} ({type(exc).__name__}: {' '.join(str(exc).split())}); "
+                f"{PLUGINS_ENV}: cannot import plugin module {entry!r} ({type(exc).__name__}: {' '.join(str(exc).split())}); "
                 f"put it on PYTHONPATH, fix it, or remove it from {PLUGINS_ENV}"
             ) from exc
     return loaded

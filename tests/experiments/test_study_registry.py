@@ -136,12 +136,12 @@ def test_a_broken_plugin_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
     broken = tmp_path / "broken.py"
     broken.write_text("raise RuntimeError('boom')\n")
     with pytest.raises(
-        PluginError, match=r"POPULACE_PLUGINS: cannot import plugin '.*broken\.py' \(RuntimeError: boom\)"
+        PluginError, match=r"POPULACE_PLUGINS: cannot import plugin module '.*broken\.py' \(RuntimeError: boom\)"
     ):
         load_plugins(str(broken))
     with pytest.raises(PluginError, match="plugin file .*nope.py does not exist"):
         load_plugins(str(tmp_path / "nope.py"))
-    with pytest.raises(PluginError, match="cannot import plugin 'no_such_module_xyz'"):
+    with pytest.raises(PluginError, match="cannot import plugin module 'no_such_module_xyz'"):
         load_plugins("no_such_module_xyz")
     monkeypatch.setenv("POPULACE_PLUGINS", str(broken))
     assert main(["compare", "x.toml", "--plan"]) == 2
