@@ -123,7 +123,7 @@ def bench_transport(n: int, dim: int, sub: int) -> None:
 
     pool, human = synthetic(sub, sub, dim, seed=3)
     t0 = time.perf_counter()
-    full = AlignedPersonaBuilder().fit(pool, human)
+    full = AlignedPersonaBuilder().fit_vectors(pool, human)
     dt = time.perf_counter() - t0
     print(
         f"    full default pipeline (IS keep {DEFAULTS['keep_fraction']}, OT, draw of {full.n_select_:,}) on "

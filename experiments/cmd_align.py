@@ -5,13 +5,16 @@ instrument or the user's ``FILE.toml[:DIMENSION]``); the asked items must share 
 (or loads) the pool's response matrix for those items, fits :class:`populations.aligned.AlignedPersonaBuilder`
 against the complete human answer vectors of the fit half (the one seeded split) and writes the aligned set as
 weighted-persona JSONL (see :func:`populations.aligned.save_weighted_jsonl`).
+
+The features are those of the ``aligned`` construction in ``compare``: each persona's **expected** answer under
+its exact pmf (:func:`populations.aligned.expected_scores`) on each asked item, against the humans weighted by
+their survey weights (see :meth:`populations.aligned.AlignedPersonaBuilder.fit` for why).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -150,7 +153,7 @@ def align_target(
 
 def run(args: argparse.Namespace) -> int:
     """Compute/load the response matrix, align, write the set."""
-    from populations.aligned import AlignedPersonaBuilder, save_weighted_jsonl
+    from populations.aligned import AlignedPersonaBuilder, expected_scores, save_weighted_jsonl
     from populations.pools import load_pool
     from populations.response_matrix import compute_response_matrix
 
@@ -159,22 +162,17 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"the pool has {len(personas)} personas, fewer than --n-select {args.n_select}")
     items = [s.strip() for s in args.items.split(",")] if args.items else None
     target = align_target(args.scenario, args.data, items, split=args.split, seed=args.seed)
-    if target.weights is not None:
-        print(
-            f"populace: warning: {target.scenario.name} declares survey weights; IS + OT aligns to the unweighted "
-            "human answer vectors (recorded in the file's metadata)",
-            file=sys.stderr,
-        )
     model = model_from_args(args)
     matrix = compute_response_matrix(
         model, personas, target.survey, cache_dir=args.matrix_dir, item_ids=target.item_ids
     )
+    if matrix.probs is None or matrix.support is None:
+        raise ValueError(f"response matrix {matrix.scenario!r} holds no answer pmfs; recompute it (delete it)")
+    # The features of the `aligned` construction in `compare` (AlignedPersonaBuilder.fit): each persona's expected
+    # answer under its exact pmf on each asked item, against the humans weighted by their survey weights.
+    vectors = expected_scores(matrix.probs, matrix.support)
     builder = AlignedPersonaBuilder(args.method, n_select=args.n_select, random_state=args.seed)
-    import numpy as np
-
-    # Persona vectors on the humans' footing: one seeded integer draw per persona from its exact item pmfs.
-    vectors = matrix.draw_answers(np.random.default_rng(np.random.SeedSequence([args.seed, 0xA119])), 1)[0]
-    builder.fit(vectors, target.human, personas=personas)
+    builder.fit_vectors(vectors, target.human, personas=personas, sample_weight=target.weights)
     pop = builder.population_
     pop = type(pop)(
         personas=pop.personas,
@@ -190,8 +188,8 @@ def run(args: argparse.Namespace) -> int:
             "pool": str(args.pool),
             "humans": f"{args.split} half" if args.split != "all" else "all",
             "n_humans": int(target.human.shape[0]),
-            "human_weights": "unused" if target.weights is not None else "none declared",
-            "persona_vectors": "one integer draw per persona from its exact item pmfs",
+            "human_weights": "survey weights" if target.weights is not None else "none declared",
+            "persona_vectors": "expected answer per item under each persona's exact pmf",
         },
     )
     out = save_weighted_jsonl(pop, args.out)

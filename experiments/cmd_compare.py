@@ -1,8 +1,9 @@
 """``populace compare STUDY.toml --out D``: build every construction of a study, score all on held-out humans.
 
-The study file (see :mod:`experiments.study` and ``experiments/configs/study_small.toml``) declares scenarios,
-the fit/test split, the evaluation sizes and the constructions (``fixed``, ``pool``, ``demographic``, ``em``,
-``gb``, ``mop``, ``aligned``, ``file``). Each construction is fitted on the fit half of each scenario's humans
+The study file (see :mod:`experiments.study_schema` and ``experiments/configs/study_small.toml``) declares
+scenarios, the fit/test split, the evaluation sizes and the constructions, each of a kind of the construction
+registry (:mod:`populations.constructions`: ``fixed``, ``pool``, ``demographic``, ``file``, ``em``, ``gb``,
+``mop``, ``aligned`` or a plugin's kind). Each construction is fitted on the fit half of each scenario's humans
 through the cache-wrapped model and scored on the test half. The folder ``D`` receives ``table.csv/.md``,
 ``cost.csv/.md``, ``grid.png``, ``scores.json``, ``report.md`` and ``run.json``; a rerun answers every request from
 the cache and writes identical score tables. ``--plan`` prints the constructions, sizes and an estimate of LLM
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from experiments.common import add_model_args
 
-__all__ = ["load_compare_config", "register", "run"]
+__all__ = ["register", "run"]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,29 +33,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     add_model_args(p)
     p.set_defaults(func=run)
-
-
-def load_compare_config(path: str | Path) -> tuple[dict, dict, dict]:
-    """Validate a study and build its model-free constructions (``fixed``, ``pool``, ``file``); no LLM call.
-
-    Kept for callers of the first ``compare`` API; ``populace compare`` itself fits every kind per scenario
-    (:func:`experiments.study.run_study`).
-
-    Returns:
-        ``(settings, name → Population, name → description)`` for the model-free constructions.
-
-    Raises:
-        StudyError: the study file is invalid (one line naming the file and key).
-    """
-    from experiments.study import build_model_free, load_study
-
-    study = load_study(path)
-    populations, sources = {}, {}
-    for c in study.constructions:
-        if c.kind in ("fixed", "pool", "file"):
-            populations[c.name] = build_model_free(c)
-            sources[c.name] = c.params.get("path") or c.params.get("pool") or "fixed prompt"
-    return study.settings(), populations, sources
 
 
 def _print_rows(rows: list[dict], columns: list[str]) -> None:
@@ -82,8 +60,14 @@ def run(args: argparse.Namespace) -> int:
             f"split seed {study.split_seed} (fit fraction {study.fit_fraction}), n = {study.agents} agents, "
             f"{study.repeats} repeats"
         )
-        _print_rows(rows, ["construction", "kind", "scenario", "dimensions", "questions", "components", "est_requests"])
-        print(f"estimated distinct LLM requests: {sum(r['est_requests'] for r in rows)} (cache hits cost nothing)")
+        _print_rows(
+            rows,
+            ["construction", "kind", "scenario", "dimensions", "questions", "components", "est_requests", "est_tokens"],
+        )
+        print(
+            f"estimated distinct LLM requests: {sum(r['est_requests'] for r in rows)}, about "
+            f"{sum(r['est_tokens'] for r in rows)} tokens (cache hits cost nothing)"
+        )
         return 0
     if not args.out:
         raise StudyError("compare: --out FOLDER is required (or pass --plan)")

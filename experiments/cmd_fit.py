@@ -1,42 +1,64 @@
-"""``populace fit --builder em|gb|mop --scenario NAME --out population.json``: fit a population to human data.
+"""``populace fit --builder KIND --scenario NAME --out population.json``: fit a population to human data.
 
-Splits the scenario's human rows with the one seeded split (:func:`populations.evaluation.human_split`), fits the
-builder on the fit half only, scores it on the test half with :mod:`populations.evaluation` (W1 sampled beside the
-human floor, W1 exact apart) and writes **one population file**: a ``populace.population`` document (personas =
-the fitted prompts, weights) that ``run``, ``whatif``, ``compare`` and ``select`` read, carrying the full fit record
-(prompts, targets, component distributions, history, cost, split and test scores) under the key ``"fit"``.
+``KIND`` is any construction kind of the registry fitted to humans (:mod:`populations.constructions`: ``em``,
+``gb``, ``mop``, ``aligned`` or a plugin's); its parameters are options named after them (``--n-components``).
+Splits the scenario's human rows with the one seeded split (:func:`populations.evaluation.human_halves`), builds
+the kind on the fit half only, exactly as ``compare`` does, scores it on the test half with
+:mod:`populations.evaluation` (W1 sampled beside the human floor, W1 exact apart) and writes **one population
+file**: a ``populace.population`` document that ``run``, ``whatif``, ``compare`` and ``select`` read, carrying the
+fit record (the builder's record, split and test scores) under the key ``"fit"``.
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 from typing import Any
 
 from experiments.common import add_data_args, add_model_args, model_from_args, write_json
 
+#: Flags of earlier releases kept beside the parameter's own ``--n-rounds``.
+_ALIASES = {"n_rounds": ("--rounds",)}
+_TYPES = {"int": int, "float": float, "str": str}
+
+
+def _fitted_kinds() -> list[Any]:
+    from populations.constructions import construction_kinds
+
+    return [k for k in construction_kinds() if not k.target_free]
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``fit`` sub-command."""
+    """Add the ``fit`` sub-command; one option per parameter of the fitted kinds of the registry."""
+    kinds = _fitted_kinds()
     p = sub.add_parser(
         "fit",
-        help="fit a prompt-mixture (em/gb) or Mixture-of-Personas population to humans",
+        help="fit a population of a registered kind (em, gb, mop, aligned, ...) to humans",
         description=__doc__.split("\n\n")[0],
     )
-    p.add_argument("--builder", choices=("em", "gb", "mop"), required=True, help="construction")
+    p.add_argument("--builder", choices=[k.name for k in kinds], required=True, help="construction kind")
     p.add_argument(
         "--scenario", required=True, help="a built-in scenario (bigfive:E, dictator, …) or FILE.toml[:DIMENSION]"
     )
     p.add_argument("--out", required=True, help="output population file (JSON, kind populace.population)")
-    p.add_argument("--n-components", type=int, default=5, help="EM: crafted prompts K (default 5)")
-    p.add_argument("--max-iter", type=int, default=5, help="EM: iterations (paper: 20; default 5)")
-    p.add_argument("--rounds", type=int, default=10, help="GB: rounds (paper: up to 200; default 10)")
-    p.add_argument("--patience", type=int, default=3, help="GB: rounds without W1 improvement before stopping")
-    p.add_argument("--improve-rounds", type=int, default=1, help="crafting improve rounds R (default 1)")
-    p.add_argument("--weight-method", choices=("lp", "slsqp"), default="lp", help="mixture-weight solver")
-    p.add_argument("--pool", default="personahub", help="MoP: persona pool")
-    p.add_argument("--n-personas", type=int, default=8, help="MoP: personas (default 8)")
-    p.add_argument("--n-exemplars", type=int, default=2, help="MoP: exemplars per persona (default 2)")
+    owners: dict[str, list[str]] = {}
+    specs: dict[str, Any] = {}
+    for k in kinds:
+        for name, param in k.params.items():
+            owners.setdefault(name, []).append(f"{k.name} {param.default_text().strip('`')}")
+            specs.setdefault(name, param)
+    for name, param in specs.items():
+        flags = (f"--{name.replace('_', '-')}", *_ALIASES.get(name, ()))
+        extra: dict[str, Any] = (
+            {"action": argparse.BooleanOptionalAction}
+            if param.type == "bool"
+            else {"type": _TYPES.get(param.type, str)}
+        )
+        defaults = "; ".join(owners[name])
+        if param.type != "bool":
+            extra["metavar"] = param.type.upper()
+        p.add_argument(*flags, dest=f"param_{name}", default=None, help=f"{param.help} ({defaults})", **extra)
     p.add_argument("--fit-fraction", type=float, default=0.5, help="share of humans in the fit half")
     p.add_argument("--crafter-model-path", default=None, help="separate GGUF crafter (default: the respondent)")
     p.add_argument("--crafter-base-url", default=None, help="separate OpenAI-compatible crafter endpoint")
@@ -58,14 +80,42 @@ def crafter_from_args(args: argparse.Namespace) -> Any:
     return model_from_args(ns)
 
 
+def kind_params(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """The chosen kind and its validated parameters: the options given for it over its defaults.
+
+    Options of other kinds are ignored. Raises the one-line error of :func:`scenarios.schema.read_table`.
+    """
+    from populations.constructions import ConstructionError, get_construction
+    from scenarios.schema import read_table
+
+    kind = get_construction(args.builder)
+    given = {n: getattr(args, f"param_{n}") for n in kind.params if getattr(args, f"param_{n}", None) is not None}
+    params = read_table(
+        given, kind.params, file="populace fit", what=f"kind {kind.name!r}", base=Path.cwd(), error=ConstructionError
+    )
+    if kind.check is not None and (problem := kind.check(params)) is not None:
+        raise ConstructionError(f"populace fit: {problem[0]} {problem[1]}")
+    return kind, params
+
+
 def run(args: argparse.Namespace) -> int:
     """Fit on the fit half, score on the test half, write one population file, print a summary."""
     import numpy as np
 
-    from populations.evaluation import builder_fit_info, floor_size, human_halves, scenario_floor, score_population
+    from populations.constructions import BuildContext, build_construction
+    from populations.crafting import MeteredModel
+    from populations.evaluation import (
+        builder_fit_info,
+        floor_size,
+        human_halves,
+        population_pmfs,
+        scenario_floor,
+        score_population,
+    )
     from scenarios.errors import ScenarioError
     from scenarios.registry import get_scenario
 
+    kind, params = kind_params(args)
     scenario = get_scenario(args.scenario, source=args.data)
     if len(scenario.dimensions) > 1:
         raise ScenarioError(
@@ -75,16 +125,25 @@ def run(args: argparse.Namespace) -> int:
         )
     halves = human_halves(scenario, seed=args.seed, source=args.data, fit_fraction=args.fit_fraction)
     fit, test = halves.fit, halves.test
-    builder = make_builder(args)
-    model = model_from_args(args)
-    crafter = crafter_from_args(args) if args.builder != "mop" else None
-    if args.builder == "mop":
-        builder.respondent = model
-    else:
-        builder.respondent, builder.crafter = model, crafter
+    model = MeteredModel(model_from_args(args))
+    crafter = crafter_from_args(args)
+    context = BuildContext(
+        scenario=scenario,
+        fit=fit,
+        fit_weights=halves.fit_weights,
+        model=model,
+        crafter=None if crafter is None else MeteredModel(crafter),
+        source=args.data,
+        seed=args.seed,
+        split_seed=args.seed,
+        fit_fraction=args.fit_fraction,
+        progress=True,
+        name=kind.name,
+    )
     started = time.perf_counter()
-    builder.fit(scenario, fit, sample_weight=halves.fit_weights)
+    built = build_construction(kind, context, params)
     seconds = round(time.perf_counter() - started, 2)
+    cost = _cost(model, context.crafter)
     floor_seq, score_seq = np.random.SeedSequence([args.seed, 0xF17]).spawn(2)
     floor = scenario_floor(
         scenario,
@@ -94,18 +153,20 @@ def run(args: argparse.Namespace) -> int:
         rng=np.random.default_rng(floor_seq),
         weights=halves.test_weights,
     )
-    info = builder_fit_info(builder)
+    population = built.population
+    answers = population_pmfs(model, population, scenario)
+    info = builder_fit_info(built.builder)
     record, _ = score_population(
         scenario=scenario,
-        construction=args.builder,
-        weights=builder.weights_,
-        component_pmfs=builder.component_pmfs_,
-        valid_mass=builder.valid_mass_,
+        construction=kind.name,
+        weights=population.weights,
+        component_pmfs=answers["pmfs"],
+        valid_mass=answers["valid_mass"],
         test=test,
         floor=floor,
-        llm_calls=int(builder.cost_["total"]["requests"]),
+        llm_calls=int(cost["requests"]),
         rng=np.random.default_rng(score_seq),
-        fit_info=info if args.builder != "mop" else None,
+        fit_info=info if info["n_crafted"] is not None else None,
         test_weights=halves.test_weights,
     )
     split = {
@@ -115,19 +176,30 @@ def run(args: argparse.Namespace) -> int:
         "n_test": int(test.size),
         "weighted": halves.fit_weights is not None,
     }
-    record_of_fit = {k: v for k, v in builder.to_dict().items() if k != "population"}
-    population = builder.population_.to_dict()
+    fitted = {} if built.builder is None else {k: v for k, v in built.builder.to_dict().items() if k != "population"}
+    doc = population.to_dict()
     payload: dict[str, Any] = {
-        **population,
-        "metadata": {**population.get("metadata", {}), "scenario": scenario.name, "split": split},
-        "fit": {**record_of_fit, "scenario": scenario.name, "split": split, "scores": record, "seconds": seconds},
+        **doc,
+        "metadata": {**doc.get("metadata", {}), "scenario": scenario.name, "split": split},
+        "fit": {
+            **fitted,
+            "construction": {"kind": kind.name, **params},
+            "scenario": scenario.name,
+            "split": split,
+            "scores": record,
+            "seconds": seconds,
+            "llm": cost,
+        },
     }
     write_json(args.out, payload)
-    cost = builder.cost_["total"]
-    fallback = " (no usable crafted prompt: the fixed-prompt fallback)" if info.get("fallback") else ""
+    fallback = " (no usable crafted prompt: the fixed-prompt fallback)" if built.info.get("fallback") else ""
+    fit_w1 = (
+        f", fit W1 {fitted['fit_w1']:.3f} (fixed prompt {fitted['baseline_w1']:.3f})"
+        if fitted.get("fit_w1") is not None and fitted.get("baseline_w1") is not None
+        else ""
+    )
     print(
-        f"{args.builder} on {scenario.name}: {len(builder.prompts_)} components{fallback}, fit W1 "
-        f"{builder.fit_loss_:.3f} (fixed prompt {builder.baseline_loss_:.3f}); test half: W1 sampled "
+        f"{kind.name} on {scenario.name}: {len(population)} components{fallback}{fit_w1}; test half: W1 sampled "
         f"{record['w1_sampled_mean']:.3f} ± {record['w1_sampled_sd']:.3f} (n={floor.n}) vs human floor "
         f"{floor.mean:.3f} ± {floor.sd:.3f}; W1 exact {record['w1_exact']:.3f}; "
         f"{cost['requests']} requests, {cost['backend_calls']} backend calls, "
@@ -136,28 +208,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_builder(args: argparse.Namespace) -> Any:
-    """The unfitted builder described by the options (models are attached by :func:`run`)."""
-    if args.builder == "mop":
-        from populations.mop import MixtureOfPersonasBuilder
-
-        return MixtureOfPersonasBuilder(
-            None,
-            pool=args.pool,
-            n_personas=args.n_personas,
-            n_exemplars=args.n_exemplars,
-            weight_method=args.weight_method,
-            random_state=args.seed,
-        )
-    from populations.mixture import PromptMixtureBuilder
-
-    return PromptMixtureBuilder(
-        args.builder,
-        n_components=args.n_components,
-        max_iter=args.max_iter,
-        n_rounds=args.rounds,
-        patience=args.patience,
-        improve_rounds=args.improve_rounds,
-        weight_method=args.weight_method,
-        random_state=args.seed,
-    )
+def _cost(model: Any, crafter: Any) -> dict[str, int]:
+    """Requests, backend calls and tokens of the fit (respondent plus a separate crafter)."""
+    total = dict(model.cost())
+    if crafter is not None:
+        for k, v in crafter.cost().items():
+            if isinstance(v, int | float) and isinstance(total.get(k), int | float):
+                total[k] += v
+    return total

@@ -213,7 +213,7 @@ def fit_sets(s: Seed002Settings, vectors: PersonaVectors, humans: Humans, pool) 
             item_weights=s.item_weights,
             random_state=seed_int(s.seed, "fit", humans.target.scenario.name, label),
         )
-        b.fit(vectors.values, humans.fit, personas=personas_rows)
+        b.fit_vectors(vectors.values, humans.fit, personas=personas_rows)
         builders[label] = b
         sets[label] = b.selected_
     return sets, builders

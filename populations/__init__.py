@@ -1,7 +1,8 @@
 """Who the agents are: personas, populations and the builders that fit them to human data.
 
 Populations are personas + weights; builders are prompt mixtures (EM, gradient boosting), Mixture-of-Personas,
-OT-aligned persona sets and baselines; plus the FAISS subgroup index and the one evaluation module.
+OT-aligned persona sets and baselines; the one construction registry (:mod:`populations.constructions`) declares
+every kind a command builds; plus the FAISS subgroup index and the one evaluation module.
 
 >>> from populations import PromptMixtureBuilder, AlignedPersonaBuilder, Population   # doctest: +SKIP
 
@@ -14,6 +15,16 @@ import importlib
 from typing import Any
 
 __all__ = [
+    "BuildContext",
+    "BuiltConstruction",
+    "ConstructionError",
+    "ConstructionKind",
+    "Estimate",
+    "build_construction",
+    "construction_kinds",
+    "estimate_construction",
+    "get_construction",
+    "register_construction",
     "AlignedPersonaBuilder",
     "BaseBuilder",
     "CraftSystemPrompt",
@@ -41,6 +52,16 @@ __all__ = [
 ]
 
 _WHERE = {
+    "BuildContext": "populations.constructions",
+    "BuiltConstruction": "populations.constructions",
+    "ConstructionError": "populations.constructions",
+    "ConstructionKind": "populations.constructions",
+    "Estimate": "populations.constructions",
+    "build_construction": "populations.constructions",
+    "construction_kinds": "populations.constructions",
+    "estimate_construction": "populations.constructions",
+    "get_construction": "populations.constructions",
+    "register_construction": "populations.constructions",
     "AlignedPersonaBuilder": "populations.aligned",
     "BaseBuilder": "populations.base",
     "CraftSystemPrompt": "populations.crafting",

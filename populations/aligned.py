@@ -38,9 +38,52 @@ from alignment import (
 from populations.base import BaseBuilder, NotFittedError, check_is_fitted
 from populations.persona import Persona, Population, PopulationError
 
-__all__ = ["METHODS", "AlignedPersonaBuilder", "NotFittedError", "load_weighted_jsonl", "save_weighted_jsonl"]
+__all__ = [
+    "METHODS",
+    "AlignedPersonaBuilder",
+    "NotFittedError",
+    "expected_scores",
+    "load_weighted_jsonl",
+    "persona_scores",
+    "save_weighted_jsonl",
+]
 
 METHODS = ("resample", "raw", "random", "is_only", "ot_only")
+
+
+def expected_scores(pmfs: Any, support: Any) -> np.ndarray:
+    """Each row's expected value under its answer pmf (renormalised, negative mass clipped).
+
+    Args:
+        pmfs: answer pmfs, shape ``(..., S)``.
+        support: the answer values, shape ``(S,)``.
+
+    Returns:
+        Expected values, shape ``(...)``.
+    """
+    p = np.clip(np.asarray(pmfs, dtype=float), 0.0, None)
+    p = p / p.sum(axis=-1, keepdims=True)
+    return p @ np.asarray(support, dtype=float)
+
+
+def persona_scores(
+    model: Any, personas: Sequence[Persona], parts: Sequence[Any], *, progress: bool = False
+) -> np.ndarray:
+    """Every persona's expected score on each dimension (the aligned set's features), shape ``(N, D)``.
+
+    Args:
+        model: the respondent model.
+        personas: the N candidates.
+        parts: one one-dimensional scenario per dimension (D of them).
+        progress: progress bars.
+    """
+    from populations.responses import answer_distributions
+
+    columns = []
+    for part in parts:
+        tensor = answer_distributions(model, personas, part.questions(), progress=progress, desc=f"{part.name} pool")
+        columns.append(expected_scores(part.pmfs(tensor.probs), part.support))
+    return np.column_stack(columns)
 
 
 class AlignedPersonaBuilder(BaseBuilder):
@@ -64,6 +107,10 @@ class AlignedPersonaBuilder(BaseBuilder):
         block_size: humans per OT block (``None``: dense when small, blocks of 5,000 otherwise).
         max_reference: cap on KDE reference points (``None`` = exact).
         random_state: seed of every random choice in :meth:`fit` and the default of :meth:`sample`.
+        respondent: the model the pool answers with (:meth:`fit` on a scenario only).
+        pool: the persona pool (name or path) the candidates are drawn from (:meth:`fit` on a scenario only).
+        n_pool: candidates drawn uniformly from the pool (None: the whole pool).
+        progress: progress bars while the candidates answer.
 
     Attributes:
         weights_: per-persona mass over the whole pool, shape ``(N,)``, summing to 1 (zero outside the
@@ -92,6 +139,10 @@ class AlignedPersonaBuilder(BaseBuilder):
         block_size: int | None = None,
         max_reference: int | None = None,
         random_state: int = 0,
+        respondent: Any = None,
+        pool: str | None = None,
+        n_pool: int | None = None,
+        progress: bool = False,
     ) -> None:
         self.method = method
         self.n_select = n_select
@@ -104,10 +155,63 @@ class AlignedPersonaBuilder(BaseBuilder):
         self.block_size = block_size
         self.max_reference = max_reference
         self.random_state = random_state
+        self.respondent = respondent
+        self.pool = pool
+        self.n_pool = n_pool
+        self.progress = progress
 
     # ------------------------------------------------------------------ fit
-    def fit(self, pool_responses, human_responses, *, personas: Sequence[Persona] | None = None, sample_weight=None):
-        """Fit the per-persona mass and draw the aligned set.
+    def fit(self, scenario: Any, values: Any, *, sample_weight: Any = None) -> AlignedPersonaBuilder:
+        """Align ``n_pool`` personas of ``pool`` to human values of ``scenario`` (the one builder signature).
+
+        The candidates are drawn uniformly (seeded by ``random_state``) and each answers every question; a
+        candidate's vector is its **expected score** on each dimension under its exact answer pmf
+        (:func:`persona_scores`), shape ``(N, D)``, and the humans are their scores, shape ``(M, D)``, weighted by
+        their survey weights. Expected scores, not one sampled answer per persona: a persona *is* its answer
+        distribution, and its mean is the noise-free summary on the humans' scale (one integer draw adds sampling
+        noise of the order of the item's spread to every persona and makes the set depend on the draw); survey
+        weights make the target the population the survey describes. ``populace align`` uses the same features
+        on the asked items.
+
+        Args:
+            scenario: a scenario of the Scenario protocol, one or several dimensions (a survey instrument).
+            values: the humans' values, shape ``(M,)`` or ``(M, D)`` (the fit half; no NaN).
+            sample_weight: survey weights of the humans, shape ``(M,)`` (None: equal).
+
+        Returns:
+            self.
+
+        Raises:
+            ValueError: no respondent or pool, ``n_pool`` larger than the pool, or bad values (see
+                :meth:`fit_vectors`).
+            PoolError: the pool is missing or malformed.
+        """
+        from populations.pools import load_pool
+        from scenarios.registry import dimension_scenarios
+
+        if self.respondent is None or self.pool is None:
+            raise ValueError("AlignedPersonaBuilder.fit on a scenario needs respondent=... and pool=...")
+        personas = load_pool(self.pool)
+        n_pool = len(personas) if self.n_pool is None else int(self.n_pool)
+        if n_pool > len(personas):
+            raise ValueError(f"n_pool = {n_pool} exceeds the pool size {len(personas)} ({self.pool})")
+        rng = np.random.default_rng(self.random_state)
+        idx = np.sort(rng.choice(len(personas), size=n_pool, replace=False))
+        candidates = tuple(personas[i] for i in idx)
+        parts = dimension_scenarios(scenario)
+        x = persona_scores(self.respondent, candidates, parts, progress=self.progress)
+        y = np.asarray(values, dtype=float).reshape(len(values), len(parts))
+        return self.fit_vectors(x, y, personas=candidates, sample_weight=sample_weight)
+
+    def fit_vectors(
+        self,
+        pool_responses: Any,
+        human_responses: Any,
+        *,
+        personas: Sequence[Persona] | None = None,
+        sample_weight: Any = None,
+    ) -> AlignedPersonaBuilder:
+        """Fit the per-persona mass on given response vectors and draw the aligned set (the numerical core).
 
         Args:
             pool_responses: array-like, shape ``(N, D)``: the pool's response vectors (no NaN).

@@ -57,7 +57,7 @@ def check_is_fitted(builder: Any, attrs: str | Iterable[str] = ("population_",))
         >>> check_is_fitted(FixedPromptBuilder())
         Traceback (most recent call last):
         ...
-        populations.base.NotFittedError: FixedPromptBuilder is not fitted (no population_): call fit(...) first
+        populations.base.NotFittedError: FixedPromptBuilder is not fitted (no population_): call fit(scenario, values) first
     """
     names = (attrs,) if isinstance(attrs, str) else tuple(attrs)
     for name in names:
@@ -94,7 +94,7 @@ class BaseBuilder:
     """Shared parameter handling, sampling and serialisation of population builders.
 
     Subclasses set :attr:`kind` (the ``to_dict`` document kind), store every ``__init__`` argument under its own
-    name, set ``population_`` in ``fit`` and may extend :meth:`_fit_record` with their learned attributes.
+    name, implement the one ``fit(scenario, values, *, sample_weight=None)`` (setting ``population_``) and may extend :meth:`_fit_record` with their learned attributes.
 
     Attributes:
         kind: the document kind written by :meth:`to_dict` (e.g. ``"populace.prompt_mixture"``).
@@ -117,6 +117,20 @@ class BaseBuilder:
         Language models appear as their ``model_id``; arrays and tuples as lists.
         """
         return {name: _plain(getattr(self, name)) for name in self._param_names()}
+
+    def fit(self, scenario: Any, values: Any, *, sample_weight: Any = None) -> BaseBuilder:
+        """The one fit signature of every builder: fit to ``values`` of humans on ``scenario``; returns ``self``.
+
+        Args:
+            scenario: a scenario of the Scenario protocol (a target-free builder ignores it).
+            values: the humans' values (the fit half), shape ``(n,)``, or ``(n, D)`` for a builder of several
+                dimensions.
+            sample_weight: survey weights of those humans, shape ``(n,)``, or None (equal).
+
+        Raises:
+            NotImplementedError: a subclass that does not implement it.
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement fit(scenario, values, *, sample_weight=None)")
 
     def set_params(self, **params: Any) -> BaseBuilder:
         """Set constructor parameters (the learned attributes are left alone; refit to use them).

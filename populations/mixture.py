@@ -396,13 +396,13 @@ class PromptMixtureBuilder(BaseBuilder):
         return _Component(prompt=res.prompt, evaluation=res.evaluation, target=target, crafted=True)
 
     # ----------------------------------------------------------------------------------------- fit
-    def fit(self, scenario: Any, target_values: Any, sample_weight: Any = None) -> PromptMixtureBuilder:
+    def fit(self, scenario: Any, values: Any, *, sample_weight: Any = None) -> PromptMixtureBuilder:
         """Fit the mixture to human values of ``scenario``.
 
         Args:
             scenario: a one-dimensional scenario of the Scenario protocol (``name``, ``support``, ``questions()``,
                 ``pmfs()``, ``describe()``, ``describe_target()``).
-            target_values: human answers on the scenario's support, shape ``(n,)`` (the fit split).
+            values: human answers on the scenario's support, shape ``(n,)`` (the fit split).
             sample_weight: survey weights, shape ``(n,)`` (None: equal). They weight the target distribution, the
                 EM responsibility mass of each value and the draw of the initial EM targets.
 
@@ -414,7 +414,7 @@ class PromptMixtureBuilder(BaseBuilder):
                 larger than the data.
             WeightSolverError: the weight solver fit worse than the default prompt it was given.
         """
-        values = check_target_values(scenario, target_values)
+        values = check_target_values(scenario, values)
         sw = check_sample_weight(sample_weight, values.size)
         self._validate(values.size if sw is None else int(np.count_nonzero(sw)))
         self._scenario = scenario

@@ -88,13 +88,13 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         self.progress = progress
         self.random_state = random_state
 
-    def fit(self, scenario: Any, target_values: Any, sample_weight: Any = None) -> MixtureOfPersonasBuilder:
+    def fit(self, scenario: Any, values: Any, *, sample_weight: Any = None) -> MixtureOfPersonasBuilder:
         """Draw components and fit their weights to the human values (the fit split).
 
         Args:
             scenario: a one-dimensional scenario of the Scenario protocol (its ``describe_target`` words the
                 exemplars).
-            target_values: human answers on the scenario's support, shape ``(n,)`` (the fit split).
+            values: human answers on the scenario's support, shape ``(n,)`` (the fit split).
             sample_weight: survey weights, shape ``(n,)`` (None: equal): they weight the target distribution and
                 the draw of the exemplars.
 
@@ -110,7 +110,7 @@ class MixtureOfPersonasBuilder(BaseBuilder):
 
         if self.respondent is None:
             raise ValueError("MixtureOfPersonasBuilder needs a respondent model (respondent=...)")
-        values = check_target_values(scenario, target_values)
+        values = check_target_values(scenario, values)
         sw = check_sample_weight(sample_weight, values.size)
         if self.n_personas < 1 or self.n_exemplars < 1:
             raise ValueError(f"n_personas and n_exemplars must be >= 1, got {self.n_personas}, {self.n_exemplars}")

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Persona", "Population", "describe_json_error"]
+__all__ = ["OLD_CONSTRUCTION_NAMES", "Persona", "Population", "describe_json_error"]
 
 
 def _json_name(value: Any) -> str:
@@ -129,6 +129,17 @@ class Persona:
         )
 
 
+#: Construction names of earlier releases → the kind's one name (read from old population files).
+OLD_CONSTRUCTION_NAMES = {
+    "fixed_prompt": "fixed",
+    "random_persona": "pool",
+    "demographic_persona": "demographic",
+    "em_joint": "em",
+    "gb_joint": "gb",
+    "mop_joint": "mop",
+}
+
+
 @dataclass(frozen=True, kw_only=True)
 class Population:
     """Personas with weights on the simplex.
@@ -136,7 +147,10 @@ class Population:
     Attributes:
         personas: the components, length K.
         weights: mixing weights, shape ``(K,)``, non-negative, summing to 1.
-        construction: how it was built (``"fixed_prompt"``, ``"em"``, ``"gb"``, ``"mop"``, ``"aligned"``, …).
+        construction: how it was built: the construction kind's one name (``"fixed"``, ``"pool"``, ``"em"``,
+            ``"mop"``, ``"aligned"``, …; :mod:`populations.constructions`). Files written under the names of
+            earlier releases (``"fixed_prompt"``, ``"random_persona"``, ``"demographic_persona"``, ``"em_joint"``
+            …) read as the current names (a joint fit is marked ``metadata["joint"]``).
         metadata: provenance (builder parameters, fit history summary, cost).
     """
 
@@ -272,7 +286,9 @@ class Population:
             return cls(
                 personas=tuple(personas),
                 weights=np.asarray(raw_weights, dtype=float),
-                construction=str(d.get("construction", "unspecified")),
+                construction=OLD_CONSTRUCTION_NAMES.get(
+                    str(d.get("construction")), str(d.get("construction", "unspecified"))
+                ),
                 metadata=dict(metadata),
             )
         except ValueError as exc:

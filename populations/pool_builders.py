@@ -1,12 +1,11 @@
-"""Persona pools built from demographic records, and pools combined from several sources.
+"""Persona pools built from demographic records, and pool specs.
 
 * :func:`big5_respondent_pool` / :func:`grit_respondent_pool`: one persona per survey respondent of
   ``big5_osp`` / ``osp_grit``, rendered from the respondent's *demographics only* (never their answers) into a
   short second-person narrative by a template. The persona keeps the raw fields in ``attributes`` (country,
   age, …), so subgroups can be checked against the same respondents' group.
 * :func:`gss_narrative_pool`: the GenAgents GSS bank (``"Label: value"`` lines) rendered into a short narrative.
-* :func:`llm_narratives`: optionally rewrite template narratives with an LLM (one seeded generation each).
-* :func:`combined_pool`: several pools (``"personahub:700"``-style specs) concatenated, ids kept unique.
+* :func:`load_pool_spec`: one pool from a ``"personahub:700"``-style spec (a shared pool or one built here).
 
 The templates are ours; country codes are spelled out from a small table (other codes are kept as codes).
 """
@@ -20,8 +19,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from populace_lm.base import LanguageModel
-from populace_lm.types import GenerationRequest, Message, stable_seed
 from populations.persona import Persona
 from populations.pools import PoolError, load_pool
 
@@ -275,40 +272,6 @@ def gss_narrative_pool(
     return tuple(out)
 
 
-def llm_narratives(
-    model: LanguageModel, personas: Sequence[Persona], *, seed: int = 0, max_tokens: int = 96
-) -> tuple[Persona, ...]:
-    """Rewrite template narratives into fluent short biographies with an LLM (one seeded generation each).
-
-    An empty reply keeps the template text and is counted in ``attributes["llm_rewrite"] = "failed"``.
-    """
-    out = []
-    for p in personas:
-        req = GenerationRequest(
-            messages=(
-                Message(role="system", content="You write short second-person character descriptions."),
-                Message(
-                    role="user",
-                    content="Rewrite these facts as two or three sentences addressed to the "
-                    f"person, starting with 'You are'. Keep every fact, add nothing.\n\n{p.text}",
-                ),
-            ),
-            temperature=0.7,
-            max_tokens=max_tokens,
-            seed=stable_seed("narrative", seed, p.id),
-        )
-        text = model.generate(req).text.strip()
-        status = "ok" if text else "failed"
-        out.append(
-            Persona(
-                id=p.id,
-                text=text or p.text,
-                attributes={**p.attributes, "template_text": p.text, "llm_rewrite": status},
-            )
-        )
-    return tuple(out)
-
-
 def parse_pool_spec(spec: str) -> tuple[str, int | None]:
     """``"personahub:700"`` → ``("personahub", 700)``; ``"personahub"`` → ``("personahub", None)``.
 
@@ -341,26 +304,6 @@ def load_pool_spec(spec: str, *, source: str | os.PathLike[str] | None = None) -
     if name == "grit_respondents":
         return grit_respondent_pool(source, n=n)
     return load_pool(name, limit=n)
-
-
-def combined_pool(specs: Sequence[str], *, source: str | os.PathLike[str] | None = None) -> tuple[Persona, ...]:
-    """Concatenate pools from specs; every persona keeps ``attributes["pool"]``; ids must not collide.
-
-    Raises:
-        PoolError: no specs, or the same id in two pools (naming both).
-    """
-    if not specs:
-        raise PoolError("no pools given")
-    out: list[Persona] = []
-    seen: dict[str, str] = {}
-    for spec in specs:
-        name = parse_pool_spec(spec)[0]
-        for p in load_pool_spec(spec, source=source):
-            if p.id in seen:
-                raise PoolError(f"persona id {p.id!r} occurs in pools {seen[p.id]!r} and {name!r}")
-            seen[p.id] = name
-            out.append(Persona(id=p.id, text=p.text, attributes={**p.attributes, "pool": name}))
-    return tuple(out)
 
 
 def shuffled(personas: Sequence[Persona], seed: int | np.random.SeedSequence) -> tuple[Persona, ...]:

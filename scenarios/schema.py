@@ -6,18 +6,40 @@ is required, the allowed values and a hint. :func:`validate_document` walks a pa
 naming the file, the dotted key (``items[3].reverse``) and the fix. Cross-key rules (a dimension that names an
 unknown scale, a reverse key outside the scale, …) are checked by :mod:`scenarios.loader` after this pass.
 
+Flat parameter tables (a study file's keys, each construction kind's parameters) use the typed :class:`Param`
+and the one validator :func:`read_table`, which fills defaults, runs checks, resolves relative values and raises
+the same kind of one-line error.
+
 The file format is documented with examples in ``docs/scenario_files.md``.
 """
 
 from __future__ import annotations
 
 import difflib
+import json
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from scenarios.errors import ScenarioFileError
 
-__all__ = ["SCHEMA", "Key", "validate_document"]
+__all__ = [
+    "REQUIRED",
+    "SCHEMA",
+    "Key",
+    "Param",
+    "at_least",
+    "describe_value",
+    "example_line",
+    "one_of",
+    "open_unit",
+    "params_markdown",
+    "read_table",
+    "unit",
+    "validate_document",
+]
 
 _TYPE_NAMES = {
     str: "a string",
@@ -218,3 +240,178 @@ def validate_document(doc: dict[str, Any], file: str) -> None:
         scenarios.errors.ScenarioFileError: s.toml: unknown key 'nmae'; did you mean 'name'? allowed keys here: ['codebook', 'data', 'decision', 'description', 'dimensions', 'items', 'kind', 'name', 'scale', 'scales', 'survey', 'topic']
     """
     _check(doc, SCHEMA, "", file)
+
+
+# ==================================================================================== typed parameter tables
+#: The default of a :class:`Param` that must be given.
+REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
+
+_PARAM_TYPES = ("int", "float", "str", "bool", "str_list")
+_TOML_TYPE = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
+
+
+@dataclass(frozen=True)
+class Param:
+    """One typed key of a flat parameter table (a study file's top level, ``[split]``, a construction kind).
+
+    Attributes:
+        type: ``"int"``, ``"float"``, ``"str"`` (non-empty), ``"bool"`` or ``"str_list"`` (non-empty list of
+            non-empty strings).
+        default: the value when the key is absent; :data:`REQUIRED` makes the key mandatory.
+        check: an extra rule on a well-typed value, returning the problem (``"must be >= 1"``) or None.
+        help: one line for the generated documentation.
+        resolve: turns a written value into the one used, given the folder of the file (a relative path, a pool
+            name); it raises ``ValueError`` whose message names the fix. The written value is kept by the caller.
+    """
+
+    type: str
+    default: Any = REQUIRED
+    check: Callable[[Any], str | None] | None = None
+    help: str = ""
+    resolve: Callable[[Any, Path], Any] | None = None
+
+    def __post_init__(self) -> None:
+        if self.type not in _PARAM_TYPES:
+            raise ValueError(f"Param type must be one of {_PARAM_TYPES}, got {self.type!r}")
+
+    @property
+    def required(self) -> bool:
+        """True when the key has no default."""
+        return self.default is REQUIRED
+
+    def default_text(self) -> str:
+        """The default as shown in documentation: ``required``, ``–`` (None) or the JSON value."""
+        if self.required:
+            return "required"
+        return "–" if self.default is None else f"`{json.dumps(self.default)}`"
+
+
+def at_least(lo: float) -> Callable[[Any], str | None]:
+    """A :attr:`Param.check`: the value is >= ``lo``."""
+    return lambda v: None if v >= lo else f"must be >= {lo:g}"
+
+
+def open_unit(v: float) -> str | None:
+    """A :attr:`Param.check`: the value is in (0, 1)."""
+    return None if 0.0 < v < 1.0 else "must be strictly between 0 and 1"
+
+
+def unit(v: float) -> str | None:
+    """A :attr:`Param.check`: the value is in (0, 1]."""
+    return None if 0.0 < v <= 1.0 else "must be in (0, 1]"
+
+
+def one_of(*choices: str) -> Callable[[Any], str | None]:
+    """A :attr:`Param.check`: the value is one of ``choices``."""
+    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+
+
+def describe_value(value: Any) -> str:
+    """``an integer 3``, ``a string 'x'``: a parsed TOML value as an error message names it."""
+    kind = {bool: "a boolean", int: "an integer", float: "a number", str: "a string", list: "a list", dict: "a table"}
+    return f"{kind.get(type(value), type(value).__name__)} {value!r}"
+
+
+def example_line(key: str, typ: str, value: Any = None) -> str:
+    """A TOML line the user can copy to fix ``key`` (``key = 10``, ``key = ["..."]``)."""
+    if typ == "str_list":
+        return f"{key} = [{json.dumps(value)}]" if isinstance(value, str) else f'{key} = ["..."]'
+    return {"int": f"{key} = 10", "float": f"{key} = 0.5", "bool": f"{key} = true"}.get(typ, f'{key} = "..."')
+
+
+def _param_value(key: str, spec: Param, value: Any, *, file: Any, where: str, error: type[Exception]) -> Any:
+    if spec.type == "int":
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif spec.type == "float":
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        value = float(value) if ok else value
+    elif spec.type == "str":
+        ok = isinstance(value, str) and bool(value.strip())
+    elif spec.type == "bool":
+        ok = isinstance(value, bool)
+    else:  # str_list
+        ok = isinstance(value, list) and bool(value) and all(isinstance(v, str) and v.strip() for v in value)
+    if not ok:
+        want = "a non-empty list of strings" if spec.type == "str_list" else _TOML_TYPE[spec.type]
+        if spec.type == "str" and isinstance(value, str):
+            want = "a non-empty string"
+        raise error(
+            f"{file}: {where}{key}: expected {want}, got {describe_value(value)}; write e.g. "
+            f"{example_line(key, spec.type, value)}"
+        )
+    if spec.check is not None and (problem := spec.check(value)) is not None:
+        raise error(f"{file}: {where}{key} = {value!r} {problem}")
+    return value
+
+
+def read_table(
+    table: Any,
+    keys: Mapping[str, Param],
+    *,
+    file: Any,
+    where: str = "",
+    what: str = "this table",
+    base: Path | None = None,
+    error: type[Exception] = ScenarioFileError,
+) -> dict[str, Any]:
+    """Validate a flat table against typed :class:`Param` keys; return every key's value, defaults filled in.
+
+    Args:
+        table: the parsed TOML table (anything else is reported).
+        keys: key → :class:`Param`, in documentation order.
+        file: the file named in messages.
+        where: the dotted prefix of the table's keys (``"constructions.em."``), empty at the top level.
+        what: what the table is, for the unknown-key message (``"kind 'em'"``).
+        base: the folder relative values resolve against (``Param.resolve``); None leaves values unresolved.
+        error: the exception type raised (a project error type subclassing ``ValueError``).
+
+    Returns:
+        ``{key: value}`` for every key of ``keys`` (ints given for floats become floats; resolved values).
+
+    Raises:
+        error: one line naming the file, the dotted key and the fix (unknown key, missing required key, wrong
+            type, a failed check or resolution).
+
+    Example:
+        >>> read_table({"n": 0}, {"n": Param("int", 1, at_least(1))}, file="s.toml", error=ValueError)
+        Traceback (most recent call last):
+        ...
+        ValueError: s.toml: n = 0 must be >= 1
+    """
+    if not isinstance(table, dict):
+        raise error(f"{file}: {where.rstrip('.') or 'top level'}: expected a table, got {describe_value(table)}")
+    unknown = sorted(set(table) - set(keys))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], list(keys), n=1)
+        guess = f"did you mean {close[0]!r}? " if close else ""
+        raise error(
+            f"{file}: {where}{unknown[0]}: unknown key(s) {unknown} for {what}; {guess}allowed keys: "
+            f"{', '.join(sorted(keys))}"
+        )
+    out: dict[str, Any] = {}
+    for key, spec in keys.items():
+        if key in table:
+            value = _param_value(key, spec, table[key], file=file, where=where, error=error)
+            if spec.resolve is not None and base is not None:
+                try:
+                    value = spec.resolve(value, base)
+                except ValueError as exc:
+                    raise error(f"{file}: {where}{key}: {exc}") from exc
+            out[key] = value
+        elif spec.required:
+            raise error(f"{file}: {where}{key}: missing required key for {what}; add {example_line(key, spec.type)}")
+        else:
+            value = spec.default
+            if spec.resolve is not None and base is not None and value is not None:
+                try:
+                    value = spec.resolve(value, base)
+                except ValueError as exc:
+                    raise error(f"{file}: {where}{key}: {exc}") from exc
+            out[key] = value
+    return out
+
+
+def params_markdown(title: str, keys: Mapping[str, Param]) -> str:
+    """A Markdown table of typed keys (key, type, default, meaning) under a ``####`` title."""
+    rows = [f"| `{k}` | {p.type.replace('_', ' ')} | {p.default_text()} | {p.help} |" for k, p in keys.items()]
+    return "\n".join([f"#### {title}", "", "| key | type | default | meaning |", "|---|---|---|---|", *rows, ""])

@@ -222,13 +222,27 @@ def test_bigfive_humans_are_the_old_split_and_match_the_registry_scores(data_dir
         np.testing.assert_array_equal(t.scenario.scores(t.human), expected)
 
 
-def test_survey_weights_are_reported_as_unused(files, fake, capsys):
-    # IS + OT aligns to unweighted vectors: a weighted file says so, never silently
+def test_survey_weights_and_expected_answers_reach_the_alignment(files, fake, capsys, monkeypatch):
+    # the features of `compare`'s aligned kind: expected answers under each persona's pmf, humans weighted
+    from populations.aligned import AlignedPersonaBuilder
+
     rows = (files / "humans.csv").read_text().splitlines()
     weighted = [rows[0] + ",w"] + [f"{r},{1 + i % 3}" for i, r in enumerate(rows[1:])]
     (files / "humans.csv").write_text("\n".join(weighted) + "\n")
     (files / "weighted.toml").write_text(SURVEY.replace("missing = [9]", 'missing = [9]\nweight = "w"'))
+    seen: dict = {}
+    original = AlignedPersonaBuilder.fit_vectors
+
+    def spy(self, x, y, **kw):
+        seen.update(x=np.asarray(x), y=np.asarray(y), w=kw.get("sample_weight"))
+        return original(self, x, y, **kw)
+
+    monkeypatch.setattr(AlignedPersonaBuilder, "fit_vectors", spy)
     assert cli.main(_argv(files, f"{files}/weighted.toml", "--n-select", "5")) == 0
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "declares survey weights" in err
-    assert load_weighted_jsonl(files / "aligned.jsonl").metadata["human_weights"] == "unused"
+    assert "declares survey weights" not in capsys.readouterr().err
+    target = align_target(f"{files}/weighted.toml", split="fit", seed=0)
+    np.testing.assert_array_equal(seen["y"], target.human)
+    np.testing.assert_array_equal(seen["w"], target.weights)
+    assert seen["w"] is not None and len(set(seen["w"].tolist())) == 3
+    assert not np.array_equal(seen["x"], np.rint(seen["x"]))  # expected answers, not one integer draw
+    assert load_weighted_jsonl(files / "aligned.jsonl").metadata["human_weights"] == "survey weights"

@@ -141,7 +141,7 @@ def test_run_and_whatif_name_every_structural_problem_of_a_population_file(tmp_p
 def test_compare_names_a_bad_population_file_in_its_config(tmp_path, models, capsys):
     (tmp_path / "pop.json").write_text(json.dumps(_population(tmp_path, weights=...)))
     cfg = tmp_path / "c.toml"
-    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "file"\npath = "pop.json"\n')
+    cfg.write_text('scenarios = ["dictator"]\n[[constructions]]\nname = "x"\nkind = "file"\npath = "pop.json"\n')
     assert main(["compare", str(cfg), "--out", str(tmp_path / "o")]) == 2
     _one_line_error(capsys, "missing key 'weights'", "pop.json")
     cfg.write_text('scenarios = ["dictator"\n')
@@ -153,7 +153,7 @@ def test_compare_names_a_bad_population_file_in_its_config(tmp_path, models, cap
 def _readme_commands(tmp_path, out):
     """One invocation per README command, writing to ``out`` (a folder or a file name as the command expects)."""
     cfg = tmp_path / "c.toml"
-    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "fixed"\n')
+    cfg.write_text('scenarios = ["dictator"]\n[[constructions]]\nname = "x"\nkind = "fixed"\n')
     pop = tmp_path / "aligned.jsonl"
     pop.write_text('{"id": "a", "text": "A", "weight": 1.0}\n')
     return {

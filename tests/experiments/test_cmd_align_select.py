@@ -181,13 +181,13 @@ def test_seed002_smoke(fakes, tmp_path, data_dir, monkeypatch):
     from scenarios.big5 import ITEM_IDS, load_big5
     from scenarios.split import split_indices
 
-    aligned_to, original = [], AlignedPersonaBuilder.fit
+    aligned_to, original = [], AlignedPersonaBuilder.fit_vectors
 
     def spy(self, pool_responses, human_responses, **kw):
         aligned_to.append((np.asarray(pool_responses), np.asarray(human_responses)))
         return original(self, pool_responses, human_responses, **kw)
 
-    monkeypatch.setattr(AlignedPersonaBuilder, "fit", spy)
+    monkeypatch.setattr(AlignedPersonaBuilder, "fit_vectors", spy)
 
     out = tmp_path / "d"
     argv = [

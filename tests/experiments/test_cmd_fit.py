@@ -103,6 +103,35 @@ def test_fit_sees_only_the_fit_half(tmp_path, data_dir, models, builder, monkeyp
     assert seen[0].size != test.size or not np.array_equal(seen[0], test)
 
 
+def test_fit_builds_aligned_as_compare_does(tmp_path, data_dir, personas_dir, models, capsys):
+    """``fit --builder aligned`` goes through the registry: the same population as the study's aligned kind."""
+    from populations.constructions import BuildContext, build_construction, get_construction
+    from populations.evaluation import human_halves
+
+    out = tmp_path / "aligned.json"
+    argv = ["fit", "--builder", "aligned", "--scenario", "dictator", "--out", str(out), "--data", str(data_dir),
+            "--pool", "personachat", "--n-pool", "12", "--n-select", "4", "--seed", "3"]  # fmt: skip
+    assert main(argv) == 0, capsys.readouterr().err
+    pop = load_population_file(out)
+    assert pop.construction == "aligned" and json.loads(out.read_text())["fit"]["construction"]["n_pool"] == 12
+    scenario = get_scenario("dictator", source=str(data_dir))
+    halves = human_halves(scenario, seed=3, source=str(data_dir))
+    kind = get_construction("aligned")
+    params = kind.defaults(pool=str(personas_dir / "personachat" / "personas.jsonl"), n_pool=12, n_select=4)
+    ctx = BuildContext(scenario=scenario, fit=halves.fit, model=models[1], seed=3, split_seed=3)
+    again = build_construction(kind, ctx, params).population
+    assert [p.id for p in again.personas] == [p.id for p in pop.personas]
+    assert main([*argv, "--n-select", "40"]) == 2
+    assert "n_select = 40 exceeds n_pool = 12" in capsys.readouterr().err
+
+
+def test_fit_validates_options_with_the_kind_schema(tmp_path, data_dir, models, capsys):
+    argv = _argv("em", tmp_path / "p.json", data_dir, "--weight-method", "magic")
+    assert main(argv) == 2
+    assert "populace fit: weight_method = 'magic' must be one of lp, slsqp" in capsys.readouterr().err
+    assert not (tmp_path / "p.json").exists()
+
+
 def test_fit_bad_scenario_is_a_one_line_error(tmp_path, capsys):
     rc = main(["fit", "--builder", "em", "--scenario", "bigfive:X", "--out", str(tmp_path / "x.json")])
     assert rc == 2

@@ -9,7 +9,6 @@ import pytest
 
 import experiments.common
 from experiments.cli import main
-from experiments.cmd_compare import load_compare_config
 from populace_lm.fakes import KnownDistributionModel
 from populations.persona import Persona, Population
 
@@ -177,25 +176,17 @@ def test_bad_input_is_one_line_and_makes_no_call(tmp_path, fake, capsys):
 
 def test_compare_config_naming_a_missing_file_fails_before_any_call(tmp_path, fake, capsys):
     cfg = tmp_path / "c.toml"
-    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "file"\npath = "nope/pop.json"\n')
+    cfg.write_text('scenarios = ["dictator"]\n[[constructions]]\nname = "x"\nkind = "file"\npath = "nope/pop.json"\n')
     assert main(["compare", str(cfg), "--out", str(tmp_path / "o")]) == 2
     err = capsys.readouterr().err
     assert "population file" in err and str(tmp_path / "nope" / "pop.json") in err
-    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "pool"\npool = "no_such_pool"\n')
+    cfg.write_text('scenarios = ["dictator"]\n[[constructions]]\nname = "x"\nkind = "pool"\npool = "no_such_pool"\n')
     assert main(["compare", str(cfg), "--out", str(tmp_path / "o")]) == 2
     assert "no_such_pool" in capsys.readouterr().err
-    cfg.write_text('scenarios = ["dictator"]\ncolour = 1\n[[populations]]\nname = "x"\nkind = "fixed"\n')
+    cfg.write_text('scenarios = ["dictator"]\ncolour = 1\n[[constructions]]\nname = "x"\nkind = "fixed"\n')
     assert main(["compare", str(cfg), "--out", str(tmp_path / "o")]) == 2
     assert "unknown key(s) ['colour']" in capsys.readouterr().err
     assert fake.calls == 0
-
-
-def test_shipped_sample_config_resolves(personas_dir):
-    settings, pops, sources = load_compare_config(REPO / "experiments" / "configs" / "compare_sample.toml")
-    assert settings["scenarios"] == ["bigfive:E", "dictator"]
-    assert set(pops) == {"fixed_prompt", "personachat_8"}
-    assert len(pops["personachat_8"]) == 8
-    assert pops["personachat_8"].weights.sum() == pytest.approx(1.0)
 
 
 def test_compare_end_to_end_with_a_fake(tmp_path, fake, data_dir, capsys):
@@ -203,8 +194,8 @@ def test_compare_end_to_end_with_a_fake(tmp_path, fake, data_dir, capsys):
     cfg = tmp_path / "c.toml"
     cfg.write_text(
         f'agents = 60\nscenarios = ["dictator"]\ndata = "{data_dir}"\n'
-        '[[populations]]\nname = "fixed"\nkind = "fixed"\n'
-        '[[populations]]\nname = "file"\nkind = "file"\npath = "pop.json"\n'
+        '[[constructions]]\nname = "fixed"\nkind = "fixed"\n'
+        '[[constructions]]\nname = "file"\nkind = "file"\npath = "pop.json"\n'
     )
     assert Path(pop).parent == tmp_path
     assert main(["compare", str(cfg), "--out", str(tmp_path / "out")]) == 0

@@ -12,9 +12,11 @@ import pytest
 import experiments.study as study_mod
 from alignment import wasserstein_1d
 from experiments.reporting import write_study
-from experiments.study import KINDS, StudyError, load_study, plan_study, run_study
+from experiments.study import StudyError, load_study, plan_study, run_study
 from populace_lm.cache import CachedModel
 from populace_lm.fakes import KnownDistributionModel
+from populations.constructions import construction_kinds
+from populations.constructions.baselines import big5_fit_rows
 from populations.persona import Persona, Population
 from scenarios.registry import get_scenario
 from scenarios.split import split_indices
@@ -201,7 +203,9 @@ def test_missing_study_file_and_invalid_toml(tmp_path):
 
 
 def test_every_kind_has_documented_parameters():
-    assert set(KINDS) == {"fixed", "pool", "demographic", "em", "gb", "mop", "aligned", "file"}
+    names = {k.name for k in construction_kinds()}
+    assert {"fixed", "pool", "demographic", "em", "gb", "mop", "aligned", "file"} <= names
+    assert all(k.help and all(p.help for p in k.params.values()) for k in construction_kinds())
 
 
 # ------------------------------------------------------------------------------------------ building
@@ -321,14 +325,14 @@ def test_held_out_humans_never_reach_any_fit(tmp_path, pools, monkeypatch):
 
 def test_demographic_personas_come_from_fit_half_respondents_for_big_five(data_dir):
     scenario = get_scenario("bigfive:E", source=str(data_dir))
-    rows = study_mod._big5_fit_rows(scenario, seed=0, fit_fraction=0.5, source=str(data_dir))
+    rows = big5_fit_rows(scenario, seed=0, fit_fraction=0.5, source=str(data_dir))
     fit = scenario.human_values("fit", seed=0, source=str(data_dir))
     test = scenario.human_values("test", seed=0, source=str(data_dir))
     n_rows = fit.size + test.size  # every BIG5 row holds a complete Extraversion score
     fit_rows, test_rows = split_indices(n_rows, seed=0)
     np.testing.assert_array_equal(rows, fit_rows)  # the same rows as the scenario's fit half
     assert not set(rows.tolist()) & set(test_rows.tolist())
-    assert study_mod._big5_fit_rows(get_scenario("dictator"), seed=0, fit_fraction=0.5, source=str(data_dir)) is None
+    assert big5_fit_rows(get_scenario("dictator"), seed=0, fit_fraction=0.5, source=str(data_dir)) is None
 
 
 # ------------------------------------------------------------------------------------------ files and plan

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.study import KINDS, TREATMENT, schema_markdown
+from experiments.study import TREATMENT, schema_markdown
+from populations.constructions import construction_kinds
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "study_files.md"
 
@@ -16,7 +17,7 @@ def test_doc_embeds_the_rendered_schema():
 
 def test_rendered_schema_lists_every_key_and_kind():
     md = schema_markdown()
-    for kind, fields in KINDS.items():
-        assert f'#### kind = "{kind}"' in md
-        assert all(f"| `{k}` |" in md for k in fields)
+    for kind in construction_kinds():
+        assert f'#### kind = "{kind.name}"' in md
+        assert all(f"| `{k}` |" in md for k in kind.params)
     assert all(f"| `{k}` |" in md for k in TREATMENT)

@@ -35,7 +35,7 @@ def test_resample_beats_raw_and_random_by_a_large_margin():
     pool, human, personas = _synthetic()
     scores = {}
     for method in ("raw", "random", "resample"):
-        b = AlignedPersonaBuilder(method, n_select=300, random_state=0).fit(pool, human, personas=personas)
+        b = AlignedPersonaBuilder(method, n_select=300, random_state=0).fit_vectors(pool, human, personas=personas)
         scores[method] = _metrics(pool[b.selected_], human)
     for metric in ("amw", "fd", "sw", "mmd"):
         best_baseline = min(scores["raw"][metric], scores["random"][metric])
@@ -46,7 +46,7 @@ def test_ablations_lie_between():
     pool, human, personas = _synthetic(1)
     amw = {}
     for method in ("random", "is_only", "ot_only", "resample"):
-        b = AlignedPersonaBuilder(method, n_select=300, random_state=0).fit(pool, human, personas=personas)
+        b = AlignedPersonaBuilder(method, n_select=300, random_state=0).fit_vectors(pool, human, personas=personas)
         amw[method] = average_marginal_wasserstein(pool[b.selected_], human)
     assert amw["is_only"] < amw["random"]
     assert amw["ot_only"] < amw["random"]
@@ -54,7 +54,7 @@ def test_ablations_lie_between():
 
 def test_ot_plan_marginals_hold_and_weights_on_simplex():
     pool, human, personas = _synthetic(2, n=400, m=300)
-    b = AlignedPersonaBuilder("resample", n_select=50, random_state=0).fit(pool, human, personas=personas)
+    b = AlignedPersonaBuilder("resample", n_select=50, random_state=0).fit_vectors(pool, human, personas=personas)
     plan = b.transport_.plan
     assert plan is not None
     assert plan.shape == (b.candidates_.size, 300)
@@ -69,7 +69,7 @@ def test_ot_plan_marginals_hold_and_weights_on_simplex():
 
 def test_balanced_formulation_marginals_and_uniform_mass():
     pool, human, personas = _synthetic(3, n=200, m=150)
-    b = AlignedPersonaBuilder("ot_only", n_select=20, formulation="balanced", reg=0.1).fit(
+    b = AlignedPersonaBuilder("ot_only", n_select=20, formulation="balanced", reg=0.1).fit_vectors(
         pool, human, personas=personas
     )
     plan = b.transport_.plan
@@ -79,7 +79,7 @@ def test_balanced_formulation_marginals_and_uniform_mass():
 
 def test_population_and_sample_are_deterministic():
     pool, human, personas = _synthetic(4, n=300, m=200)
-    b = AlignedPersonaBuilder("resample", n_select=40, random_state=7).fit(pool, human, personas=personas)
+    b = AlignedPersonaBuilder("resample", n_select=40, random_state=7).fit_vectors(pool, human, personas=personas)
     pop = b.population_
     assert isinstance(pop, Population)
     assert pop.construction == "aligned"
@@ -87,7 +87,7 @@ def test_population_and_sample_are_deterministic():
     assert pop.metadata["method"] == "resample"
     a, c = b.sample(30, rng=5), b.sample(30, rng=5)
     assert [p.id for p in a.personas] == [p.id for p in c.personas]
-    b2 = AlignedPersonaBuilder("resample", n_select=40, random_state=7).fit(pool, human, personas=personas)
+    b2 = AlignedPersonaBuilder("resample", n_select=40, random_state=7).fit_vectors(pool, human, personas=personas)
     np.testing.assert_array_equal(b.selected_, b2.selected_)
     np.testing.assert_array_equal(b.weights_, b2.weights_)
 
@@ -95,7 +95,7 @@ def test_population_and_sample_are_deterministic():
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_fits_and_samples(method):
     pool, human, personas = _synthetic(5, n=200, m=100)
-    b = AlignedPersonaBuilder(method, n_select=30).fit(pool, human, personas=personas)
+    b = AlignedPersonaBuilder(method, n_select=30).fit_vectors(pool, human, personas=personas)
     assert len(set(b.selected_.tolist())) == b.selected_.size or method in ("ot_only", "resample")
     assert b.weights_.shape == (200,)
     assert len(b.sample(20)) <= 20
@@ -104,23 +104,23 @@ def test_every_method_fits_and_samples(method):
 def test_bad_input_errors():
     pool, human, personas = _synthetic(6, n=100, m=50)
     with pytest.raises(ValueError, match="pool is empty"):
-        AlignedPersonaBuilder().fit(np.empty((0, 5)), human)
+        AlignedPersonaBuilder().fit_vectors(np.empty((0, 5)), human)
     with pytest.raises(ValueError, match="fewer than the requested set"):
-        AlignedPersonaBuilder(n_select=101).fit(pool, human)
+        AlignedPersonaBuilder(n_select=101).fit_vectors(pool, human)
     with pytest.raises(ValueError, match="same items"):
-        AlignedPersonaBuilder().fit(pool, human[:, :3])
+        AlignedPersonaBuilder().fit_vectors(pool, human[:, :3])
     with pytest.raises(ValueError, match="method must be one of"):
-        AlignedPersonaBuilder("magic").fit(pool, human)
+        AlignedPersonaBuilder("magic").fit_vectors(pool, human)
     bad = human.copy()
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="row 3"):
-        AlignedPersonaBuilder().fit(pool, bad)
+        AlignedPersonaBuilder().fit_vectors(pool, bad)
     with pytest.raises(NotFittedError, match="AlignedPersonaBuilder is not fitted"):
         AlignedPersonaBuilder().sample(3)
-    b = AlignedPersonaBuilder(n_select=10).fit(pool, human)
+    b = AlignedPersonaBuilder(n_select=10).fit_vectors(pool, human)
     with pytest.raises(ValueError, match="without personas"):
         b.sample(3)
-    b = AlignedPersonaBuilder(n_select=10).fit(pool, human, personas=personas)
+    b = AlignedPersonaBuilder(n_select=10).fit_vectors(pool, human, personas=personas)
     with pytest.raises(ValueError, match="fewer than the requested set"):
         b.sample(101)
 
@@ -132,7 +132,7 @@ def test_default_alignment_closes_the_mean_gap(dim):
     n = 1000
     pool = np.concatenate([rng.standard_normal((n // 2, dim)), rng.standard_normal((n - n // 2, dim)) + 1.0])
     human = rng.standard_normal((n, dim))
-    b = AlignedPersonaBuilder().fit(pool, human)
+    b = AlignedPersonaBuilder().fit_vectors(pool, human)
     closed = np.mean((pool.mean(0) - b.weights_ @ pool) / (pool.mean(0) - human.mean(0)))
     assert closed >= 0.9, closed
     assert b.weights_[: n // 2].sum() >= 0.85

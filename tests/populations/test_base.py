@@ -94,9 +94,7 @@ def test_to_dict_embeds_the_population_and_the_fit_record():
     assert {"history", "cost", "n_crafted", "n_failed", "failure_reasons", "fallback", "fit_w1"} <= set(doc)
     assert b.to_population() is b.population_
     fixed = FixedPromptBuilder().fit().to_dict()
-    assert fixed["kind"] == "populace.fixed_prompt" and fixed["population"]["personas"][0]["text"] == (
-        DEFAULT_SYSTEM_PROMPT
-    )
+    assert fixed["kind"] == "populace.fixed" and fixed["population"]["personas"][0]["text"] == (DEFAULT_SYSTEM_PROMPT)
 
 
 def test_mop_weight_solver_failure_is_a_named_error(monkeypatch, personas_dir):

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from populations.base import NotFittedError
-from populations.baselines import DemographicPersonaBuilder, RandomPersonaBuilder, demographic_persona_text
+from populations.baselines import DemographicPersonaBuilder, RandomPersonaBuilder
+from populations.pool_builders import big5_respondent_pool
 from populations.pools import PoolError
 
 
@@ -10,7 +11,7 @@ from populations.pools import PoolError
 def test_random_personas_from_public_pools(personas_dir, pool):
     b = RandomPersonaBuilder(personas_dir / pool, n_personas=7, random_state=3).fit()
     pop = b.population_
-    assert len(pop) == 7 and pop.construction == "random_persona"
+    assert len(pop) == 7 and pop.construction == "pool"
     assert np.allclose(pop.weights, 1 / 7)
     assert all(
         p.text.startswith("You are the following person. ") and p.attributes["pool"] == pool for p in pop.personas
@@ -31,26 +32,26 @@ def test_random_persona_bad_input(personas_dir, tmp_path):
         RandomPersonaBuilder().sample(1, rng=0)
 
 
-def test_demographic_persona_template():
-    assert demographic_persona_text(18, 1, "US", 1) == (
-        "You are an 18-year-old man from the United States. English is your native language. "
-        "Answer every question as yourself."
-    )
-    assert demographic_persona_text(40, 2, "ZZ", 2).startswith(
-        "You are a 40-year-old woman from the country with code ZZ. English is not your native language."
-    )
-    assert demographic_persona_text(float("nan"), None, None) == "You are a person. Answer every question as yourself."
-
-
 def test_demographic_personas_from_big5_respondents(data_dir):
     b = DemographicPersonaBuilder(12, source=str(data_dir), random_state=0).fit()
     pop = b.population_
-    assert len(pop) == 12 and pop.construction == "demographic_persona"
+    assert len(pop) == 12 and pop.construction == "demographic"
     for p in pop.personas:
         a = p.attributes
-        assert 13 <= a["age"] <= 99 and a["gender"] in (1.0, 2.0, 3.0) and a["country"]
-        assert f"{int(a['age'])}-year-old" in p.text
+        assert a["pool"] == "big5" and p.text.startswith("You are")
+        if a.get("age") is not None:
+            assert f"{int(a['age'])}-year-old" in p.text
+    # one template and one country table: the builder's personas are the respondent pool's
+    same = big5_respondent_pool(str(data_dir), n=12, rng=0)
+    assert [(p.id, p.text) for p in pop.personas] == [(p.id, p.text) for p in same]
     again = DemographicPersonaBuilder(12, source=str(data_dir), random_state=0).fit().population_
     assert [p.id for p in again.personas] == [p.id for p in pop.personas]
-    with pytest.raises(ValueError, match="complete demographics"):
+    with pytest.raises(PoolError, match="requested 1000000000 respondents"):
         DemographicPersonaBuilder(10**9, source=str(data_dir)).fit()
+
+
+def test_demographic_personas_keep_to_the_given_rows(data_dir):
+    rows = np.arange(0, 40, 2)
+    pop = DemographicPersonaBuilder(10, source=str(data_dir), rows=rows, random_state=1).fit().population_
+    assert {p.attributes["row"] for p in pop.personas} <= set(rows.tolist())
+    assert pop.metadata["fit_half_only"] is True

@@ -127,9 +127,9 @@ def test_mop_fits_the_weighted_target(tmp_path):
 def test_aligned_resamples_the_humans_by_weight():
     x, w = _two_groups(300, 300)
     pool = np.r_[np.full(50, 20.0), np.full(50, 80.0)][:, None]
-    b = AlignedPersonaBuilder("ot_only", n_select=40, random_state=0).fit(pool, x[:, None], sample_weight=w)
+    b = AlignedPersonaBuilder("ot_only", n_select=40, random_state=0).fit_vectors(pool, x[:, None], sample_weight=w)
     assert b.weights_[:50].sum() == pytest.approx(0.75, abs=0.08)
-    plain = AlignedPersonaBuilder("ot_only", n_select=40, random_state=0).fit(pool, x[:, None])
+    plain = AlignedPersonaBuilder("ot_only", n_select=40, random_state=0).fit_vectors(pool, x[:, None])
     assert plain.weights_[:50].sum() == pytest.approx(0.5, abs=0.08)
 
 

@@ -1,0 +1,322 @@
+r"""The study file of ``populace compare STUDY.toml``: its schema, validation and generated documentation.
+
+Every key is a typed :class:`scenarios.schema.Param` checked by the one validator
+:func:`scenarios.schema.read_table`; each construction kind's parameters come from the construction registry
+(:mod:`populations.constructions`), so a plugin kind is validated and documented like a built-in one. An unknown key,
+a wrong type or a missing file is a one-line :class:`StudyError` naming the file, the dotted key and the fix::
+
+    seed = 0                          # root seed of every random choice (int)
+    scenarios = ["bigfive:E", "dictator", "my_survey.toml:TRUST"]   # built-in names or FILE.toml[:DIM]
+    data = "../shared/data"           # optional human data folder (default $POPULACE_DATA)
+    agents = 1000                     # n: simulated agents per sampled score = humans per floor draw
+    repeats = 10                      # draws of the sampled score and of the floor
+
+    [split]
+    seed = 0                          # default: the root seed
+    fit_fraction = 0.5
+
+    [[constructions]]
+    name = "fixed"                    # unique; a table row
+    kind = "fixed"                    # a registered kind: fixed | pool | demographic | file | em | gb | mop | aligned
+    # ...the kind's parameters (docs/study_files.md)
+
+    [treatment]                       # optional: a what-if on every fitted population (see TREATMENT)
+    text = "A new community centre has opened near your home."
+    where = "question"                # question | system
+    seeds = 5                         # paired replicates (control vs treatment on the same seeds)
+    agents = 40                       # agents per replicate
+    constructions = ["fixed", "em"]   # default: every construction
+
+Relative paths (``data``, a scenario ``FILE.toml``, a ``pool`` given as a path, a ``file`` construction's
+``path``) resolve against the study file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scenarios.schema import Param, at_least, describe_value, one_of, open_unit, params_markdown, read_table
+
+__all__ = [
+    "SPLIT",
+    "TOP",
+    "TREATMENT",
+    "Construction",
+    "Study",
+    "StudyError",
+    "common_keys",
+    "load_study",
+    "schema_markdown",
+]
+
+
+class StudyError(ValueError):
+    """A study file problem, as one line naming the file, the dotted key and the fix."""
+
+
+TOP: dict[str, Param] = {
+    "seed": Param("int", 0, at_least(0), "root seed"),
+    "scenarios": Param("str_list", help="scenario names or FILE.toml[:DIM]"),
+    "data": Param("str", None, None, "human data folder"),
+    "agents": Param("int", 1000, at_least(1), "simulated agents per sampled score = floor humans"),
+    "repeats": Param("int", 10, at_least(1), "draws of the sampled score and the floor"),
+}
+SPLIT: dict[str, Param] = {
+    "seed": Param("int", None, at_least(0), "split seed (default: the root seed)"),
+    "fit_fraction": Param("float", 0.5, open_unit, "share of humans in the fit half"),
+}
+
+
+def common_keys() -> dict[str, Param]:
+    """The keys every construction has (``name``, ``kind``, ``seed``); the kind's own come from the registry."""
+    from populations.constructions import construction_kinds
+
+    kinds = [k.name for k in construction_kinds()]
+    return {
+        "name": Param("str", help="unique name: a row of every table"),
+        "kind": Param("str", help=", ".join(kinds[:-1]) + f" or {kinds[-1]} (or a plugin's kind)"),
+        "seed": Param("int", None, at_least(0), "construction seed (default: the root seed)"),
+    }
+
+
+#: The optional ``[treatment]`` table: a paired what-if (:func:`simulator.run_whatif`) on every fitted population.
+TREATMENT: dict[str, Param] = {
+    "text": Param("str", help="the intervention message (non-empty)"),
+    "where": Param("str", "question", one_of("question", "system"), "before each question or in the persona"),
+    "seeds": Param("int", 5, at_least(2), "paired replicates (at least 2 for CIs)"),
+    "agents": Param("int", 40, at_least(1), "agents per replicate"),
+    "constructions": Param("str_list", None, None, "construction names (default: all)"),
+}
+
+
+def schema_markdown() -> str:
+    """Every key of a study file as Markdown tables (type, default, meaning), rendered from the schema itself.
+
+    Each kind's table comes from the construction registry (its flags in one line under the title).
+    ``docs/study_files.md`` embeds this text; a test keeps the two equal, so the document cannot drift.
+    """
+    from populations.constructions import construction_kinds
+
+    parts = [
+        params_markdown("top level", TOP),
+        params_markdown("[split]", SPLIT),
+        params_markdown("[[constructions]] (every kind)", common_keys()),
+    ]
+    for kind in construction_kinds():
+        flags = [
+            name
+            for name, on in (
+                ("ordered scales only", kind.ordered_only),
+                ("needs a persona pool", kind.needs_pool),
+                ("target-free: built once", kind.target_free),
+                ("fitted per dimension, then joined", kind.per_dimension),
+            )
+            if on
+        ]
+        table = params_markdown(f'kind = "{kind.name}"', kind.params)
+        head, rest = table.split("\n", 1)
+        note = kind.help + (f" ({'; '.join(flags)})" if flags else "")
+        parts.append(f"{head}\n\n{note}.\n{rest}" if kind.params else f"{head}\n\n{note}; no parameters.\n")
+    parts.append(params_markdown("[treatment]", TREATMENT))
+    return "\n".join(parts).rstrip() + "\n"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Construction:
+    """One validated construction.
+
+    Attributes:
+        name: unique name (a row of the tables).
+        kind: a registered construction kind (:func:`populations.constructions.get_construction`).
+        seed: its random_state (default: the study's root seed).
+        params: the kind's parameters with defaults filled in (paths resolved).
+        written: the resolved parameters as written in the study file (relative paths, pool names).
+    """
+
+    name: str
+    kind: str
+    seed: int
+    params: dict[str, Any] = field(default_factory=dict)
+    written: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spec(self) -> Any:
+        """The :class:`~populations.constructions.ConstructionKind` of this construction."""
+        from populations.constructions import get_construction
+
+        return get_construction(self.kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON: the parameters as written in the study file (paths unresolved) with defaults filled in."""
+        return {"name": self.name, "kind": self.kind, "seed": self.seed, **self.params, **self.written}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Study:
+    """A validated study file.
+
+    Attributes:
+        path: the study file.
+        seed: root seed.
+        scenarios: scenario specs, as written (``FILE.toml`` specs resolved against the study folder).
+        data: human data folder or None (default source).
+        agents: n, simulated agents per sampled score and humans per floor draw (capped at half the test half).
+        repeats: draws of the sampled score and the floor.
+        split_seed: seed of the fit/test split.
+        fit_fraction: share of humans in the fit half.
+        constructions: the constructions in file order.
+        treatment: the validated ``[treatment]`` table (None when absent).
+    """
+
+    path: Path
+    seed: int
+    scenarios: tuple[str, ...]
+    data: str | None
+    agents: int
+    repeats: int
+    split_seed: int
+    fit_fraction: float
+    constructions: tuple[Construction, ...]
+    treatment: dict[str, Any] | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """Plain-JSON settings (no absolute paths of this machine beyond the study file)."""
+        return {
+            "study": str(self.path),
+            "seed": self.seed,
+            "scenarios": list(self.scenarios),
+            "data": self.data,
+            "agents": self.agents,
+            "repeats": self.repeats,
+            "split": {"seed": self.split_seed, "fit_fraction": self.fit_fraction},
+            "constructions": [c.to_dict() for c in self.constructions],
+            "treatment": self.treatment,
+        }
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _resolve_scenario(file: Path, base: Path, spec: str) -> str:
+    """``FILE.toml[:DIM]`` → absolute path (checked to exist); a built-in name unchanged."""
+    path_part, sep, dim = spec.partition(".toml")
+    if not sep:
+        return spec
+    if dim and not dim.startswith(":"):
+        raise StudyError(f"{file}: scenarios: {spec!r} is neither a name nor FILE.toml[:DIMENSION]")
+    toml = _resolve(base, path_part + ".toml")
+    if not toml.is_file():
+        raise StudyError(
+            f"{file}: scenarios: scenario file {toml} does not exist (relative paths resolve against {base})"
+        )
+    return f"{toml}{dim}"
+
+
+def _construction(file: Path, base: Path, i: int, entry: Any, root_seed: int) -> Construction:
+    from populations.constructions import ConstructionError, construction_kinds, get_construction
+
+    label = entry.get("name") if isinstance(entry, dict) and isinstance(entry.get("name"), str) else f"#{i}"
+    where = f"constructions.{label}."
+    if not isinstance(entry, dict):
+        raise StudyError(f"{file}: constructions #{i}: expected a table, got {describe_value(entry)}")
+    name = entry.get("kind")
+    try:
+        kind = get_construction(name)
+    except ConstructionError:
+        got = "missing" if name is None else f"unknown kind {name!r}"
+        valid = ", ".join(sorted(k.name for k in construction_kinds()))
+        raise StudyError(
+            f"{file}: {where}kind: {got}; valid kinds: {valid} (a plugin adds one: POPULACE_PLUGINS)"
+        ) from None
+    keys = {**common_keys(), **kind.params}
+    values = read_table(entry, keys, file=file, where=where, what=f"kind {kind.name!r}", base=base, error=StudyError)
+    values.pop("kind")
+    c_name = values.pop("name").strip()
+    seed = values.pop("seed")
+    written = {k: entry.get(k, p.default) for k, p in kind.params.items() if p.resolve is not None}
+    if kind.check is not None and (problem := kind.check(values)) is not None:
+        raise StudyError(f"{file}: {where}{problem[0]} {problem[1]}")
+    return Construction(
+        name=c_name, kind=kind.name, seed=root_seed if seed is None else seed, params=values, written=written
+    )
+
+
+def load_study(path: str | os.PathLike[str]) -> Study:
+    """Read and validate a study file; check every file it names (no model, no human data loaded).
+
+    Raises:
+        StudyError: one line naming the file, the dotted key and the fix.
+    """
+    file = Path(path)
+    if not file.is_file():
+        raise StudyError(f"study file {file} does not exist (or is a folder); pass a STUDY.toml file")
+    try:
+        raw = tomllib.loads(file.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise StudyError(f"{file}: invalid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise StudyError(f"{file}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    base = file.resolve().parent
+    raw = dict(raw)
+    split_raw = raw.pop("split", {})
+    treatment_raw = raw.pop("treatment", None)
+    cons_raw = raw.pop("constructions", None)
+    top = read_table(
+        raw, TOP, file=file, what="a study (tables: [split], [[constructions]], [treatment])", error=StudyError
+    )
+    split = read_table(split_raw, SPLIT, file=file, where="split.", what="[split]", error=StudyError)
+    if cons_raw is None:
+        raise StudyError(f'{file}: constructions: missing; add [[constructions]] tables with name = "..." and kind')
+    if not isinstance(cons_raw, list) or not cons_raw:
+        raise StudyError(
+            f"{file}: constructions: expected a non-empty array of tables ([[constructions]]), got "
+            f"{describe_value(cons_raw)}"
+        )
+    data = top["data"]
+    if data is not None:
+        d = _resolve(base, data)
+        if not str(data).startswith(("http://", "https://")):
+            if not d.exists():
+                raise StudyError(f"{file}: data: folder {d} does not exist (relative paths resolve against {base})")
+            data = str(d)
+    scenarios = tuple(_resolve_scenario(file, base, s.strip()) for s in top["scenarios"])
+    if len(set(scenarios)) != len(scenarios):
+        raise StudyError(f"{file}: scenarios: a scenario is listed twice; list each once")
+    constructions: list[Construction] = []
+    for i, entry in enumerate(cons_raw, start=1):
+        c = _construction(file, base, i, entry, top["seed"])
+        if c.name in {d.name for d in constructions}:
+            raise StudyError(
+                f"{file}: constructions.{c.name}.name: {c.name!r} is used twice; give every construction its own name"
+            )
+        constructions.append(c)
+    names = [c.name for c in constructions]
+    treatment = None
+    if treatment_raw is not None:
+        treatment = read_table(
+            treatment_raw, TREATMENT, file=file, where="treatment.", what="[treatment]", error=StudyError
+        )
+        unknown = [n for n in treatment["constructions"] or () if n not in names]
+        if unknown:
+            raise StudyError(
+                f"{file}: treatment.constructions: {unknown[0]!r} is not a construction of this study; "
+                f"names: {sorted(names)}"
+            )
+    return Study(
+        path=file,
+        treatment=treatment,
+        seed=top["seed"],
+        scenarios=scenarios,
+        data=data,
+        agents=top["agents"],
+        repeats=top["repeats"],
+        split_seed=top["seed"] if split["seed"] is None else split["seed"],
+        fit_fraction=split["fit_fraction"],
+        constructions=tuple(constructions),
+    )
