@@ -5,11 +5,12 @@
 # (the test selection there) and prints, per module: mutants, killed, survived, timeout/suspicious, no tests and the
 # score killed / mutants. docs/mutation.md records the last full table and the survivors judged equivalent.
 #
-# Usage: scripts/mutation.sh [--survivors] [--report] [-j N] [MODULE ...]
+# Usage: scripts/mutation.sh [--resume] [--report] [-j N] [MODULE ...]
 #   MODULE       a module (alignment.metrics, populations.aligned, ...) or a group:
 #                alignment = every module of alignment/; populations = evaluation, aligned, mop, crafting;
 #                all = both (default). populations.mixture and populations.base can be named too.
-#   --survivors  re-run only the mutants of these modules that the last run did not kill (after adding tests)
+#   --resume     test only the mutants of these modules not killed yet (unchecked ones and survivors, e.g. after
+#                adding tests or an interrupted run); killed mutants keep their result
 #   --report     print the table of the last results without running anything
 #   -j N         parallel mutant workers (default 2)
 # Every run of a module re-tests all its mutants. Results stay in mutants/ (generated; git-ignored).
@@ -26,7 +27,7 @@ CHILDREN=2
 MODULES=()
 while [ $# -gt 0 ]; do
   case "$1" in
-    --survivors) MODE=survivors ;;
+    --resume) MODE=resume ;;
     --report) MODE=report ;;
     -j) CHILDREN=$2; shift ;;
     -h | --help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -58,8 +59,8 @@ if [ "$MODE" = run ]; then
   for m in "${MODULES[@]}"; do globs+=("$m.*"); done
   # mutmut exits non-zero when mutants survive; the table below is the result.
   nice -n 10 "$PY" -m mutmut run --max-children "$CHILDREN" "${globs[@]}" || true
-elif [ "$MODE" = survivors ]; then
-  [ -d mutants ] || { echo "scripts/mutation.sh: no mutants/ yet; run without --survivors first" >&2; exit 2; }
+elif [ "$MODE" = resume ]; then
+  [ -d mutants ] || { echo "scripts/mutation.sh: no mutants/ yet; run without --resume first" >&2; exit 2; }
   results
   mapfile -t names < <("$PY" - "${MODULES[@]}" <<'PYEOF'
 import sys
@@ -67,15 +68,15 @@ import sys
 modules = sys.argv[1:]
 for line in open("mutants/results.txt", encoding="utf-8"):
     name, _, status = line.strip().rpartition(": ")
-    if "__mutmut_" in name and status not in ("killed", "not checked") and name.rsplit(".", 1)[0] in modules:
+    if "__mutmut_" in name and status != "killed" and name.rsplit(".", 1)[0] in modules:
         print(name)
 PYEOF
   )
   if [ ${#names[@]} -gt 0 ]; then
-    nice -n 10 "$PY" -m mutmut run --max-children "$CHILDREN" "${names[@]}" > mutants/survivors-run.log 2>&1 || true
-    tail -n 3 mutants/survivors-run.log
+    echo "testing ${#names[@]} mutants not killed yet"
+    nice -n 10 "$PY" -m mutmut run --max-children "$CHILDREN" "${names[@]}" || true
   else
-    echo "no surviving mutants to re-run"
+    echo "every mutant of these modules is killed"
   fi
 fi
 [ -d mutants ] || { echo "scripts/mutation.sh: no results yet (mutants/ is missing)" >&2; exit 2; }
