@@ -2,8 +2,8 @@
 # Mutation testing (mutmut 3) of the alignment numerics and the population builders, scored per module.
 #
 # Mutates the files of [tool.mutmut] only_mutate in pyproject.toml, runs the tests that cover each mutated function
-# (the test selection there) and prints, per module: mutants, killed, survived, timeout/suspicious, no tests and the
-# score killed / mutants. docs/mutation.md records the last full table and the survivors judged equivalent.
+# (the test selection there) and prints, per module: mutants, checked, killed, survived, timeout/suspicious, no tests
+# and the score killed / checked. docs/mutation.md records the last table and the survivors judged equivalent.
 #
 # Usage: scripts/mutation.sh [--resume] [--report] [-j N] [MODULE ...]
 #   MODULE       a module (alignment.metrics, populations.aligned, ...) or a group:
@@ -98,15 +98,22 @@ for line in open("mutants/results.txt", encoding="utf-8"):
         by_module[module][status] += 1
         if status not in ("killed", "not checked"):
             survivors.append((status, name))
-head = f"{'module':<24} {'mutants':>7} {'killed':>7} {'survived':>8} {'timeout/susp.':>13} {'no tests':>8} {'score':>7}"
+head = (
+    f"{'module':<24} {'mutants':>7} {'checked':>7} {'killed':>7} {'survived':>8} {'timeout/susp.':>13} "
+    f"{'no tests':>8} {'score':>7}"
+)
 print(head)
 print("-" * len(head))
 for module, c in by_module.items():
-    total = sum(v for k, v in c.items() if k != "not checked")
+    total = sum(c.values())
+    checked = total - c["not checked"]
     other = sum(v for k, v in c.items() if k not in ("killed", "survived", "no tests", "not checked"))
-    score = f"{c['killed'] / total:.1%}" if total else "-"
-    line = f"{module:<24} {total:>7} {c['killed']:>7} {c['survived']:>8} {other:>13} {c['no tests']:>8} {score:>7}"
-    print(line + (f"   ({c['not checked']} not checked)" if c["not checked"] else ""))
+    score = f"{c['killed'] / checked:.1%}" if checked else "-"
+    print(
+        f"{module:<24} {total:>7} {checked:>7} {c['killed']:>7} {c['survived']:>8} {other:>13} {c['no tests']:>8} "
+        f"{score:>7}"
+    )
+print("score = killed / checked (= killed / mutants once every mutant is checked; --resume checks the rest)")
 print(f"\n{len(survivors)} not killed (see one with: mutmut show NAME):")
 for status, name in sorted(survivors, key=lambda s: s[1]):
     print(f"  {status:<12} {name}")

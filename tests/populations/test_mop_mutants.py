@@ -20,7 +20,7 @@ from populace_lm.fakes import KnownDistributionModel
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.crafting import PromptEvaluator
 from populations.mop import MixtureOfPersonasBuilder, exemplar_text
-from tests.populations.mixture_fakes import FakeScenario, bimodal
+from tests.populations.mixture_fakes import FakeScenario
 
 SCENARIO = FakeScenario(low=0, high=20)
 VALUES = np.array([2.0, 3.0, 3.0, 5.0, 14.0, 15.0, 15.0, 16.0, 9.0, 2.0])
@@ -180,7 +180,6 @@ def test_mop_default_parameters():
 
 def test_mop_default_pool_and_counts(personas_dir, monkeypatch):
     monkeypatch.setenv("POPULACE_PERSONAS", str(personas_dir))
-    values = bimodal(40)
-    b = MixtureOfPersonasBuilder(KnownDistributionModel(exemplar_following), progress=False).fit(FakeScenario(), values)
+    b = MixtureOfPersonasBuilder(KnownDistributionModel(exemplar_following), progress=False).fit(SCENARIO, VALUES)
     assert len(b.prompts_) == 1 + 8 * 2
     assert b.population_.metadata["pool"] == "personahub"
