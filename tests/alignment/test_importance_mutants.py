@@ -168,3 +168,9 @@ def test_importance_resample_messages():
         importance_resample([0.0, 1.0, 0.0], 2, rng=np.random.default_rng(0), keep_fraction=0.5)
     # exactly as many positive weights as draws is fine
     assert sorted(importance_resample([0.0, 0.5, 0.5], 2, rng=np.random.default_rng(0)).tolist()) == [1, 2]
+
+
+def test_keep_fraction_ties_are_broken_by_index_for_many_candidates():
+    w = np.full(100, 0.01)
+    got = importance_resample(w, 50, rng=np.random.default_rng(0), keep_fraction=0.5)
+    assert sorted(got.tolist()) == list(range(50))

@@ -292,3 +292,40 @@ def test_score_table_messages():
         score_table(X, Y, simulated_weights=YW)
     with raises_exactly("human must be 2-D with shape (n, D), got shape (25,)"):
         score_table(X, Y[:, 0])
+
+
+def test_inputs_are_named_in_messages():
+    with raises_exactly("simulated must be 2-D with shape (n, D), got shape (30,)"):
+        score_table(X[:, 0], Y)
+    with raises_exactly("x_weights must have shape (30,) to match the samples, got shape (25,)"):
+        correlation_mae(X, Y, x_weights=YW)
+
+
+def test_a_constant_column_of_x_is_named_x():
+    x = np.column_stack([X[:3, 0], np.ones(3), X[:3, 1]])
+    with pytest.warns(RuntimeWarning, match=r"^x \(shape \(3, 3\)\) has constant column\(s\) \[1\]"):
+        correlation_mae(x, X[:3])
+
+
+def test_two_columns_with_a_constant_one_warn_once():
+    y = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0]])
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        assert np.isnan(correlation_mae(X[:3, :2], y))
+    assert [str(r.message)[:31] for r in record] == ["y (shape (3, 2)) has constant c"]
+
+
+def test_the_constant_threshold_is_at_least_1e_12():
+    # column sd ~1.7e-12 on data of size <= 1: above the threshold 1e-12 * max(1, 1) -> a real (tiny) variation
+    tiny = np.array([[0.0, 0.0], [3e-12, 0.5], [0.0, 1.0]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isfinite(correlation_mae(tiny, X[:3, :2]))
+
+
+def test_score_table_passes_its_seed_to_the_mmd_bandwidth():
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(700, 1)), rng.normal(0.5, 1.0, size=(400, 1))
+    got = score_table(x, y, metrics=("mmd",), seed=3)[-1]["value"]
+    assert got == mmd_rbf(x, y, seed=3)
+    assert got != mmd_rbf(x, y, seed=0)
