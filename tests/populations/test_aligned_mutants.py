@@ -359,3 +359,25 @@ def test_fit_record_lists_the_learned_attributes():
     assert (d["n_pool"], d["n_human"], d["n_features"]) == (40, 14, 3)
     raw = AlignedPersonaBuilder("raw").fit(POOL, HUMAN, personas=PERSONAS).to_dict()
     assert raw["is_weights"] is None and raw["transport"] is None
+
+
+def test_save_creates_missing_folders_and_writes_an_indented_meta_file(tmp_path):
+    from pathlib import Path
+
+    pop = Population(personas=(Persona(id="a", text="t"),), weights=[1.0], construction="aligned",
+                     metadata={"source": Path("/x/y.csv"), "n": 2})
+    path = save_weighted_jsonl(pop, tmp_path / "a" / "b" / "pop.jsonl")
+    meta = (tmp_path / "a" / "b" / "pop.jsonl.meta.json").read_text()
+    assert meta == json.dumps({"kind": "populace.weighted_personas", "construction": "aligned",
+                               "metadata": {"source": "/x/y.csv", "n": 2}}, indent=2)
+    assert load_weighted_jsonl(path).metadata == {"source": "/x/y.csv", "n": 2}
+
+
+def test_load_tolerance_on_the_weight_sum(tmp_path):
+    # np.isclose(total, 1, atol=1e-6) with its relative 1e-5: sums within 1.1e-5 of 1 load, others do not
+    p = tmp_path / "off.jsonl"
+    p.write_text('{"id": "a", "text": "x", "weight": 0.5}\n{"id": "b", "text": "y", "weight": 0.5000105}\n')
+    assert len(load_weighted_jsonl(p)) == 2
+    p.write_text('{"id": "a", "text": "x", "weight": 0.5}\n{"id": "b", "text": "y", "weight": 0.500012}\n')
+    with pytest.raises(ValueError, match=r"weights sum to 1\.00001, expected 1$"):
+        load_weighted_jsonl(p)
