@@ -171,6 +171,9 @@ def test_importance_resample_messages():
 
 
 def test_keep_fraction_ties_are_broken_by_index_for_many_candidates():
-    w = np.full(100, 0.01)
-    got = importance_resample(w, 50, rng=np.random.default_rng(0), keep_fraction=0.5)
-    assert sorted(got.tolist()) == list(range(50))
+    # 200 weights with many ties: the kept half is the first indices among equal weights (a stable sort)
+    w = np.random.default_rng(0).integers(1, 4, 200).astype(float)
+    w /= w.sum()
+    order = sorted(range(200), key=lambda i: (-w[i], i))
+    got = importance_resample(w, 100, rng=np.random.default_rng(0), keep_fraction=0.5)
+    assert sorted(got.tolist()) == sorted(order[:100])
