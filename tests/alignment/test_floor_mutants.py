@@ -22,7 +22,9 @@ def replay(h, n, rng):
 def test_default_n_is_one_thousand():
     got = human_sample_floor(H1, rng=np.random.default_rng(3))
     assert got == replay(H1, 1000, np.random.default_rng(3))
-    with pytest.raises(ValueError, match=r"^n = 1000 must be smaller than the number of humans \(human shape \(1000,\)\)$"):
+    with pytest.raises(
+        ValueError, match=r"^n = 1000 must be smaller than the number of humans \(human shape \(1000,\)\)$"
+    ):
         human_sample_floor(H1[:1000], rng=np.random.default_rng(0))
 
 

@@ -227,8 +227,7 @@ def test_constant_column_warns_names_it_and_gives_nan():
     assert np.isnan(got)
     assert len(record) == 1
     assert str(record[0].message) == (
-        "y (shape (3, 3)) has constant column(s) [1]: their correlations are undefined and correlation_mae "
-        "returns nan"
+        "y (shape (3, 3)) has constant column(s) [1]: their correlations are undefined and correlation_mae returns nan"
     )
     assert UNDER_MUTMUT or record[0].filename == __file__  # stacklevel points at the caller
 

@@ -152,7 +152,7 @@ def test_a_numerical_warning_of_pot_is_reported_instead(monkeypatch):
     real = ot.unbalanced.sinkhorn_unbalanced
 
     def noisy(*args, **kwargs):
-        warnings.warn("Numerical errors at iteration 2")
+        warnings.warn("Numerical errors at iteration 2", stacklevel=2)
         return real(*args, **kwargs)
 
     monkeypatch.setattr(ot.unbalanced, "sinkhorn_unbalanced", noisy)

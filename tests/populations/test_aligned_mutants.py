@@ -22,9 +22,7 @@ from populations.persona import Persona, Population
 
 
 def _population(weights=(0.25, 0.75), construction="aligned"):
-    personas = tuple(
-        Persona(id=f"p{i}", text=f"persona {i}", attributes={"age": 30 + i}) for i in range(len(weights))
-    )
+    personas = tuple(Persona(id=f"p{i}", text=f"persona {i}", attributes={"age": 30 + i}) for i in range(len(weights)))
     return Population(personas=personas, weights=np.asarray(weights), construction=construction, metadata={"k": 1})
 
 
@@ -54,8 +52,15 @@ def test_save_stores_reserved_attribute_names_with_a_prefix_and_load_restores_th
     pop = Population(personas=(persona,), weights=np.ones(1), construction="mop")
     path = save_weighted_jsonl(pop, tmp_path / "p.jsonl")
     line = json.loads(path.read_text(encoding="utf-8"))
-    assert line == {"id": "a", "text": "t", "weight": 1.0, "attr_id": "x", "attr_weight": 3, "attr_text": "y",
-                    "attr_other": 1}
+    assert line == {
+        "id": "a",
+        "text": "t",
+        "weight": 1.0,
+        "attr_id": "x",
+        "attr_weight": 3,
+        "attr_text": "y",
+        "attr_other": 1,
+    }
     back = load_weighted_jsonl(path)
     # attr_<reserved> goes back to <reserved>; attr_<other> is kept as it is
     assert back.personas[0].attributes == {"id": "x", "weight": 3, "text": "y", "attr_other": 1}
@@ -96,7 +101,7 @@ def test_load_errors_name_the_file_and_line(tmp_path):
         "FILE:2: not a JSON line (Expecting property name enclosed in double quotes)"
     )
     assert _bad(tmp_path, "nope\n") == "FILE:1: not a JSON line (Expecting value)"
-    assert _bad(tmp_path, '[1]\n') == "FILE:1: each line needs an object with 'id', 'text' and 'weight'"
+    assert _bad(tmp_path, "[1]\n") == "FILE:1: each line needs an object with 'id', 'text' and 'weight'"
     assert _bad(tmp_path, '{"text": "x", "weight": 1}\n') == (
         "FILE:1: each line needs an object with 'id', 'text' and 'weight'"
     )
@@ -134,8 +139,22 @@ HUMAN = RNG.normal(0.0, 1.0, (14, 3))
 PERSONAS = tuple(Persona(id=f"p{i}", text=f"persona {i}") for i in range(40))
 
 
-def replay(method, x, y, *, n_select=None, keep_fraction=0.7, bandwidth=0.2, reg=0.05, reg_m=0.01,
-           formulation="semi_relaxed", item_weights=None, block_size=None, max_reference=None, random_state=0):
+def replay(
+    method,
+    x,
+    y,
+    *,
+    n_select=None,
+    keep_fraction=0.7,
+    bandwidth=0.2,
+    reg=0.05,
+    reg_m=0.01,
+    formulation="semi_relaxed",
+    item_weights=None,
+    block_size=None,
+    max_reference=None,
+    random_state=0,
+):
     """The documented pipeline with the alignment functions and the builder's seed."""
     n, m = len(x), len(y)
     k = (n if method == "raw" else max(1, min(m, n // 2))) if n_select is None else n_select
@@ -147,8 +166,11 @@ def replay(method, x, y, *, n_select=None, keep_fraction=0.7, bandwidth=0.2, reg
         out["selected"] = np.arange(n) if k == n else np.sort(rng.choice(n, size=k, replace=False))
         return out
     if method == "random":
-        return out | {"weights": np.full(n, 1 / n), "candidates": np.arange(n),
-                      "selected": rng.choice(n, size=k, replace=False)}
+        return out | {
+            "weights": np.full(n, 1 / n),
+            "candidates": np.arange(n),
+            "selected": rng.choice(n, size=k, replace=False),
+        }
     if method in ("is_only", "resample"):
         w = kde_importance_weights(xz, yz, bandwidth=bandwidth, max_reference=max_reference, seed=random_state)
         top = np.argsort(-w, kind="stable")[: int(np.ceil(keep_fraction * n))]
@@ -157,18 +179,31 @@ def replay(method, x, y, *, n_select=None, keep_fraction=0.7, bandwidth=0.2, reg
         if method == "is_only":
             restricted = np.zeros(n)
             restricted[cand] = w[cand]
-            return out | {"weights": restricted / restricted.sum(),
-                          "selected": importance_resample(w, k, rng=rng, keep_fraction=keep_fraction)}
+            return out | {
+                "weights": restricted / restricted.sum(),
+                "selected": importance_resample(w, k, rng=rng, keep_fraction=keep_fraction),
+            }
     else:
         out["candidates"] = np.arange(n)
-    res = transport_weights(xz[out["candidates"]], yz, item_weights=item_weights, reg=reg, reg_m=reg_m,
-                            formulation=formulation, block_size=block_size, seed=random_state)
+    res = transport_weights(
+        xz[out["candidates"]],
+        yz,
+        item_weights=item_weights,
+        reg=reg,
+        reg_m=reg_m,
+        formulation=formulation,
+        block_size=block_size,
+        seed=random_state,
+    )
     mass = np.zeros(n)
     mass[out["candidates"]] = res.weights
     weights = mass / mass.sum()
     positive = int(np.count_nonzero(weights))
-    return out | {"weights": weights, "transport": res,
-                  "selected": sample_by_mass(weights, k, rng=rng, replace=positive < k)}
+    return out | {
+        "weights": weights,
+        "transport": res,
+        "selected": sample_by_mass(weights, k, rng=rng, replace=positive < k),
+    }
 
 
 def check(b, expected):
@@ -200,9 +235,18 @@ def test_every_method_replays_with_defaults(method):
 
 @pytest.mark.parametrize("method", ["raw", "random", "is_only", "ot_only", "resample"])
 def test_every_method_replays_with_every_parameter_set(method):
-    kw = {"n_select": 6, "keep_fraction": 0.45, "bandwidth": 0.9, "reg": 0.2, "reg_m": 0.3,
-          "formulation": "semi_relaxed", "item_weights": [1.0, 2.0, 0.5], "block_size": 7, "max_reference": 9,
-          "random_state": 5}
+    kw = {
+        "n_select": 6,
+        "keep_fraction": 0.45,
+        "bandwidth": 0.9,
+        "reg": 0.2,
+        "reg_m": 0.3,
+        "formulation": "semi_relaxed",
+        "item_weights": [1.0, 2.0, 0.5],
+        "block_size": 7,
+        "max_reference": 9,
+        "random_state": 5,
+    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         b = AlignedPersonaBuilder(method, **kw).fit(POOL, HUMAN, personas=PERSONAS)
@@ -250,8 +294,12 @@ def test_builder_messages():
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             (builder or AlignedPersonaBuilder()).fit(*args, **kw)
 
-    fails("method must be one of ('resample', 'raw', 'random', 'is_only', 'ot_only'), got 'magic'", POOL, HUMAN,
-          builder=AlignedPersonaBuilder("magic"))
+    fails(
+        "method must be one of ('resample', 'raw', 'random', 'is_only', 'ot_only'), got 'magic'",
+        POOL,
+        HUMAN,
+        builder=AlignedPersonaBuilder("magic"),
+    )
     fails("pool_responses must have shape (N, D) with N >= 1, got (0, 3): the pool is empty", np.zeros((0, 3)), HUMAN)
     fails("pool_responses must have shape (N, D) with N >= 1, got (3,): the pool is empty", np.zeros(3), HUMAN)
     fails("human_responses must have shape (M, D) with M >= 2, got (1, 3)", POOL, HUMAN[:1])
@@ -266,13 +314,26 @@ def test_builder_messages():
     fails("human_responses contains NaN or inf (row 2)", POOL, bad)
     fails("got 3 personas for 40 response rows", POOL, HUMAN, personas=PERSONAS[:3])
     fails("n_select must be >= 1, got 0", POOL, HUMAN, builder=AlignedPersonaBuilder(n_select=0))
-    fails("the pool has 40 personas, fewer than the requested set of n_select=41", POOL, HUMAN,
-          builder=AlignedPersonaBuilder(n_select=41))
+    fails(
+        "the pool has 40 personas, fewer than the requested set of n_select=41",
+        POOL,
+        HUMAN,
+        builder=AlignedPersonaBuilder(n_select=41),
+    )
     for bad_fraction in (0.0, 1.5):
-        fails(f"keep_fraction must be in (0, 1], got {bad_fraction!r}", POOL, HUMAN,
-              builder=AlignedPersonaBuilder("resample", keep_fraction=bad_fraction))
-    fails("keep_fraction=0.1 keeps 4 candidates with positive importance weight, fewer than n_select=5; raise "
-          "keep_fraction or lower n_select", POOL, HUMAN, builder=AlignedPersonaBuilder(keep_fraction=0.1, n_select=5))
+        fails(
+            f"keep_fraction must be in (0, 1], got {bad_fraction!r}",
+            POOL,
+            HUMAN,
+            builder=AlignedPersonaBuilder("resample", keep_fraction=bad_fraction),
+        )
+    fails(
+        "keep_fraction=0.1 keeps 4 candidates with positive importance weight, fewer than n_select=5; raise "
+        "keep_fraction or lower n_select",
+        POOL,
+        HUMAN,
+        builder=AlignedPersonaBuilder(keep_fraction=0.1, n_select=5),
+    )
 
 
 def test_resample_with_exactly_enough_candidates_works():
@@ -310,8 +371,12 @@ def test_sample_replays_the_draw(method):
 
     ref = np.random.default_rng(1)
     shared = np.random.default_rng(1)  # a generator is advanced by each call, not reseeded
-    for rng, idx in ((None, draw(np.random.default_rng(4))), (9, draw(np.random.default_rng(9))),
-                     (shared, draw(ref)), (shared, draw(ref))):
+    for rng, idx in (
+        (None, draw(np.random.default_rng(4))),
+        (9, draw(np.random.default_rng(9))),
+        (shared, draw(ref)),
+        (shared, draw(ref)),
+    ):
         pop = b.sample(7, rng=rng)
         uniq, counts = np.unique(idx, return_counts=True)
         assert [p.id for p in pop.personas] == [f"p{i}" for i in uniq]
@@ -343,7 +408,7 @@ def test_sample_messages():
     with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
         nop.sample(2)
     with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
-        nop.population_
+        _ = nop.population_
 
 
 def test_fit_record_lists_the_learned_attributes():
@@ -352,9 +417,13 @@ def test_fit_record_lists_the_learned_attributes():
     assert d["kind"] == "populace.aligned"
     assert d["weights"] == b.weights_.tolist() and d["is_weights"] == b.is_weights_.tolist()
     assert d["candidates"] == b.candidates_.tolist() and d["selected"] == b.selected_.tolist()
-    assert d["transport"] == {"cost": b.transport_.cost, "n_iter": b.transport_.n_iter,
-                              "converged": b.transport_.converged, "formulation": "semi_relaxed",
-                              "cost_scale": b.transport_.cost_scale}
+    assert d["transport"] == {
+        "cost": b.transport_.cost,
+        "n_iter": b.transport_.n_iter,
+        "converged": b.transport_.converged,
+        "formulation": "semi_relaxed",
+        "cost_scale": b.transport_.cost_scale,
+    }
     assert d["mean"] == b.mean_.tolist() and d["scale"] == b.scale_.tolist()
     assert (d["n_pool"], d["n_human"], d["n_features"]) == (40, 14, 3)
     raw = AlignedPersonaBuilder("raw").fit(POOL, HUMAN, personas=PERSONAS).to_dict()
@@ -364,12 +433,18 @@ def test_fit_record_lists_the_learned_attributes():
 def test_save_creates_missing_folders_and_writes_an_indented_meta_file(tmp_path):
     from pathlib import Path
 
-    pop = Population(personas=(Persona(id="a", text="t"),), weights=[1.0], construction="aligned",
-                     metadata={"source": Path("/x/y.csv"), "n": 2})
+    pop = Population(
+        personas=(Persona(id="a", text="t"),),
+        weights=[1.0],
+        construction="aligned",
+        metadata={"source": Path("/x/y.csv"), "n": 2},
+    )
     path = save_weighted_jsonl(pop, tmp_path / "a" / "b" / "pop.jsonl")
     meta = (tmp_path / "a" / "b" / "pop.jsonl.meta.json").read_text()
-    assert meta == json.dumps({"kind": "populace.weighted_personas", "construction": "aligned",
-                               "metadata": {"source": "/x/y.csv", "n": 2}}, indent=2)
+    assert meta == json.dumps(
+        {"kind": "populace.weighted_personas", "construction": "aligned", "metadata": {"source": "/x/y.csv", "n": 2}},
+        indent=2,
+    )
     assert load_weighted_jsonl(path).metadata == {"source": "/x/y.csv", "n": 2}
 
 

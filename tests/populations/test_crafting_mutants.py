@@ -88,9 +88,13 @@ def test_metered_model_counts_requests_cache_hits_and_usage():
     assert out.text == "one two three"
     meter.generate(request)
     assert meter.requests == 2 and meter.cached == 0
-    assert meter.cost() == {"requests": 2, "cached": 0, "backend_calls": 2,
-                            "prompt_tokens": 2 * out.usage.prompt_tokens,
-                            "completion_tokens": 2 * out.usage.completion_tokens}
+    assert meter.cost() == {
+        "requests": 2,
+        "cached": 0,
+        "backend_calls": 2,
+        "prompt_tokens": 2 * out.usage.prompt_tokens,
+        "completion_tokens": 2 * out.usage.completion_tokens,
+    }
     assert out.usage.completion_tokens == 3
 
 
@@ -99,14 +103,18 @@ def test_metered_model_counts_distribution_requests_and_cached_results():
         model_id = "c"
 
         def answer_distribution(self, request):
-            return AnswerDistribution(values=(1, 2), probs=(0.5, 0.5), valid_mass=1.0, cached=True,
-                                      usage=Usage(prompt_tokens=4, completion_tokens=1, backend_calls=0))
+            return AnswerDistribution(
+                values=(1, 2),
+                probs=(0.5, 0.5),
+                valid_mass=1.0,
+                cached=True,
+                usage=Usage(prompt_tokens=4, completion_tokens=1, backend_calls=0),
+            )
 
     meter = MeteredModel(Cached())
     for _ in range(3):
         meter.answer_distribution(None)
-    assert meter.cost() == {"requests": 3, "cached": 3, "backend_calls": 0, "prompt_tokens": 12,
-                            "completion_tokens": 3}
+    assert meter.cost() == {"requests": 3, "cached": 3, "backend_calls": 0, "prompt_tokens": 12, "completion_tokens": 3}
 
 
 # --------------------------------------------------------------------------------------------- request text
@@ -156,7 +164,9 @@ def test_prompt_evaluator_clips_renormalises_and_averages_validity():
 # --------------------------------------------------------------------------------------------- extraction
 def test_extract_prompt_capitalises_strips_quotes_and_joins_lines():
     assert extract_prompt("Sure:\n“you're a quiet saver\n  who rarely shares.”\n\nAnything else?") == (
-        "You're a quiet saver who rarely shares.", "ok")
+        "You're a quiet saver who rarely shares.",
+        "ok",
+    )
     assert extract_prompt("'You are a person who saves money.'") == ("You are a person who saves money.", "ok")
     assert extract_prompt("intro YOU ARE a loud spender of money.") == ("YOU ARE a loud spender of money.", "ok")
     # "you are" inside a word does not count
@@ -193,23 +203,30 @@ def test_extract_prompt_cuts_long_prompts_at_the_last_sentence_end():
 
 
 def test_extract_prompt_refusals():
-    for reply in ("You are asking me, but I cannot do it at all.", "You are X. I can't write that for you.",
-                  "You are X. As an AI I must decline this.", "You are X. I am unable to help with it.",
-                  "You are X. I'm unable to help with that."):
+    for reply in (
+        "You are asking me, but I cannot do it at all.",
+        "You are X. I can't write that for you.",
+        "You are X. As an AI I must decline this.",
+        "You are X. I am unable to help with it.",
+        "You are X. I'm unable to help with that.",
+    ):
         assert extract_prompt(reply) == (None, "the reply is a refusal"), reply
     assert extract_prompt("You are a person who can tell stories.")[1] == "ok"
 
 
-@pytest.mark.parametrize(("number", "text", "named"), [
-    (40, "You are a person who gives 40 coins.", True),
-    (40, "You are a person who gives 40.", True),
-    (40, "You are a person who gives 400 coins.", False),
-    (40, "You are a person who gives 140 coins.", False),
-    (40, "You are a person who gives 40.5 coins.", False),
-    (40, "You are a person who gives 3.40 coins.", False),
-    (2.5, "You are a person who gives 2.5 coins.", True),
-    (2.5, "You are a person who gives 2x5 coins.", False),
-])
+@pytest.mark.parametrize(
+    ("number", "text", "named"),
+    [
+        (40, "You are a person who gives 40 coins.", True),
+        (40, "You are a person who gives 40.", True),
+        (40, "You are a person who gives 400 coins.", False),
+        (40, "You are a person who gives 140 coins.", False),
+        (40, "You are a person who gives 40.5 coins.", False),
+        (40, "You are a person who gives 3.40 coins.", False),
+        (2.5, "You are a person who gives 2.5 coins.", True),
+        (2.5, "You are a person who gives 2x5 coins.", False),
+    ],
+)
 def test_extract_prompt_forbidden_number(number, text, named):
     prompt, status = extract_prompt(text, forbidden_number=number)
     if named:
@@ -221,29 +238,49 @@ def test_extract_prompt_forbidden_number(number, text, named):
 # --------------------------------------------------------------------------------------------- crafting
 def test_craft_system_prompt_argument_messages():
     crafter, respondent = make_models()
-    for kw, message in (({"max_rounds": -1}, "max_rounds and max_retries must be >= 0, got -1 and 2"),
-                        ({"max_retries": -1}, "max_rounds and max_retries must be >= 0, got 1 and -1"),
-                        ({"temperature": 0.0}, "crafting temperature must be > 0 (seeded sampling), got 0.0")):
+    for kw, message in (
+        ({"max_rounds": -1}, "max_rounds and max_retries must be >= 0, got -1 and 2"),
+        ({"max_retries": -1}, "max_rounds and max_retries must be >= 0, got 1 and -1"),
+        ({"temperature": 0.0}, "crafting temperature must be > 0 (seeded sampling), got 0.0"),
+    ):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
             CraftSystemPrompt(crafter, respondent, **kw)
     c = CraftSystemPrompt(crafter, respondent, max_rounds=0, max_retries=0)
-    assert (c.max_rounds, c.max_retries, c.temperature, c.max_tokens, c.tolerance, c.forbid_target_number,
-            c.random_state) == (0, 0, 0.8, 120, None, True, 0)
+    assert (
+        c.max_rounds,
+        c.max_retries,
+        c.temperature,
+        c.max_tokens,
+        c.tolerance,
+        c.forbid_target_number,
+        c.random_state,
+    ) == (0, 0, 0.8, 120, None, True, 0)
 
 
 def test_crafting_requests_carry_seeds_keys_and_settings(scenario):
     crafter, respondent = make_models()
-    craft = CraftSystemPrompt(crafter, respondent, forbid_target_number=False, random_state=3, temperature=0.6,
-                              max_tokens=77)
+    craft = CraftSystemPrompt(
+        crafter, respondent, forbid_target_number=False, random_state=3, temperature=0.6, max_tokens=77
+    )
     res = craft(30, scenario, key=("comp", 2))
     req = crafter.requests[0]
     assert req.seed == stable_seed(3, "fake_gift", "30", "comp", 2, 0, 0)
     assert (req.temperature, req.max_tokens, req.sample_index) == (0.6, 77, 0)
     assert [m.role for m in req.messages] == ["system", "user"]
     assert req.messages[1].content == craft_request_text(scenario, 30)
-    assert res.history == [{"round": 0, "attempt": 0, "seed": req.seed, "reply": crafter_reply(req), "status": "ok",
-                            "prompt": "You are a person who would answer about 30.", "mean": res.evaluation.mean,
-                            "distance": res.distance, "valid_mass": 1.0}]
+    assert res.history == [
+        {
+            "round": 0,
+            "attempt": 0,
+            "seed": req.seed,
+            "reply": crafter_reply(req),
+            "status": "ok",
+            "prompt": "You are a person who would answer about 30.",
+            "mean": res.evaluation.mean,
+            "distance": res.distance,
+            "valid_mass": 1.0,
+        }
+    ]
     assert res.target == 30.0 and res.rounds == 0
     # a string key is one key, not its characters
     crafter2, respondent2 = make_models()
@@ -261,8 +298,11 @@ def test_retries_use_new_seeds_and_sample_indices(scenario):
     res = CraftSystemPrompt(crafter, respondent, forbid_target_number=False, max_rounds=0)(30, scenario, key="r")
     assert [r.sample_index for r in crafter.requests] == [0, 1, 2]
     assert [r.seed for r in crafter.requests] == [stable_seed(0, "fake_gift", "30", "r", 0, a) for a in range(3)]
-    assert [h["status"] for h in res.history] == ["no 'You are …' prompt in the reply",
-                                                   "prompt too short (12 characters, need 20)", "ok"]
+    assert [h["status"] for h in res.history] == [
+        "no 'You are …' prompt in the reply",
+        "prompt too short (12 characters, need 20)",
+        "ok",
+    ]
     assert "prompt" not in res.history[0] and res.history[2]["prompt"] == replies[2]
 
 
@@ -296,10 +336,13 @@ def test_improve_rounds_stop_at_the_tolerance_and_keep_the_best(scenario):
     second = crafter.requests[1].messages
     assert [m.role for m in second] == ["system", "user", "assistant", "user"]
     assert second[2].content == "You are a person who would answer about 60."
-    assert second[3].content.startswith("A person answering with that prompt gave: average answer 60.0; most likely "
-                                        "answers: 60 (")
-    assert second[3].content.endswith(". The goal is they give about 30, so the answers should be lower. Write an "
-                                      "improved system prompt. Do not mention the number.")
+    assert second[3].content.startswith(
+        "A person answering with that prompt gave: average answer 60.0; most likely answers: 60 ("
+    )
+    assert second[3].content.endswith(
+        ". The goal is they give about 30, so the answers should be lower. Write an "
+        "improved system prompt. Do not mention the number."
+    )
     assert [h["round"] for h in res.history] == [0, 1, 2]
 
 

@@ -42,8 +42,9 @@ def pool(tmp_path):
     return path
 
 
-def replay(pool_path, values, *, n_personas, n_exemplars, random_state=0, include_default=True, sw=None,
-           weight_method="lp"):
+def replay(
+    pool_path, values, *, n_personas, n_exemplars, random_state=0, include_default=True, sw=None, weight_method="lp"
+):
     from populations.pools import load_pool
 
     personas = load_pool(pool_path)
@@ -63,8 +64,15 @@ def replay(pool_path, values, *, n_personas, n_exemplars, random_state=0, includ
     target = pmf_from_samples(values, SCENARIO.support, sw)
     fit = fit_mixture_weights(pmfs, SCENARIO.support, target, method=weight_method, rng=random_state)
     baseline = fit_mixture_weights(evaluate(DEFAULT_SYSTEM_PROMPT).pmf[None], SCENARIO.support, target).loss
-    return {"chosen": [p.id for p in chosen], "ids": ids, "texts": texts, "exemplars": exemplars, "pmfs": pmfs,
-            "fit": fit, "baseline": baseline}
+    return {
+        "chosen": [p.id for p in chosen],
+        "ids": ids,
+        "texts": texts,
+        "exemplars": exemplars,
+        "pmfs": pmfs,
+        "fit": fit,
+        "baseline": baseline,
+    }
 
 
 def test_mop_needs_a_respondent():
@@ -72,11 +80,14 @@ def test_mop_needs_a_respondent():
         MixtureOfPersonasBuilder().fit(SCENARIO, VALUES)
 
 
-@pytest.mark.parametrize(("kw", "message"), [
-    ({"n_personas": 0}, "n_personas and n_exemplars must be >= 1, got 0, 2"),
-    ({"n_exemplars": 0}, "n_personas and n_exemplars must be >= 1, got 8, 0"),
-    ({"n_exemplars": 11}, "n_exemplars=11 is larger than the 10 human values"),
-])
+@pytest.mark.parametrize(
+    ("kw", "message"),
+    [
+        ({"n_personas": 0}, "n_personas and n_exemplars must be >= 1, got 0, 2"),
+        ({"n_exemplars": 0}, "n_personas and n_exemplars must be >= 1, got 8, 0"),
+        ({"n_exemplars": 11}, "n_exemplars=11 is larger than the 10 human values"),
+    ],
+)
 def test_mop_count_messages(pool, kw, message):
     b = MixtureOfPersonasBuilder(KnownDistributionModel(exemplar_following), pool=pool, **kw)
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
@@ -124,8 +135,13 @@ def test_mop_replays_components_weights_and_losses(pool, include_default):
         assert b.population_.personas[0].text == DEFAULT_SYSTEM_PROMPT
     # one request per distinct prompt; without the default component the baseline prompt costs one more
     n_requests = len(r["texts"]) + (0 if include_default else 1)
-    cost = {"requests": n_requests, "cached": 0, "backend_calls": model.calls, "prompt_tokens": 0,
-            "completion_tokens": 0}
+    cost = {
+        "requests": n_requests,
+        "cached": 0,
+        "backend_calls": model.calls,
+        "prompt_tokens": 0,
+        "completion_tokens": 0,
+    }
     assert b.cost_["respondent"]["requests"] == n_requests == model.calls
     assert b.cost_ == {"respondent": b.cost_["respondent"], "total": b.cost_["respondent"]}
     assert set(b.cost_["respondent"]) == set(cost)
@@ -136,20 +152,55 @@ def test_mop_history_metadata_and_record(pool):
     b = MixtureOfPersonasBuilder(model, pool=pool, n_personas=2, n_exemplars=1, random_state=1, progress=False)
     b.fit(SCENARIO, VALUES)
     r = replay(pool, VALUES, n_personas=2, n_exemplars=1, random_state=1)
-    assert b.history_ == [{"personas": r["chosen"], "components": r["ids"], "weights": b.weights_.tolist(),
-                           "fit_w1": b.fit_loss_, "baseline_w1": b.baseline_loss_}]
+    assert b.history_ == [
+        {
+            "personas": r["chosen"],
+            "components": r["ids"],
+            "weights": b.weights_.tolist(),
+            "fit_w1": b.fit_loss_,
+            "baseline_w1": b.baseline_loss_,
+        }
+    ]
     pop = b.population_
     assert pop.construction == "mop"
-    assert pop.metadata == {"scenario": "fake_gift", "fit_w1": b.fit_loss_, "baseline_w1": b.baseline_loss_,
-                            "cost": b.cost_, "pool": str(pool), "n_personas": 2, "n_exemplars": 1,
-                            "random_state": 1}
+    assert pop.metadata == {
+        "scenario": "fake_gift",
+        "fit_w1": b.fit_loss_,
+        "baseline_w1": b.baseline_loss_,
+        "cost": b.cost_,
+        "pool": str(pool),
+        "n_personas": 2,
+        "n_exemplars": 1,
+        "random_state": 1,
+    }
     d = b.to_dict()
     assert d["kind"] == "populace.mop"
-    assert {k: d[k] for k in ("prompts", "weights", "component_pmfs", "support", "fit_w1", "baseline_w1", "n_iter",
-                              "converged", "cost", "history")} == {
-        "prompts": b.prompts_, "weights": b.weights_.tolist(), "component_pmfs": b.component_pmfs_.tolist(),
-        "support": b.support_.tolist(), "fit_w1": b.fit_loss_, "baseline_w1": b.baseline_loss_,
-        "n_iter": b.n_iter_, "converged": b.converged_, "cost": b.cost_, "history": b.history_}
+    assert {
+        k: d[k]
+        for k in (
+            "prompts",
+            "weights",
+            "component_pmfs",
+            "support",
+            "fit_w1",
+            "baseline_w1",
+            "n_iter",
+            "converged",
+            "cost",
+            "history",
+        )
+    } == {
+        "prompts": b.prompts_,
+        "weights": b.weights_.tolist(),
+        "component_pmfs": b.component_pmfs_.tolist(),
+        "support": b.support_.tolist(),
+        "fit_w1": b.fit_loss_,
+        "baseline_w1": b.baseline_loss_,
+        "n_iter": b.n_iter_,
+        "converged": b.converged_,
+        "cost": b.cost_,
+        "history": b.history_,
+    }
 
 
 def test_mop_survey_weights_weight_the_target_and_the_exemplar_draw(pool):
@@ -166,16 +217,25 @@ def test_mop_survey_weights_weight_the_target_and_the_exemplar_draw(pool):
 
 def test_mop_slsqp_weights_follow_the_seed(pool):
     model = KnownDistributionModel(exemplar_following)
-    b = MixtureOfPersonasBuilder(model, pool=pool, n_personas=2, n_exemplars=2, random_state=3,
-                                 weight_method="slsqp", progress=False).fit(SCENARIO, VALUES)
+    b = MixtureOfPersonasBuilder(
+        model, pool=pool, n_personas=2, n_exemplars=2, random_state=3, weight_method="slsqp", progress=False
+    ).fit(SCENARIO, VALUES)
     r = replay(pool, VALUES, n_personas=2, n_exemplars=2, random_state=3, weight_method="slsqp")
     assert_allclose(b.weights_, r["fit"].weights, rtol=1e-12)
 
 
 def test_mop_default_parameters():
     b = MixtureOfPersonasBuilder(KnownDistributionModel(exemplar_following))
-    assert b.get_params() == {"respondent": "known", "pool": "personahub", "n_personas": 8, "n_exemplars": 2,
-                              "weight_method": "lp", "include_default": True, "progress": True, "random_state": 0}
+    assert b.get_params() == {
+        "respondent": "known",
+        "pool": "personahub",
+        "n_personas": 8,
+        "n_exemplars": 2,
+        "weight_method": "lp",
+        "include_default": True,
+        "progress": True,
+        "random_state": 0,
+    }
 
 
 def test_mop_default_pool_and_counts(personas_dir, monkeypatch):
