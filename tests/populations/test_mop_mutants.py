@@ -243,3 +243,12 @@ def test_mop_default_pool_and_counts(personas_dir, monkeypatch):
     b = MixtureOfPersonasBuilder(KnownDistributionModel(exemplar_following), progress=False).fit(SCENARIO, VALUES)
     assert len(b.prompts_) == 1 + 8 * 2
     assert b.population_.metadata["pool"] == "personahub"
+
+
+def test_mop_where_the_default_prompt_is_already_optimal_fits_without_error(pool):
+    # every component answers like the default prompt (exemplars all 10): the fit equals the baseline exactly
+    values = np.full(6, 10.0)
+    model = KnownDistributionModel(exemplar_following)
+    b = MixtureOfPersonasBuilder(model, pool=pool, n_personas=2, n_exemplars=1, progress=False).fit(SCENARIO, values)
+    assert b.fit_loss_ == pytest.approx(b.baseline_loss_, abs=1e-12)
+    assert b.weights_.sum() == pytest.approx(1.0)
