@@ -309,3 +309,39 @@ def test_sample_by_mass_boundaries_and_messages():
         sample_by_mass([[0.5, 0.5]], 1, rng=np.random.default_rng(0))
     with raises_exactly("m must be a positive integer, got 0"):
         sample_by_mass(w, 0, rng=np.random.default_rng(0))
+
+
+def test_moderately_stiff_dense_problems_use_plain_sinkhorn_in_float64():
+    # float64 switches solvers above 400 (float32 above 40): a ratio between the two keeps plain Sinkhorn
+    x, y = case(30, 20, shift=2.0)
+    reg = 0.02
+    plan, cost, n_iter, err, med, stiff = dense(x, y, reg=reg, reg_m=0.3, max_iter=300)
+    c = sq_cost(x, y)
+    ratio = float((c - c.min(axis=0)).min(axis=1).max()) / (reg * med)
+    assert 40 < ratio < 400 and stiff is False
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = transport_weights(x, y, reg=reg, reg_m=0.3, max_iter=300)
+    check_dense(res, plan, cost, n_iter, err, med, 1e-9, "semi_relaxed")
+
+
+@pytest.mark.parametrize("formulation", ["semi_relaxed", "balanced"])
+def test_moderately_stiff_blocks_use_the_stabilised_solver_in_float32(formulation):
+    x, y = case(24, 20, shift=2.0, seed=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mass, cost, n_iter, _, _, _ = blocked(x, y, block_size=10, reg=0.02, formulation=formulation, max_iter=300)
+        res = transport_weights(x, y, block_size=10, reg=0.02, formulation=formulation, max_iter=300)
+    assert_allclose(res.weights, mass / mass.sum(), rtol=1e-12)
+    assert res.n_iter == n_iter
+    assert res.cost == pytest.approx(cost, rel=1e-12)
+
+
+def test_sample_by_mass_renormalises_masses_within_the_tolerance():
+    w = np.array([0.5, 0.5 - 9e-7])  # accepted as a pmf (within 1e-6), renormalised before the draw
+    got = sample_by_mass(w, 2, rng=np.random.default_rng(1))
+    assert sorted(got.tolist()) == [0, 1]
+    assert_array_equal(
+        sample_by_mass(w, 3, rng=np.random.default_rng(1), replace=True),
+        np.random.default_rng(1).choice(2, size=3, replace=True, p=w / w.sum()),
+    )
