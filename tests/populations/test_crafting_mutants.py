@@ -411,3 +411,48 @@ def test_summary_lists_at_most_four_answers_with_at_least_one_percent(scenario):
     shown = crafter.requests[1].messages[-1].content
     mean = 0.5 * 60 + 0.2 * 61 + 0.15 * 62 + 0.145 * 63 + 0.005 * 64
     assert f"average answer {mean:.1f}; most likely answers: 60 (50%), 61 (20%), 62 (15%), 63 (14%). The goal" in shown
+
+
+def one_hot(messages, answers):
+    centre = float(messages[0].content.rsplit("about ", 1)[1].rstrip("."))
+    return (np.asarray(answers.values, dtype=float) == centre).astype(float)
+
+
+@pytest.mark.parametrize(("target", "rounds"), [(30.5, 0), (30.0, 1)])
+def test_default_tolerance_is_five_percent_of_the_answer_range(target, rounds):
+    # range 10..100: tolerance 4.5. A draft at 35 is 4.5 from 30.5 (stop) and 5 from 30 (one improve round)
+    scenario = FakeScenario(low=10, high=100)
+    crafter = improving_crafter([35, 30])
+    res = CraftSystemPrompt(crafter, KnownDistributionModel(one_hot), max_rounds=3, forbid_target_number=False)(
+        target, scenario
+    )
+    assert res.rounds == rounds
+
+
+def test_a_draft_whose_mean_is_the_target_is_told_to_go_lower():
+    def two_points(messages, answers):
+        v = np.asarray(answers.values, dtype=float)
+        return ((v == 20.0) | (v == 40.0)).astype(float)
+
+    crafter = improving_crafter([30, 30])
+    craft = CraftSystemPrompt(
+        crafter, KnownDistributionModel(two_points), max_rounds=1, tolerance=0.0, forbid_target_number=False
+    )
+    craft(30, FakeScenario())
+    assert "average answer 30.0" in crafter.requests[1].messages[-1].content
+    assert "so the answers should be lower." in crafter.requests[1].messages[-1].content
+
+
+def test_summary_shows_the_four_most_likely_answers_only():
+    def five(messages, answers):
+        w = np.zeros(answers.size)
+        w[[60, 61, 62, 63, 64]] = [0.4, 0.25, 0.15, 0.12, 0.08]
+        return w if "about 60" in messages[0].content else peaked(0.5)(messages, answers)
+
+    crafter = improving_crafter([60, 30])
+    CraftSystemPrompt(crafter, KnownDistributionModel(five), max_rounds=1, forbid_target_number=False)(
+        30, FakeScenario()
+    )
+    assert "most likely answers: 60 (40%), 61 (25%), 62 (15%), 63 (12%). The goal" in (
+        crafter.requests[1].messages[-1].content
+    )
