@@ -981,3 +981,19 @@ def test_builder_fit_info_of_a_builder_that_crafts_nothing():
     reasons = {"a": 1}
     info = builder_fit_info(SimpleNamespace(failure_reasons_=reasons))
     assert info["failure_reasons"] == reasons and info["failure_reasons"] is not reasons  # a copy
+
+
+def test_score_vectors_with_survey_weights_is_reproducible_from_its_seed():
+    rng = np.random.default_rng(3)
+    sim, human = rng.normal(size=(12, 2)), rng.normal(size=(10, 2))
+    hw = np.linspace(1.0, 2.0, 10)
+    a = score_vectors(sim, human, n=4, repeats=2, rng=5, metrics=("amw",), human_weights=hw)
+    b = score_vectors(sim, human, n=4, repeats=2, rng=5, metrics=("amw",), human_weights=hw)
+    assert a == b
+
+
+def test_score_vectors_rejects_human_weights_of_the_wrong_length_even_when_positive():
+    rng = np.random.default_rng(4)
+    sim, human = rng.normal(size=(6, 2)), rng.normal(size=(10, 2))
+    with pytest.raises(ValueError, match=r"^human_weights must be non-negative with shape \(10,\) and more than n = 3"):
+        score_vectors(sim, human, n=3, repeats=1, rng=0, metrics=("amw",), human_weights=np.ones(12))
