@@ -169,10 +169,10 @@ def run(args: argparse.Namespace) -> int:
         model, personas, target.survey, cache_dir=args.matrix_dir, item_ids=target.item_ids
     )
     builder = AlignedPersonaBuilder(args.method, n_select=args.n_select, random_state=args.seed)
-    import numpy as np
+    from populace_lm.seeds import seed_rng
 
     # Persona vectors on the humans' footing: one seeded integer draw per persona from its exact item pmfs.
-    vectors = matrix.draw_answers(np.random.default_rng(np.random.SeedSequence([args.seed, 0xA119])), 1)[0]
+    vectors = matrix.draw_answers(seed_rng(args.seed, "persona-vectors", target.scenario.name), 1)[0]
     builder.fit(vectors, target.human, personas=personas)
     pop = builder.population_
     pop = type(pop)(

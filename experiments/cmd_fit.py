@@ -60,9 +60,8 @@ def crafter_from_args(args: argparse.Namespace) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Fit on the fit half, score on the test half, write one population file, print a summary."""
-    import numpy as np
-
-    from populations.evaluation import builder_fit_info, floor_size, human_halves, scenario_floor, score_population
+    from populace_lm.seeds import seed_rng
+    from populations.evaluation import builder_fit_info, human_halves, score_population, seeded_floor
     from scenarios.errors import ScenarioError
     from scenarios.registry import get_scenario
 
@@ -85,15 +84,7 @@ def run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     builder.fit(scenario, fit, sample_weight=halves.fit_weights)
     seconds = round(time.perf_counter() - started, 2)
-    floor_seq, score_seq = np.random.SeedSequence([args.seed, 0xF17]).spawn(2)
-    floor = scenario_floor(
-        scenario,
-        test,
-        n=floor_size(test.size),
-        repeats=10,
-        rng=np.random.default_rng(floor_seq),
-        weights=halves.test_weights,
-    )
+    floor = seeded_floor(scenario, test, seed=args.seed, weights=halves.test_weights)
     info = builder_fit_info(builder)
     record, _ = score_population(
         scenario=scenario,
@@ -104,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         test=test,
         floor=floor,
         llm_calls=int(builder.cost_["total"]["requests"]),
-        rng=np.random.default_rng(score_seq),
+        rng=seed_rng(args.seed, "score", scenario.name, args.builder),
         fit_info=info if args.builder != "mop" else None,
         test_weights=halves.test_weights,
     )
