@@ -284,10 +284,10 @@ def test_score_vector_record_shares_the_floor_across_constructions():
     probs = np.zeros((2, q, 5))
     probs[0, :, 0], probs[1, :, 4] = 1.0, 1.0
     pop = Population(personas=(Persona(id="a", text="A"), Persona(id="b", text="B")), weights=[0.5, 0.5], construction="t")
-    test = np.random.default_rng(0).choice(part.support, size=(40, 1))
+    test = np.random.default_rng(0).choice(part.support, size=(40, 2))  # two dimensions (correlations need D >= 2)
     kw = {"n": 10, "repeats": 3, "seed": 5, "scenario_name": "cfcs"}
-    a = score_vector_record(pop, [part], [probs], test, construction="a", **kw)
-    b = score_vector_record(pop, [part], [probs], test, construction="b", **kw)
+    a = score_vector_record(pop, [part, part], [probs, probs], test, construction="a", **kw)
+    b = score_vector_record(pop, [part, part], [probs, probs], test, construction="b", **kw)
     assert (a["n"], a["repeats"]) == (10, 3)
     assert all(a[f"{m}_floor_mean"] == b[f"{m}_floor_mean"] for m in VECTOR_METRICS)
     assert a["amw_sampled_mean"] != b["amw_sampled_mean"]  # each construction its own stream
