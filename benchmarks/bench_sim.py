@@ -31,12 +31,12 @@ def main() -> int:
     args = p.parse_args()
 
     from populace_lm.cache import CachedModel
+    from populace_lm.seeds import seed_int, seed_rng
     from populations.persona import Population
     from populations.pools import load_pool
     from scenarios.games import Game
     from simulator.decisions import DecisionService
     from simulator.game import GameModel
-    from populace_lm.seeds import seed_int, seed_rng
 
     personas = load_pool(args.pool, limit=args.components)
     weights = seed_rng(args.seed, "weights").dirichlet(np.ones(len(personas)))

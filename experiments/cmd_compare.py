@@ -31,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plan", action="store_true", help="print constructions, sizes and estimated requests; no model")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
-        "--seed", type=int, default=None, help="root seed overriding every seed of the study file (split, floor, builders)"
+        "--seed",
+        type=int,
+        default=None,
+        help="root seed overriding every seed of the study file (split, floor, builders)",
     )
     add_model_args(p)
     p.set_defaults(func=run)

@@ -116,4 +116,3 @@ def plan_demo(study: Study) -> str:
             f"Total: about {total} distinct LLM requests (the cache serves every request already answered).",
         ]
     )
-

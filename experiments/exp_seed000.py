@@ -36,7 +36,6 @@ from typing import Any
 
 import numpy as np
 
-
 BIG_FIVE_PROMPT = "Imagine you are a human taking a personality test"
 GAME_PROMPT = "You are a helpful assistant."
 
@@ -305,10 +304,10 @@ def run_scenario(
     Every construction sees only the fit half (``human_split(scenario, seed=seed)``); the test half is used only by
     :func:`populations.evaluation.score_population`.
     """
+    from populace_lm.seeds import seed_rng
     from populations.baselines import DemographicPersonaBuilder, FixedPromptBuilder, RandomPersonaBuilder
     from populations.evaluation import builder_fit_info, human_split, population_pmfs, score_population, seeded_floor
     from populations.mop import MixtureOfPersonasBuilder
-    from populace_lm.seeds import seed_rng
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(name, source=source)
@@ -373,7 +372,9 @@ def run_scenario(
     for method in ("em", "gb"):
         t0 = time.perf_counter()
         b = mixture_builder(method, model, crafter, settings, seed).fit(scenario, fit)
-        add(method, b.weights_, b.component_pmfs_, b.valid_mass_, int(b.cost_["total"]["requests"]), builder_fit_info(b))
+        add(
+            method, b.weights_, b.component_pmfs_, b.valid_mass_, int(b.cost_["total"]["requests"]), builder_fit_info(b)
+        )
         detail["fits"][method] = {k: v for k, v in b.to_dict().items() if k != "population"}
         timings[method] = round(time.perf_counter() - t0, 2)
     detail["timings_s"] = timings

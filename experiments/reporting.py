@@ -34,6 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from populations.evaluation import COLUMN_HELP, VECTOR_HELP, VECTOR_METRICS  # noqa: E402
 from populations.persona import Population  # noqa: E402
 from simulator import DIFFERENCE_COLUMNS, OUTCOMES, RunResult, WhatIfResult  # noqa: E402
 
@@ -220,7 +221,12 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
     if result.scores:
         scores = _scores_frame(result).drop(columns=["replicate", "agent"])
         summary = scores.agg(["mean", "std"]).T.reset_index().rename(columns={"index": "score"})
-        lines += ["## Scores (all replicates; per agent in `scores.csv`)", "", markdown_table(summary, digits=3, missing="—"), ""]
+        lines += [
+            "## Scores (all replicates; per agent in `scores.csv`)",
+            "",
+            markdown_table(summary, digits=3, missing="—"),
+            "",
+        ]
     lines += ["Files: `records.parquet` (one row per agent, round and role), `outcomes.csv`, `manifest.json`.", ""]
     return "\n".join(lines)
 
@@ -432,41 +438,6 @@ COST_COLUMNS = (
     "seconds",
 )
 
-COLUMN_HELP = {
-    "metric": "`w1` where the answers are ordered; `tv` (total variation between category frequencies, in "
-    "[0, 1]) on unordered categories, where W1 has no meaning. The floor of a row is in the row's metric; "
-    "`tv_*` columns mirror `w1_*`, and `category_gaps_exact` lists population − test humans per category.",
-    "w1_exact": "W1 between the population's **exact** answer distribution (weights × each persona's "
-    "log-probability distribution) and the test humans. No sampling noise on the simulated side, so it is never "
-    "compared with the floor.",
-    "mean_exact / human_test_mean": "mean answer of the exact distribution / of the test humans.",
-    "parse_failure_rate": "weighted mean probability the model put on text that is not a valid answer "
-    "(1 − valid mass); the distributions are renormalised over valid answers.",
-    "w1_sampled_mean ± w1_sampled_sd": "W1 between `n` simulated agents drawn from the exact distribution and the "
-    "test humans, mean ± SD over `repeats` draws: the **sampled** score.",
-    "floor_mean ± floor_sd": "W1 between `n` test humans and the remaining test humans (mean ± SD over `repeats` "
-    "splits): what sampling noise alone gives between two groups of real people. Compare it with the sampled "
-    "score only.",
-    "floor_n / repeats": "agents per sampled draw = humans per floor draw (the study's `agents`, capped at half the "
-    "test half) / number of draws.",
-    "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
-    "components": "personas or prompts in the fitted population.",
-    "n_failed": "crafting attempts that produced no usable prompt (recorded and skipped, never defaulted).",
-    "llm_calls": "distinct LLM requests of the row, fitting and evaluation (served by the backend or the cache).",
-    "status": "`ok`; `fallback: …` when no crafted prompt was usable and the builder returned the fixed-prompt "
-    "population; `failed: …` when a construction could not be built (an LLM failure, kept as data).",
-}
-
-
-#: Multivariate metrics of a multi-dimensional scenario ([2] Table 1), each sampled beside its floor.
-VECTOR_HELP = {
-    "amw": "average marginal W1 over the dimensions",
-    "frechet": "Fréchet distance of Gaussians fitted to the score vectors",
-    "sliced_w": "sliced Wasserstein distance (random projections)",
-    "mmd": "maximum mean discrepancy (RBF kernel, median bandwidth)",
-    "corr_mae": "mean absolute error of the off-diagonal correlations between dimensions",
-}
-
 
 def _vector_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
     """The report's multivariate section (empty when no scenario has several dimensions)."""
@@ -589,8 +560,6 @@ def _pm(mean: float | None, sd: float | None) -> str:
 
 def vectors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """Multivariate scores: one row per scenario and construction, each metric sampled (mean ± sd) | floor."""
-    from populations.evaluation import VECTOR_METRICS
-
     cells = []
     for r in rows:
         cell = {k: r.get(k) for k in ("scenario", "construction", "dimensions", "n", "status")}
@@ -644,8 +613,12 @@ def score_pivot(records: Sequence[Mapping[str, Any]], metric: str = "w1_sampled_
         for c in dict.fromkeys(r["construction"] for r in records)
     ]
     if metric == "w1_sampled_mean":
-        floors = {s: next(r for r in records if r["scenario"] == s and r.get("floor_mean") is not None) for s in scenarios}
-        rows.append({head: "**human floor** (sampled)", **{s: _pm(f["floor_mean"], f["floor_sd"]) for s, f in floors.items()}})
+        floors = {
+            s: next(r for r in records if r["scenario"] == s and r.get("floor_mean") is not None) for s in scenarios
+        }
+        rows.append(
+            {head: "**human floor** (sampled)", **{s: _pm(f["floor_mean"], f["floor_sd"]) for s, f in floors.items()}}
+        )
     return markdown_table(rows, [head, *scenarios])
 
 
@@ -744,11 +717,26 @@ def write_study(
     model_id: str,
     cache: Mapping[str, Any] | None = None,
     command: str = "",
+    title: str = "Comparing population constructions",
+    figure: str = "grid.png",
+    manifest: Mapping[str, Any] | None = None,
+    note: str = "",
 ) -> Path:
     """Write ``table.csv/.md``, ``cost.csv/.md``, ``grid.png``, ``scores.json``, ``report.md`` and ``run.json``.
 
     ``table.*``, ``scores.json`` and ``report.md`` hold no times, so a rerun writes identical files; seconds and
     cache statistics go to ``cost.*`` and ``run.json`` only.
+
+    Args:
+        out_dir: the folder (created).
+        result: the study's result.
+        model_id: the respondent's id.
+        cache: the response cache's statistics (for ``run.json``).
+        command: the command line (for ``run.json``).
+        title: the report's title.
+        figure: the name of the histogram grid (``populace demo`` writes ``histograms.png``).
+        manifest: keys added to ``run.json`` (this run's backend activity …).
+        note: a closing paragraph of the report.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -766,14 +754,14 @@ def write_study(
     cost_rows = [*result.cost, *totals.values()]
     pd.DataFrame(cost_rows).reindex(columns=list(COST_COLUMNS)).to_csv(out / "cost.csv", index=False)
     (out / "cost.md").write_text(markdown_table(cost_rows, COST_COLUMNS) + "\n")
-    plot_study_grid(result, out / "grid.png")
-    files = ["table.csv", "table.md", "cost.csv", "cost.md", "grid.png", "scores.json", "report.md", "run.json"]
+    plot_study_grid(result, out / figure)
+    files = ["table.csv", "table.md", "cost.csv", "cost.md", figure, "scores.json", "report.md", "run.json"]
     if result.vectors:
-        from populations.evaluation import VECTOR_METRICS
-
         cols = ["scenario", "construction", "kind", "dimensions", "n", "repeats", "n_test"]
         cols += [f"{m}_{k}" for m in VECTOR_METRICS for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd")]
-        _write_csv(out / "multivariate.csv", result.vectors, [*cols, "status"], ("dimensions", "n", "repeats", "n_test"))
+        _write_csv(
+            out / "multivariate.csv", result.vectors, [*cols, "status"], ("dimensions", "n", "repeats", "n_test")
+        )
         (out / "multivariate.md").write_text(vectors_markdown(result.vectors) + "\n")
         files += ["multivariate.csv", "multivariate.md"]
     plot = None
@@ -793,20 +781,18 @@ def write_study(
         "treatment": result.treatment,
     }
     (out / "scores.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    st = result.settings
-    (out / "report.md").write_text(
-        study_report(result, model_id, title="Comparing population constructions", figure="grid.png", plot=plot)
-    )
-    manifest = {
+    (out / "report.md").write_text(study_report(result, model_id, title=title, figure=figure, plot=plot, note=note))
+    run = {
         "kind": "populace.compare",
         "command": command,
-        "settings": st,
+        "settings": result.settings,
         "model_id": model_id,
         "cache": dict(cache or {}),
         "cost": cost_rows,
         "files": files,
+        **(manifest or {}),
     }
-    (out / "run.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    (out / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True, default=str) + "\n")
     return out
 
 
@@ -831,14 +817,22 @@ def backend_activity(model: Any) -> dict[str, Any]:
 
 
 def write_demo(out: Path, result: StudyResult, run: Mapping[str, Any]) -> Path:
-    """Write the demo's ``scores.json``, ``report.md``, ``histograms.png``, ``details.json`` and ``run.json``.
+    """The demo's folder: :func:`write_study`'s files (the grid as ``histograms.png``) plus ``details.json``.
 
     ``scores.json`` and ``report.md`` hold no times or cache counts, so a rerun writes identical files; this run's
-    backend calls and seconds go to ``run.json``.
+    backend requests, cache hits and seconds (``run``) go to ``run.json``.
     """
-    out.mkdir(parents=True, exist_ok=True)
-    records = result.scores
-    (out / "scores.json").write_text(json.dumps(records, indent=2, sort_keys=True) + "\n")
+    write_study(
+        out,
+        result,
+        model_id=str(run.get("model")),
+        title="Populace demo report",
+        figure="histograms.png",
+        manifest={"kind": "populace.demo", **run},
+        note="Prompts and weights of every row: `details.json`. The embedded model (SmolLM2-135M) barely follows "
+        "personas or crafting instructions; these rows show the pipeline working on real data, not a calibrated "
+        "population.",
+    )
     details = {
         f"{scenario}/{name}": {
             "prompts": [p.text for p in pop.personas],
@@ -847,12 +841,4 @@ def write_demo(out: Path, result: StudyResult, run: Mapping[str, Any]) -> Path:
         for (scenario, name), pop in result.populations.items()
     }
     (out / "details.json").write_text(json.dumps(details, indent=2, sort_keys=True) + "\n")
-    plot_study_grid(result, out / "histograms.png")
-    (out / "run.json").write_text(json.dumps(dict(run), indent=2, sort_keys=True, default=str) + "\n")
-    note = (
-        "Prompts and weights of every row: `details.json`. The embedded model (SmolLM2-135M) barely follows personas "
-        "or crafting instructions; these rows show the pipeline working on real data, not a calibrated population."
-    )
-    text = study_report(result, str(run.get("model")), title="Populace demo report", figure="histograms.png", note=note)
-    (out / "report.md").write_text(text)
     return out

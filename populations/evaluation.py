@@ -60,7 +60,9 @@ from populations.responses import answer_distributions
 from scenarios.split import split_indices
 
 __all__ = [
+    "COLUMN_HELP",
     "COLUMN_KINDS",
+    "VECTOR_HELP",
     "builder_fit_info",
     "VECTOR_METRICS",
     "FloorResult",
@@ -117,6 +119,43 @@ COLUMN_KINDS: dict[str, str] = {
     "n_failed": "fit",
     "fallback": "fit",
     "failure_reasons": "fit",
+}
+
+
+#: What each column of a score record means, for the reports' column legends (:data:`COLUMN_KINDS` gives its kind).
+COLUMN_HELP = {
+    "metric": "`w1` where the answers are ordered; `tv` (total variation between category frequencies, in "
+    "[0, 1]) on unordered categories, where W1 has no meaning. The floor of a row is in the row's metric; "
+    "`tv_*` columns mirror `w1_*`, and `category_gaps_exact` lists population − test humans per category.",
+    "w1_exact": "W1 between the population's **exact** answer distribution (weights × each persona's "
+    "log-probability distribution) and the test humans. No sampling noise on the simulated side, so it is never "
+    "compared with the floor.",
+    "mean_exact / human_test_mean": "mean answer of the exact distribution / of the test humans.",
+    "parse_failure_rate": "weighted mean probability the model put on text that is not a valid answer "
+    "(1 − valid mass); the distributions are renormalised over valid answers.",
+    "w1_sampled_mean ± w1_sampled_sd": "W1 between `n` simulated agents drawn from the exact distribution and the "
+    "test humans, mean ± SD over `repeats` draws: the **sampled** score.",
+    "floor_mean ± floor_sd": "W1 between `n` test humans and the remaining test humans (mean ± SD over `repeats` "
+    "splits): what sampling noise alone gives between two groups of real people. Compare it with the sampled "
+    "score only.",
+    "floor_n / repeats": "agents per sampled draw = humans per floor draw (the study's `agents`, capped at half the "
+    "test half) / number of draws.",
+    "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
+    "components": "personas or prompts in the fitted population.",
+    "n_failed": "crafting attempts that produced no usable prompt (recorded and skipped, never defaulted).",
+    "llm_calls": "distinct LLM requests of the row, fitting and evaluation (served by the backend or the cache).",
+    "status": "`ok`; `fallback: …` when no crafted prompt was usable and the builder returned the fixed-prompt "
+    "population; `failed: …` when a construction could not be built (an LLM failure, kept as data).",
+}
+
+
+#: The multivariate metrics of :func:`score_vectors` ([2] Table 1), each sampled beside its floor.
+VECTOR_HELP = {
+    "amw": "average marginal W1 over the dimensions",
+    "frechet": "Fréchet distance of Gaussians fitted to the score vectors",
+    "sliced_w": "sliced Wasserstein distance (random projections)",
+    "mmd": "maximum mean discrepancy (RBF kernel, median bandwidth)",
+    "corr_mae": "mean absolute error of the off-diagonal correlations between dimensions",
 }
 
 
@@ -797,7 +836,10 @@ def population_fit_info(population: Population, info: dict[str, Any] | None = No
     Returns:
         ``{"n_crafted", "n_failed", "fallback" (bool or None), "failure_reasons"}``.
     """
-    merged = {**(getattr(population, "metadata", None) or {}), **{k: v for k, v in (info or {}).items() if v is not None}}
+    merged = {
+        **(getattr(population, "metadata", None) or {}),
+        **{k: v for k, v in (info or {}).items() if v is not None},
+    }
     crafted = merged.get("n_crafted") is not None or merged.get("n_failed") is not None
     return {
         "n_crafted": merged.get("n_crafted"),

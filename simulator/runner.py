@@ -157,10 +157,7 @@ def build_model(
 
     Everything random depends only on ``config.seed`` and ``replicate``, so conditions stay paired.
     """
-    seeds = {
-        name: seed_int(config.seed, "replicate", replicate, name)
-        for name in ("population", "network", "model")
-    }
+    seeds = {name: seed_int(config.seed, "replicate", replicate, name) for name in ("population", "network", "model")}
     indices = population.sample(config.n_agents, rng=np.random.default_rng(seeds["population"]))
     if config.is_survey:
         model = SurveyModel(

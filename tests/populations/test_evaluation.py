@@ -283,7 +283,9 @@ def test_score_vector_record_shares_the_floor_across_constructions():
     q = len(part.questions())
     probs = np.zeros((2, q, 5))
     probs[0, :, 0], probs[1, :, 4] = 1.0, 1.0
-    pop = Population(personas=(Persona(id="a", text="A"), Persona(id="b", text="B")), weights=[0.5, 0.5], construction="t")
+    pop = Population(
+        personas=(Persona(id="a", text="A"), Persona(id="b", text="B")), weights=[0.5, 0.5], construction="t"
+    )
     test = np.random.default_rng(0).choice(part.support, size=(40, 2))  # two dimensions (correlations need D >= 2)
     kw = {"n": 10, "repeats": 3, "seed": 5, "scenario_name": "cfcs"}
     a = score_vector_record(pop, [part, part], [probs, probs], test, construction="a", **kw)

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from experiments.reporting import write_run
+from populace_lm.seeds import seed_int
 from scenarios.errors import ScenarioError
 from simulator.decisions import DecisionService
 from simulator.networks import NetworkSpec
-from populace_lm.seeds import seed_int
 from simulator.runner import RunConfig, run_simulation
 from tests.simulator.fakes import fake_model, two_personas
 
