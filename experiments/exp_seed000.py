@@ -13,7 +13,9 @@ cells are W1 to the **test** half of the humans. Constructions:
 
 Every score comes from :mod:`populations.evaluation` (the one split, floor and records): ``W1 sampled`` (as many
 agents as the floor has humans — 1,000 — drawn from the population, mean ± SD over 10 draws) is set beside the
-human floor (1,000 test humans vs the remaining test humans); ``W1 exact`` (the mixture pmf) stands apart.
+human floor (1,000 test humans vs the remaining test humans); ``W1 exact`` (the mixture pmf) stands apart. The
+split, the floor and each row's sampled score use the named seed streams of :mod:`populace_lm.seeds`, so the
+same ``--seed`` gives the floor that ``demo``, ``fit`` and ``compare`` report.
 
 Profiles: ``fast`` (everyday, small sizes) and ``paper`` — the paper's protocol setting by setting
 (:data:`PAPER`): K=10 for Big Five and public goods and K=50 for the other games, EM ≤ 20 iterations stopping when
