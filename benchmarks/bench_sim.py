@@ -31,15 +31,15 @@ def main() -> int:
     args = p.parse_args()
 
     from populace_lm.cache import CachedModel
+    from populace_lm.seeds import seed_int, seed_rng
     from populations.persona import Population
     from populations.pools import load_pool
     from scenarios.games import Game
     from simulator.decisions import DecisionService
     from simulator.game import GameModel
-    from simulator.runner import child_seed, seed_int
 
     personas = load_pool(args.pool, limit=args.components)
-    weights = np.random.default_rng(child_seed(args.seed, "weights")).dirichlet(np.ones(len(personas)))
+    weights = seed_rng(args.seed, "weights").dirichlet(np.ones(len(personas)))
     population = Population(personas=personas, weights=weights, construction="bench")
     if args.backend == "fake":
         from populace_lm.fakes import KnownDistributionModel
@@ -69,13 +69,13 @@ def main() -> int:
     # timed: a fresh service (empty memo) answered by the persistent cache
     service = DecisionService(model)
     start = time.perf_counter()
-    indices = population.sample(args.agents, rng=np.random.default_rng(seed_int(child_seed(args.seed, "pop"))))
+    indices = population.sample(args.agents, rng=seed_rng(args.seed, "pop"))
     sim = GameModel(
         game=game,
         population=population,
         persona_indices=indices,
         service=service,
-        seed=seed_int(child_seed(args.seed, "model")),
+        seed=seed_int(args.seed, "model"),
     )
     t_build = time.perf_counter()
     sim.step()

@@ -31,6 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default=None, help="output folder (required unless --plan)")
     p.add_argument("--plan", action="store_true", help="print constructions, sizes and estimated requests; no model")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="root seed overriding every seed of the study file (split, floor, builders)",
+    )
     add_model_args(p)
     p.set_defaults(func=run)
 
@@ -50,9 +56,9 @@ def _cell(v: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the study, then plan or run it, write the folder and print the tables."""
-    from experiments.study import StudyError, load_study, plan_study
+    from experiments.study import StudyError, load_study, plan_study, with_seed
 
-    study = load_study(args.study)
+    study = with_seed(load_study(args.study), args.seed)
     if args.plan:
         rows = plan_study(study)
         print(

@@ -100,18 +100,10 @@ def kind_params(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
 def run(args: argparse.Namespace) -> int:
     """Fit on the fit half, score on the test half, write one population file, print a summary."""
-    import numpy as np
-
+    from populace_lm.seeds import seed_rng
     from populations.constructions import BuildContext, build_construction
     from populations.crafting import MeteredModel
-    from populations.evaluation import (
-        builder_fit_info,
-        floor_size,
-        human_halves,
-        population_pmfs,
-        scenario_floor,
-        score_population,
-    )
+    from populations.evaluation import builder_fit_info, human_halves, population_pmfs, score_population, seeded_floor
     from scenarios.errors import ScenarioError
     from scenarios.registry import get_scenario
 
@@ -144,15 +136,7 @@ def run(args: argparse.Namespace) -> int:
     built = build_construction(kind, context, params)
     seconds = round(time.perf_counter() - started, 2)
     cost = _cost(model, context.crafter)
-    floor_seq, score_seq = np.random.SeedSequence([args.seed, 0xF17]).spawn(2)
-    floor = scenario_floor(
-        scenario,
-        test,
-        n=floor_size(test.size),
-        repeats=10,
-        rng=np.random.default_rng(floor_seq),
-        weights=halves.test_weights,
-    )
+    floor = seeded_floor(scenario, test, seed=args.seed, weights=halves.test_weights)
     population = built.population
     answers = population_pmfs(model, population, scenario)
     info = builder_fit_info(built.builder)
@@ -165,7 +149,7 @@ def run(args: argparse.Namespace) -> int:
         test=test,
         floor=floor,
         llm_calls=int(cost["requests"]),
-        rng=np.random.default_rng(score_seq),
+        rng=seed_rng(args.seed, "score", scenario.name, kind.name),
         fit_info=info if info["n_crafted"] is not None else None,
         test_weights=halves.test_weights,
     )

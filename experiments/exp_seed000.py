@@ -13,7 +13,9 @@ cells are W1 to the **test** half of the humans. Constructions:
 
 Every score comes from :mod:`populations.evaluation` (the one split, floor and records): ``W1 sampled`` (as many
 agents as the floor has humans — 1,000 — drawn from the population, mean ± SD over 10 draws) is set beside the
-human floor (1,000 test humans vs the remaining test humans); ``W1 exact`` (the mixture pmf) stands apart.
+human floor (1,000 test humans vs the remaining test humans); ``W1 exact`` (the mixture pmf) stands apart. The
+split, the floor and each row's sampled score use the named seed streams of :mod:`populace_lm.seeds`, so the
+same ``--seed`` gives the floor that ``demo``, ``fit`` and ``compare`` report.
 
 Profiles: ``fast`` (everyday, small sizes) and ``paper`` — the paper's protocol setting by setting
 (:data:`PAPER`): K=10 for Big Five and public goods and K=50 for the other games, EM ≤ 20 iterations stopping when
@@ -36,8 +38,6 @@ from typing import Any
 
 import numpy as np
 
-from experiments.demo import MIXTURE_PROFILES, TOKENS, mixture_requests
-
 BIG_FIVE_PROMPT = "Imagine you are a human taking a personality test"
 GAME_PROMPT = "You are a helpful assistant."
 
@@ -56,6 +56,30 @@ PAPER: dict[str, Any] = {
     "n_personas": 1000,
     "demographic_on": "Big Five only",
 }
+
+#: Builder sizes of the prompt mixtures: ``fast`` (the demo's, ``experiments/configs/demo.toml``) and ``paper``.
+MIXTURE_PROFILES: dict[str, dict[str, int]] = {
+    "fast": {
+        "em_k": 3,
+        "em_iter": 2,
+        "gb_rounds": 5,
+        "gb_patience": 2,
+        "improve_rounds": 1,
+        "max_retries": 2,
+        "crafter_max_tokens": 80,
+    },
+    "paper": {
+        "em_k": 10,
+        "em_iter": 20,
+        "gb_rounds": 200,
+        "gb_patience": 200,
+        "improve_rounds": 2,
+        "max_retries": 3,
+        "crafter_max_tokens": 200,
+    },
+}
+#: Rough token sizes of one request, for the ``--plan`` estimate (SmolLM2 tokenizer, measured on the prompts).
+TOKENS = {"respond_prompt": 90, "craft_prompt": 260, "likert_completion": 1, "digits_completion": 3}
 
 PROFILES: dict[str, dict[str, Any]] = {
     "fast": {
@@ -107,6 +131,42 @@ def scenario_settings(profile: str, name: str) -> dict[str, Any]:
         s["fixed_prompt"] = DEFAULT_SYSTEM_PROMPT
     s["demographic"] = is_big_five(name) or s["demographic_games"]
     return s
+
+
+def mixture_requests(method: str, settings: dict[str, int], n_questions: int) -> dict[str, int]:
+    """Upper bound of the requests one prompt-mixture fit makes (every draft failing into every retry).
+
+    Crafting one component: ``1 + R`` drafts (R improve rounds), each up to ``1 + max_retries`` crafter
+    generations and one evaluation of ``n_questions`` respondent distributions. EM crafts ``K`` initial and
+    ``K`` per iteration; GB crafts one per round. Plus the default prompt's evaluation.
+    """
+    crafts = settings["em_k"] * (1 + settings["em_iter"]) if method == "em" else settings["gb_rounds"]
+    drafts = crafts * (1 + settings["improve_rounds"])
+    return {
+        "crafter": drafts * (1 + settings["max_retries"]),
+        "respondent": (drafts + 1) * n_questions,
+        "crafts": crafts,
+    }
+
+
+def mixture_builder(method: str, model: Any, crafter: Any, settings: dict[str, Any], seed: int) -> Any:
+    """An unfitted :class:`~populations.mixture.PromptMixtureBuilder` with a profile's sizes and fixed prompt."""
+    from populations.mixture import PromptMixtureBuilder
+
+    return PromptMixtureBuilder(
+        method,
+        n_components=settings["em_k"],
+        crafter=crafter,
+        respondent=model,
+        max_iter=settings["em_iter"],
+        n_rounds=settings["gb_rounds"],
+        patience=settings["gb_patience"],
+        improve_rounds=settings["improve_rounds"],
+        max_retries=settings["max_retries"],
+        crafter_max_tokens=settings["crafter_max_tokens"],
+        default_prompt=settings["fixed_prompt"],
+        random_state=seed,
+    )
 
 
 def constructions_for(settings: dict[str, Any]) -> list[str]:
@@ -214,13 +274,18 @@ def _pool_sizes() -> dict[str, int]:
 
 def plan(scenarios: Sequence[str], profile: str, *, source: str | None, model_id: str) -> str:
     """The settings table and the request/token estimate, as printed by ``--plan``."""
-    from experiments.demo import plan_table
+    from experiments.reporting import markdown_table
 
+    rows = plan_rows(scenarios, profile, source=source)
+    total_req = sum(r["crafter_requests_max"] + r["respondent_requests_max"] for r in rows)
+    total_tok = sum(r["tokens_max"] for r in rows)
     return (
         f"seed000 plan, profile {profile!r}\n\n"
         + settings_table(scenarios, profile, model_id=model_id, pool_sizes=_pool_sizes())
         + "\n\n"
-        + plan_table(plan_rows(scenarios, profile, source=source))
+        + markdown_table(rows)
+        + f"\n\nTotal: at most {total_req} LLM requests and about {total_tok} tokens (upper bound; the cache\n"
+        "serves every request already answered, and crafting that succeeds first time needs fewer)."
     )
 
 
@@ -241,24 +306,16 @@ def run_scenario(
     Every construction sees only the fit half (``human_split(scenario, seed=seed)``); the test half is used only by
     :func:`populations.evaluation.score_population`.
     """
-    from experiments.demo import fit_mixture
+    from populace_lm.seeds import seed_rng
     from populations.baselines import DemographicPersonaBuilder, FixedPromptBuilder, RandomPersonaBuilder
-    from populations.evaluation import (
-        floor_size,
-        human_floor,
-        human_split,
-        population_pmfs,
-        score_population,
-    )
+    from populations.evaluation import builder_fit_info, human_split, population_pmfs, score_population, seeded_floor
     from populations.mop import MixtureOfPersonasBuilder
     from scenarios.registry import get_scenario
 
     scenario = get_scenario(name, source=source)
     settings = scenario_settings(profile, scenario.name)
     fit, test = human_split(scenario, seed=seed, source=source)
-    root = np.random.SeedSequence([seed, 0x5EED000])
-    floor_seq, *row_seqs = root.spawn(1 + len(constructions_for(settings)))
-    floor = human_floor(test, n=floor_size(test.size, FLOOR_N), repeats=repeats, rng=np.random.default_rng(floor_seq))
+    floor = seeded_floor(scenario, test, seed=seed, n=FLOOR_N, repeats=repeats)  # the floor of demo and compare
     detail: dict[str, Any] = {
         "n_fit": int(fit.size),
         "n_test": int(test.size),
@@ -269,7 +326,6 @@ def run_scenario(
     records: list[dict[str, Any]] = []
     pmfs: dict[str, np.ndarray] = {}
     timings: dict[str, float] = {}
-    seqs = dict(zip(constructions_for(settings), row_seqs, strict=True))
 
     def add(label: str, weights: Any, comp: Any, valid: Any, calls: int, info: dict | None = None) -> None:
         rec, pmf = score_population(
@@ -281,7 +337,7 @@ def run_scenario(
             test=test,
             floor=floor,
             llm_calls=calls,
-            rng=np.random.default_rng(seqs[label]),
+            rng=seed_rng(seed, "score", scenario.name, label),
             fit_info=info,
         )
         records.append(rec)
@@ -315,33 +371,29 @@ def run_scenario(
     detail["fits"]["mop"] = mop.to_dict()
     timings["mop"] = round(time.perf_counter() - t0, 2)
 
-    from experiments.demo import ScenarioData
-
-    data = ScenarioData(scenario=scenario, fit=fit, test=test, floor=floor)
     for method in ("em", "gb"):
         t0 = time.perf_counter()
-        build = fit_mixture(method, settings=settings, crafter=crafter, default_prompt=settings["fixed_prompt"])
-        built = build(model, data, seed)
-        add(method, built.weights, built.component_pmfs, built.valid_mass, built.llm_calls, built.fit_info)
-        detail["fits"][method] = built.detail
+        b = mixture_builder(method, model, crafter, settings, seed).fit(scenario, fit)
+        add(
+            method, b.weights_, b.component_pmfs_, b.valid_mass_, int(b.cost_["total"]["requests"]), builder_fit_info(b)
+        )
+        detail["fits"][method] = {k: v for k, v in b.to_dict().items() if k != "population"}
         timings[method] = round(time.perf_counter() - t0, 2)
     detail["timings_s"] = timings
     log(f"  {name}: {', '.join(f'{k} {v} s' for k, v in timings.items())}")
     return {"records": records, "pmfs": pmfs, "detail": detail, "test": test, "support": scenario.support}
 
 
-def _table(records: Sequence[dict[str, Any]], scenarios: Sequence[str]) -> tuple[str, str, str, str]:
+def _table(records: Sequence[dict[str, Any]]) -> tuple[str, str, str, str]:
     """Markdown tables: sampled W1 with the floor row, exact W1, crafting outcomes, requests."""
     from experiments.reporting import crafting_table, score_pivot
 
-    calls_rows = list(dict.fromkeys(r["construction"] for r in records))
-    cell = {(r["construction"], r["scenario"]): r for r in records}
-    head = "| construction | " + " | ".join(scenarios) + " |\n|---|" + "---|" * len(scenarios) + "\n"
-    calls = head + "".join(
-        f"| {p} | " + " | ".join(str(cell[(p, s)]["llm_calls"]) if (p, s) in cell else "–" for s in scenarios) + " |\n"
-        for p in calls_rows
+    return (
+        score_pivot(records, "w1_sampled_mean"),
+        score_pivot(records, "w1_exact"),
+        crafting_table(records),
+        score_pivot(records, "llm_calls"),
     )
-    return score_pivot(records, "w1_sampled_mean"), score_pivot(records, "w1_exact"), crafting_table(records), calls
 
 
 def _figure(path: Path, name: str, result: dict[str, Any]) -> None:
@@ -411,9 +463,8 @@ def run_seed000(
         "crafter": crafter_meter.cost() if crafter_meter else "same as respondent",
         "seconds": seconds,
     }
-    names = [r["scenario"] for r in records]
-    names = list(dict.fromkeys(names))
-    sampled, exact, crafting, calls = _table(records, names)
+    names = list(dict.fromkeys(r["scenario"] for r in records))
+    sampled, exact, crafting, calls = _table(records)
     model_id = str(getattr(model, "model_id", "?"))
     (out / "table.md").write_text(
         "# seed000: prompt mixtures vs baselines (W1 to the held-out test half; lower is better)\n\n"

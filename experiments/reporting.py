@@ -9,7 +9,11 @@
 * ``populace whatif`` → records, per-round outcomes, paired differences with bootstrap CIs, plots, manifest and
   report (:func:`write_whatif`);
 * ``populace compare`` → score and cost tables (CSV and Markdown), a histogram grid, manifest and report
-  (:func:`write_study`).
+  (:func:`write_study`);
+* ``populace demo`` → the same report of its shipped study, ``scores.json``, ``histograms.png`` and ``run.json``
+  (:func:`write_demo`).
+
+Every Markdown table goes through :func:`markdown_table`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from populations.evaluation import COLUMN_HELP, VECTOR_HELP, VECTOR_METRICS  # noqa: E402
 from populations.persona import Population  # noqa: E402
 from simulator import DIFFERENCE_COLUMNS, OUTCOMES, RunResult, WhatIfResult  # noqa: E402
 
@@ -37,21 +42,25 @@ if TYPE_CHECKING:
     from experiments.study import StudyResult
 
 __all__ = [
+    "SCORE_COLUMNS",
+    "TERMINAL_COLUMNS",
+    "backend_activity",
     "cache_stats",
     "crafting_table",
     "markdown_table",
-    "plot_study_grid",
-    "records_table",
-    "records_markdown",
     "package_versions",
     "plot_effects",
     "plot_outcome",
+    "plot_study_grid",
     "run_report",
+    "score_columns",
     "score_pivot",
+    "study_report",
+    "study_settings",
+    "vectors_markdown",
     "whatif_report",
-    "write_histograms",
+    "write_demo",
     "write_manifest",
-    "write_report",
     "write_run",
     "write_study",
     "write_whatif",
@@ -83,18 +92,35 @@ def cache_stats(model: Any) -> dict[str, Any]:
     return out
 
 
-def markdown_table(frame: pd.DataFrame, floatfmt: str = ".3f") -> str:
-    """A pipe table (NaN shown as "—"), without the optional ``tabulate`` dependency of ``DataFrame.to_markdown``."""
-    cols = list(frame.columns)
+def _fmt(v: Any, digits: int = 4, missing: str = "") -> str:
+    if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
+        return missing
+    if isinstance(v, float | np.floating):
+        return f"{float(v):.{digits}f}"
+    return str(v).replace("|", "\\|")
 
-    def fmt(v: Any) -> str:
-        if isinstance(v, float | np.floating):
-            return "—" if np.isnan(v) else format(float(v), floatfmt)
-        return str(v)
 
-    rows = ["| " + " | ".join(map(str, cols)) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    rows += ["| " + " | ".join(fmt(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join(rows)
+def markdown_table(
+    rows: pd.DataFrame | Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    *,
+    digits: int = 4,
+    missing: str = "",
+) -> str:
+    """The one Markdown table writer: a pipe table of records (or a frame) restricted to ``columns``.
+
+    Args:
+        rows: a DataFrame or a sequence of mappings (a key a row lacks is a missing cell).
+        columns: the columns in order (default: the frame's, or the first row's keys).
+        digits: decimals of floats.
+        missing: the text of a missing cell (None or NaN).
+    """
+    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
+    if columns is None:
+        columns = list(rows.columns) if isinstance(rows, pd.DataFrame) else list(records[0]) if records else []
+    lines = ["| " + " | ".join(map(str, columns)) + " |", "|" + "|".join("---" for _ in columns) + "|"]
+    lines += ["| " + " | ".join(_fmt(r.get(c), digits, missing) for c in columns) + " |" for r in records]
+    return "\n".join(lines)
 
 
 def write_manifest(path: Path, manifest: Mapping[str, Any]) -> Path:
@@ -189,13 +215,18 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
         "",
         "## Outcomes per " + ("item" if c.is_survey else "round") + " (mean over replicates)",
         "",
-        markdown_table(by_round.reset_index()),
+        markdown_table(by_round.reset_index(), digits=3, missing="—"),
         "",
     ]
     if result.scores:
         scores = _scores_frame(result).drop(columns=["replicate", "agent"])
         summary = scores.agg(["mean", "std"]).T.reset_index().rename(columns={"index": "score"})
-        lines += ["## Scores (all replicates; per agent in `scores.csv`)", "", markdown_table(summary), ""]
+        lines += [
+            "## Scores (all replicates; per agent in `scores.csv`)",
+            "",
+            markdown_table(summary, digits=3, missing="—"),
+            "",
+        ]
     lines += ["Files: `records.parquet` (one row per agent, round and role), `outcomes.csv`, `manifest.json`.", ""]
     return "\n".join(lines)
 
@@ -346,7 +377,7 @@ def whatif_report(result: WhatIfResult, manifest: Mapping[str, Any], plots: list
             "Each replicate's outcome is its mean over rounds; `difference` is the mean paired difference "
             "(intervention − baseline) with a percentile bootstrap 95% CI over seeds.",
         ]
-    lines += ["", markdown_table(result.differences), ""]
+    lines += ["", markdown_table(result.differences, digits=3, missing="—"), ""]
     if not result.is_survey:
         lines += ["Outcomes: " + "; ".join(f"`{k}` = {v}" for k, v in OUTCOMES.items()) + ".", ""]
         lines += ["Plots (mean over seeds per round, ±1.96 SE): " + ", ".join(f"`{p}`" for p in plots), ""]
@@ -355,7 +386,10 @@ def whatif_report(result: WhatIfResult, manifest: Mapping[str, Any], plots: list
     return "\n".join(lines)
 
 
-# ----------------------------------------------------------------------------- compare
+# ----------------------------------------------------------------------------- compare and demo
+# Like with like: every table sets the human floor beside ``w1_sampled`` (both are ``n`` draws against the test
+# humans) and shows ``w1_exact`` apart from it, never beside the floor (see
+# :data:`populations.evaluation.COLUMN_KINDS`).
 SCORE_COLUMNS = (
     "scenario",
     "construction",
@@ -370,11 +404,26 @@ SCORE_COLUMNS = (
     "w1_sampled_sd",
     "floor_mean",
     "floor_sd",
-    "n",
+    "floor_n",
     "repeats",
     "n_fit",
     "n_test",
     "n_failed",
+    "llm_calls",
+    "status",
+)
+#: The columns ``populace demo`` prints (the full table is in ``report.md``).
+TERMINAL_COLUMNS = (
+    "scenario",
+    "construction",
+    "w1_exact",
+    "w1_sampled_mean",
+    "w1_sampled_sd",
+    "floor_mean",
+    "floor_sd",
+    "floor_n",
+    "parse_failure_rate",
+    "llm_calls",
     "status",
 )
 COST_COLUMNS = (
@@ -388,62 +437,6 @@ COST_COLUMNS = (
     "completion_tokens",
     "seconds",
 )
-
-COLUMN_HELP = {
-    "metric": "`w1` where the answers are ordered; `tv` (total variation between category frequencies, in "
-    "[0, 1]) on unordered categories, where W1 has no meaning. The floor of a row is in the row's metric; "
-    "`tv_*` columns mirror `w1_*`, and `category_gaps_exact` lists population − test humans per category.",
-    "w1_exact": "W1 between the population's **exact** answer distribution (weights × each persona's "
-    "log-probability distribution) and the test humans. No sampling noise on the simulated side, so it is never "
-    "compared with the floor.",
-    "mean_exact / human_test_mean": "mean answer of the exact distribution / of the test humans.",
-    "parse_failure_rate": "weighted mean probability the model put on text that is not a valid answer "
-    "(1 − valid mass); the distributions are renormalised over valid answers.",
-    "w1_sampled_mean ± w1_sampled_sd": "W1 between `n` simulated agents drawn from the exact distribution and the "
-    "test humans, mean ± SD over `repeats` draws: the **sampled** score.",
-    "floor_mean ± floor_sd": "W1 between `n` test humans and the remaining test humans (mean ± SD over `repeats` "
-    "splits): what sampling noise alone gives between two groups of real people. Compare it with the sampled "
-    "score only.",
-    "n / repeats": "agents per sampled draw = humans per floor draw (the study's `agents`, capped at half the test "
-    "half) / number of draws.",
-    "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
-    "components": "personas or prompts in the fitted population.",
-    "n_failed": "crafting attempts that produced no usable prompt (recorded and skipped, never defaulted).",
-    "status": "`ok`; `fallback: …` when no crafted prompt was usable and the builder returned the fixed-prompt "
-    "population; `failed: …` when a construction could not be built (an LLM failure, kept as data).",
-}
-
-
-#: Multivariate metrics of a multi-dimensional scenario ([2] Table 1), each sampled beside its floor.
-VECTOR_HELP = {
-    "amw": "average marginal W1 over the dimensions",
-    "frechet": "Fréchet distance of Gaussians fitted to the score vectors",
-    "sliced_w": "sliced Wasserstein distance (random projections)",
-    "mmd": "maximum mean discrepancy (RBF kernel, median bandwidth)",
-    "corr_mae": "mean absolute error of the off-diagonal correlations between dimensions",
-}
-
-
-def vectors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
-    """Multivariate scores: one row per scenario and construction, each metric sampled (mean ± sd) | floor."""
-    from populations.evaluation import VECTOR_METRICS
-
-    head = ["scenario", "construction", "dimensions", "n"]
-    for m in VECTOR_METRICS:
-        head += [f"{m} sampled", f"{m} floor"]
-    lines = ["| " + " | ".join([*head, "status"]) + " |", "|" + "|".join("---" for _ in range(len(head) + 1)) + "|"]
-    for r in rows:
-        cells = [_fmt(r.get(k)) for k in ("scenario", "construction", "dimensions", "n")]
-        for m in VECTOR_METRICS:
-            if r.get(f"{m}_sampled_mean") is None:
-                cells += ["", ""]
-            else:
-                cells += [
-                    _pm(r[f"{m}_sampled_mean"], r[f"{m}_sampled_sd"]),
-                    _pm(r[f"{m}_floor_mean"], r[f"{m}_floor_sd"]),
-                ]
-        lines.append("| " + " | ".join([*cells, _fmt(r.get("status"))]) + " |")
-    return "\n".join(lines)
 
 
 def _vector_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -493,7 +486,7 @@ def _treatment_section(result: StudyResult, plot: str | None) -> list[str]:
         "distributions (no sampling), shown where the population is small enough to enumerate. Constructions "
         "share the seeds, so a gap between their effects is the construction's, not the draw's.",
         "",
-        records_markdown(scores, TREATMENT_COLUMNS),
+        markdown_table(scores, TREATMENT_COLUMNS),
         "",
         "Per-item effects: `treatment.csv` / `treatment.md`. The what-if's LLM cost is in the cost table "
         "(scenario `… [treatment]`).",
@@ -507,21 +500,6 @@ def plot_treatment(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str)
     frame = pd.DataFrame(list(rows))
     frame["outcome"] = frame["construction"] + " · " + frame["scenario"] + " · " + frame["outcome"].astype(str)
     return plot_effects(frame, path, title=title)
-
-
-def _fmt(v: Any) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4f}"
-    return str(v).replace("|", "\\|")
-
-
-def records_markdown(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
-    """A GitHub-flavoured Markdown table of ``rows`` restricted to ``columns`` (floats to 4 decimals)."""
-    lines = ["| " + " | ".join(columns) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(_fmt(r.get(c)) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def plot_study_grid(result: StudyResult, path: Path) -> Path:
@@ -565,91 +543,88 @@ def plot_study_grid(result: StudyResult, path: Path) -> Path:
     return path
 
 
-def write_study(
-    out_dir: str | os.PathLike[str],
-    result: StudyResult,
-    *,
-    model_id: str,
-    cache: Mapping[str, Any] | None = None,
-    command: str = "",
-) -> Path:
-    """Write ``table.csv/.md``, ``cost.csv/.md``, ``grid.png``, ``scores.json``, ``report.md`` and ``run.json``.
-
-    ``table.*``, ``scores.json`` and ``report.md`` hold no times, so a rerun writes identical files; seconds and
-    cache statistics go to ``cost.*`` and ``run.json`` only.
-    """
-    import pandas as pd
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+def score_columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    """:data:`SCORE_COLUMNS`, with the ``tv_*`` columns beside their W1 twins when a row is scored with TV."""
     columns = list(SCORE_COLUMNS)
-    if any(r.get("metric") == "tv" for r in result.scores):  # each beside its W1 twin; the floor stays last
+    if any(r.get("metric") == "tv" for r in records):  # each beside its W1 twin; the floor stays after sampled
         columns.insert(columns.index("w1_exact") + 1, "tv_exact")
         columns.insert(columns.index("human_test_mean") + 1, "category_gaps_exact")
         at = columns.index("floor_mean")
         columns[at:at] = ["tv_sampled_mean", "tv_sampled_sd"]
-    scores = pd.DataFrame(result.scores).reindex(columns=columns)
-    for col in ("components", "n", "repeats", "n_fit", "n_test", "n_failed"):
-        scores[col] = scores[col].astype("Int64")  # integers stay integers beside empty cells
-    scores.to_csv(out / "table.csv", index=False)
-    table_md = records_markdown(result.scores, columns)
-    (out / "table.md").write_text(table_md + "\n")
-    totals: dict[str, dict[str, Any]] = {}
-    for row in result.cost:
-        t = totals.setdefault(row["construction"], {"construction": row["construction"], "kind": row["kind"]})
-        t["scenario"] = "(all)"
-        for k in COST_COLUMNS[3:]:
-            t[k] = round(t.get(k, 0) + row[k], 2)
-    cost_rows = [*result.cost, *totals.values()]
-    pd.DataFrame(cost_rows).reindex(columns=list(COST_COLUMNS)).to_csv(out / "cost.csv", index=False)
-    cost_md = records_markdown(cost_rows, COST_COLUMNS)
-    (out / "cost.md").write_text(cost_md + "\n")
-    plot_study_grid(result, out / "grid.png")
-    files = ["table.csv", "table.md", "cost.csv", "cost.md", "grid.png", "scores.json", "report.md", "run.json"]
-    if result.vectors:
-        from populations.evaluation import VECTOR_METRICS
+    return columns
 
-        cols = ["scenario", "construction", "kind", "dimensions", "n", "repeats", "n_test"]
-        cols += [f"{m}_{k}" for m in VECTOR_METRICS for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd")]
-        frame = pd.DataFrame(result.vectors).reindex(columns=[*cols, "status"])
-        for col in ("dimensions", "n", "repeats", "n_test"):
-            frame[col] = frame[col].astype("Int64")
-        frame.to_csv(out / "multivariate.csv", index=False)
-        (out / "multivariate.md").write_text(vectors_markdown(result.vectors) + "\n")
-        files += ["multivariate.csv", "multivariate.md"]
-    plot = None
-    if result.treatment:
-        pd.DataFrame(result.treatment).reindex(columns=list(TREATMENT_COLUMNS)).to_csv(
-            out / "treatment.csv", index=False
-        )
-        (out / "treatment.md").write_text(records_markdown(result.treatment, TREATMENT_COLUMNS) + "\n")
-        t = result.settings["treatment"]
-        plot = plot_treatment(
-            result.treatment, out / "treatment.png", title=f"treatment ({t['where']}): {t['text']}"
-        ).name
-        files += ["treatment.csv", "treatment.md", plot]
-    (out / "scores.json").write_text(
-        json.dumps(
+
+def _pm(mean: float | None, sd: float | None) -> str:
+    return "" if mean is None or sd is None else f"{mean:.3f} ± {sd:.3f}"
+
+
+def vectors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Multivariate scores: one row per scenario and construction, each metric sampled (mean ± sd) | floor."""
+    cells = []
+    for r in rows:
+        cell = {k: r.get(k) for k in ("scenario", "construction", "dimensions", "n", "status")}
+        for m in VECTOR_METRICS:
+            cell[f"{m} sampled"] = _pm(r.get(f"{m}_sampled_mean"), r.get(f"{m}_sampled_sd"))
+            cell[f"{m} floor"] = _pm(r.get(f"{m}_floor_mean"), r.get(f"{m}_floor_sd"))
+        cells.append(cell)
+    metrics = [f"{m} {k}" for m in VECTOR_METRICS for k in ("sampled", "floor")]
+    return markdown_table(cells, ["scenario", "construction", "dimensions", "n", *metrics, "status"])
+
+
+def crafting_table(records: Sequence[Mapping[str, Any]]) -> str:
+    """Per row of a crafted construction: prompts kept, crafts failed and why, and whether it fell back."""
+    from populations.crafting import FAILURE_DESCRIPTIONS
+
+    rows = [r for r in records if r.get("n_crafted") is not None or r.get("n_failed") is not None]
+    if not rows:
+        return "No construction crafted prompts."
+    cells = []
+    for r in rows:
+        reasons = r.get("failure_reasons") or {}
+        why = "; ".join(f"{FAILURE_DESCRIPTIONS.get(k, k)} (×{v})" for k, v in reasons.items()) or "–"
+        cells.append(
             {
-                "settings": result.settings,
-                "model_id": model_id,
-                "scores": result.scores,
-                "multivariate": result.vectors,
-                "treatment": result.treatment,
-            },
-            indent=2,
-            sort_keys=True,
+                "scenario": r["scenario"],
+                "construction": r["construction"],
+                "crafted prompts kept": r.get("n_crafted"),
+                "crafts failed": "?" if r.get("n_failed") is None else r["n_failed"],
+                "fell back to fixed prompt": "yes" if r.get("fallback") else "no",
+                "why": why,
+            }
         )
-        + "\n"
-    )
-    st = result.settings
-    lines = [
-        "# Comparing population constructions",
-        "",
-        f"Study `{Path(st['study']).name}`, model `{model_id}`, root seed {st['seed']}.",
-        "",
-        "## Settings",
-        "",
+    return markdown_table(cells)
+
+
+def score_pivot(records: Sequence[Mapping[str, Any]], metric: str = "w1_sampled_mean") -> str:
+    """Rows = constructions, columns = scenarios, cells = one metric; the sampled W1 gets a human-floor row."""
+    scenarios = list(dict.fromkeys(r["scenario"] for r in records))
+    cell = {(r["construction"], r["scenario"]): r for r in records}
+
+    def value(r: Mapping[str, Any] | None) -> Any:
+        if r is None or r.get(metric) is None:
+            return "–"
+        if metric == "w1_sampled_mean":
+            return _pm(r["w1_sampled_mean"], r["w1_sampled_sd"])
+        return f"{r[metric]:.3f}" if isinstance(r[metric], float) else r[metric]
+
+    head = f"construction ({metric})"
+    rows = [
+        {head: c, **{s: value(cell.get((c, s))) for s in scenarios}}
+        for c in dict.fromkeys(r["construction"] for r in records)
+    ]
+    if metric == "w1_sampled_mean":
+        floors = {
+            s: next(r for r in records if r["scenario"] == s and r.get("floor_mean") is not None) for s in scenarios
+        }
+        rows.append(
+            {head: "**human floor** (sampled)", **{s: _pm(f["floor_mean"], f["floor_sd"]) for s, f in floors.items()}}
+        )
+    return markdown_table(rows, [head, *scenarios])
+
+
+def study_settings(st: Mapping[str, Any]) -> list[str]:
+    """The settings of a study (:meth:`experiments.study.Study.settings`) as Markdown bullets."""
+    return [
         f"- scenarios: {', '.join(f'`{s}`' for s in st['scenarios'])}; human data: {st['data'] or 'default source'}",
         f"- split: seed {st['split']['seed']}, fit fraction {st['split']['fit_fraction']}. Every construction is "
         "fitted on the fit half only; every score uses the test half only.",
@@ -661,11 +636,11 @@ def write_study(
             + json.dumps({k: v for k, v in c.items() if k not in ("name", "kind")}, sort_keys=True)
             for c in st["constructions"]
         ],
-        "",
-        "## Scores (test half)",
-        "",
-        table_md,
-        "",
+    ]
+
+
+def _columns_help() -> list[str]:
+    return [
         "### What the columns mean",
         "",
         *[f"- `{k}`: {v}" for k, v in COLUMN_HELP.items()],
@@ -673,180 +648,197 @@ def write_study(
         "Exact beside exact, sampled beside the floor: `w1_exact` has no sampling noise and can be far below the "
         "floor; only `w1_sampled_mean` is like-with-like with `floor_mean`.",
         "",
-        *_vector_section(result.vectors),
-        *_treatment_section(result, plot),
-        "## LLM cost",
-        "",
-        "Per construction and scenario and in total, in `cost.md` / `cost.csv` (requests = distinct LLM requests "
-        "made, cached = of those answered from the response cache, backend_calls = calls that reached the model, "
-        "tokens, wall seconds). A rerun answers everything from the cache.",
-        "",
-        "![test humans vs populations](grid.png)",
-        "",
     ]
-    (out / "report.md").write_text("\n".join(lines))
-    manifest = {
+
+
+def _write_csv(path: Path, rows: Sequence[Mapping[str, Any]], columns: Sequence[str], ints: Sequence[str]) -> None:
+    frame = pd.DataFrame(list(rows)).reindex(columns=list(columns))
+    for col in ints:
+        if col in frame:
+            frame[col] = frame[col].astype("Int64")  # integers stay integers beside empty cells
+    frame.to_csv(path, index=False)
+
+
+def study_report(
+    result: StudyResult, model_id: str, *, title: str, figure: str, plot: str | None = None, note: str = ""
+) -> str:
+    """The report of a study run (``compare`` and ``demo``): settings, the score tables, crafting, cost.
+
+    The sampled W1 is tabled beside the human floor, the exact W1 on its own, then every column
+    (:data:`SCORE_COLUMNS`), the crafting outcome per row, the multivariate and treatment sections when present.
+    """
+    st, records = result.settings, result.scores
+    return "\n".join(
+        [
+            f"# {title}",
+            "",
+            f"Study `{Path(st['study']).name}`, model `{model_id}`, root seed {st['seed']}.",
+            "",
+            "## Settings",
+            "",
+            *study_settings(st),
+            "",
+            "## W1 to held-out humans, sampled, beside the human floor (lower is better)",
+            "",
+            score_pivot(records, "w1_sampled_mean"),
+            "",
+            "## W1 exact (no sampling noise; not comparable with the floor)",
+            "",
+            score_pivot(records, "w1_exact"),
+            "",
+            "## Scores (test half): all columns",
+            "",
+            markdown_table(records, score_columns(records)),
+            "",
+            *_columns_help(),
+            "## Crafting per row",
+            "",
+            crafting_table(records),
+            "",
+            *_vector_section(result.vectors),
+            *_treatment_section(result, plot),
+            "## LLM cost",
+            "",
+            "Requests per construction and scenario (`llm_calls`: distinct requests, the cache's included); this "
+            "run's backend calls, tokens and seconds are in `run.json` (and `cost.md` for `compare`). A rerun "
+            "answers everything from the cache.",
+            "",
+            f"![test humans vs populations]({figure})",
+            "",
+            *([note, ""] if note else []),
+        ]
+    )
+
+
+def write_study(
+    out_dir: str | os.PathLike[str],
+    result: StudyResult,
+    *,
+    model_id: str,
+    cache: Mapping[str, Any] | None = None,
+    command: str = "",
+    title: str = "Comparing population constructions",
+    figure: str = "grid.png",
+    manifest: Mapping[str, Any] | None = None,
+    note: str = "",
+) -> Path:
+    """Write ``table.csv/.md``, ``cost.csv/.md``, ``grid.png``, ``scores.json``, ``report.md`` and ``run.json``.
+
+    ``table.*``, ``scores.json`` and ``report.md`` hold no times, so a rerun writes identical files; seconds and
+    cache statistics go to ``cost.*`` and ``run.json`` only.
+
+    Args:
+        out_dir: the folder (created).
+        result: the study's result.
+        model_id: the respondent's id.
+        cache: the response cache's statistics (for ``run.json``).
+        command: the command line (for ``run.json``).
+        title: the report's title.
+        figure: the name of the histogram grid (``populace demo`` writes ``histograms.png``).
+        manifest: keys added to ``run.json`` (this run's backend activity …).
+        note: a closing paragraph of the report.
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    columns = score_columns(result.scores)
+    ints = ("components", "floor_n", "repeats", "n_fit", "n_test", "n_failed", "llm_calls")
+    _write_csv(out / "table.csv", result.scores, columns, ints)
+    table_md = markdown_table(result.scores, columns)
+    (out / "table.md").write_text(table_md + "\n")
+    totals: dict[str, dict[str, Any]] = {}
+    for row in result.cost:
+        t = totals.setdefault(row["construction"], {"construction": row["construction"], "kind": row["kind"]})
+        t["scenario"] = "(all)"
+        for k in COST_COLUMNS[3:]:
+            t[k] = round(t.get(k, 0) + row[k], 2)
+    cost_rows = [*result.cost, *totals.values()]
+    pd.DataFrame(cost_rows).reindex(columns=list(COST_COLUMNS)).to_csv(out / "cost.csv", index=False)
+    (out / "cost.md").write_text(markdown_table(cost_rows, COST_COLUMNS) + "\n")
+    plot_study_grid(result, out / figure)
+    files = ["table.csv", "table.md", "cost.csv", "cost.md", figure, "scores.json", "report.md", "run.json"]
+    if result.vectors:
+        cols = ["scenario", "construction", "kind", "dimensions", "n", "repeats", "n_test"]
+        cols += [f"{m}_{k}" for m in VECTOR_METRICS for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd")]
+        _write_csv(
+            out / "multivariate.csv", result.vectors, [*cols, "status"], ("dimensions", "n", "repeats", "n_test")
+        )
+        (out / "multivariate.md").write_text(vectors_markdown(result.vectors) + "\n")
+        files += ["multivariate.csv", "multivariate.md"]
+    plot = None
+    if result.treatment:
+        _write_csv(out / "treatment.csv", result.treatment, TREATMENT_COLUMNS, ())
+        (out / "treatment.md").write_text(markdown_table(result.treatment, TREATMENT_COLUMNS) + "\n")
+        t = result.settings["treatment"]
+        plot = plot_treatment(
+            result.treatment, out / "treatment.png", title=f"treatment ({t['where']}): {t['text']}"
+        ).name
+        files += ["treatment.csv", "treatment.md", plot]
+    payload = {
+        "settings": result.settings,
+        "model_id": model_id,
+        "scores": result.scores,
+        "multivariate": result.vectors,
+        "treatment": result.treatment,
+    }
+    (out / "scores.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    (out / "report.md").write_text(study_report(result, model_id, title=title, figure=figure, plot=plot, note=note))
+    run = {
         "kind": "populace.compare",
         "command": command,
-        "settings": st,
+        "settings": result.settings,
         "model_id": model_id,
         "cache": dict(cache or {}),
         "cost": cost_rows,
         "files": files,
+        **(manifest or {}),
     }
-    (out / "run.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    (out / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True, default=str) + "\n")
     return out
 
 
-# ----------------------------------------------------------------------------- scores (demo, fit, experiments)
-# Like with like: every table sets the human floor beside ``w1_sampled`` (both are ``n`` draws against the test
-# humans) and shows ``w1_exact`` in its own column group labelled *exact*, never beside the floor (see
-# :data:`populations.evaluation.COLUMN_KINDS`).
-def _pm(mean: float, sd: float) -> str:
-    return f"{mean:.3f} ± {sd:.3f}"
+# ----------------------------------------------------------------------------- demo
+def backend_activity(model: Any) -> dict[str, Any]:
+    """Backend calls and cache hits of this process so far, read from the model's wrappers."""
+    from populace_lm.budget import AccountingModel, find_layer
+    from populace_lm.cache import CachedModel
+
+    info: dict[str, Any] = {}
+    cache = find_layer(model, CachedModel)
+    if cache is not None:
+        stats = cache.stats()
+        info |= {"cache_hits": stats["hits"], "cache_misses": stats["misses"], "cache_path": str(cache.path)}
+    acct = find_layer(model, AccountingModel)
+    if acct is not None:
+        total = acct.summary()["total"]
+        info["backend_requests"] = total["calls"]
+        info["backend_forward_passes"] = total["backend_calls"]
+        info["prompt_tokens"] = total["prompt_tokens"]
+    return info
 
 
-def records_table(records: Sequence[dict[str, Any]]) -> str:
-    """One row per (scenario, construction): exact columns first, then sampled W1 beside the floor, then cost.
+def write_demo(out: Path, result: StudyResult, run: Mapping[str, Any]) -> Path:
+    """The demo's folder: :func:`write_study`'s files (the grid as ``histograms.png``) plus ``details.json``.
 
-    The exact W1 is separated from the floor by the sampled W1 (its like-for-like partner), never adjacent to it.
+    ``scores.json`` and ``report.md`` hold no times or cache counts, so a rerun writes identical files; this run's
+    backend requests, cache hits and seconds (``run``) go to ``run.json``.
     """
-    lines = [
-        "| scenario | construction | W1 exact (pmf) | mean (exact) | valid mass | parse-failure rate "
-        "| W1 sampled (n agents, mean ± sd) | human floor (n humans, mean ± sd) | n | LLM requests |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in sorted(records, key=lambda r: (r["scenario"], r["construction"])):
-        lines.append(
-            f"| {r['scenario']} | {r['construction']} | {r['w1_exact']:.3f} | "
-            f"{r.get('mean_exact', float('nan')):.2f} | {r['valid_mass']:.3f} | {r['parse_failure_rate']:.3f} | "
-            f"{_pm(r['w1_sampled_mean'], r['w1_sampled_sd'])} | {_pm(r['floor_mean'], r['floor_sd'])} | "
-            f"{r['floor_n']} | {r['llm_calls']} |"
-        )
-    return "\n".join(lines)
-
-
-def crafting_table(records: Sequence[dict[str, Any]]) -> str:
-    """Per row of a crafted construction: prompts kept, crafts failed and why, and whether it fell back."""
-    from populations.crafting import FAILURE_DESCRIPTIONS
-
-    rows = [r for r in records if r.get("n_crafted") is not None or r.get("n_failed") is not None]
-    if not rows:
-        return "No construction crafted prompts."
-    lines = [
-        "| scenario | construction | crafted prompts kept | crafts failed | fell back to fixed prompt | why |",
-        "|---|---|---:|---:|---|---|",
-    ]
-    for r in sorted(rows, key=lambda r: (r["scenario"], r["construction"])):
-        reasons = r.get("failure_reasons") or {}
-        why = "; ".join(f"{FAILURE_DESCRIPTIONS.get(k, k)} (×{v})" for k, v in reasons.items()) or "–"
-        n_failed = "?" if r.get("n_failed") is None else r["n_failed"]
-        lines.append(
-            f"| {r['scenario']} | {r['construction']} | {r.get('n_crafted')} | {n_failed} | "
-            f"{'yes' if r.get('fallback') else 'no'} | {why.replace('|', '/')} |"
-        )
-    return "\n".join(lines)
-
-
-def score_pivot(records: Sequence[dict[str, Any]], metric: str = "w1_sampled_mean") -> str:
-    """A Markdown table: rows = constructions, columns = scenarios, cells = one metric (with its kind)."""
-    scenarios = sorted({r["scenario"] for r in records})
-    constructions = list(dict.fromkeys(r["construction"] for r in records))
-    cell = {(r["construction"], r["scenario"]): r for r in records}
-    lines = [f"| construction ({metric}) | " + " | ".join(scenarios) + " |", "|---|" + "---:|" * len(scenarios)]
-    for c in constructions:
-        vals = []
-        for s in scenarios:
-            r = cell.get((c, s))
-            if r is None:
-                vals.append("–")
-            elif metric == "w1_sampled_mean":
-                vals.append(_pm(r["w1_sampled_mean"], r["w1_sampled_sd"]))
-            else:
-                vals.append(f"{r[metric]:.3f}")
-        lines.append(f"| {c} | " + " | ".join(vals) + " |")
-    if metric == "w1_sampled_mean":
-        floors = {s: next(r for r in records if r["scenario"] == s) for s in scenarios}
-        lines.append(
-            "| **human floor** (sampled) | "
-            + " | ".join(_pm(floors[s]["floor_mean"], floors[s]["floor_sd"]) for s in scenarios)
-            + " |"
-        )
-    return "\n".join(lines)
-
-
-def write_report(path: Path, records: Sequence[dict[str, Any]], run: dict[str, Any]) -> Path:
-    """Write ``report.md``: what was run, the sampled table beside the floor, the exact table, crafting outcomes."""
-    n = sorted({r["floor_n"] for r in records})
-    text = f"""# Populace demo report
-
-Model: `{run.get("model")}` · seed {run.get("seed")} · scenarios: {", ".join(run.get("scenarios", []))} ·
-constructions: {", ".join(run.get("constructions", []))}
-
-Humans are split with the one seeded split of rows; constructions are fitted on the **fit** half and scored on the
-**test** half. Three kinds of number, never mixed:
-
-* **W1 sampled** — n agents drawn from the population (n = the floor's n: {", ".join(map(str, n))}) against the test
-  humans, mean ± SD over {records[0]["repeats"] if records else "?"} draws. Set beside the floor.
-* **human floor** — n test humans against the *remaining* test humans (disjoint samples), mean ± SD: the distance
-  sampling noise alone produces between two groups of real people.
-* **W1 exact** — the population's exact answer distribution (from the model's next-token probabilities; Big Five
-  trait sums are the exact convolution of the keyed items) against the test humans. It has no sampling noise on the
-  simulated side, so it is shown on its own and must not be compared with the floor.
-
-`valid mass` is the probability the model put on a valid answer; the parse-failure rate is its complement.
-`LLM requests` counts the distinct requests a row needs (served by the backend or the response cache).
-`em` and `gb` are prompt mixtures (EM, Algorithm 1; gradient boosting, Algorithm 2) whose prompts are crafted by
-the same model and whose weights are fitted on the fit half only (`fast` sizes).
-
-## W1 to held-out humans, sampled, beside the human floor (lower is better)
-
-{score_pivot(records, "w1_sampled_mean")}
-
-## W1 exact (no sampling noise; not comparable with the floor)
-
-{score_pivot(records, "w1_exact")}
-
-## All columns
-
-{records_table(records)}
-
-## Crafting per row
-
-{crafting_table(records)}
-
-## This run
-
-Backend requests made: {run.get("backend_requests", "?")} ({run.get("backend_forward_passes", "?")} forward passes);
-cache hits: {run.get("cache_hits", "?")}; wall time: {run.get("seconds", "?")} s. Histograms: `histograms.png`.
-Prompts and weights of every row: `details.json`.
-
-Note: the embedded model (SmolLM2-135M) barely follows personas or crafting instructions; these rows show the
-pipeline working on real data, not a calibrated population.
-"""
-    path.write_text(text)
-    return path
-
-
-def write_histograms(path: Path, panels: Sequence[tuple[Any, dict[str, np.ndarray]]]) -> Path:
-    """One panel per scenario: the human test histogram and each population's exact distribution (no distances)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4), squeeze=False)
-    for ax, (data, pmfs) in zip(axes[0], panels, strict=True):
-        support = np.asarray(data.scenario.support, dtype=float)
-        edges = np.concatenate([support - 0.5, [support[-1] + 0.5]])
-        ax.hist(data.test, bins=edges, density=True, color="0.75", label=f"humans (test, n={data.test.size})")
-        for label, pmf in pmfs.items():
-            ax.step(support, pmf, where="mid", label=f"{label} (exact pmf)")
-        ax.set_title(data.scenario.name)
-        ax.set_xlabel("score")
-        ax.set_ylabel("probability")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    write_study(
+        out,
+        result,
+        model_id=str(run.get("model")),
+        title="Populace demo report",
+        figure="histograms.png",
+        manifest={"kind": "populace.demo", **run},
+        note="Prompts and weights of every row: `details.json`. The embedded model (SmolLM2-135M) barely follows "
+        "personas or crafting instructions; these rows show the pipeline working on real data, not a calibrated "
+        "population.",
+    )
+    details = {
+        f"{scenario}/{name}": {
+            "prompts": [p.text for p in pop.personas],
+            "weights": [round(float(w), 6) for w in pop.weights],
+        }
+        for (scenario, name), pop in result.populations.items()
+    }
+    (out / "details.json").write_text(json.dumps(details, indent=2, sort_keys=True) + "\n")
+    return out

@@ -40,6 +40,7 @@ __all__ = [
     "prepare_study",
     "run_study",
     "schema_markdown",
+    "with_seed",
 ]
 
 
@@ -50,31 +51,7 @@ def _load_scenario(spec: str, source: str | None) -> Any:
     return get_scenario(spec, source=source)
 
 
-def _floor(scenario: Any, test: np.ndarray, weights: np.ndarray | None, *, n: int, repeats: int, rng: Any) -> Any:
-    from populations.evaluation import scenario_floor
-
-    return scenario_floor(scenario, test, n=n, repeats=repeats, rng=rng, weights=weights)
-
-
-def _score(
-    scenario: Any, pmf: np.ndarray, test: np.ndarray, weights: np.ndarray | None, *, n: int, repeats: int, rng: Any
-) -> dict:
-    """W1 (ordered answers) or TV (unordered categories) of the exact pmf and of ``n`` sampled agents."""
-    from populations.evaluation import score_distribution
-
-    support = np.asarray(scenario.support, dtype=float)
-    return score_distribution(
-        pmf, support, test, n=n, repeats=repeats, rng=rng, ordered=scenario.ordered, test_weights=weights
-    )
-
-
 # =============================================================================================== build
-def _seed(*keys: object) -> np.random.Generator:
-    from populace_lm.types import stable_seed
-
-    return np.random.default_rng(np.random.SeedSequence([stable_seed(*keys)]))
-
-
 def _context(study: Study, ps: PreparedScenario, c: Construction, model: Any, *, progress: bool) -> Any:
     """The registry's :class:`~populations.constructions.BuildContext` of construction ``c`` on ``ps``."""
     from populations.constructions import BuildContext
@@ -157,6 +134,8 @@ class StudyResult:
         humans: scenario dimension → ``(support (S,), test-half human values (m,))``.
         human_weights: scenario dimension → survey weights of those test humans ``(m,)``, or None.
         settings: the study settings.
+        populations: ``(scenario, construction)`` → the fitted :class:`~populations.persona.Population`
+            (absent when the construction failed).
     """
 
     scores: list[dict[str, Any]]
@@ -167,6 +146,7 @@ class StudyResult:
     humans: dict[str, tuple[np.ndarray, np.ndarray]]
     settings: dict[str, Any]
     human_weights: dict[str, np.ndarray | None] = field(default_factory=dict)
+    populations: dict[tuple[str, str], Any] = field(default_factory=dict)
 
 
 def _split_caution(population: Any, scenario_name: str, study: Study) -> str | None:
@@ -225,7 +205,30 @@ class PreparedScenario:
 
     def column(self, values: np.ndarray, j: int) -> np.ndarray:
         """Dimension ``j`` of ``(n,)`` or ``(n, D)`` human values, shape ``(n,)``."""
-        return values if values.ndim == 1 else values[:, j]
+        return _column(values, j)
+
+
+def _column(values: np.ndarray, j: int) -> np.ndarray:
+    return values if values.ndim == 1 else values[:, j]
+
+
+def with_seed(study: Study, seed: int | None) -> Study:
+    """The study with every seed set to ``seed`` (root, split and each construction's); unchanged when None.
+
+    ``populace compare --seed`` and ``populace demo --seed`` use it, so a command-line seed gives the same split,
+    floors and builder seeds as a study file whose only seed is that one (:mod:`populace_lm.seeds`).
+
+    Raises:
+        StudyError: a negative seed.
+    """
+    from dataclasses import replace
+
+    if seed is None:
+        return study
+    if seed < 0:
+        raise StudyError(f"--seed {seed}: a seed must be a non-negative integer")
+    constructions = tuple(replace(c, seed=seed) for c in study.constructions)
+    return replace(study, seed=seed, split_seed=seed, constructions=constructions)
 
 
 def prepare_study(study: Study) -> list[PreparedScenario]:
@@ -238,7 +241,7 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
     Raises:
         StudyError: an unknown scenario or too few humans, naming the study file and the key.
     """
-    from populations.evaluation import human_halves
+    from populations.evaluation import human_halves, seeded_floor
     from scenarios.errors import ScenarioError
     from scenarios.registry import dimension_scenarios
 
@@ -259,15 +262,9 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
             raise StudyError(
                 f"{study.path}: scenario {scenario.name!r} has {test.shape[0]} test humans; need at least 2"
             )
-        ps = PreparedScenario(scenario, fit, test, (), parts)
         floors = tuple(
-            _floor(
-                part,
-                ps.column(test, j),
-                halves.test_weights,
-                n=n,
-                repeats=study.repeats,
-                rng=_seed("floor", study.seed, part.name),
+            seeded_floor(
+                part, _column(test, j), seed=study.seed, n=n, repeats=study.repeats, weights=halves.test_weights
             )
             for j, part in enumerate(parts)
         )
@@ -326,6 +323,7 @@ def run_study(
     pmfs: dict[tuple[str, str], np.ndarray | None] = {}
     humans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     human_weights: dict[str, np.ndarray | None] = {}
+    populations: dict[tuple[str, str], Any] = {}
     jobs = [(s, c) for s in prepared for c in study.constructions]
     bar = progress_bar(total=len(jobs), desc="constructions", unit="fit", enabled=progress)
     for ps, c in jobs:
@@ -340,6 +338,7 @@ def run_study(
             status, built = f"failed: {str(exc).splitlines()[0]}", None
         if built is not None:
             info = built.info
+            populations[(scenario.name, c.name)] = built.population
         if info.get("fallback"):  # no usable crafted prompt: the builder returned the fixed-prompt population
             status = f"fallback: {info['fallback']}"
         if built is not None and c.spec.external:
@@ -347,8 +346,7 @@ def run_study(
             status = f"{status}; caution: {note}" if note else status
         item_probs = []
         for j, part in enumerate(ps.parts):
-            record, probs, pmf = _score_part(study, ps, j, c, built, metered)
-            record["n_failed"] = info.get("n_failed")
+            record, probs, pmf = _score_part(study, ps, j, c, built, metered, progress=progress)
             record["status"] = status
             scores.append(record)
             item_probs.append(probs)
@@ -381,6 +379,7 @@ def run_study(
         humans=humans,
         settings=study.settings(),
         human_weights=human_weights,
+        populations=populations,
     )
 
 
@@ -441,77 +440,44 @@ def _run_treatment(
 
 
 def _score_part(
-    study: Study, ps: PreparedScenario, j: int, c: Construction, built: _Built | None, model: Any
+    study: Study, ps: PreparedScenario, j: int, c: Construction, built: _Built | None, model: Any, *, progress: bool
 ) -> tuple[dict[str, Any], np.ndarray | None, np.ndarray | None]:
-    """Score dimension ``j`` of a prepared scenario: the record, the item probabilities and the exact pmf.
+    """Dimension ``j`` of a prepared scenario scored by :func:`populations.evaluation.score_dimension`.
 
     Returns:
-        ``(record, item_probs, pmf)``: ``item_probs`` of shape ``(K, Q_j, C)`` and the population's exact pmf
-        of shape ``(S_j,)`` (both None when the construction failed).
+        ``(record, item_probs, pmf)``: the record with the study's keys (``kind``, ``n_fit``, ``n_test``,
+        ``weighted``), ``item_probs`` of shape ``(K, Q_j, C)`` and the exact pmf of shape ``(S_j,)`` (both None,
+        and the record keys only, when the construction failed).
     """
-    from populations.evaluation import population_pmfs
+    from populations.evaluation import population_fit_info, score_dimension
 
-    part, floor = ps.parts[j], ps.floors[j]
-    test = ps.column(ps.test, j)
-    record: dict[str, Any] = {
-        "scenario": part.name,
-        "construction": c.name,
-        "kind": c.kind,
-        "n_fit": int(ps.fit.shape[0]),
-        "n_test": int(test.size),
-        "weighted": ps.test_weights is not None,
-    }
+    part, test = ps.parts[j], ps.column(ps.test, j)
+    keys = {"scenario": part.name, "construction": c.name, "kind": c.kind}
+    sizes = {"n_fit": int(ps.fit.shape[0]), "n_test": int(test.size), "weighted": ps.test_weights is not None}
     if built is None:
-        return record, None, None
-    pop = built.population
-    support = np.asarray(part.support, dtype=float)
-    res = population_pmfs(model, pop, part)
-    w = np.asarray(pop.weights, dtype=float)
-    pmf = w @ np.asarray(res["pmfs"], dtype=float)
-    pmf = pmf / pmf.sum()
-    valid = float(w @ np.asarray(res["valid_mass"], dtype=float))
-    s = _score(
+        return {**keys, **sizes}, None, None
+    record, probs, pmf = score_dimension(
+        model,
+        built.population,
         part,
-        pmf,
         test,
-        ps.test_weights,
-        n=floor.n,
-        repeats=study.repeats,
-        rng=_seed("score", study.seed, part.name, c.name),
+        floor=ps.floors[j],
+        seed=study.seed,
+        construction=c.name,
+        test_weights=ps.test_weights,
+        fit_info=population_fit_info(built.population, built.info),
+        progress=progress,
     )
-    m = s["metric"]
-    record.update(components=len(pop), metric=m)
-    record[f"{m}_exact"] = _r(s[f"{m}_exact"])
-    if part.ordered:
-        record.update(mean_exact=_r(pmf @ support), human_test_mean=_r(np.average(test, weights=ps.test_weights)))
-    else:
-        record["category_gaps_exact"] = [_r(g) for g in s["category_gaps_exact"]]
-    record[f"{m}_sampled_mean"] = _r(s[f"{m}_sampled_mean"])
-    record[f"{m}_sampled_sd"] = _r(s[f"{m}_sampled_sd"])
-    record.update(
-        parse_failure_rate=_r(1.0 - valid),
-        floor_mean=_r(floor.mean),
-        floor_sd=_r(floor.sd),
-        n=floor.n,
-        repeats=floor.repeats,
-    )
-    return record, res["item_probs"], pmf
+    record["llm_calls"] = int(model.requests)  # fit + evaluation of this construction (cache hits included)
+    return {**keys, **record, **sizes}, probs, pmf
 
 
 def _score_vectors(
     study: Study, ps: PreparedScenario, c: Construction, built: _Built | None, item_probs: list[Any], status: str
 ) -> dict[str, Any]:
-    """The multivariate record of a multi-dimensional scenario (sampled beside the floor, [2] Table 1).
+    """The multivariate record of a multi-dimensional scenario (:func:`populations.evaluation.score_vector_record`)."""
+    from populations.evaluation import score_vector_record
 
-    ``n × repeats`` agents are simulated from the population's item distributions
-    (:func:`populations.evaluation.simulate_score_vectors`); each repeat scores ``n`` of them against the test
-    half's ``(m, D)`` score vectors, beside ``n`` test humans against the remaining ones
-    (:func:`populations.evaluation.score_vectors`). The floor's generator is seeded by the scenario alone, so
-    every construction of a scenario has the same floor.
-    """
-    from populations.evaluation import VECTOR_METRICS, score_vectors, simulate_score_vectors
-
-    n = ps.floors[0].n
     record: dict[str, Any] = {
         "scenario": ps.scenario.name,
         "construction": c.name,
@@ -523,21 +489,16 @@ def _score_vectors(
         return {**record, "status": status}
     if not ps.scenario.ordered:
         return {**record, "status": f"{status}; no multivariate score: unordered categories (see the dimensions)"}
-    pop = built.population
-    sim = simulate_score_vectors(
-        pop.weights, ps.parts, item_probs, n * study.repeats, _seed("vectors", study.seed, ps.scenario.name, c.name)
-    )
-    v = score_vectors(
-        sim,
+    scores = score_vector_record(
+        built.population,
+        ps.parts,
+        item_probs,
         ps.test,
-        n=n,
+        n=ps.floors[0].n,
         repeats=study.repeats,
-        rng=_seed("vector-score", study.seed, ps.scenario.name),
-        human_weights=ps.test_weights,
+        seed=study.seed,
+        scenario_name=ps.scenario.name,
+        construction=c.name,
+        test_weights=ps.test_weights,
     )
-    record.update(n=v["n"], repeats=v["repeats"])
-    for m in VECTOR_METRICS:
-        for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd"):
-            record[f"{m}_{k}"] = _r(v[m][k])
-    record["status"] = status
-    return record
+    return {**record, **scores, "status": status}

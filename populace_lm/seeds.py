@@ -2,10 +2,27 @@
 
 A named stream is ``numpy.random.SeedSequence(entropy=root, spawn_key=(sha256(name_1), sha256(name_2), ...))``:
 the same root and the same names give the same stream in every command, every process and every thread order, and
-two different names never share a stream. Commands name their streams after what they draw
-(``("split",)``, ``("floor", scenario)``, ``("score", scenario, construction)``, ``("replicate", r, "model")`` ...),
-so the same ``--seed`` gives the same split *and the same floor* in ``demo``, ``fit``, ``compare`` and the
-experiments.
+two different names never share a stream (adding a stream never shifts another). Commands name their streams
+after what they draw; these names are the contract (a test checks that ``demo``, ``fit``, ``compare`` and
+``experiment seed000`` report the same split and the same floor for the same ``--seed``):
+
+==============================================  ================================================================
+stream                                          what it draws (where)
+==============================================  ================================================================
+``("split",)``                                  the fit/test permutation of a scenario's human rows
+                                                (:func:`scenarios.split.split_indices`)
+``("floor", scenario)``                         the human floor of a one-dimensional scenario (``bigfive:E``,
+                                                ``dictator``; :func:`populations.evaluation.seeded_floor`)
+``("score", scenario, construction)``           the sampled score of a construction (agents drawn from its pmf)
+``("vectors", scenario, construction)``         simulated score vectors of a multi-dimensional scenario
+``("vector-floor", scenario)``                  its multivariate floor and the draws scored against it
+``("persona-vectors", scenario)``               one integer answer draw per persona (``populace align``)
+``("replicate", r, "population"|"network"|"model")``  replicate ``r`` of a simulation (:mod:`simulator.runner`)
+``("bootstrap", ...)``                          bootstrap CIs of a what-if (:mod:`simulator.whatif`)
+==============================================  ================================================================
+
+``scenario`` is the scenario's name (``scenario.name``) and ``construction`` the row label (``fixed``, ``em`` …),
+so a stream does not depend on the order in which a command visits scenarios or constructions.
 
 Example:
     >>> a = seed_stream(0, "floor", "bigfive:E").generate_state(1)[0]

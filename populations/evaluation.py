@@ -32,6 +32,10 @@ The protocol (prompt-mixture paper [1], Tables 2/4; persona paper [2], Table 1):
    simulated vectors against the test humans beside ``n`` test humans against the remaining test humans.
 5. :func:`score_records` — one flat record per (scenario, construction) for ``scores.json`` and every table;
    :data:`COLUMN_KINDS` says which kind each column is.
+6. The seeded entry points every command calls (the streams of :mod:`populace_lm.seeds`, so the same ``--seed``
+   gives the same floor in ``demo``, ``fit``, ``compare`` and the experiments): :func:`seeded_floor` (stream
+   ``("floor", scenario)``), :func:`score_dimension` (``("score", scenario, construction)``) and
+   :func:`score_vector_record` (``("vectors", scenario, construction)`` and ``("vector-floor", scenario)``).
 
 References:
     [1] "Distributional Alignment for Social Simulation with LLMs: A Prompt Mixture Modeling Approach".
@@ -50,12 +54,15 @@ from alignment import mixture_pmf, pmf_from_samples, score_table, wasserstein_1d
 from alignment.categorical import category_gaps, total_variation
 from alignment.floor import human_sample_floor
 from populace_lm.base import LanguageModel
+from populace_lm.seeds import seed_rng
 from populations.persona import Population
 from populations.responses import answer_distributions
 from scenarios.split import split_indices
 
 __all__ = [
+    "COLUMN_HELP",
     "COLUMN_KINDS",
+    "VECTOR_HELP",
     "builder_fit_info",
     "VECTOR_METRICS",
     "FloorResult",
@@ -68,6 +75,10 @@ __all__ = [
     "score_records",
     "scenario_floor",
     "score_vectors",
+    "score_dimension",
+    "score_vector_record",
+    "seeded_floor",
+    "population_fit_info",
     "simulate_score_vectors",
     "HumanHalves",
     "human_halves",
@@ -92,6 +103,8 @@ COLUMN_KINDS: dict[str, str] = {
     "tv_sampled_sd": "sampled",
     "mean_exact": "exact",
     "sd_exact": "exact",
+    "human_test_mean": "exact",
+    "components": "fit",
     "w1_sampled_mean": "sampled",
     "w1_sampled_sd": "sampled",
     "n_sampled": "sampled",
@@ -106,6 +119,43 @@ COLUMN_KINDS: dict[str, str] = {
     "n_failed": "fit",
     "fallback": "fit",
     "failure_reasons": "fit",
+}
+
+
+#: What each column of a score record means, for the reports' column legends (:data:`COLUMN_KINDS` gives its kind).
+COLUMN_HELP = {
+    "metric": "`w1` where the answers are ordered; `tv` (total variation between category frequencies, in "
+    "[0, 1]) on unordered categories, where W1 has no meaning. The floor of a row is in the row's metric; "
+    "`tv_*` columns mirror `w1_*`, and `category_gaps_exact` lists population − test humans per category.",
+    "w1_exact": "W1 between the population's **exact** answer distribution (weights × each persona's "
+    "log-probability distribution) and the test humans. No sampling noise on the simulated side, so it is never "
+    "compared with the floor.",
+    "mean_exact / human_test_mean": "mean answer of the exact distribution / of the test humans.",
+    "parse_failure_rate": "weighted mean probability the model put on text that is not a valid answer "
+    "(1 − valid mass); the distributions are renormalised over valid answers.",
+    "w1_sampled_mean ± w1_sampled_sd": "W1 between `n` simulated agents drawn from the exact distribution and the "
+    "test humans, mean ± SD over `repeats` draws: the **sampled** score.",
+    "floor_mean ± floor_sd": "W1 between `n` test humans and the remaining test humans (mean ± SD over `repeats` "
+    "splits): what sampling noise alone gives between two groups of real people. Compare it with the sampled "
+    "score only.",
+    "floor_n / repeats": "agents per sampled draw = humans per floor draw (the study's `agents`, capped at half the "
+    "test half) / number of draws.",
+    "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
+    "components": "personas or prompts in the fitted population.",
+    "n_failed": "crafting attempts that produced no usable prompt (recorded and skipped, never defaulted).",
+    "llm_calls": "distinct LLM requests of the row, fitting and evaluation (served by the backend or the cache).",
+    "status": "`ok`; `fallback: …` when no crafted prompt was usable and the builder returned the fixed-prompt "
+    "population; `failed: …` when a construction could not be built (an LLM failure, kept as data).",
+}
+
+
+#: The multivariate metrics of :func:`score_vectors` ([2] Table 1), each sampled beside its floor.
+VECTOR_HELP = {
+    "amw": "average marginal W1 over the dimensions",
+    "frechet": "Fréchet distance of Gaussians fitted to the score vectors",
+    "sliced_w": "sliced Wasserstein distance (random projections)",
+    "mmd": "maximum mean discrepancy (RBF kernel, median bandwidth)",
+    "corr_mae": "mean absolute error of the off-diagonal correlations between dimensions",
 }
 
 
@@ -727,7 +777,14 @@ def score_population(
         ordered=scenario.ordered,
         test_weights=test_weights,
     )
-    mean = float(pmf @ support)
+    extra: dict[str, Any] = {}
+    if scenario.ordered:
+        mean = float(pmf @ support)
+        extra = {
+            "mean_exact": mean,
+            "sd_exact": float(np.sqrt(pmf @ (support - mean) ** 2)),
+            "human_test_mean": float(np.average(np.asarray(test, dtype=float), weights=test_weights)),
+        }
     rec = score_records(
         scenario=scenario.name,
         construction=construction,
@@ -735,7 +792,172 @@ def score_population(
         floor=floor,
         valid_mass=float(w @ np.asarray(valid_mass, dtype=float) / w.sum()),
         llm_calls=llm_calls,
-        extra={"mean_exact": mean, "sd_exact": float(np.sqrt(pmf @ (support - mean) ** 2))},
+        extra=extra,
         **(fit_info or {}),
     )
     return rec, pmf
+
+
+# ------------------------------------------------------------------------------- the seeded entry points
+def seeded_floor(
+    scenario: Any, test: Any, *, seed: int, n: int = 1000, repeats: int = 10, weights: Any = None
+) -> FloorResult:
+    """The human floor of a one-dimensional scenario on its test half, on the stream ``("floor", scenario.name)``.
+
+    Every command computes its floor here, so the same root ``seed``, scenario and sizes give the same floor in
+    ``demo``, ``fit``, ``compare`` and the experiments.
+
+    Args:
+        scenario: a one-dimensional scenario (``name``, ``ordered``, ``support``).
+        test: test-half human values, shape ``(m,)``.
+        seed: the run's root seed.
+        n: humans per draw, capped at half the test half (:func:`floor_size`).
+        repeats: draws.
+        weights: survey weights of the test half, shape ``(m,)``, or None.
+
+    Returns:
+        FloorResult in the scenario's metric (W1, or TV on unordered categories).
+
+    Raises:
+        ValueError: fewer than 2 test humans.
+    """
+    h = np.asarray(test, dtype=float)
+    return scenario_floor(
+        scenario,
+        h,
+        n=floor_size(h.shape[0], n),
+        repeats=repeats,
+        rng=seed_rng(seed, "floor", scenario.name),
+        weights=weights,
+    )
+
+
+def population_fit_info(population: Population, info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The crafting outcome of a built population, for :func:`score_records`.
+
+    Read from the population's metadata (a prompt mixture records ``n_crafted``, ``n_failed``,
+    ``failure_reasons`` and ``fallback``), then overridden by the builder's ``info`` (a joint fit's summed
+    ``n_failed`` …). A population that crafted nothing gives None counts.
+
+    Returns:
+        ``{"n_crafted", "n_failed", "fallback" (bool or None), "failure_reasons"}``.
+    """
+    merged = {
+        **(getattr(population, "metadata", None) or {}),
+        **{k: v for k, v in (info or {}).items() if v is not None},
+    }
+    crafted = merged.get("n_crafted") is not None or merged.get("n_failed") is not None
+    return {
+        "n_crafted": merged.get("n_crafted"),
+        "n_failed": merged.get("n_failed"),
+        "fallback": bool(merged.get("fallback")) if crafted else None,
+        "failure_reasons": dict(merged.get("failure_reasons") or {}),
+    }
+
+
+def score_dimension(
+    model: LanguageModel,
+    population: Population,
+    scenario: Any,
+    test: Any,
+    *,
+    floor: FloorResult,
+    seed: int,
+    construction: str,
+    test_weights: Any = None,
+    fit_info: dict[str, Any] | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
+    """Score a population on one dimension: its exact pmf, ``floor.n`` sampled agents and the floor beside them.
+
+    The population's personas answer the scenario's questions (exact distributions, through the cache); the
+    sampled score draws on the stream ``("score", scenario.name, construction)`` of ``seed``.
+
+    Args:
+        model: the (cache-wrapped) respondent.
+        population: the fitted population, K components.
+        scenario: a one-dimensional scenario.
+        test: test-half human values, shape ``(m,)``.
+        floor: the scenario's floor (:func:`seeded_floor`); its ``n`` and ``repeats`` size the sampled score.
+        seed: the run's root seed.
+        construction: the row label (names the stream).
+        test_weights: survey weights of the test half, shape ``(m,)``, or None.
+        fit_info: :func:`population_fit_info` (None: read from the population).
+        progress: progress bars.
+
+    Returns:
+        ``(record, item_probs, pmf)``: the :func:`score_records` record (plus ``components`` and
+        ``human_test_mean``), the answer distributions of shape ``(K, Q, C)`` and the exact pmf of shape ``(S,)``.
+    """
+    res = population_pmfs(model, population, scenario, progress=progress)
+    record, pmf = score_population(
+        scenario=scenario,
+        construction=construction,
+        weights=population.weights,
+        component_pmfs=res["pmfs"],
+        valid_mass=res["valid_mass"],
+        test=test,
+        floor=floor,
+        llm_calls=res["requests"],
+        rng=seed_rng(seed, "score", scenario.name, construction),
+        fit_info=population_fit_info(population) if fit_info is None else fit_info,
+        test_weights=test_weights,
+    )
+    record["components"] = len(population)
+    return record, res["item_probs"], pmf
+
+
+def score_vector_record(
+    population: Population,
+    parts: Sequence[Any],
+    item_probs: Sequence[Any],
+    test: Any,
+    *,
+    n: int,
+    repeats: int,
+    seed: int,
+    scenario_name: str,
+    construction: str,
+    test_weights: Any = None,
+    digits: int = 6,
+) -> dict[str, Any]:
+    """The multivariate scores of a population on a multi-dimensional scenario, sampled beside the floor ([2]).
+
+    ``n × repeats`` agents are simulated from the population's item distributions (:func:`simulate_score_vectors`,
+    stream ``("vectors", scenario, construction)``); each repeat scores ``n`` of them against the test half's
+    ``(m, D)`` score vectors, beside ``n`` test humans against the remaining ones (:func:`score_vectors`, stream
+    ``("vector-floor", scenario)``, the same for every construction of a scenario).
+
+    Args:
+        population: the fitted population (K components).
+        parts: the D one-dimensional scenarios.
+        item_probs: per part, answer distributions of shape ``(K, Q_d, C_d)``.
+        test: test-half score vectors, shape ``(m, D)``.
+        n: agents per draw = humans per floor draw.
+        repeats: draws.
+        seed: the run's root seed.
+        scenario_name: the multi-dimensional scenario's name (names the streams).
+        construction: the row label.
+        test_weights: survey weights of the test half, shape ``(m,)``, or None.
+        digits: rounding of floats.
+
+    Returns:
+        ``{"n", "repeats", "<metric>_sampled_mean", "<metric>_sampled_sd", "<metric>_floor_mean",
+        "<metric>_floor_sd"}`` for every metric of :data:`VECTOR_METRICS`.
+    """
+    sim = simulate_score_vectors(
+        population.weights, parts, item_probs, n * repeats, seed_rng(seed, "vectors", scenario_name, construction)
+    )
+    v = score_vectors(
+        sim,
+        test,
+        n=n,
+        repeats=repeats,
+        rng=seed_rng(seed, "vector-floor", scenario_name),
+        human_weights=test_weights,
+    )
+    out: dict[str, Any] = {"n": v["n"], "repeats": v["repeats"]}
+    for m in VECTOR_METRICS:
+        for k in ("sampled_mean", "sampled_sd", "floor_mean", "floor_sd"):
+            out[f"{m}_{k}"] = round(float(v[m][k]), digits)
+    return out

@@ -1,7 +1,7 @@
 """The one fit/test split of human respondents used by every command.
 
 Rows of a human data set are split by a seeded permutation that depends only on the root ``seed`` and the number
-of rows, so ``demo``, ``fit``, ``compare`` and the experiments put the same respondents in the test half for the
+of rows (the stream ``("split",)`` of the one seed contract, :mod:`populace_lm.seeds`), so ``demo``, ``fit``, ``compare`` and the experiments put the same respondents in the test half for the
 same ``--seed``. Scores are computed from the rows of a half (a respondent with a missing answer drops out of that
 score only), so a one-dimensional score and a multi-item response vector share the split.
 """
@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from populace_lm.seeds import seed_rng
+
 __all__ = ["SPLITS", "split_indices"]
 
 SPLITS = ("all", "fit", "test")
-_SPLIT_STREAM = 0x5917  # a fixed spawn key: the split stream never coincides with another use of the root seed
 
 
 def split_indices(n: int, *, seed: int, fit_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
@@ -45,6 +46,5 @@ def split_indices(n: int, *, seed: int, fit_fraction: float = 0.5) -> tuple[np.n
         raise ScenarioError(
             f"splitting {n} human rows with fit_fraction={fit_fraction} leaves an empty half; need more humans"
         )
-    rng = np.random.default_rng(np.random.SeedSequence(entropy=int(seed), spawn_key=(_SPLIT_STREAM,)))
-    perm = rng.permutation(n)
+    perm = seed_rng(seed, "split").permutation(n)
     return np.sort(perm[:n_fit]), np.sort(perm[n_fit:])

@@ -16,7 +16,7 @@ from simulator.checker import ReproducibilityError, check_reproducible
 from simulator.decisions import DecisionBatch, DecisionService, DecisionStats, Draws
 from simulator.game import GameModel, RoundState
 from simulator.networks import NetworkSpec, build_graph, check_group_graph, graph_summary
-from simulator.runner import RunConfig, RunResult, build_model, child_seed, run_simulation, seed_int
+from simulator.runner import RunConfig, RunResult, build_model, run_simulation
 from simulator.survey import SurveyModel, scenario_scores, score_answers
 from simulator.treatment import Treatment, WhatIfConditions, treated_question, treated_system_prompt
 from simulator.whatif import (
@@ -57,7 +57,6 @@ __all__ = [
     "build_model",
     "check_reproducible",
     "check_group_graph",
-    "child_seed",
     "exact_survey_means",
     "gini",
     "graph_summary",
@@ -69,7 +68,6 @@ __all__ = [
     "scenario_dimensions",
     "scenario_scores",
     "score_answers",
-    "seed_int",
     "survey_differences",
     "treated_question",
     "treated_system_prompt",

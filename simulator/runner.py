@@ -1,7 +1,7 @@
 """Run one simulation: replicates of a survey or a game, returned as tidy tables (no files written here).
 
 Seeds: one root seed → ``numpy.random.SeedSequence`` → named child streams, derived with
-:func:`child_seed` from stable names (``("replicate", r, "population")``, ``("replicate", r, "network")``,
+:func:`populace_lm.seeds.seed_stream` from stable names (``("replicate", r, "population")``, ``("replicate", r, "network")``,
 ``("replicate", r, "model")``), so adding a stream never shifts the others and paired conditions (what-if) share
 every stream of a replicate. ``experiments.reporting.write_run`` writes a result's folder.
 """
@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from populace_lm.progress import progress_bar
-from populace_lm.types import stable_seed
+from populace_lm.seeds import seed_int
 from populations.persona import Population
 from scenarios.errors import ScenarioError
 from scenarios.games import GAMES, ROLES, Game
@@ -30,17 +30,7 @@ from simulator.networks import NetworkSpec, build_graph, graph_summary
 from simulator.survey import SurveyModel
 from simulator.treatment import Treatment
 
-__all__ = ["RunConfig", "RunResult", "build_model", "child_seed", "run_simulation", "seed_int"]
-
-
-def child_seed(root: int, *names: object) -> np.random.SeedSequence:
-    """The named child stream ``names`` of the root seed (stable across processes and code changes)."""
-    return np.random.SeedSequence(entropy=int(root), spawn_key=tuple(stable_seed(n) for n in names))
-
-
-def seed_int(seq: np.random.SeedSequence) -> int:
-    """A 32-bit integer seed from a seed sequence (for Mesa and networkx)."""
-    return int(seq.generate_state(1)[0])
+__all__ = ["RunConfig", "RunResult", "build_model", "run_simulation"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -168,10 +158,7 @@ def build_model(
 
     Everything random depends only on ``config.seed`` and ``replicate``, so conditions stay paired.
     """
-    seeds = {
-        name: seed_int(child_seed(config.seed, "replicate", replicate, name))
-        for name in ("population", "network", "model")
-    }
+    seeds = {name: seed_int(config.seed, "replicate", replicate, name) for name in ("population", "network", "model")}
     indices = population.sample(config.n_agents, rng=np.random.default_rng(seeds["population"]))
     if config.is_survey:
         model = SurveyModel(

@@ -27,10 +27,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from populace_lm.seeds import seed_rng
 from populations.persona import Population
 from scenarios.registry import get_scenario
 from simulator.decisions import DecisionService
-from simulator.runner import RunConfig, RunResult, child_seed, run_simulation
+from simulator.runner import RunConfig, RunResult, run_simulation
 from simulator.treatment import Treatment, WhatIfConditions, treated_question, treated_system_prompt
 
 __all__ = [
@@ -147,7 +148,7 @@ def paired_differences(
             continue
         b = means.loc["baseline", outcome].sort_index().to_numpy(dtype=float)
         i = means.loc["intervention", outcome].sort_index().to_numpy(dtype=float)
-        rng = np.random.default_rng(child_seed(seed, "bootstrap", outcome))
+        rng = seed_rng(seed, "bootstrap", outcome)
         eff = paired_effect(b, i, rng=rng, confidence=confidence, n_resamples=n_resamples)
         rows.append({"outcome": outcome, "kind": "outcome", **eff})
     return pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))
@@ -183,14 +184,14 @@ def survey_differences(
     for item in dict.fromkeys(runs["baseline"].records["question"]):
         b = item_means["baseline"].loc[item].sort_index().to_numpy(dtype=float)
         i = item_means["intervention"].loc[item].sort_index().to_numpy(dtype=float)
-        rng = np.random.default_rng(child_seed(seed, "bootstrap", "item", item))
+        rng = seed_rng(seed, "bootstrap", "item", item)
         eff = paired_effect(b, i, rng=rng, confidence=confidence, n_resamples=n_resamples)
         rows.append({"outcome": str(item), "kind": "item", **eff})
     b = np.asarray([np.atleast_2d(s.T).T.mean(axis=0) for s in runs["baseline"].scores])  # (R, D)
     i = np.asarray([np.atleast_2d(s.T).T.mean(axis=0) for s in runs["intervention"].scores])
     names = ["score"] if b.shape[1] == 1 else [f"score:{d}" for d in dimensions or range(b.shape[1])]
     for j, name in enumerate(names):
-        rng = np.random.default_rng(child_seed(seed, "bootstrap", name))
+        rng = seed_rng(seed, "bootstrap", name)
         eff = paired_effect(b[:, j], i[:, j], rng=rng, confidence=confidence, n_resamples=n_resamples)
         rows.append({"outcome": name, "kind": "score", **eff})
     return pd.DataFrame(rows, columns=list(DIFFERENCE_COLUMNS))

@@ -157,7 +157,7 @@ def _readme_commands(tmp_path, out):
     pop = tmp_path / "aligned.jsonl"
     pop.write_text('{"id": "a", "text": "A", "weight": 1.0}\n')
     return {
-        "demo": ["demo", "--constructions", "fixed_prompt", "--out", str(out)],
+        "demo": ["demo", "--constructions", "fixed", "--out", str(out)],
         "fit": ["fit", "--builder", "em", "--scenario", "dictator", "--out", str(out)],
         "align": ["align", "--pool", "personahub", "--scenario", "bigfive", "--limit", "3", "--out", str(out)],
         "select": ["select", "--population", str(pop), "--query", "students", "--k", "1", "--out", str(out)],
@@ -229,7 +229,7 @@ def test_model_path_naming_a_folder_says_so(tmp_path, capsys, command):
         "probe": ["probe", "--question", "Q?", "--scale", "likert5"],
         "run": ["run", "--population", "fixed", "--scenario", "dictator", "--out", str(tmp_path / "o")],
         "fit": ["fit", "--builder", "em", "--scenario", "dictator", "--out", str(tmp_path / "f.json")],
-        "demo": ["demo", "--constructions", "fixed_prompt", "--out", str(tmp_path / "d")],
+        "demo": ["demo", "--constructions", "fixed", "--out", str(tmp_path / "d")],
     }[command]
     assert main([*argv, "--model-path", str(tmp_path), "--cache", str(tmp_path / "c.sqlite")]) == 2
     _one_line_error(capsys, f"--model-path {tmp_path} is a folder; pass a GGUF file")

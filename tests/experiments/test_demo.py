@@ -20,39 +20,60 @@ def _uniform(msgs, answers):
 
 def test_run_demo_with_a_known_model_writes_all_files(tmp_path, data_dir):
     model = CachedModel(KnownDistributionModel(_uniform), tmp_path / "c.sqlite")
-    records = run_demo(model, tmp_path / "out", source=str(data_dir), seed=3)
+    records = run_demo(model, tmp_path / "out", source=str(data_dir), seed=3, constructions=["fixed"])
     for name in ("scores.json", "report.md", "histograms.png", "run.json", "details.json"):
         assert (tmp_path / "out" / name).is_file()
     keys = {"w1_exact", "w1_sampled_mean", "w1_sampled_sd", "floor_mean", "floor_sd", "floor_n", "n_sampled"}
     assert all(keys <= set(r) for r in records)
     assert all(r["floor_n"] == r["n_sampled"] == 1000 for r in records)
     row = {r["scenario"]: r for r in records}
+    assert list(row) == ["bigfive:E", "dictator"] and {r["construction"] for r in records} == {"fixed"}
     # Uniform Likert answers give a trait-sum mean of 30 (humans: 30.1): the spread mismatch puts the sampled W1
     # well above the floor of 1,000 test humans; the uniform 0–100 dictator is far from the humans' mean of 25.7.
     assert row["bigfive:E"]["w1_sampled_mean"] > 2 * row["bigfive:E"]["floor_mean"]
     assert row["bigfive:E"]["mean_exact"] == pytest.approx(30.0) and row["dictator"]["mean_exact"] == pytest.approx(
         50.0
     )
-    again = run_demo(model, tmp_path / "out2", source=str(data_dir), seed=3)
+    assert row["dictator"]["llm_calls"] == 1 and row["bigfive:E"]["llm_calls"] == 10
+    again = run_demo(model, tmp_path / "out2", source=str(data_dir), seed=3, constructions=["fixed"])
     assert again == records and model.stats()["misses"] == 11
     assert (tmp_path / "out" / "scores.json").read_bytes() == (tmp_path / "out2" / "scores.json").read_bytes()
+    assert (tmp_path / "out" / "report.md").read_bytes() == (tmp_path / "out2" / "report.md").read_bytes()
+    run = json.loads((tmp_path / "out2" / "run.json").read_text())
+    assert run["seed"] == 3 and run["constructions"] == ["fixed"] and run["cache_misses"] == 11
+
+
+def test_the_demo_is_the_shipped_study_file():
+    from experiments.demo import DEMO_STUDY, demo_study
+    from experiments.study import load_study
+
+    shipped = load_study(DEMO_STUDY)
+    assert shipped.scenarios == ("bigfive:E", "dictator") and (shipped.agents, shipped.repeats) == (1000, 10)
+    assert [(c.name, c.kind) for c in shipped.constructions] == [("fixed", "fixed"), ("em", "em"), ("gb", "gb")]
+    em, gb = shipped.constructions[1].params, shipped.constructions[2].params
+    assert (em["n_components"], em["max_iter"], em["improve_rounds"]) == (3, 2, 1)  # the fast sizes
+    assert (gb["n_rounds"], gb["patience"], gb["improve_rounds"]) == (5, 2, 1)
+    study = demo_study(seed=7, constructions=["gb", "fixed"], scenarios=["dictator"])
+    assert study.seed == study.split_seed == 7 and all(c.seed == 7 for c in study.constructions)
+    assert [c.name for c in study.constructions] == ["gb", "fixed"] and study.scenarios == ("dictator",)
 
 
 def test_demo_uses_the_one_split_and_seed_changes_it(tmp_path, data_dir, monkeypatch):
-    import experiments.demo as demo
+    import populations.evaluation as evaluation
 
     seen = []
-    original = demo.human_floor
+    original = evaluation.scenario_floor
 
-    def spy(test, **kw):
+    def spy(scenario, test, **kw):
         seen.append(test)
-        return original(test, **kw)
+        return original(scenario, test, **kw)
 
-    monkeypatch.setattr(demo, "human_floor", spy)
+    monkeypatch.setattr(evaluation, "scenario_floor", spy)
     model = KnownDistributionModel(_uniform)
-    a = run_demo(model, tmp_path / "a", source=str(data_dir), seed=1, scenarios=["dictator"])
-    b = run_demo(model, tmp_path / "b", source=str(data_dir), seed=2, scenarios=["dictator"])
-    assert a != b
+    kw = {"source": str(data_dir), "scenarios": ["dictator"], "constructions": ["fixed"], "progress": False}
+    a = run_demo(model, tmp_path / "a", seed=1, **kw)
+    b = run_demo(model, tmp_path / "b", seed=2, **kw)
+    assert a != b and a[0]["floor_mean"] != b[0]["floor_mean"]
     test = get_scenario("dictator", source=str(data_dir)).human_values("test", seed=1, source=str(data_dir))
     np.testing.assert_array_equal(seen[0], test)  # the floor and scores use the test half of the one row split
 
@@ -61,32 +82,37 @@ def test_a_builder_that_cannot_craft_falls_back_and_the_report_says_why(tmp_path
     # The uniform fake never writes a "You are …" prompt: every craft fails; the demo still finishes.
     model = KnownDistributionModel(_uniform)
     records = run_demo(
-        model,
+        model, tmp_path / "o", source=str(data_dir), seed=0, scenarios=["dictator"], constructions=["fixed", "gb"]
+    )
+    gb = next(r for r in records if r["construction"] == "gb")
+    assert gb["fallback"] is True and gb["n_crafted"] == 0 and gb["n_failed"] >= 1
+    assert gb["failure_reasons"].get("no_prompt", 0) >= 1 and gb["status"].startswith("fallback: ")
+    fixed = next(r for r in records if r["construction"] == "fixed")
+    assert fixed["n_crafted"] is None and fixed["fallback"] is None and fixed["status"] == "ok"
+    report = (tmp_path / "o" / "report.md").read_text()
+    crafting = report.split("## Crafting per row")[1].split("##")[0]
+    assert "| dictator | gb | 0 |" in crafting and "| yes |" in crafting and "You are" in crafting
+    assert "| dictator | fixed |" not in crafting  # a construction that crafts nothing has no crafting row
+
+
+def test_tables_set_the_floor_beside_sampled_w1_only(tmp_path, data_dir):
+    run_demo(
+        KnownDistributionModel(_uniform),
         tmp_path / "o",
         source=str(data_dir),
         seed=0,
         scenarios=["dictator"],
-        constructions=["fixed_prompt", "gb"],
+        constructions=["fixed"],
     )
-    gb = next(r for r in records if r["construction"] == "gb")
-    assert gb["fallback"] is True and gb["n_crafted"] == 0 and gb["n_failed"] >= 1
-    assert gb["failure_reasons"].get("no_prompt", 0) >= 1
-    report = (tmp_path / "o" / "report.md").read_text()
-    crafting = report.split("## Crafting per row")[1].split("##")[0]
-    assert "| dictator | gb | 0 |" in crafting and "| yes |" in crafting and "You are" in crafting
-
-
-def test_tables_set_the_floor_beside_sampled_w1_only(tmp_path, data_dir):
-    run_demo(KnownDistributionModel(_uniform), tmp_path / "o", source=str(data_dir), seed=0, scenarios=["dictator"])
     report = (tmp_path / "o" / "report.md").read_text()
     sampled = report.split("## W1 to held-out humans, sampled, beside the human floor")[1].split("##")[0]
     exact = report.split("## W1 exact")[1].split("##")[0]
     assert "human floor" in sampled and "w1_sampled_mean" in sampled
     assert "**human floor**" not in exact and "floor_mean" not in exact
-    header = report.split("## All columns")[1].split("\n")[2]
+    header = report.split("## Scores (test half): all columns")[1].strip().split("\n")[0]
     cols = [c.strip() for c in header.strip("|").split("|")]
-    assert cols.index("human floor (n humans, mean ± sd)") == cols.index("W1 sampled (n agents, mean ± sd)") + 1
-    floor = cols.index("human floor (n humans, mean ± sd)")
+    assert cols.index("floor_mean") == cols.index("w1_sampled_sd") + 1
+    floor = cols.index("floor_mean")
     assert all("exact" not in cols[i] for i in (floor - 1, floor + 1))  # neither neighbour of the floor is exact
 
 
@@ -97,17 +123,17 @@ def test_plan_prints_settings_and_an_estimate_without_a_model(capsys, monkeypatc
     monkeypatch.setattr("experiments.common.model_from_args", no_model)
     assert main(["demo", "--out", str(tmp_path), "--plan"]) == 0
     out = capsys.readouterr().out
-    assert "| EM | K=3" in out and "LLM requests" in out
-    assert "| bigfive:E | fixed_prompt | 10 | 0 | 0 | 10 |" in out
+    assert '"n_components": 3' in out and "distinct LLM requests" in out
+    assert "| fixed | fixed | bigfive:E | 1 | 10 | 1 | 10 |" in out and "| gb | gb | dictator |" in out
 
 
 def test_unknown_scenario_or_construction_is_a_one_line_error(capsys, tmp_path):
     assert main(["demo", "--out", str(tmp_path), "--scenarios", "chess"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("populace: error: unknown scenario 'chess'") and "Traceback" not in err
-    assert main(["demo", "--out", str(tmp_path), "--constructions", "fixed_prompt,magic"]) == 2
+    assert main(["demo", "--out", str(tmp_path), "--constructions", "fixed,magic"]) == 2
     err = capsys.readouterr().err
-    assert "unknown construction(s) ['magic']; use ['em', 'fixed_prompt', 'gb']" in err
+    assert "unknown construction(s) ['magic']; use ['em', 'fixed', 'gb']" in err
     assert len(err.strip().splitlines()) == 1
 
 
@@ -140,7 +166,7 @@ def test_demo_end_to_end_rerun_makes_no_backend_calls(tmp_path, data_dir, capsys
         "--cache",
         cache,
         "--constructions",
-        "fixed_prompt",
+        "fixed",
     ]
     assert main(args) == 0
     first = json.loads((tmp_path / "d1" / "run.json").read_text())

@@ -227,7 +227,7 @@ def test_every_construction_kind_builds_and_scores(tmp_path, pools, data_dir):
     assert rows["file"]["w1_exact"] == pytest.approx(wasserstein_1d(support, humans[test_idx], u_weights=pmf), abs=1e-6)
     assert rows["file"]["n_test"] == test_idx.size
     # sampled scores sit beside a floor of the same n
-    assert all(r["n"] == 200 and r["repeats"] == 3 for r in rows.values())
+    assert all(r["floor_n"] == r["n_sampled"] == 200 and r["repeats"] == 3 for r in rows.values())
     # EM/GB fit towards the humans beat the single default prompt on W1
     assert rows["em"]["w1_exact"] < rows["fixed"]["w1_exact"]
     assert rows["gb"]["components"] >= 2

@@ -78,8 +78,8 @@ def fake():
 
 STUDY = """\
 scenarios = ["moods.toml"]
-agents = 60
-repeats = 4
+agents = 100                    # n = half the test half: the sampled AMW of 4 draws of 60 was a seed artefact
+repeats = 8
 [[constructions]]
 name = "fixed"
 kind = "fixed"

@@ -82,7 +82,7 @@ def test_fit_file_feeds_run_whatif_compare_and_select(tmp_path, model, capsys, s
     assert main(["compare", str(study), "--out", str(out)]) == 0
     table = pd.read_csv(out / "table.csv")
     assert list(table["construction"]) == ["fixed", "fitted", "em"]
-    assert (table["n"] == 10).all() and table["floor_mean"].notna().all() and table["w1_exact"].notna().all()
+    assert (table["floor_n"] == 10).all() and table["floor_mean"].notna().all() and table["w1_exact"].notna().all()
     assert table.set_index("construction").loc["fitted", "components"] == len(doc["personas"])  # the same file
 
     out = tmp_path / "trusting.jsonl"

@@ -95,7 +95,8 @@ def test_a_perfect_model_sits_at_the_floor_only_when_sampled(halves):
     _, test = halves
     floor = human_floor(test, n=floor_size(test.size), repeats=30, rng=1)
     perfect = score_distribution(_true_pmf(), SUPPORT, test, n=floor.n, repeats=30, rng=2)
-    assert perfect["w1_exact"] < 0.5 * floor.mean
+    # exact / floor ranges from 0.15 to 0.62 over split seeds 0-5 (the test half's mixture share varies): below it
+    assert perfect["w1_exact"] < 0.75 * floor.mean
     assert 0.67 * floor.mean < perfect["w1_sampled_mean"] < 1.5 * floor.mean
     assert perfect["n_sampled"] == floor.n and perfect["repeats"] == 30
     shifted = np.roll(_true_pmf(), 3)  # a biased model: every answer 3 points higher
@@ -206,3 +207,89 @@ def test_tv_floor_and_like_with_like_records():
     assert set(rec) <= set(COLUMN_KINDS)
     with pytest.raises(ValueError, match="the score is tv but the floor is w1"):
         score_records(scenario="u", construction="c", scores=s, floor=w1_floor, valid_mass=1.0, llm_calls=1)
+
+
+# ------------------------------------------------------------------------------- the seeded entry points
+def test_seeded_floor_is_the_floor_stream_of_the_scenario(data_dir):
+    from populace_lm.seeds import seed_rng
+    from populations.evaluation import scenario_floor, seeded_floor
+    from scenarios.registry import get_scenario
+
+    scenario = get_scenario("dictator", source=str(data_dir))
+    test = scenario.human_values("test", seed=2, source=str(data_dir))
+    got = seeded_floor(scenario, test, seed=2, n=50, repeats=4)
+    want = scenario_floor(scenario, test, n=50, repeats=4, rng=seed_rng(2, "floor", "dictator"))
+    assert got == want and got.n == 50 and got.repeats == 4
+    assert seeded_floor(scenario, test, seed=3, n=50, repeats=4).mean != got.mean
+    assert seeded_floor(scenario, test[:40], seed=2, n=1000, repeats=2).n == 20  # capped at half the test half
+
+
+def test_population_fit_info_reads_the_metadata_and_the_builder_info_wins():
+    from populations.evaluation import population_fit_info
+    from populations.persona import Persona, Population
+
+    one = (Persona(id="p", text="You are calm."),)
+    crafted = Population(
+        personas=one,
+        weights=[1.0],
+        construction="em",
+        metadata={"n_crafted": 0, "n_failed": 3, "failure_reasons": {"no_prompt": 3}, "fallback": "no usable"},
+    )
+    assert population_fit_info(crafted) == {
+        "n_crafted": 0,
+        "n_failed": 3,
+        "fallback": True,
+        "failure_reasons": {"no_prompt": 3},
+    }
+    assert population_fit_info(crafted, {"n_failed": 5, "fallback": None})["n_failed"] == 5
+    plain = Population(personas=one, weights=[1.0], construction="fixed")
+    assert population_fit_info(plain) == {"n_crafted": None, "n_failed": None, "fallback": None, "failure_reasons": {}}
+    joint = population_fit_info(plain, {"n_failed": 2, "fallback": "E: no usable"})  # a joint fit's summed info
+    assert joint["n_failed"] == 2 and joint["fallback"] is True
+
+
+def test_score_dimension_scores_on_the_score_stream_of_the_construction(data_dir):
+    from populace_lm.fakes import KnownDistributionModel
+    from populace_lm.seeds import seed_rng
+    from populations.baselines import FixedPromptBuilder
+    from populations.evaluation import population_pmfs, score_dimension, seeded_floor
+    from scenarios.registry import get_scenario
+
+    model = KnownDistributionModel(lambda msgs, answers: np.full(answers.size, 1 / answers.size))
+    scenario = get_scenario("dictator", source=str(data_dir))
+    test = scenario.human_values("test", seed=1, source=str(data_dir))
+    floor = seeded_floor(scenario, test, seed=1, n=100, repeats=3)
+    pop = FixedPromptBuilder().fit().population_
+    rec, probs, pmf = score_dimension(
+        model, pop, scenario, test, floor=floor, seed=1, construction="fixed", progress=False
+    )
+    res = population_pmfs(model, pop, scenario, progress=False)
+    want, _ = score_population(
+        scenario=scenario, construction="fixed", weights=pop.weights, component_pmfs=res["pmfs"],
+        valid_mass=res["valid_mass"], test=test, floor=floor, llm_calls=1, rng=seed_rng(1, "score", "dictator", "fixed"),
+    )  # fmt: skip
+    assert rec == {**want, "components": 1} and rec["human_test_mean"] == pytest.approx(test.mean(), abs=1e-6)
+    assert probs.shape == (1, 1, 101) and pmf == pytest.approx(np.full(101, 1 / 101))
+    other, _, _ = score_dimension(model, pop, scenario, test, floor=floor, seed=1, construction="x", progress=False)
+    assert other["w1_sampled_mean"] != rec["w1_sampled_mean"] and other["floor_mean"] == rec["floor_mean"]
+
+
+def test_score_vector_record_shares_the_floor_across_constructions():
+    from populations.evaluation import VECTOR_METRICS, score_vector_record
+    from populations.persona import Persona, Population
+    from scenarios import get_scenario
+
+    part = get_scenario("osp_cfcs")
+    q = len(part.questions())
+    probs = np.zeros((2, q, 5))
+    probs[0, :, 0], probs[1, :, 4] = 1.0, 1.0
+    pop = Population(
+        personas=(Persona(id="a", text="A"), Persona(id="b", text="B")), weights=[0.5, 0.5], construction="t"
+    )
+    test = np.random.default_rng(0).choice(part.support, size=(40, 2))  # two dimensions (correlations need D >= 2)
+    kw = {"n": 10, "repeats": 3, "seed": 5, "scenario_name": "cfcs"}
+    a = score_vector_record(pop, [part, part], [probs, probs], test, construction="a", **kw)
+    b = score_vector_record(pop, [part, part], [probs, probs], test, construction="b", **kw)
+    assert (a["n"], a["repeats"]) == (10, 3)
+    assert all(a[f"{m}_floor_mean"] == b[f"{m}_floor_mean"] for m in VECTOR_METRICS)
+    assert a["amw_sampled_mean"] != b["amw_sampled_mean"]  # each construction its own stream

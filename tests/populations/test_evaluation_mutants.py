@@ -845,6 +845,7 @@ def test_score_population_record_is_the_mixture_scored():
         "failure_reasons": {},
         "mean_exact": 3.75,
         "sd_exact": round(sd, 6),
+        "human_test_mean": round(float(np.mean(TEST5)), 6),
     }
     assert rec["sd_exact"] == round(np.sqrt(0.125 * (2.75**2 + 1.75**2) + 0.375 * (0.25**2 + 1.25**2)), 6)
 

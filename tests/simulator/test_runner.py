@@ -5,10 +5,11 @@ import pandas as pd
 import pytest
 
 from experiments.reporting import write_run
+from populace_lm.seeds import seed_int
 from scenarios.errors import ScenarioError
 from simulator.decisions import DecisionService
 from simulator.networks import NetworkSpec
-from simulator.runner import RunConfig, child_seed, run_simulation, seed_int
+from simulator.runner import RunConfig, run_simulation
 from tests.simulator.fakes import fake_model, two_personas
 
 
@@ -25,11 +26,11 @@ def _config(**kw):
 
 
 def test_child_seeds_are_named_and_stable():
-    a = seed_int(child_seed(1, "replicate", 0, "model"))
-    assert a == seed_int(child_seed(1, "replicate", 0, "model"))
-    assert a != seed_int(child_seed(1, "replicate", 1, "model"))
-    assert a != seed_int(child_seed(2, "replicate", 0, "model"))
-    assert a != seed_int(child_seed(1, "replicate", 0, "network"))
+    a = seed_int(1, "replicate", 0, "model")
+    assert a == seed_int(1, "replicate", 0, "model")
+    assert a != seed_int(1, "replicate", 1, "model")
+    assert a != seed_int(2, "replicate", 0, "model")
+    assert a != seed_int(1, "replicate", 0, "network")
 
 
 def test_same_seed_gives_identical_parquet_bytes(tmp_path):

@@ -1,0 +1,112 @@
+"""The one seed contract: the same ``--seed`` gives the same split and the same floor in every command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from experiments.cli import main
+from populace_lm.fakes import KnownDistributionModel
+from populace_lm.seeds import seed_int, seed_rng, seed_stream
+
+
+def _uniform(msgs, answers):
+    return np.full(answers.size, 1 / answers.size)
+
+
+def test_named_streams_are_stable_and_distinct():
+    a = seed_int(4, "floor", "dictator")
+    assert a == seed_int(4, "floor", "dictator") == seed_int(seed_stream(4, "floor", "dictator"))
+    assert len({a, seed_int(5, "floor", "dictator"), seed_int(4, "floor", "bigfive:E"), seed_int(4, "split")}) == 4
+    np.testing.assert_array_equal(seed_rng(4, "split").random(3), seed_rng(4, "split").random(3))
+    with pytest.raises(ValueError, match="non-negative integer"):
+        seed_stream(-1, "split")
+
+
+def _demo_floor(tmp_path, data_dir, seed):
+    from experiments.demo import run_demo
+
+    records = run_demo(
+        KnownDistributionModel(_uniform),
+        tmp_path / "demo",
+        source=str(data_dir),
+        seed=seed,
+        scenarios=["dictator"],
+        constructions=["fixed"],
+        progress=False,
+    )
+    return records[0]
+
+
+def _compare_floor(tmp_path, data_dir, seed, monkeypatch):
+    study = tmp_path / "study.toml"
+    study.write_text(
+        f'seed = 99\nscenarios = ["dictator"]\ndata = "{data_dir}"\n\n'
+        '[split]\nseed = 98\n\n[[constructions]]\nname = "fixed"\nkind = "fixed"\n'
+    )
+    monkeypatch.setattr("experiments.common.model_from_args", lambda args: KnownDistributionModel(_uniform))
+    assert main(["compare", str(study), "--out", str(tmp_path / "cmp"), "--seed", str(seed), "--quiet"]) == 0
+    payload = json.loads((tmp_path / "cmp" / "scores.json").read_text())
+    assert payload["settings"]["seed"] == payload["settings"]["split"]["seed"] == seed  # --seed overrides the file
+    return payload["scores"][0]
+
+
+def _fit_floor(tmp_path, data_dir, seed, monkeypatch):
+    from experiments import cmd_fit
+
+    monkeypatch.setattr(cmd_fit, "model_from_args", lambda args: KnownDistributionModel(_uniform))
+    monkeypatch.setattr(cmd_fit, "crafter_from_args", lambda args: None)
+    out = tmp_path / "fit.json"
+    argv = ["fit", "--builder", "gb", "--scenario", "dictator", "--out", str(out), "--data", str(data_dir)]
+    assert main([*argv, "--rounds", "1", "--seed", str(seed)]) == 0
+    return json.loads(out.read_text())["fit"]["scores"]
+
+
+def _seed000_floor(tmp_path, data_dir, seed, monkeypatch, personas_dir):
+    import experiments.exp_seed000 as exp
+
+    small = {**exp.PROFILES["fast"], "n_personas": 1, "mop_personas": 1, "mop_exemplars": 1, "gb_rounds": 1}
+    monkeypatch.setitem(exp.PROFILES, "fast", small)
+    monkeypatch.setenv("POPULACE_PERSONAS", str(personas_dir))
+    payload = exp.run_seed000(
+        KnownDistributionModel(_uniform),
+        tmp_path / "s0",
+        scenarios=["dictator"],
+        source=str(data_dir),
+        seed=seed,
+        log=lambda *_: None,
+    )
+    return next(r for r in payload["records"] if r["construction"] == "fixed_prompt")
+
+
+@pytest.mark.parametrize("seed", [0, 4])
+def test_same_seed_same_split_and_floor_in_demo_fit_compare_and_seed000(
+    tmp_path, data_dir, personas_dir, monkeypatch, seed
+):
+    from populace_lm.seeds import seed_rng as rng_of
+    from populations.evaluation import seeded_floor
+    from scenarios.registry import get_scenario
+    from scenarios.split import split_indices
+
+    demo = _demo_floor(tmp_path, data_dir, seed)
+    compare = _compare_floor(tmp_path, data_dir, seed, monkeypatch)
+    fit = _fit_floor(tmp_path, data_dir, seed, monkeypatch)
+    seed000 = _seed000_floor(tmp_path, data_dir, seed, monkeypatch, personas_dir)
+    floors = {(r["floor_mean"], r["floor_sd"], r["floor_n"]) for r in (demo, compare, fit, seed000)}
+    assert len(floors) == 1, floors
+    # ...and that floor is the contract's: stream ("floor", scenario) on the test half of stream ("split",)
+    scenario = get_scenario("dictator", source=str(data_dir))
+    test = scenario.human_values("test", seed=seed, source=str(data_dir))
+    assert demo["n_test"] == compare["n_test"] == test.size
+    expected = seeded_floor(scenario, test, seed=seed)
+    assert floors == {(round(expected.mean, 6), round(expected.sd, 6), expected.n)}
+    other = seeded_floor(scenario, test, seed=seed + 1)
+    assert other.mean != expected.mean  # the floor follows the seed
+    perm = rng_of(seed, "split").permutation(101)
+    fit_idx, test_idx = split_indices(101, seed=seed)
+    np.testing.assert_array_equal(fit_idx, np.sort(perm[:50]))  # round(0.5 * 101) = 50 fit rows
+    np.testing.assert_array_equal(test_idx, np.sort(perm[50:]))
+    # the same construction gets the same sampled score in demo and compare (stream ("score", scenario, "fixed"))
+    assert demo["w1_sampled_mean"] == compare["w1_sampled_mean"] and demo["w1_exact"] == compare["w1_exact"]
