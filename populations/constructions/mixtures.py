@@ -43,6 +43,8 @@ def _mixture(method: str) -> Any:
             improve_rounds=p["improve_rounds"],
             weight_method=p["weight_method"],
             forbid_target_number=p["forbid_target_number"],
+            max_retries=p["crafter_retries"],
+            crafter_max_tokens=p["crafter_max_tokens"],
             progress=ctx.progress,
             random_state=ctx.seed,
         ).fit(ctx.scenario, ctx.fit, sample_weight=ctx.fit_weights)

@@ -50,4 +50,6 @@ CRAFTING = {
     "improve_rounds": Param("int", 1, at_least(0), "crafting improve rounds R"),
     "weight_method": WEIGHT_METHOD,
     "forbid_target_number": Param("bool", True, None, "reject crafted prompts naming their target"),
+    "crafter_retries": Param("int", 2, at_least(0), "extra crafter attempts when a reply holds no usable prompt"),
+    "crafter_max_tokens": Param("int", 120, at_least(16), "crafter reply length (tokens)"),
 }
