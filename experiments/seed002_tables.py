@@ -1,6 +1,6 @@
 """The paper-shaped outputs of ``populace experiment seed002``: subgroup rows, tables, the scatter plot and report.
 
-Tables are written as CSV and Markdown (:func:`experiments.reporting.records_markdown`); ``results.json`` and
+Tables are written as CSV and Markdown (:func:`experiments.reporting.markdown_table`); ``results.json`` and
 ``report.md`` hold no timing, so the same seed and inputs give the same files (wall times go to ``timings.json``).
 """
 
@@ -27,10 +27,10 @@ def write_table(out: Path, name: str, rows: list[dict], columns: list[str]) -> s
     """``<name>.csv`` and ``<name>.md`` of some records; returns the Markdown."""
     import pandas as pd
 
-    from experiments.reporting import records_markdown
+    from experiments.reporting import markdown_table
 
     pd.DataFrame(rows, columns=columns).to_csv(out / f"{name}.csv", index=False)
-    md = records_markdown(rows, columns) + "\n"
+    md = markdown_table(rows, columns) + "\n"
     (out / f"{name}.md").write_text(md)
     return md
 
