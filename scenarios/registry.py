@@ -38,7 +38,6 @@ from scenarios.spec import SurveySpec
 
 __all__ = [
     "GameScenario",
-    "OneDimScenario",
     "Scenario",
     "builtin_path",
     "dimension_scenarios",
@@ -110,10 +109,6 @@ class GameScenario(DecisionWords):
     ) -> None:
         """None: the MobLab players are unweighted."""
         return None
-
-
-# The name experiments/demo.py imported before the protocol existed.
-OneDimScenario = Scenario
 
 
 def builtin_path(name: str) -> Path:
