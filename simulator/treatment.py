@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from scenarios.question import Question
+from simulator.errors import SimulationError
 
 if TYPE_CHECKING:
     from simulator.runner import RunConfig
@@ -39,12 +40,10 @@ class Treatment:
     where: Literal["question", "system"] = "question"
 
     def __post_init__(self) -> None:
-        from simulator.errors import SimulationError
-
         if not isinstance(self.text, str) or not self.text.strip():
             raise SimulationError('the treatment text is empty; give the message to add, e.g. --treatment "..."')
         if self.where not in ("question", "system"):
-            raise ValueError(f"treatment where={self.where!r} is not 'question' or 'system'")
+            raise SimulationError(f"treatment where={self.where!r} is not 'question' or 'system'")
         object.__setattr__(self, "text", self.text.strip())
 
     def question_text(self, prompt: str) -> str:
@@ -96,7 +95,7 @@ class WhatIfConditions:
         treatment: the intervention message (instead of ``intervention``).
 
     Raises:
-        ValueError: fewer than 2 replicates, neither or both kinds of intervention, game parameters for a survey
+        SimulationError: fewer than 2 replicates, neither or both kinds of intervention, game parameters for a survey
             or decision task (one line each, naming the command-line flag to use).
         ScenarioError: an unknown game parameter or an out-of-range value.
     """
@@ -112,19 +111,19 @@ class WhatIfConditions:
         object.__setattr__(self, "intervention", intervention)
         config, treatment = self.config, self.treatment
         if config.replicates < 2:
-            raise ValueError(f"what-if needs at least 2 seeds for paired CIs (--seeds), got {config.replicates}")
+            raise SimulationError(f"what-if needs at least 2 seeds for paired CIs (--seeds), got {config.replicates}")
         if treatment is None and not intervention:
-            raise ValueError(
+            raise SimulationError(
                 "what-if needs an intervention: game parameters (--intervention NAME=VALUE) "
                 "or a treatment message (--treatment TEXT)"
             )
         if treatment is not None and intervention:
-            raise ValueError(
+            raise SimulationError(
                 "give either intervention parameters (--intervention) or a treatment message (--treatment), not both"
             )
         if config.is_survey:
             if baseline or intervention:
-                raise ValueError(
+                raise SimulationError(
                     f"{config.scenario!r} is a survey or decision task: its what-if is a treatment message "
                     "(use --treatment TEXT), not game parameters (--baseline/--intervention)"
                 )

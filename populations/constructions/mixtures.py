@@ -78,6 +78,10 @@ def _mop(ctx: BuildContext, p: Mapping[str, Any]) -> BuiltConstruction:
 
 
 def _mop_estimate(p: Mapping[str, Any], q: int) -> Estimate:
+    """The fixed prompt plus one component per (persona, exemplar): an upper bound on the distinct requests.
+
+    Exemplars drawn with the same human answer give the same prompt, which is asked once.
+    """
     k = 1 + p["n_personas"] * p["n_exemplars"]
     return Estimate(k, k * q, k * q * _ANSWER_TOKENS)
 

@@ -279,7 +279,7 @@ def test_a_bare_value_error_inside_a_builder_is_a_crash_with_a_log(tmp_path, mod
 
     monkeypatch.setattr(populations.baselines.FixedPromptBuilder, "fit", broken_fit)
     cfg = tmp_path / "c.toml"
-    cfg.write_text('scenarios = ["dictator"]\n[[populations]]\nname = "x"\nkind = "fixed"\n')
+    cfg.write_text('scenarios = ["dictator"]\n[[constructions]]\nname = "x"\nkind = "fixed"\n')
     argv = {
         "run": ["run", "--population", "fixed", "--scenario", "dictator", "--agents", "3"],
         "compare": ["compare", str(cfg)],

@@ -228,7 +228,7 @@ def check(b, expected):
 
 @pytest.mark.parametrize("method", ["raw", "random", "is_only", "ot_only", "resample"])
 def test_every_method_replays_with_defaults(method):
-    b = AlignedPersonaBuilder(method).fit(POOL, HUMAN, personas=PERSONAS)
+    b = AlignedPersonaBuilder(method).fit_vectors(POOL, HUMAN, personas=PERSONAS)
     check(b, replay(method, POOL, HUMAN))
     assert (b.n_pool_, b.n_human_, b.n_features_) == (40, 14, 3)
 
@@ -249,50 +249,50 @@ def test_every_method_replays_with_every_parameter_set(method):
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        b = AlignedPersonaBuilder(method, **kw).fit(POOL, HUMAN, personas=PERSONAS)
+        b = AlignedPersonaBuilder(method, **kw).fit_vectors(POOL, HUMAN, personas=PERSONAS)
         expected = replay(method, POOL, HUMAN, **kw)
     check(b, expected)
 
 
 def test_balanced_formulation_reaches_the_transport():
-    b = AlignedPersonaBuilder("ot_only", formulation="balanced", reg=0.3).fit(POOL, HUMAN)
+    b = AlignedPersonaBuilder("ot_only", formulation="balanced", reg=0.3).fit_vectors(POOL, HUMAN)
     check(b, replay("ot_only", POOL, HUMAN, formulation="balanced", reg=0.3))
     assert b.transport_.formulation == "balanced"
 
 
 def test_default_set_sizes():
     # min(M, N // 2) for the selecting methods, N for raw, never below 1
-    assert AlignedPersonaBuilder("random").fit(POOL, HUMAN).n_select_ == 14
-    assert AlignedPersonaBuilder("random").fit(POOL[:20], HUMAN).n_select_ == 10
-    assert AlignedPersonaBuilder("raw").fit(POOL, HUMAN).n_select_ == 40
-    assert AlignedPersonaBuilder("random").fit(POOL[:1], HUMAN).n_select_ == 1
-    raw = AlignedPersonaBuilder("raw", n_select=40).fit(POOL, HUMAN)
+    assert AlignedPersonaBuilder("random").fit_vectors(POOL, HUMAN).n_select_ == 14
+    assert AlignedPersonaBuilder("random").fit_vectors(POOL[:20], HUMAN).n_select_ == 10
+    assert AlignedPersonaBuilder("raw").fit_vectors(POOL, HUMAN).n_select_ == 40
+    assert AlignedPersonaBuilder("random").fit_vectors(POOL[:1], HUMAN).n_select_ == 1
+    raw = AlignedPersonaBuilder("raw", n_select=40).fit_vectors(POOL, HUMAN)
     assert_array_equal(raw.selected_, np.arange(40))
-    one = AlignedPersonaBuilder("raw", n_select=1).fit(POOL, HUMAN)
+    one = AlignedPersonaBuilder("raw", n_select=1).fit_vectors(POOL, HUMAN)
     assert one.selected_.shape == (1,)
 
 
 def test_ot_draws_with_replacement_only_when_too_few_personas_carry_mass():
     x = np.concatenate([np.zeros((2, 1)), np.full((4, 1), 50.0)])
     y = np.array([[0.0], [0.1], [0.05]])
-    b = AlignedPersonaBuilder("ot_only", n_select=5).fit(x, y)
+    b = AlignedPersonaBuilder("ot_only", n_select=5).fit_vectors(x, y)
     expected = replay("ot_only", x, y, n_select=5)
     check(b, expected)
 
 
 def test_sample_weight_resamples_the_humans_with_the_seeded_bootstrap():
     sw = np.linspace(1.0, 3.0, 14)
-    b = AlignedPersonaBuilder("is_only", random_state=3).fit(POOL, HUMAN, sample_weight=sw)
+    b = AlignedPersonaBuilder("is_only", random_state=3).fit_vectors(POOL, HUMAN, sample_weight=sw)
     y = weighted_resample(HUMAN, sw / sw.sum(), np.random.default_rng([3, 0x5EED]))
     check(b, replay("is_only", POOL, y, random_state=3))
     with pytest.raises(ValueError, match=r"^sample_weight must have shape \(14,\) to match the samples"):
-        AlignedPersonaBuilder().fit(POOL, HUMAN, sample_weight=np.ones(3))
+        AlignedPersonaBuilder().fit_vectors(POOL, HUMAN, sample_weight=np.ones(3))
 
 
 def test_builder_messages():
     def fails(message, *args, builder=None, **kw):
         with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
-            (builder or AlignedPersonaBuilder()).fit(*args, **kw)
+            (builder or AlignedPersonaBuilder()).fit_vectors(*args, **kw)
 
     fails(
         "method must be one of ('resample', 'raw', 'random', 'is_only', 'ot_only'), got 'magic'",
@@ -337,10 +337,10 @@ def test_builder_messages():
 
 
 def test_resample_with_exactly_enough_candidates_works():
-    b = AlignedPersonaBuilder(keep_fraction=0.1, n_select=4).fit(POOL, HUMAN)
+    b = AlignedPersonaBuilder(keep_fraction=0.1, n_select=4).fit_vectors(POOL, HUMAN)
     assert b.candidates_.size == 4
     check(b, replay("resample", POOL, HUMAN, keep_fraction=0.1, n_select=4))
-    b = AlignedPersonaBuilder(keep_fraction=1.0, n_select=4).fit(POOL, HUMAN)
+    b = AlignedPersonaBuilder(keep_fraction=1.0, n_select=4).fit_vectors(POOL, HUMAN)
     assert b.candidates_.size == 40
 
 
@@ -348,7 +348,7 @@ def test_population_counts_draws_and_records_the_parameters():
     x = np.concatenate([np.zeros((2, 1)), np.full((4, 1), 50.0)])
     y = np.array([[0.0], [0.1], [0.05]])
     personas = tuple(Persona(id=f"q{i}", text=f"q {i}") for i in range(6))
-    b = AlignedPersonaBuilder("ot_only", n_select=5, random_state=2).fit(x, y, personas=personas)
+    b = AlignedPersonaBuilder("ot_only", n_select=5, random_state=2).fit_vectors(x, y, personas=personas)
     pop = b.population_
     uniq, counts = np.unique(b.selected_, return_counts=True)
     assert [p.id for p in pop.personas] == [f"q{i}" for i in uniq]
@@ -360,7 +360,7 @@ def test_population_counts_draws_and_records_the_parameters():
 
 @pytest.mark.parametrize("method", ["raw", "random", "is_only", "ot_only", "resample"])
 def test_sample_replays_the_draw(method):
-    b = AlignedPersonaBuilder(method, random_state=4).fit(POOL, HUMAN, personas=PERSONAS)
+    b = AlignedPersonaBuilder(method, random_state=4).fit_vectors(POOL, HUMAN, personas=PERSONAS)
 
     def draw(g):
         if method in ("raw", "random"):
@@ -388,7 +388,7 @@ def test_sample_with_replacement_when_few_personas_carry_mass():
     x = np.concatenate([np.zeros((2, 1)), np.full((4, 1), 50.0)])
     y = np.array([[0.0], [0.1], [0.05]])
     personas = tuple(Persona(id=f"q{i}", text=f"q {i}") for i in range(6))
-    b = AlignedPersonaBuilder("ot_only", n_select=2).fit(x, y, personas=personas)
+    b = AlignedPersonaBuilder("ot_only", n_select=2).fit_vectors(x, y, personas=personas)
     positive = int(np.count_nonzero(b.weights_))
     idx = sample_by_mass(b.weights_, 6, rng=np.random.default_rng(0), replace=positive < 6)
     uniq, counts = np.unique(idx, return_counts=True)
@@ -396,14 +396,14 @@ def test_sample_with_replacement_when_few_personas_carry_mass():
 
 
 def test_sample_messages():
-    b = AlignedPersonaBuilder("random").fit(POOL, HUMAN, personas=PERSONAS)
+    b = AlignedPersonaBuilder("random").fit_vectors(POOL, HUMAN, personas=PERSONAS)
     with pytest.raises(ValueError, match=r"^n must be >= 1, got 0$"):
         b.sample(0)
     with pytest.raises(ValueError, match=r"^the pool has 40 personas, fewer than the requested set of 41$"):
         b.sample(41)
     assert len(b.sample(40)) == 40
     assert len(b.sample(1)) == 1
-    nop = AlignedPersonaBuilder("random").fit(POOL, HUMAN)
+    nop = AlignedPersonaBuilder("random").fit_vectors(POOL, HUMAN)
     msg = "fit was called without personas=...; pass the pool's personas to build a Population"
     with pytest.raises(ValueError, match=f"^{re.escape(msg)}$"):
         nop.sample(2)
@@ -412,7 +412,7 @@ def test_sample_messages():
 
 
 def test_fit_record_lists_the_learned_attributes():
-    b = AlignedPersonaBuilder("resample", n_select=5).fit(POOL, HUMAN, personas=PERSONAS)
+    b = AlignedPersonaBuilder("resample", n_select=5).fit_vectors(POOL, HUMAN, personas=PERSONAS)
     d = b.to_dict()
     assert d["kind"] == "populace.aligned"
     assert d["weights"] == b.weights_.tolist() and d["is_weights"] == b.is_weights_.tolist()
@@ -426,7 +426,7 @@ def test_fit_record_lists_the_learned_attributes():
     }
     assert d["mean"] == b.mean_.tolist() and d["scale"] == b.scale_.tolist()
     assert (d["n_pool"], d["n_human"], d["n_features"]) == (40, 14, 3)
-    raw = AlignedPersonaBuilder("raw").fit(POOL, HUMAN, personas=PERSONAS).to_dict()
+    raw = AlignedPersonaBuilder("raw").fit_vectors(POOL, HUMAN, personas=PERSONAS).to_dict()
     assert raw["is_weights"] is None and raw["transport"] is None
 
 
