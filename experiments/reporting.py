@@ -13,16 +13,16 @@
 * ``populace demo`` → the same report of its shipped study, ``scores.json``, ``histograms.png`` and ``run.json``
   (:func:`write_demo`).
 
-Every Markdown table goes through :func:`markdown_table`.
+Every Markdown table goes through :func:`markdown_table`. ``experiments.reporting`` is the one import point: the
+run and what-if writers live in :mod:`experiments.reporting_runs` and the shared pieces (table writer, manifests,
+package versions, cache statistics) in :mod:`experiments.tables`, both re-exported here; the comparison and demo
+writers are defined here.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import math
 import os
-import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,9 +34,17 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from experiments.reporting_runs import (  # noqa: E402
+    plot_effects,
+    plot_outcome,
+    run_report,
+    whatif_report,
+    write_run,
+    write_whatif,
+)
+from experiments.tables import cache_stats, markdown_table, package_versions, write_manifest  # noqa: E402
 from populations.evaluation import COLUMN_HELP, VECTOR_HELP, VECTOR_METRICS  # noqa: E402
-from populations.persona import Population  # noqa: E402
-from simulator import DIFFERENCE_COLUMNS, OUTCOMES, RunResult, WhatIfResult  # noqa: E402
+from simulator import DIFFERENCE_COLUMNS  # noqa: E402
 
 if TYPE_CHECKING:
     from experiments.study import StudyResult
@@ -65,325 +73,6 @@ __all__ = [
     "write_study",
     "write_whatif",
 ]
-
-_PACKAGES = ("populace", "mesa", "networkx", "numpy", "scipy", "pandas", "pyarrow", "llama_cpp_python", "openai")
-
-
-# ----------------------------------------------------------------------------- shared pieces
-def package_versions() -> dict[str, str]:
-    """Installed versions of the packages a result depends on."""
-    out = {"python": platform.python_version()}
-    for name in _PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name.replace("_", "-"))
-        except importlib.metadata.PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
-def cache_stats(model: Any) -> dict[str, Any]:
-    """The response cache's statistics if the model is cache-wrapped (else an empty dict)."""
-    stats = getattr(model, "stats", None)
-    if not callable(stats):
-        return {}
-    out = dict(stats())
-    out["path"] = str(getattr(model, "path", ""))
-    out["mode"] = str(getattr(model, "mode", ""))
-    return out
-
-
-def _fmt(v: Any, digits: int = 4, missing: str = "") -> str:
-    if v is None or (isinstance(v, float | np.floating) and math.isnan(v)):
-        return missing
-    if isinstance(v, float | np.floating):
-        return f"{float(v):.{digits}f}"
-    return str(v).replace("|", "\\|")
-
-
-def markdown_table(
-    rows: pd.DataFrame | Sequence[Mapping[str, Any]],
-    columns: Sequence[str] | None = None,
-    *,
-    digits: int = 4,
-    missing: str = "",
-) -> str:
-    """The one Markdown table writer: a pipe table of records (or a frame) restricted to ``columns``.
-
-    Args:
-        rows: a DataFrame or a sequence of mappings (a key a row lacks is a missing cell).
-        columns: the columns in order (default: the frame's, or the first row's keys).
-        digits: decimals of floats.
-        missing: the text of a missing cell (None or NaN).
-    """
-    records = rows.to_dict("records") if isinstance(rows, pd.DataFrame) else list(rows)
-    if columns is None:
-        columns = list(rows.columns) if isinstance(rows, pd.DataFrame) else list(records[0]) if records else []
-    lines = ["| " + " | ".join(map(str, columns)) + " |", "|" + "|".join("---" for _ in columns) + "|"]
-    lines += ["| " + " | ".join(_fmt(r.get(c), digits, missing) for c in columns) + " |" for r in records]
-    return "\n".join(lines)
-
-
-def write_manifest(path: Path, manifest: Mapping[str, Any]) -> Path:
-    """``manifest.json`` with sorted keys (identical results give identical files, apart from timings)."""
-    path.write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-    return path
-
-
-def _population(population: Population, source: str) -> dict[str, Any]:
-    return {"source": source, "construction": population.construction, "components": len(population)}
-
-
-def _cost_line(s: Mapping[str, int]) -> str:
-    return (
-        f"{s['agent_decisions']} decisions from {s['distinct_prompts']} distinct prompts; "
-        f"{s['backend_calls']} backend calls, {s['cache_hits']} cache hits, "
-        f"{s['prompt_tokens']} prompt + {s['completion_tokens']} completion tokens"
-    )
-
-
-# ----------------------------------------------------------------------------- run
-def write_run(
-    out_dir: str | Path,
-    result: RunResult,
-    *,
-    llm_model: Any,
-    population: Population,
-    population_source: str,
-    command: str = "",
-) -> Path:
-    """Write ``records.parquet``, ``outcomes.csv``, ``manifest.json`` and ``report.md`` into ``out_dir``."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result.records.to_parquet(out / "records.parquet", index=False)
-    result.outcomes.to_csv(out / "outcomes.csv", index=False)
-    files = ["records.parquet", "outcomes.csv", "manifest.json", "report.md"]
-    if result.scores:
-        _scores_frame(result).to_csv(out / "scores.csv", index=False)
-        files.insert(2, "scores.csv")
-    manifest = {
-        "kind": "populace.run",
-        "command": command,
-        "config": result.config.to_dict(),
-        "seeds": {"root": result.config.seed, "replicates": result.seeds},
-        "population": _population(population, population_source),
-        "networks": result.networks,
-        "model_id": getattr(llm_model, "model_id", "unknown"),
-        "decisions": result.stats,
-        "cache": cache_stats(llm_model),
-        "packages": package_versions(),
-        "wall_seconds": round(result.wall_seconds, 3),
-        "files": files,
-    }
-    write_manifest(out / "manifest.json", manifest)
-    (out / "report.md").write_text(run_report(result, manifest))
-    return out
-
-
-def _scores_frame(result: RunResult) -> pd.DataFrame:
-    """One row per replicate and agent: ``score`` (one dimension) or ``score_1 … score_D``."""
-    frames = []
-    for r, s in enumerate(result.scores):
-        s2 = np.atleast_2d(np.asarray(s, dtype=float).T).T  # (n, D)
-        cols = ["score"] if s2.shape[1] == 1 else [f"score_{j + 1}" for j in range(s2.shape[1])]
-        frame = pd.DataFrame(s2, columns=cols)
-        frame.insert(0, "agent", np.arange(s2.shape[0]))
-        frame.insert(0, "replicate", r)
-        frames.append(frame)
-    return pd.concat(frames, ignore_index=True)
-
-
-def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
-    """A Markdown summary of a run."""
-    c = result.config
-    by_round = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate", errors="ignore")
-    by_round = by_round.dropna(axis=1, how="all")
-    pop = manifest["population"]
-    lines = [
-        f"# Simulation: {c.scenario}",
-        "",
-        f"- population: {pop['source']} ({pop['construction']}, {pop['components']} components)",
-        f"- agents: {c.n_agents} × {c.replicates} replicate(s), rounds: {c.rounds}, root seed: {c.seed}",
-        f"- game parameters: {json.dumps(c.params, sort_keys=True) if c.params else '—'}",
-        f"- network: {c.network.to_dict() if c.network else 'none (random matching)'}",
-        f"- history shown to agents: last {c.history_rounds} round(s)" if c.rounds > 1 else "- one-shot",
-        f"- model: {manifest['model_id']}",
-        f"- decisions: {_cost_line(result.stats)}",
-        f"- wall time: {result.wall_seconds:.1f} s",
-        "",
-        "Answers are drawn from each prompt's answer distribution renormalised over valid answers; "
-        "`parse_failure_rate` is the mean probability the model put on invalid text.",
-        "",
-        "## Outcomes per " + ("item" if c.is_survey else "round") + " (mean over replicates)",
-        "",
-        markdown_table(by_round.reset_index(), digits=3, missing="—"),
-        "",
-    ]
-    if result.scores:
-        scores = _scores_frame(result).drop(columns=["replicate", "agent"])
-        summary = scores.agg(["mean", "std"]).T.reset_index().rename(columns={"index": "score"})
-        lines += [
-            "## Scores (all replicates; per agent in `scores.csv`)",
-            "",
-            markdown_table(summary, digits=3, missing="—"),
-            "",
-        ]
-    lines += ["Files: `records.parquet` (one row per agent, round and role), `outcomes.csv`, `manifest.json`.", ""]
-    return "\n".join(lines)
-
-
-# ----------------------------------------------------------------------------- what-if
-def plot_outcome(per_round: pd.DataFrame, outcome: str, path: Path, *, labels: Mapping[str, str]) -> Path:
-    """Mean of a game ``outcome`` over replicates per round, both conditions, with ±1.96 SE bands."""
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for cond, color in (("baseline", "tab:blue"), ("intervention", "tab:orange")):
-        sub = per_round[per_round["condition"] == cond].groupby("round")[outcome]
-        mean, se = sub.mean(), sub.std(ddof=1) / np.sqrt(sub.count())
-        ax.plot(mean.index, mean.to_numpy(), marker="o", color=color, label=labels[cond])
-        ax.fill_between(
-            mean.index, (mean - 1.96 * se).to_numpy(), (mean + 1.96 * se).to_numpy(), color=color, alpha=0.2
-        )
-    ax.set_xlabel("round")
-    ax.set_ylabel(outcome)
-    ax.set_title(OUTCOMES.get(outcome, outcome), fontsize=9)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def plot_effects(differences: pd.DataFrame, path: Path, *, title: str) -> Path:
-    """Forest plot of a survey what-if: paired differences with bootstrap CIs, items left and score right.
-
-    The exact difference from the answer distributions is drawn as a cross; a vertical line marks 0.
-    """
-    items = differences[differences["kind"] == "item"]
-    score = differences[differences["kind"] == "score"]
-    fig, axes = plt.subplots(
-        1, 2, figsize=(8, 1.2 + 0.35 * max(len(items), 2)), gridspec_kw={"width_ratios": [3, 1]}, squeeze=False
-    )
-    for ax, part in zip(axes[0], (items, score), strict=True):
-        y = np.arange(len(part))[::-1]
-        d = part["difference"].to_numpy(dtype=float)
-        err = np.vstack([d - part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float) - d])
-        ax.errorbar(d, y, xerr=np.nan_to_num(err), fmt="o", color="tab:orange", capsize=3, label="sampled, 95% CI")
-        if "exact_difference" in part:
-            ax.plot(part["exact_difference"].to_numpy(dtype=float), y, "x", color="tab:blue", label="exact")
-        ax.axvline(0.0, color="gray", lw=0.8)
-        ax.set_yticks(y, part["outcome"].tolist(), fontsize=8)
-        ax.set_xlabel("intervention − control", fontsize=8)
-        ax.tick_params(labelsize=7)
-    axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
-def _labels(result: WhatIfResult) -> dict[str, str]:
-    if result.treatment is not None:
-        text = result.treatment.text
-        short = text if len(text) <= 60 else text[:57] + "..."
-        return {"baseline": "control", "intervention": f"treatment ({result.treatment.where}): “{short}”"}
-    return {
-        "baseline": f"baseline {_cond(result.baseline)}",
-        "intervention": f"intervention {_cond(result.intervention)}",
-    }
-
-
-def _cond(d: Mapping[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in d.items()) or "(defaults)"
-
-
-def write_whatif(
-    out_dir: str | Path,
-    result: WhatIfResult,
-    *,
-    llm_model: Any,
-    population: Population,
-    population_source: str,
-    command: str = "",
-) -> Path:
-    """Write records, per-round outcomes, paired differences, plots, manifest and report into ``out_dir``.
-
-    A game study gets one PNG per outcome over rounds; a survey study gets ``effects.png`` (a forest plot of the
-    per-item and score effects).
-    """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    result.records.to_parquet(out / "records.parquet", index=False)
-    result.per_round.to_csv(out / "per_round.csv", index=False)
-    result.differences.to_csv(out / "differences.csv", index=False)
-    labels = _labels(result)
-    plots = []
-    if result.is_survey:
-        plots.append(plot_effects(result.differences, out / "effects.png", title=labels["intervention"]).name)
-    else:
-        for outcome in OUTCOMES:
-            if outcome in result.per_round and result.per_round[outcome].notna().any():
-                plots.append(plot_outcome(result.per_round, outcome, out / f"{outcome}.png", labels=labels).name)
-    c = result.config
-    manifest = {
-        "kind": "populace.whatif",
-        "command": command,
-        "config": c.to_dict(),
-        "baseline": result.baseline,
-        "intervention": result.intervention,
-        "treatment": result.treatment.to_dict() if result.treatment is not None else None,
-        "seeds": {"root": c.seed, "replicates": c.replicates, "paired": True},
-        "population": _population(population, population_source),
-        "model_id": getattr(llm_model, "model_id", "unknown"),
-        "decisions": result.stats,
-        "cache": cache_stats(llm_model),
-        "packages": package_versions(),
-        "wall_seconds": round(result.wall_seconds, 3),
-        "files": ["records.parquet", "per_round.csv", "differences.csv", *plots, "manifest.json", "report.md"],
-    }
-    write_manifest(out / "manifest.json", manifest)
-    (out / "report.md").write_text(whatif_report(result, manifest, plots))
-    return out
-
-
-def whatif_report(result: WhatIfResult, manifest: Mapping[str, Any], plots: list[str]) -> str:
-    """A Markdown summary of a what-if study."""
-    c = result.config
-    labels = _labels(result)
-    pop = manifest["population"]
-    lines = [
-        f"# What-if: {c.scenario}, {labels['baseline']} vs {labels['intervention']}",
-        "",
-        f"- population: {pop['source']} ({pop['construction']}, {pop['components']} components)",
-        f"- {c.n_agents} agents, {c.replicates} paired seeds (root seed {c.seed})"
-        + ("" if c.is_survey else f", {c.rounds} round(s); network: ")
-        + ("" if c.is_survey else (str(c.network.to_dict()) if c.network else "none (random matching)")),
-        f"- model: {manifest['model_id']}",
-        f"- LLM cost (both conditions): {_cost_line(result.stats)}; {result.wall_seconds:.1f} s",
-    ]
-    if result.treatment is not None:
-        where = "before each question" if result.treatment.where == "question" else "after the persona's system prompt"
-        lines.append(f"- treatment message ({where}): {result.treatment.text}")
-    lines += [""]
-    if result.is_survey:
-        lines += [
-            "Both conditions use the same persona draws and answer seeds (common random numbers). Per replicate, "
-            "each item's outcome is its mean answer and the score's is the mean score; `difference` is the mean "
-            "paired difference (treatment − control) with a percentile bootstrap 95% CI over seeds. "
-            "`exact_*` columns are population-weighted expectations from the answer distributions (no sampling; "
-            "— when the population has more components than agent draws, to keep the cost at the simulation's).",
-        ]
-    else:
-        lines += [
-            "Each replicate's outcome is its mean over rounds; `difference` is the mean paired difference "
-            "(intervention − baseline) with a percentile bootstrap 95% CI over seeds.",
-        ]
-    lines += ["", markdown_table(result.differences, digits=3, missing="—"), ""]
-    if not result.is_survey:
-        lines += ["Outcomes: " + "; ".join(f"`{k}` = {v}" for k, v in OUTCOMES.items()) + ".", ""]
-        lines += ["Plots (mean over seeds per round, ±1.96 SE): " + ", ".join(f"`{p}`" for p in plots), ""]
-    else:
-        lines += ["![effects](effects.png)", ""]
-    return "\n".join(lines)
 
 
 # ----------------------------------------------------------------------------- compare and demo
@@ -507,7 +196,6 @@ def plot_study_grid(result: StudyResult, path: Path) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     scens = list(result.humans)
     cons = list(dict.fromkeys(r["construction"] for r in result.scores))
