@@ -1,4 +1,4 @@
-"""Check that requirements.lock agrees with pyproject.toml, and (``--installed``) that the venv holds the lock.
+"""Check that requirements.txt agrees with pyproject.toml, and (``--installed``) that the venv holds the lock.
 
 ``scripts/test.sh`` runs this before the tests. It fails, one line per problem with the fix, when
 
@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s#;]+)(.*)$")
-_REFRESH = "run scripts/lock.sh and commit requirements.lock"
+_REFRESH = "run scripts/lock.sh and commit requirements.txt"
 
 
 def read_lock(path: Path) -> tuple[dict[str, Version], set[str]]:
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--installed", action="store_true", help="also check this environment against the lock")
     parser.add_argument("--root", type=Path, default=Path(__file__).resolve().parent.parent)
     args = parser.parse_args(argv)
-    pyproject, lock = args.root / "pyproject.toml", args.root / "requirements.lock"
+    pyproject, lock = args.root / "pyproject.toml", args.root / "requirements.txt"
     if not lock.is_file():
         print(f"check_lock: {lock} does not exist; {_REFRESH}", file=sys.stderr)
         return 1

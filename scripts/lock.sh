@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Refresh requirements.lock from pyproject.toml (every transitive dependency pinned; pip-tools' pip-compile).
+# Refresh requirements.txt from pyproject.toml (every transitive dependency pinned; pip-tools' pip-compile).
 #
 #   scripts/lock.sh              # re-resolve with the newest releases the bounds allow
 #   scripts/lock.sh --upgrade-package scipy   # any pip-compile option passes through
@@ -19,5 +19,5 @@ if [ ! -x "$tools/bin/pip-compile" ]; then
 fi
 CUSTOM_COMPILE_COMMAND="scripts/lock.sh" "$tools/bin/pip-compile" --quiet --extra dev --strip-extras --allow-unsafe \
   --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --annotation-style=line \
-  --output-file requirements.lock "$@" pyproject.toml
-echo "lock: wrote requirements.lock ($(grep -c '==' requirements.lock) pins)" >&2
+  --output-file requirements.txt "$@" pyproject.toml
+echo "lock: wrote requirements.txt ($(grep -c '==' requirements.txt) pins)" >&2

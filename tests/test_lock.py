@@ -1,4 +1,4 @@
-"""requirements.lock agrees with pyproject.toml, and scripts/check_lock.py catches each kind of disagreement."""
+"""requirements.txt agrees with pyproject.toml, and scripts/check_lock.py catches each kind of disagreement."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ _spec.loader.exec_module(check_lock)
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copy(REPO / "requirements.lock", tmp_path / "requirements.lock")
+    shutil.copy(REPO / "requirements.txt", tmp_path / "requirements.txt")
     return tmp_path
 
 
@@ -28,12 +28,12 @@ def edit(path: Path, old: str, new: str) -> None:
 
 
 def test_the_checked_in_lock_agrees_with_pyproject():
-    assert check_lock.lock_problems(REPO / "pyproject.toml", REPO / "requirements.lock") == []
+    assert check_lock.lock_problems(REPO / "pyproject.toml", REPO / "requirements.txt") == []
     assert check_lock.main(["--root", str(REPO)]) == 0
 
 
 def test_the_lock_pins_every_package_exactly_including_torch_and_llama():
-    pins, direct = check_lock.read_lock(REPO / "requirements.lock")
+    pins, direct = check_lock.read_lock(REPO / "requirements.txt")
     assert str(pins["torch"]).startswith("2.13.0") and "llama-cpp-python" in pins
     assert {"mesa", "numpy", "scipy", "pot", "openai", "networkx", "sentence-transformers", "faiss-cpu"} <= direct
     assert "transformers" in pins and "transformers" not in direct  # transitive dependencies are pinned too
@@ -41,7 +41,7 @@ def test_the_lock_pins_every_package_exactly_including_torch_and_llama():
 
 def test_a_new_dependency_missing_from_the_lock_fails(project):
     edit(project / "pyproject.toml", '"pytest>=8",\n    "gt-all', '"pytest>=8",\n    "ray>=2.9",\n    "gt-all')
-    problems = check_lock.lock_problems(project / "pyproject.toml", project / "requirements.lock")
+    problems = check_lock.lock_problems(project / "pyproject.toml", project / "requirements.txt")
     assert len(problems) == 1 and "ray (required in pyproject.toml as ray>=2.9) is not locked" in problems[0]
     assert "scripts/lock.sh" in problems[0]
     assert check_lock.main(["--root", str(project)]) == 1
@@ -49,26 +49,26 @@ def test_a_new_dependency_missing_from_the_lock_fails(project):
 
 def test_a_bound_the_pin_does_not_meet_fails(project):
     edit(project / "pyproject.toml", '"scipy>=1.11"', '"scipy<1.12"')
-    problems = check_lock.lock_problems(project / "pyproject.toml", project / "requirements.lock")
+    problems = check_lock.lock_problems(project / "pyproject.toml", project / "requirements.txt")
     assert len(problems) == 1 and problems[0].count("scipy==") == 1 and "does not satisfy scipy<1.12" in problems[0]
 
 
 def test_a_dependency_dropped_from_pyproject_but_still_locked_as_direct_fails(project):
     edit(project / "pyproject.toml", '    "faiss-cpu>=1.8",\n', "")
-    problems = check_lock.lock_problems(project / "pyproject.toml", project / "requirements.lock")
+    problems = check_lock.lock_problems(project / "pyproject.toml", project / "requirements.txt")
     assert problems == [
-        f"{project / 'requirements.lock'}: faiss-cpu is locked as a requirement of the project but pyproject.toml "
-        "no longer lists it; run scripts/lock.sh and commit requirements.lock"
+        f"{project / 'requirements.txt'}: faiss-cpu is locked as a requirement of the project but pyproject.toml "
+        "no longer lists it; run scripts/lock.sh and commit requirements.txt"
     ]
 
 
 def test_a_loose_line_in_the_lock_is_refused(project):
-    edit(project / "requirements.lock", "scipy==", "scipy>=")
-    with pytest.raises(SystemExit, match=r"requirements.lock:\d+: not an exact 'name==version' pin"):
-        check_lock.read_lock(project / "requirements.lock")
+    edit(project / "requirements.txt", "scipy==", "scipy>=")
+    with pytest.raises(SystemExit, match=r"requirements.txt:\d+: not an exact 'name==version' pin"):
+        check_lock.read_lock(project / "requirements.txt")
 
 
 def test_an_installed_version_that_differs_from_its_pin_is_reported(project):
-    edit(project / "requirements.lock", "\nnumpy==", "\nnumpy==0.0.1\n# was numpy==")
-    problems = check_lock.installed_problems(project / "requirements.lock")
+    edit(project / "requirements.txt", "\nnumpy==", "\nnumpy==0.0.1\n# was numpy==")
+    problems = check_lock.installed_problems(project / "requirements.txt")
     assert any(p.startswith("numpy ") and "pins 0.0.1; run scripts/setup.sh" in p for p in problems)
