@@ -308,6 +308,7 @@ def run_scenario(
     """
     from populace_lm.seeds import seed_rng
     from populations.baselines import DemographicPersonaBuilder, FixedPromptBuilder, RandomPersonaBuilder
+    from populations.constructions.baselines import big5_fit_rows
     from populations.evaluation import builder_fit_info, human_split, population_pmfs, score_population, seeded_floor
     from populations.mop import MixtureOfPersonasBuilder
     from scenarios.registry import get_scenario
@@ -350,7 +351,17 @@ def run_scenario(
     ]
     if settings["demographic"]:
         baselines.append(
-            ("demographic_persona", DemographicPersonaBuilder(settings["n_personas"], source=source, random_state=seed))
+            (
+                "demographic_persona",
+                # On a Big Five scenario the personas come from the fit half's respondents only (held-out humans
+                # never become personas), as in compare's `demographic` kind.
+                DemographicPersonaBuilder(
+                    settings["n_personas"],
+                    source=source,
+                    rows=big5_fit_rows(scenario, seed=seed, fit_fraction=0.5, source=source),
+                    random_state=seed,
+                ),
+            )
         )
     for label, builder in baselines:
         t0 = time.perf_counter()

@@ -69,7 +69,8 @@ def seed_int(root: int | np.random.SeedSequence, *names: object) -> int:
 
     ``root`` may also be a :class:`~numpy.random.SeedSequence` already derived (then ``names`` must be empty).
     """
-    seq = root if isinstance(root, np.random.SeedSequence) else seed_stream(root, *names)
-    if isinstance(root, np.random.SeedSequence) and names:
-        raise ValueError("seed_int: give a root seed with names, or a SeedSequence alone")
-    return int(seq.generate_state(1)[0])
+    if isinstance(root, np.random.SeedSequence):
+        if names:
+            raise ValueError("seed_int: give a root seed with names, or a SeedSequence alone")
+        return int(root.generate_state(1)[0])
+    return int(seed_stream(root, *names).generate_state(1)[0])

@@ -110,3 +110,27 @@ def test_same_seed_same_split_and_floor_in_demo_fit_compare_and_seed000(
     np.testing.assert_array_equal(test_idx, np.sort(perm[50:]))
     # the same construction gets the same sampled score in demo and compare (stream ("score", scenario, "fixed"))
     assert demo["w1_sampled_mean"] == compare["w1_sampled_mean"] and demo["w1_exact"] == compare["w1_exact"]
+
+
+def test_seed000_demographic_personas_come_from_the_fit_half_only(monkeypatch, data_dir):
+    """Held-out humans never become personas: seed000's demographic baseline draws BIG5 rows of the fit half."""
+    import experiments.exp_seed000 as exp
+    from populations import baselines
+    from populations.constructions.baselines import big5_fit_rows
+    from scenarios.registry import get_scenario
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def spy(self, n_personas=50, *, source=None, rows=None, random_state=0):
+        seen["rows"] = rows
+        raise Stop
+
+    monkeypatch.setattr(baselines.DemographicPersonaBuilder, "__init__", spy)
+    scenario = get_scenario("bigfive:E", source=str(data_dir))
+    with pytest.raises(Stop):
+        exp.run_scenario(None, None, "bigfive:E", source=str(data_dir), seed=3, profile="fast", log=lambda *a: None)
+    expected = big5_fit_rows(scenario, seed=3, fit_fraction=0.5, source=str(data_dir))
+    assert seen["rows"] is not None and np.array_equal(seen["rows"], expected)
