@@ -40,9 +40,9 @@ def test_the_lock_pins_every_package_exactly_including_torch_and_llama():
 
 
 def test_a_new_dependency_missing_from_the_lock_fails(project):
-    edit(project / "pyproject.toml", '"pytest>=8",\n    "gt-all', '"pytest>=8",\n    "ray>=2.9",\n    "gt-all')
+    edit(project / "pyproject.toml", '"pytest>=8",\n    "gt-all', '"pytest>=8",\n    "polars>=1.0",\n    "gt-all')
     problems = check_lock.lock_problems(project / "pyproject.toml", project / "requirements.txt")
-    assert len(problems) == 1 and "ray (required in pyproject.toml as ray>=2.9) is not locked" in problems[0]
+    assert len(problems) == 1 and "polars (required in pyproject.toml as polars>=1.0) is not locked" in problems[0]
     assert "scripts/lock.sh" in problems[0]
     assert check_lock.main(["--root", str(project)]) == 1
 
