@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from experiments.common import add_model_args
+from experiments.common import add_crafter_args, add_model_args
 
 __all__ = ["register", "run"]
 
@@ -37,6 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="root seed overriding every seed of the study file (split, floor, builders)",
     )
+    add_crafter_args(p)
     add_model_args(p)
     p.set_defaults(func=run)
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         raise StudyError(f"compare: --out {out} is a file; name a folder")
 
     from experiments.cmd_run import command_line
-    from experiments.common import model_from_args
+    from experiments.common import crafter_from_args, model_from_args
     from experiments.reporting import cache_stats, write_study
     from experiments.study import prepare_study, run_study
     from populace_lm.progress import set_progress
@@ -91,8 +92,9 @@ def run(args: argparse.Namespace) -> int:
         set_progress(False)
     prepared = prepare_study(study)  # scenarios, humans, splits and floors before the model is built
     model = model_from_args(args)
+    crafter = crafter_from_args(args)
     try:
-        result = run_study(study, model, prepared=prepared, progress=not args.quiet)
+        result = run_study(study, model, prepared=prepared, progress=not args.quiet, crafter=crafter)
         write_study(
             out,
             result,
@@ -101,9 +103,10 @@ def run(args: argparse.Namespace) -> int:
             command=command_line(args),
         )
     finally:
-        close = getattr(model, "close", None)
-        if callable(close):
-            close()
+        for m in (model, crafter):
+            close = getattr(m, "close", None)
+            if callable(close):
+                close()
     if any(r.get("metric") == "tv" for r in result.scores):  # unordered categories: TV, in the same columns
         shown = [
             {**r, **{k: r.get(f"{r.get('metric', 'w1')}_{k}") for k in ("exact", "sampled_mean", "sampled_sd")}}

@@ -16,7 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-from experiments.common import add_data_args, add_model_args, model_from_args, write_json
+from experiments.common import (
+    add_crafter_args,
+    add_data_args,
+    add_model_args,
+    crafter_from_args,
+    model_from_args,
+    write_json,
+)
 
 #: Flags of earlier releases kept beside the parameter's own ``--n-rounds``.
 _ALIASES = {"n_rounds": ("--rounds",)}
@@ -60,24 +67,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             extra["metavar"] = param.type.upper()
         p.add_argument(*flags, dest=f"param_{name}", default=None, help=f"{param.help} ({defaults})", **extra)
     p.add_argument("--fit-fraction", type=float, default=0.5, help="share of humans in the fit half")
-    p.add_argument("--crafter-model-path", default=None, help="separate GGUF crafter (default: the respondent)")
-    p.add_argument("--crafter-base-url", default=None, help="separate OpenAI-compatible crafter endpoint")
-    p.add_argument("--crafter-model", default=None, help="model name at the crafter endpoint")
+    add_crafter_args(p)
     add_model_args(p)
     add_data_args(p)
     p.set_defaults(func=run)
-
-
-def crafter_from_args(args: argparse.Namespace) -> Any:
-    """A separate cache-wrapped crafter model from ``--crafter-*`` options, or None (= the respondent)."""
-    if not (args.crafter_model_path or args.crafter_base_url or args.crafter_model):
-        return None
-    ns = argparse.Namespace(**vars(args))
-    ns.model_path = args.crafter_model_path
-    ns.base_url = args.crafter_base_url
-    ns.model = args.crafter_model
-    ns.backend = "openai" if (args.crafter_base_url or args.crafter_model) else "local"
-    return model_from_args(ns)
 
 
 def kind_params(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:

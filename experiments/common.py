@@ -76,6 +76,25 @@ def add_data_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="root seed of every random choice")
 
 
+def add_crafter_args(parser: argparse.ArgumentParser) -> None:
+    """``--crafter-model-path/--crafter-base-url/--crafter-model``: a separate model that writes crafted prompts."""
+    parser.add_argument("--crafter-model-path", default=None, help="separate GGUF crafter (default: the respondent)")
+    parser.add_argument("--crafter-base-url", default=None, help="separate OpenAI-compatible crafter endpoint")
+    parser.add_argument("--crafter-model", default=None, help="model name at the crafter endpoint")
+
+
+def crafter_from_args(args: argparse.Namespace) -> Any:
+    """A separate cache-wrapped crafter model from ``--crafter-*`` options, or None (= the respondent)."""
+    if not (args.crafter_model_path or args.crafter_base_url or args.crafter_model):
+        return None
+    ns = argparse.Namespace(**vars(args))
+    ns.model_path = args.crafter_model_path
+    ns.base_url = args.crafter_base_url
+    ns.model = args.crafter_model
+    ns.backend = "openai" if (args.crafter_base_url or args.crafter_model) else "local"
+    return model_from_args(ns)
+
+
 def config_from_args(args: argparse.Namespace) -> Any:
     """The :class:`populace_lm.config.LLMConfig` of the command-line options and the environment.
 

@@ -50,12 +50,12 @@ def demo_study(
     study = with_seed(load_study(DEMO_STUDY), seed)
     chosen = study.constructions
     if constructions is not None:
-        by_name = {c.name: c for c in study.constructions}
-        unknown = [c for c in constructions if c not in by_name]
+        names = {c.name for c in study.constructions}
+        unknown = [c for c in constructions if c not in names]
         if unknown or not constructions:
             what = f"unknown construction(s) {unknown}" if unknown else "no construction given"
-            raise StudyError(f"{what}; use {sorted(by_name)}")
-        chosen = tuple(by_name[c] for c in constructions)
+            raise StudyError(f"{what}; use {sorted(names)}")
+        chosen = tuple(c for name in constructions for c in study.constructions if c.name == name)  # every entry
     return replace(
         study,
         scenarios=tuple(scenarios) if scenarios else study.scenarios,

@@ -68,6 +68,7 @@ __all__ = [
     "vectors_markdown",
     "whatif_report",
     "write_demo",
+    "write_details",
     "write_manifest",
     "write_run",
     "write_study",
@@ -521,6 +522,12 @@ def write_demo(out: Path, result: StudyResult, run: Mapping[str, Any]) -> Path:
         "personas or crafting instructions; these rows show the pipeline working on real data, not a calibrated "
         "population.",
     )
+    write_details(out, result)
+    return out
+
+
+def write_details(out: Path, result: StudyResult) -> Path:
+    """``details.json``: the prompts and weights of every fitted population, keyed ``scenario/construction``."""
     details = {
         f"{scenario}/{name}": {
             "prompts": [p.text for p in pop.personas],
@@ -528,5 +535,6 @@ def write_demo(out: Path, result: StudyResult, run: Mapping[str, Any]) -> Path:
         }
         for (scenario, name), pop in result.populations.items()
     }
-    (out / "details.json").write_text(json.dumps(details, indent=2, sort_keys=True) + "\n")
-    return out
+    path = Path(out) / "details.json"
+    path.write_text(json.dumps(details, indent=2, sort_keys=True) + "\n")
+    return path

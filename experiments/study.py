@@ -40,6 +40,7 @@ __all__ = [
     "prepare_study",
     "run_study",
     "schema_markdown",
+    "with_scenarios",
     "with_seed",
 ]
 
@@ -52,7 +53,9 @@ def _load_scenario(spec: str, source: str | None) -> Any:
 
 
 # =============================================================================================== build
-def _context(study: Study, ps: PreparedScenario, c: Construction, model: Any, *, progress: bool) -> Any:
+def _context(
+    study: Study, ps: PreparedScenario, c: Construction, model: Any, *, progress: bool, crafter: Any = None
+) -> Any:
     """The registry's :class:`~populations.constructions.BuildContext` of construction ``c`` on ``ps``."""
     from populations.constructions import BuildContext
 
@@ -62,6 +65,7 @@ def _context(study: Study, ps: PreparedScenario, c: Construction, model: Any, *,
         fit=ps.fit,
         fit_weights=ps.fit_weights,
         model=model,
+        crafter=crafter,
         source=study.data,
         seed=c.seed,
         split_seed=study.split_seed,
@@ -71,11 +75,14 @@ def _context(study: Study, ps: PreparedScenario, c: Construction, model: Any, *,
     )
 
 
-def _build_prepared(study: Study, c: Construction, ps: PreparedScenario, model: Any, *, progress: bool) -> Any:
+def _build_prepared(
+    study: Study, c: Construction, ps: PreparedScenario, model: Any, *, progress: bool, crafter: Any = None
+) -> Any:
     """Fit one construction on a prepared scenario through the registry (one population for all its dimensions)."""
     from populations.constructions import build_construction
 
-    return build_construction(c.spec, _context(study, ps, c, model, progress=progress), c.params)
+    context = _context(study, ps, c, model, progress=progress, crafter=crafter)
+    return build_construction(c.spec, context, c.params)
 
 
 # =============================================================================================== plan
@@ -100,7 +107,7 @@ def plan_study(study: Study) -> list[dict[str, Any]]:
         scenario = _load_scenario(spec, study.data)
         parts = dimension_scenarios(scenario)
         questions = [len(part.questions()) for part in parts] if len(parts) > 1 else [len(scenario.questions())]
-        for c in study.constructions:
+        for c in (c for c in study.constructions if c.applies_to(spec)):
             est = estimate_construction(c.spec, c.params, questions)
             rows.append(
                 {
@@ -212,6 +219,26 @@ def _column(values: np.ndarray, j: int) -> np.ndarray:
     return values if values.ndim == 1 else values[:, j]
 
 
+def with_scenarios(study: Study, scenarios: list[str] | None) -> Study:
+    """The study on other scenarios (built-in names or ``FILE.toml[:DIM]``); unchanged when None.
+
+    A construction limited to some scenarios (its ``scenarios`` patterns) is built only on those it matches.
+
+    Raises:
+        StudyError: an empty list or a scenario listed twice.
+    """
+    from dataclasses import replace
+
+    if scenarios is None:
+        return study
+    specs = tuple(s.strip() for s in scenarios if s.strip())
+    if not specs:
+        raise StudyError(f"{study.path}: no scenarios given; list at least one, e.g. bigfive:E,dictator")
+    if len(set(specs)) != len(specs):
+        raise StudyError(f"{study.path}: a scenario is listed twice in {list(specs)}; list each once")
+    return replace(study, scenarios=specs)
+
+
 def with_seed(study: Study, seed: int | None) -> Study:
     """The study with every seed set to ``seed`` (root, split and each construction's); unchanged when None.
 
@@ -279,8 +306,8 @@ def _check_constructions(study: Study, prepared: list[PreparedScenario]) -> None
     """Each kind's inputs (a population file is read) and its answer-scale needs, before the model loads."""
     from populations.constructions import construction_kinds
 
-    unordered = [ps.scenario.name for ps in prepared if not ps.scenario.ordered]
     for c in study.constructions:
+        unordered = [ps.scenario.name for ps in prepared if not ps.scenario.ordered and c.applies_to(ps.spec)]
         kind = c.spec
         if kind.preload is not None:
             try:
@@ -297,7 +324,12 @@ def _check_constructions(study: Study, prepared: list[PreparedScenario]) -> None
 
 
 def run_study(
-    study: Study, model: Any, *, prepared: list[PreparedScenario] | None = None, progress: bool = True
+    study: Study,
+    model: Any,
+    *,
+    prepared: list[PreparedScenario] | None = None,
+    progress: bool = True,
+    crafter: Any = None,
 ) -> StudyResult:
     """Fit every construction on each scenario's fit half and score it on the test half.
 
@@ -306,9 +338,10 @@ def run_study(
 
     Args:
         study: a validated study.
-        model: the cache-wrapped language model (respondent and crafter).
+        model: the cache-wrapped language model (the respondent, and the crafter when ``crafter`` is None).
         prepared: the output of :func:`prepare_study` (computed here when None).
         progress: progress bars.
+        crafter: a separate model that writes the crafted prompts (``--crafter-*``), or None.
     """
     from populace_lm.progress import progress_bar
     from populations.crafting import CraftingError, MeteredModel
@@ -324,7 +357,7 @@ def run_study(
     humans: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     human_weights: dict[str, np.ndarray | None] = {}
     populations: dict[tuple[str, str], Any] = {}
-    jobs = [(s, c) for s in prepared for c in study.constructions]
+    jobs = [(s, c) for s in prepared for c in study.constructions if c.applies_to(s.spec)]
     bar = progress_bar(total=len(jobs), desc="constructions", unit="fit", enabled=progress)
     for ps, c in jobs:
         scenario = ps.scenario
@@ -333,7 +366,7 @@ def run_study(
         started = time.perf_counter()
         status, info = "ok", {}
         try:
-            built = _build_prepared(study, c, ps, metered, progress=progress)
+            built = _build_prepared(study, c, ps, metered, progress=progress, crafter=crafter)
         except CraftingError as exc:
             status, built = f"failed: {str(exc).splitlines()[0]}", None
         if built is not None:

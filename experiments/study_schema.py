@@ -33,6 +33,7 @@ Relative paths (``data``, a scenario ``FILE.toml``, a ``pool`` given as a path, 
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -80,6 +81,13 @@ def common_keys() -> dict[str, Param]:
         "name": Param("str", help="unique name: a row of every table"),
         "kind": Param("str", help=", ".join(kinds[:-1]) + f" or {kinds[-1]} (or a plugin's kind)"),
         "seed": Param("int", None, at_least(0), "construction seed (default: the root seed)"),
+        "scenarios": Param(
+            "str_list",
+            None,
+            None,
+            "the study's scenarios it is built on: names, FILE.toml[:DIM] or patterns such as bigfive:* (default: "
+            "all); entries of one name with disjoint scenarios form one table row",
+        ),
     }
 
 
@@ -142,6 +150,11 @@ class Construction:
     seed: int
     params: dict[str, Any] = field(default_factory=dict)
     written: dict[str, Any] = field(default_factory=dict)
+    scenarios: tuple[str, ...] | None = None
+
+    def applies_to(self, spec: str) -> bool:
+        """Whether this construction is built on the study scenario ``spec`` (its ``scenarios`` patterns, or all)."""
+        return self.scenarios is None or any(fnmatch.fnmatchcase(spec, pattern) for pattern in self.scenarios)
 
     @property
     def spec(self) -> Any:
@@ -152,7 +165,8 @@ class Construction:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON: the parameters as written in the study file (paths unresolved) with defaults filled in."""
-        return {"name": self.name, "kind": self.kind, "seed": self.seed, **self.params, **self.written}
+        scenarios = {} if self.scenarios is None else {"scenarios": list(self.scenarios)}
+        return {"name": self.name, "kind": self.kind, "seed": self.seed, **scenarios, **self.params, **self.written}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,12 +253,50 @@ def _construction(file: Path, base: Path, i: int, entry: Any, root_seed: int) ->
     values.pop("kind")
     c_name = values.pop("name").strip()
     seed = values.pop("seed")
+    patterns = values.pop("scenarios")
+    if patterns is not None:
+        patterns = tuple(p if any(ch in p for ch in "*?[") else _resolve_scenario(file, base, p) for p in patterns)
     written = {k: entry.get(k, p.default) for k, p in kind.params.items() if p.resolve is not None}
     if kind.check is not None and (problem := kind.check(values)) is not None:
         raise StudyError(f"{file}: {where}{problem[0]} {problem[1]}")
     return Construction(
-        name=c_name, kind=kind.name, seed=root_seed if seed is None else seed, params=values, written=written
+        name=c_name,
+        kind=kind.name,
+        seed=root_seed if seed is None else seed,
+        params=values,
+        written=written,
+        scenarios=patterns,
     )
+
+
+def _check_rows(file: Path, scenarios: tuple[str, ...], constructions: list[Construction]) -> None:
+    """Each construction's ``scenarios`` names study scenarios; entries sharing a name are one row on disjoint ones.
+
+    Raises:
+        StudyError: a pattern that matches no study scenario, or a name used twice on overlapping scenarios (or by
+            two kinds).
+    """
+    for c in constructions:
+        for pattern in c.scenarios or ():
+            if not any(fnmatch.fnmatchcase(s, pattern) for s in scenarios):
+                raise StudyError(
+                    f"{file}: constructions.{c.name}.scenarios: {pattern!r} matches none of the study's scenarios "
+                    f"{list(scenarios)}; list it under scenarios or fix the pattern"
+                )
+    seen: dict[str, Construction] = {}
+    for c in constructions:
+        first = seen.setdefault(c.name, c)
+        if first is c:
+            continue
+        overlap = [s for s in scenarios if first.applies_to(s) and c.applies_to(s)]
+        if first.scenarios is None or c.scenarios is None or overlap or first.kind != c.kind:
+            why = f"both apply to {overlap[0]!r}" if overlap else "another kind" if first.kind != c.kind else ""
+            raise StudyError(
+                f"{file}: constructions.{c.name}.name: {c.name!r} is used twice"
+                + (f" ({why})" if why else "")
+                + "; give every construction its own name, or give entries of one kind that share a name disjoint "
+                "scenarios lists"
+            )
 
 
 def load_study(path: str | os.PathLike[str]) -> Study:
@@ -288,15 +340,9 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     scenarios = tuple(_resolve_scenario(file, base, s.strip()) for s in top["scenarios"])
     if len(set(scenarios)) != len(scenarios):
         raise StudyError(f"{file}: scenarios: a scenario is listed twice; list each once")
-    constructions: list[Construction] = []
-    for i, entry in enumerate(cons_raw, start=1):
-        c = _construction(file, base, i, entry, top["seed"])
-        if c.name in {d.name for d in constructions}:
-            raise StudyError(
-                f"{file}: constructions.{c.name}.name: {c.name!r} is used twice; give every construction its own name"
-            )
-        constructions.append(c)
-    names = [c.name for c in constructions]
+    constructions = [_construction(file, base, i, entry, top["seed"]) for i, entry in enumerate(cons_raw, start=1)]
+    _check_rows(file, scenarios, constructions)
+    names = list(dict.fromkeys(c.name for c in constructions))
     treatment = None
     if treatment_raw is not None:
         treatment = read_table(

@@ -30,6 +30,7 @@ __all__ = ["EM", "GB", "MOP"]
 
 def _mixture(method: str) -> Any:
     def build(ctx: BuildContext, p: Mapping[str, Any]) -> BuiltConstruction:
+        from populations.baselines import DEFAULT_SYSTEM_PROMPT
         from populations.mixture import PromptMixtureBuilder
 
         b = PromptMixtureBuilder(
@@ -45,6 +46,7 @@ def _mixture(method: str) -> Any:
             forbid_target_number=p["forbid_target_number"],
             max_retries=p["crafter_retries"],
             crafter_max_tokens=p["crafter_max_tokens"],
+            default_prompt=p["default_prompt"] or DEFAULT_SYSTEM_PROMPT,
             progress=ctx.progress,
             random_state=ctx.seed,
         ).fit(ctx.scenario, ctx.fit, sample_weight=ctx.fit_weights)

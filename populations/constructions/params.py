@@ -52,4 +52,7 @@ CRAFTING = {
     "forbid_target_number": Param("bool", True, None, "reject crafted prompts naming their target"),
     "crafter_retries": Param("int", 2, at_least(0), "extra crafter attempts when a reply holds no usable prompt"),
     "crafter_max_tokens": Param("int", 120, at_least(16), "crafter reply length (tokens)"),
+    "default_prompt": Param(
+        "str", None, None, "the fixed prompt a mixture starts from and falls back to (default: the fixed baseline)"
+    ),
 }

@@ -138,6 +138,25 @@ def test_fit_bad_scenario_is_a_one_line_error(tmp_path, capsys):
     assert "unknown scenario 'bigfive:X'" in capsys.readouterr().err
 
 
+def small_seed000_study(path, data_dir, *, repeats=3, scenarios=("dictator",)):
+    """The shipped fast seed000 study at tiny sizes (same rows and kinds), written to ``path``."""
+    import tomllib
+
+    import experiments.exp_seed000 as exp
+
+    shipped = tomllib.loads(exp.STUDIES["fast"].read_text())
+    small = {"n_personas": 2, "n_exemplars": 1, "n_components": 2, "max_iter": 1, "n_rounds": 2}
+    lines = [
+        f"seed = 0\nscenarios = {list(scenarios)!r}\ndata = {str(data_dir)!r}\nagents = 1000\nrepeats = {repeats}\n"
+    ]
+    for c in shipped["constructions"]:
+        lines.append("[[constructions]]")
+        lines += [f"{k} = {small.get(k, v)!r}" for k, v in c.items()]
+        lines.append("")
+    path.write_text("\n".join(lines).replace("'", '"'))
+    return path
+
+
 def test_seed000_fits_on_the_fit_half_and_sets_the_floor_beside_sampled_w1(
     tmp_path, data_dir, personas_dir, monkeypatch
 ):
@@ -146,8 +165,6 @@ def test_seed000_fits_on_the_fit_half_and_sets_the_floor_beside_sampled_w1(
     from populations.mop import MixtureOfPersonasBuilder
 
     crafter, respondent = _rule_following_models()
-    small = {**exp.PROFILES["fast"], "n_personas": 2, "mop_personas": 2, "mop_exemplars": 1}
-    monkeypatch.setitem(exp.PROFILES, "fast", small)
     monkeypatch.setenv("POPULACE_PERSONAS", str(personas_dir))
     seen: dict[str, list[np.ndarray]] = {"mixture": [], "mop": []}
     for key, cls in (("mixture", PromptMixtureBuilder), ("mop", MixtureOfPersonasBuilder)):
@@ -158,33 +175,23 @@ def test_seed000_fits_on_the_fit_half_and_sets_the_floor_beside_sampled_w1(
             return _orig(self, scenario, values, sample_weight=sample_weight)
 
         monkeypatch.setattr(cls, "fit", spy)
-    payload = exp.run_seed000(
-        respondent,
-        tmp_path,
-        scenarios=["dictator"],
-        source=str(data_dir),
-        seed=3,
-        crafter=crafter,
-        repeats=3,
-        log=lambda *_: None,
-    )
+    study = exp.load_seed000(study=small_seed000_study(tmp_path / "s.toml", data_dir), seed=3)
+    result = exp.run_seed000(respondent, tmp_path / "out", study, crafter=crafter, log=lambda *_: None)
     fit = get_scenario("dictator", source=str(data_dir)).human_values("fit", seed=3, source=str(data_dir))
     assert len(seen["mixture"]) == 2 and len(seen["mop"]) == 1
     for v in [*seen["mixture"], *seen["mop"]]:
         np.testing.assert_array_equal(v, fit)
-    labels = {r["construction"] for r in payload["records"]}
-    assert labels == {"fixed_prompt", "random_persona:personahub", "random_persona:personachat"} | {
-        "demographic_persona",
-        "mop",
-        "em",
-        "gb",
-    }
-    assert all(r["n_sampled"] == r["floor_n"] for r in payload["records"])
-    table = (tmp_path / "table.md").read_text()
+    labels = {r["construction"] for r in result.scores}
+    assert labels == {"fixed", "pool:personahub", "pool:personachat", "demographic", "mop", "em", "gb"}
+    assert all(r["n_sampled"] == r["floor_n"] for r in result.scores)
+    assert len(crafter.requests) > 0  # the separate crafter wrote the mixtures' prompts
+    table = (tmp_path / "out" / "seed000.md").read_text()
     sampled = table.split("## W1 sampled")[1].split("## W1 exact")[0]
     exact = table.split("## W1 exact")[1].split("##")[0]
     assert "**human floor**" in sampled and "**human floor**" not in exact
-    assert "| EM K (dictator) | 3 | 50 | yes |" in table  # the fast profile's difference from the paper is printed
-    assert (tmp_path / "hist_dictator.png").stat().st_size > 1000
-    saved = json.loads((tmp_path / "seed000.json").read_text())
-    assert saved["records"] == json.loads(json.dumps(payload["records"]))
+    assert "| EM K (dictator) | 2 | 50 | yes |" in table  # this study's difference from the paper is printed
+    saved = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert saved["scores"] == json.loads(json.dumps(result.scores))
+    assert (tmp_path / "out" / "grid.png").stat().st_size > 1000
+    details = json.loads((tmp_path / "out" / "details.json").read_text())
+    assert set(details) == {f"dictator/{name}" for name in labels}

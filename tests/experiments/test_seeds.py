@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -66,19 +67,12 @@ def _fit_floor(tmp_path, data_dir, seed, monkeypatch):
 
 def _seed000_floor(tmp_path, data_dir, seed, monkeypatch, personas_dir):
     import experiments.exp_seed000 as exp
+    from tests.experiments.test_cmd_fit import small_seed000_study
 
-    small = {**exp.PROFILES["fast"], "n_personas": 1, "mop_personas": 1, "mop_exemplars": 1, "gb_rounds": 1}
-    monkeypatch.setitem(exp.PROFILES, "fast", small)
     monkeypatch.setenv("POPULACE_PERSONAS", str(personas_dir))
-    payload = exp.run_seed000(
-        KnownDistributionModel(_uniform),
-        tmp_path / "s0",
-        scenarios=["dictator"],
-        source=str(data_dir),
-        seed=seed,
-        log=lambda *_: None,
-    )
-    return next(r for r in payload["records"] if r["construction"] == "fixed_prompt")
+    study = exp.load_seed000(study=small_seed000_study(tmp_path / "s0.toml", data_dir, repeats=10), seed=seed)
+    result = exp.run_seed000(KnownDistributionModel(_uniform), tmp_path / "s0", study, log=lambda *_: None)
+    return next(r for r in result.scores if r["construction"] == "fixed")
 
 
 @pytest.mark.parametrize("seed", [0, 4])
@@ -112,8 +106,8 @@ def test_same_seed_same_split_and_floor_in_demo_fit_compare_and_seed000(
     assert demo["w1_sampled_mean"] == compare["w1_sampled_mean"] and demo["w1_exact"] == compare["w1_exact"]
 
 
-def test_seed000_demographic_personas_come_from_the_fit_half_only(monkeypatch, data_dir):
-    """Held-out humans never become personas: seed000's demographic baseline draws BIG5 rows of the fit half."""
+def test_seed000_demographic_personas_come_from_the_fit_half_only(monkeypatch, data_dir, tmp_path):
+    """Held-out humans never become personas: seed000's demographic row draws BIG5 rows of the fit half."""
     import experiments.exp_seed000 as exp
     from populations import baselines
     from populations.constructions.baselines import big5_fit_rows
@@ -129,8 +123,12 @@ def test_seed000_demographic_personas_come_from_the_fit_half_only(monkeypatch, d
         raise Stop
 
     monkeypatch.setattr(baselines.DemographicPersonaBuilder, "__init__", spy)
-    scenario = get_scenario("bigfive:E", source=str(data_dir))
+    study = exp.load_seed000(scenarios=["bigfive:E"], seed=3)
+    study = replace(
+        study, data=str(data_dir), constructions=tuple(c for c in study.constructions if c.kind == "demographic")
+    )
     with pytest.raises(Stop):
-        exp.run_scenario(None, None, "bigfive:E", source=str(data_dir), seed=3, profile="fast", log=lambda *a: None)
+        exp.run_seed000(KnownDistributionModel(_uniform), tmp_path, study, log=lambda *a: None)
+    scenario = get_scenario("bigfive:E", source=str(data_dir))
     expected = big5_fit_rows(scenario, seed=3, fit_fraction=0.5, source=str(data_dir))
     assert seen["rows"] is not None and np.array_equal(seen["rows"], expected)
