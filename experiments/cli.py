@@ -287,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
         status = "ok" if code == 0 else "error"
         raise
+    except BrokenPipeError:  # the reader went away (`populace ... | head`): stop quietly, as a Unix tool does
+        status, code = "ok", 0
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python's final flush of stdout would raise again
     except KeyboardInterrupt:
         status, message, code = "interrupted", "interrupted", 130
         print("populace: interrupted (finished LLM answers are kept in the cache)", file=sys.stderr)
