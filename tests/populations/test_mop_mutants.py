@@ -172,6 +172,7 @@ def test_mop_history_metadata_and_record(pool):
         "n_personas": 2,
         "n_exemplars": 1,
         "random_state": 1,
+        "gate": {"kind": "lp"},
     }
     d = b.to_dict()
     assert d["kind"] == "populace.mop"
