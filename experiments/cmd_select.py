@@ -1,7 +1,7 @@
 """``populace select``: narrow a weighted population to the personas matching a text query.
 
 Reads weighted-persona JSONL (written by ``populace align``), builds or loads the sentence-embedding index
-saved beside it (``<population>.index/``), keeps the top-k personas with similarity >= ``--min-score`` and
+saved beside it (``<population>.index/``; ``--encoder`` retrieves with a trained encoder), keeps the top-k personas with similarity >= ``--min-score`` and
 writes them, re-weighted, in the same format. ``--revise`` additionally rewrites them toward the query with
 the LLM.
 """
@@ -28,6 +28,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output JSONL (with several queries: OUT-1.jsonl, OUT-2.jsonl …)")
     p.add_argument("--min-score", type=float, default=0.2, help="minimum cosine similarity (default 0.2)")
     p.add_argument("--revise", action="store_true", help="rewrite selected personas toward the query with the LLM")
+    p.add_argument(
+        "--encoder",
+        default=None,
+        metavar="PATH",
+        help="sentence-transformers folder to retrieve with (populace train-encoder output; default the shipped MiniLM)",
+    )
     add_model_args(p)
     p.set_defaults(func=run)
 
@@ -45,9 +51,14 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--k must be >= 1, got {args.k}")
     if any(not query.strip() for query in args.query):
         raise UsageError('--query is empty; describe the subgroup, e.g. --query "retired farmers"')
+    encoder = None
+    if args.encoder:
+        from populations.encoder_training import load_encoder
+
+        encoder = load_encoder(args.encoder)
     pop = load_population_file(args.population)
     t0 = time.perf_counter()
-    index = PersonaIndex.for_file(pop, args.population)
+    index = PersonaIndex.for_file(pop, args.population, encoder=encoder)
     print(
         f"index over {len(pop)} personas ready in {time.perf_counter() - t0:.2f} s "
         f"({'exact' if index.exact_ else f'IVF nprobe={index.nprobe_}, recall@{index.recall_k} {index.recall_:.3f}'})"

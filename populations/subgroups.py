@@ -80,6 +80,9 @@ class MiniLMEncoder:
         self.model_id = f"sentence-transformers:{self.path.parent.name}/{self.path.name}"
         self._model = None
 
+    def __repr__(self) -> str:
+        return self.model_id
+
     def _load(self):
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
