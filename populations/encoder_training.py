@@ -150,8 +150,11 @@ def write_queries(
         req = GenerationRequest(
             messages=(
                 Message(role="system", content=_SYSTEM),
-                Message(role="user", content=f"Here is a person:\n\n{p.text}\n\n{QUERY_KINDS[kind]} "
-                        "Reply with the group description only."),
+                Message(
+                    role="user",
+                    content=f"Here is a person:\n\n{p.text}\n\n{QUERY_KINDS[kind]} "
+                    "Reply with the group description only.",
+                ),
             ),  # fmt: skip
             temperature=0.7,
             max_tokens=max_tokens,

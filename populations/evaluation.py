@@ -55,8 +55,8 @@ from alignment.categorical import category_gaps, total_variation
 from alignment.floor import human_sample_floor
 from populace_lm.base import LanguageModel
 from populace_lm.seeds import seed_rng
-from populations.persona import Population
 from populations.mop_gate import dimension_weights
+from populations.persona import Population
 from populations.responses import answer_distributions
 from scenarios.split import split_indices
 

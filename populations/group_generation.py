@@ -130,7 +130,11 @@ def generate_for_group(
             failures.append({"index": i, "reason": reason, "reply": reply})
             continue
         made.append(
-            Persona(id=f"gen-{i}", text=text, attributes={"generated": True, "query": query, "seeds": [p.id for p in seeds.personas]})
+            Persona(
+                id=f"gen-{i}",
+                text=text,
+                attributes={"generated": True, "query": query, "seeds": [p.id for p in seeds.personas]},
+            )
         )
     record = {"query": query, "requested": n, "accepted": len(made), "failures": failures}
     if not made:

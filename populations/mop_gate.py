@@ -57,7 +57,7 @@ class ContextGate:
 
     Args:
         rank: columns of each learned map (the gate's bilinear rank).
-        l2: weight :math:`\\alpha` of the squared-norm penalty.
+        l2: weight alpha of the squared-norm penalty.
         n_steps: Adam steps on the full batch.
         lr: Adam learning rate.
         init_scale: standard deviation of the seeded initial maps.
@@ -167,7 +167,12 @@ class ContextGate:
             w1 = ((mix - tcdf).abs() * gaps).sum(dim=1).mean()
             loss = w1 + self.l2 * sum((p**2).sum() for p in params.values())
             if float(loss.detach()) < best[0]:
-                best = (float(loss.detach()), float(w1.detach()), step - 1, {key: p.detach().numpy().copy() for key, p in params.items()})
+                best = (
+                    float(loss.detach()),
+                    float(w1.detach()),
+                    step - 1,
+                    {key: p.detach().numpy().copy() for key, p in params.items()},
+                )
             loss.backward()
             opt.step()
         self.loss_, self.fit_w1_, self.best_step_, self.params_ = best

@@ -53,7 +53,9 @@ def test_select_and_train_encoder_bad_input_is_one_line(population, tmp_path, mo
     assert "--generate must be >= 1" in capsys.readouterr().err
     tiny = tmp_path / "tiny"
     tiny.mkdir()
-    (tiny / "personas.jsonl").write_text("".join(json.dumps({"id": f"p{i}", "text": f"t {i}"}) + "\n" for i in range(4)))
+    (tiny / "personas.jsonl").write_text(
+        "".join(json.dumps({"id": f"p{i}", "text": f"t {i}"}) + "\n" for i in range(4))
+    )
     monkeypatch.setattr("experiments.common.model_from_args", lambda args: ScriptedModel(["x"]))
     assert cli.main(["train-encoder", "--pool", str(tiny), "--out", str(tmp_path / "enc")]) == 2
     err = capsys.readouterr().err

@@ -67,7 +67,10 @@ def respond(messages, answers):
 def pool(tmp_path_factory):
     folder = tmp_path_factory.mktemp("pool") / "twins"
     folder.mkdir()
-    rows = [{"id": "alpha", "text": "I am Alpha, a market trader."}, {"id": "beta", "text": "I am Beta, a village priest."}]
+    rows = [
+        {"id": "alpha", "text": "I am Alpha, a market trader."},
+        {"id": "beta", "text": "I am Beta, a village priest."},
+    ]
     (folder / "personas.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     return folder
 
@@ -216,7 +219,6 @@ def test_the_real_minilm_gate_reaches_the_floor(pool, data):
 
 
 def test_the_mop_kind_builds_both_gates_through_the_registry_and_scores_per_dimension(pool, data, monkeypatch):
-    import populations.mop_context as mop_context
     from populations.constructions import BuildContext, build_construction, get_construction
     from populations.evaluation import score_dimension, seeded_floor
 
