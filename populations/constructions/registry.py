@@ -214,6 +214,7 @@ _BUILTIN_MODULES = (
     "populations.constructions.baselines",
     "populations.constructions.mixtures",
     "populations.constructions.aligned_kind",
+    "populations.constructions.retrieval_kind",
 )
 _LOCK = threading.Lock()
 _BUILTINS_LOADED = False
