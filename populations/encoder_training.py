@@ -9,7 +9,7 @@ The steps of [1] §3.3, on a persona pool:
    persona is recorded in ``failures`` and gives no pair; nothing is substituted.
 3. **Hard negatives**: for each train pair, the ``hard_k`` train personas the untrained encoder ranks closest to the
    query (the positive excluded) plus ``n_random`` random train personas.
-4. **False-negative filter**: the LLM is asked whether each hard negative fits the query too, as an exact
+4. **False-negative filter**: the LLM is asked whether each mined negative (hard or random) fits the query too, as an exact
    distribution over the answers 1 (fits) / 2 (does not fit). A candidate with P(fits) >= 0.5 is removed as a
    false negative; one whose valid answer mass is below 0.5 is removed as unanswered. Both are recorded
    (``filtered``).
