@@ -59,6 +59,7 @@ COMMAND_MODULES = (
     "experiments.cmd_experiment",
     "experiments.cmd_align",
     "experiments.cmd_select",
+    "experiments.cmd_train_encoder",
     "experiments.cmd_fit",
     "experiments.cmd_run",
     "experiments.cmd_whatif",

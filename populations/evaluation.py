@@ -55,6 +55,7 @@ from alignment.categorical import category_gaps, total_variation
 from alignment.floor import human_sample_floor
 from populace_lm.base import LanguageModel
 from populace_lm.seeds import seed_rng
+from populations.mop_gate import dimension_weights
 from populations.persona import Population
 from populations.responses import answer_distributions
 from scenarios.split import split_indices
@@ -870,7 +871,8 @@ def score_dimension(
 ) -> tuple[dict[str, Any], np.ndarray, np.ndarray]:
     """Score a population on one dimension: its exact pmf, ``floor.n`` sampled agents and the floor beside them.
 
-    The population's personas answer the scenario's questions (exact distributions, through the cache); the
+    The population's personas answer the scenario's questions (exact distributions, through the cache), weighted
+    by :func:`populations.mop_gate.dimension_weights` (a context-gated MoP's weights for this dimension); the
     sampled score draws on the stream ``("score", scenario.name, construction)`` of ``seed``.
 
     Args:
@@ -893,7 +895,7 @@ def score_dimension(
     record, pmf = score_population(
         scenario=scenario,
         construction=construction,
-        weights=population.weights,
+        weights=dimension_weights(population, scenario),  # a context-gated MoP weighs per dimension
         component_pmfs=res["pmfs"],
         valid_mass=res["valid_mass"],
         test=test,

@@ -4,9 +4,13 @@ Each component is a pair (persona from a public pool, exemplar = one human answe
 prompt is the persona followed by the exemplar as an in-context example of how someone answered. The mixing
 weights :math:`\pi` over the K = ``n_personas`` × ``n_exemplars`` components minimise
 :math:`W_1(\sum_k \pi_k p_k, q)` against the fit split, solved exactly as a linear program (the same weight fit as
-the prompt-mixture builders). [1] learns a softmax gate over persona and context embeddings so the weights depend on
-the question; every scenario here has a single target distribution, so the weights are question-independent and no
-gate is fitted (the gate is not implemented).
+the prompt-mixture builders) — the ungated version, ``gate="lp"``.
+
+With ``gate="context"`` the builder fits the contextual gate of [1] instead (:mod:`populations.mop_gate`): on a
+scenario of several items (dimensions), the weight of each (persona, exemplar) component depends on the question
+through a softmax over sentence embeddings, fitted on the mean per-item W1 of the fit questions; the gate also gives
+weights for questions never seen in fitting (:meth:`MixtureOfPersonasBuilder.weights_for`). Exemplars then name the
+question they answered. The population records which gate was used (``metadata["gate"]``).
 
 The default fixed prompt is also a candidate component (``include_default=True``), so the fitted mixture is never
 worse than the fixed-prompt baseline on the fit split.
@@ -24,7 +28,7 @@ import numpy as np
 from alignment import fit_mixture_weights, pmf_from_samples
 from populace_lm.base import LanguageModel
 from populace_lm.progress import progress_bar
-from populations.base import BaseBuilder, WeightSolverError
+from populations.base import BaseBuilder, WeightSolverError, check_is_fitted
 from populations.baselines import DEFAULT_SYSTEM_PROMPT
 from populations.crafting import MeteredModel, PromptEvaluator
 from populations.mixture import check_sample_weight, check_target_values
@@ -46,7 +50,14 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         pool: persona pool name or path (``personahub``, ``personachat``, …).
         n_personas: personas drawn from the pool.
         n_exemplars: human exemplars drawn from the fit split per persona.
-        weight_method: ``"lp"`` (exact) or ``"slsqp"``.
+        weight_method: ``"lp"`` (exact) or ``"slsqp"`` (the ungated weights; with ``gate="context"`` the reference
+            fit recorded as ``lp_fit_w1_``).
+        gate: ``"lp"`` (one weight vector per scenario) or ``"context"`` (the question-dependent gate of [1]; needs
+            a scenario of several items).
+        encoder: sentence encoder of the context gate (:class:`populations.subgroups.Encoder`; None: MiniLM).
+        gate_rank: rank of the gate's learned maps.
+        gate_steps: optimiser steps of the gate fit.
+        gate_l2: squared-norm penalty of the gate maps.
         include_default: also offer the default fixed prompt as a component.
         progress: show a progress bar while the components are evaluated.
         random_state: seed of the persona and exemplar draws.
@@ -63,6 +74,10 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         n_iter_: solver iterations.
         converged_: whether the weight solver converged.
         population_: the :class:`~populations.persona.Population` (construction ``"mop"``).
+        gate_: the fitted :class:`~populations.mop_gate.ContextGate` (``gate="context"`` only).
+        item_weights_: gate weights per fit item, shape ``(D, K)`` (``gate="context"`` only).
+        lp_fit_w1_: mean per-item W1 of the ungated LP weights on the same components (``gate="context"`` only).
+        lp_weights_: those ungated weights, shape ``(K,)`` (``gate="context"`` only).
     """
 
     kind: ClassVar[str] = "populace.mop"
@@ -75,6 +90,11 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         n_personas: int = 8,
         n_exemplars: int = 2,
         weight_method: str = "lp",
+        gate: str = "lp",
+        encoder: Any = None,
+        gate_rank: int = 8,
+        gate_steps: int = 400,
+        gate_l2: float = 1e-3,
         include_default: bool = True,
         progress: bool = True,
         random_state: int = 0,
@@ -84,6 +104,11 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         self.n_personas = n_personas
         self.n_exemplars = n_exemplars
         self.weight_method = weight_method
+        self.gate = gate
+        self.encoder = encoder
+        self.gate_rank = gate_rank
+        self.gate_steps = gate_steps
+        self.gate_l2 = gate_l2
         self.include_default = include_default
         self.progress = progress
         self.random_state = random_state
@@ -92,9 +117,11 @@ class MixtureOfPersonasBuilder(BaseBuilder):
         """Draw components and fit their weights to the human values (the fit split).
 
         Args:
-            scenario: a one-dimensional scenario of the Scenario protocol (its ``describe_target`` words the
-                exemplars).
-            values: human answers on the scenario's support, shape ``(n,)`` (the fit split).
+            scenario: a scenario of the Scenario protocol (its ``describe_target`` words the exemplars);
+                one-dimensional with ``gate="lp"``; with ``gate="context"`` a survey of several dimensions or an
+                :class:`~populations.mop_context.ItemSet` of one-dimensional items.
+            values: human answers on the scenario's support, shape ``(n,)`` (the fit split), or ``(n, D)`` with
+                ``gate="context"`` (NaN where a human skipped an item).
             sample_weight: survey weights, shape ``(n,)`` (None: equal): they weight the target distribution and
                 the draw of the exemplars.
 
@@ -110,6 +137,12 @@ class MixtureOfPersonasBuilder(BaseBuilder):
 
         if self.respondent is None:
             raise ValueError("MixtureOfPersonasBuilder needs a respondent model (respondent=...)")
+        if self.gate not in ("lp", "context"):
+            raise ValueError(f"gate must be 'lp' or 'context', got {self.gate!r}")
+        if self.gate == "context":
+            from populations.mop_context import fit_context_mop
+
+            return fit_context_mop(self, scenario, values, sample_weight=sample_weight)
         values = check_target_values(scenario, values)
         sw = check_sample_weight(sample_weight, values.size)
         if self.n_personas < 1 or self.n_exemplars < 1:
@@ -183,9 +216,23 @@ class MixtureOfPersonasBuilder(BaseBuilder):
                 "n_personas": self.n_personas,
                 "n_exemplars": self.n_exemplars,
                 "random_state": self.random_state,
+                "gate": {"kind": "lp"},
             },
         )
         return self
+
+    def weights_for(self, scenario: Any) -> np.ndarray:
+        """Component weights for a one-dimensional scenario, seen in fitting or not, shape ``(K,)``.
+
+        With ``gate="lp"`` the one fitted vector; with ``gate="context"`` the gate's weights for the scenario's
+        questions (embedded with the builder's encoder).
+        """
+        check_is_fitted(self, "weights_")
+        if self.gate != "context":
+            return self.weights_.copy()
+        from populations.mop_gate import context_text
+
+        return self.gate_.weights(self.encoder_.encode([context_text(scenario)]))[0]
 
     def _fit_record(self) -> dict[str, Any]:
         return {
@@ -197,6 +244,8 @@ class MixtureOfPersonasBuilder(BaseBuilder):
             "baseline_w1": self.baseline_loss_,
             "n_iter": self.n_iter_,
             "converged": self.converged_,
+            "gate": self.gate,
+            **({"gate_fit_w1": self.gate_.fit_w1_, "lp_fit_w1": self.lp_fit_w1_} if self.gate == "context" else {}),
             "cost": self.cost_,
             "history": self.history_,
         }

@@ -80,6 +80,9 @@ class MiniLMEncoder:
         self.model_id = f"sentence-transformers:{self.path.parent.name}/{self.path.name}"
         self._model = None
 
+    def __repr__(self) -> str:
+        return self.model_id
+
     def _load(self):
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -348,14 +351,26 @@ class PersonaIndex:
 
 
 def revise_toward(
-    model: LanguageModel, population: Population, query: str, *, seed: int = 0, max_tokens: int = 96
+    model: LanguageModel,
+    population: Population,
+    query: str,
+    *,
+    seed: int = 0,
+    max_tokens: int = 96,
+    forbid: Sequence[str] = (),
 ) -> Population:
     """Rewrite each selected persona so it also fits the query (e.g. "adults in Sweden").
 
-    One seeded generation per persona, asked to keep its other facts. Empty replies keep the original text
-    (``attributes["revised"]`` records which).
+    One seeded generation per persona, asked to keep its other facts. Each revision is checked
+    (:func:`populations.group_generation.check_persona_text`: not empty, not a copy of a seed persona, not naming
+    a target answer); a failing one keeps the original text, with ``attributes["revised"] = False`` and the reason
+    in ``attributes["revise_failure"]``; ``metadata["revision"]`` counts them.
     """
+    from populations.group_generation import check_persona_text
+
+    seeds = [p.text for p in population.personas]
     out = []
+    failures: list[dict[str, str]] = []
     for p in population.personas:
         req = GenerationRequest(
             messages=(
@@ -370,17 +385,21 @@ def revise_toward(
             max_tokens=max_tokens,
             seed=stable_seed("revise", seed, query, p.id),
         )
-        text = model.generate(req).text.strip()
-        out.append(
-            Persona(
-                id=p.id,
-                text=text or p.text,
-                attributes={**p.attributes, "original_text": p.text, "revised": bool(text)},
-            )
-        )
+        reply = model.generate(req).text
+        text = reply.strip()
+        reason = check_persona_text(text, seeds, forbid=forbid)
+        attrs = {**p.attributes, "original_text": p.text, "revised": reason is None}
+        if reason is not None:
+            attrs["revise_failure"] = reason
+            failures.append({"persona_id": p.id, "reason": reason, "reply": reply})
+        out.append(Persona(id=p.id, text=p.text if reason else text, attributes=attrs))
     return Population(
         personas=tuple(out),
         weights=population.weights,
         construction=population.construction,
-        metadata={**population.metadata, "revised_toward": query},
+        metadata={
+            **population.metadata,
+            "revised_toward": query,
+            "revision": {"revised": len(out) - len(failures), "failures": failures},
+        },
     )

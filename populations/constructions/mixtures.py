@@ -23,7 +23,7 @@ from populations.constructions.registry import (
     Estimate,
     register_construction,
 )
-from scenarios.schema import Param, at_least
+from scenarios.schema import Param, at_least, one_of
 
 __all__ = ["EM", "GB", "MOP"]
 
@@ -73,9 +73,18 @@ def _mop(ctx: BuildContext, p: Mapping[str, Any]) -> BuiltConstruction:
         n_personas=p["n_personas"],
         n_exemplars=p["n_exemplars"],
         weight_method=p["weight_method"],
+        gate=p["gate"],
+        gate_rank=p["gate_rank"],
+        gate_steps=p["gate_steps"],
         progress=ctx.progress,
         random_state=ctx.seed,
-    ).fit(ctx.scenario, ctx.fit, sample_weight=ctx.fit_weights)
+    )
+    if p["gate"] == "context":
+        from populations.mop_context import ItemSet
+
+        b.fit(ItemSet(ctx.scenario.name, ctx.parts), ctx.fit, sample_weight=ctx.fit_weights)
+    else:
+        b.fit(ctx.scenario, ctx.fit, sample_weight=ctx.fit_weights)
     return BuiltConstruction(b.population_, {}, b)  # MoP crafts nothing: no crafting failures to count
 
 
@@ -127,9 +136,19 @@ MOP = register_construction(
             "n_personas": Param("int", 8, at_least(1), "personas drawn from the pool"),
             "n_exemplars": Param("int", 2, at_least(1), "fit-half exemplars per persona"),
             "weight_method": WEIGHT_METHOD,
+            "gate": Param(
+                "str",
+                "lp",
+                one_of("lp", "context"),
+                "weights: one vector per scenario (lp) or per question from a gate on sentence embeddings (context, "
+                "several dimensions)",
+            ),
+            "gate_rank": Param("int", 8, at_least(1), "rank of the context gate's learned maps"),
+            "gate_steps": Param("int", 400, at_least(1), "optimiser steps of the context gate"),
         },
         build=_mop,
         estimate=_mop_estimate,
+        joins_itself=lambda p: p.get("gate") == "context",
         ordered_only=True,
         needs_pool=True,
         per_dimension=True,

@@ -147,6 +147,8 @@ class ConstructionKind:
         target_free: built without the humans (fixed, pool, demographic, file).
         needs_model: ``build`` asks the model (False: a model-free kind, e.g. ``populace run`` can use it).
         per_dimension: on several dimensions, build per dimension and join with one weight vector (EM, GB, MoP).
+        joins_itself: ``joins_itself(params)`` True: a per-dimension kind whose ``build`` takes the whole
+            multi-dimension context for these parameters (MoP's context gate fits weights per item itself).
         external: the population comes from outside the study (its recorded split is checked against the study's).
         check: a cross-parameter rule, ``check(params) -> (key, problem) | None`` (``n_select`` > ``n_pool``).
         preload: ``preload(params)`` checks inputs before any model loads (a population file is read), raising
@@ -163,6 +165,7 @@ class ConstructionKind:
     target_free: bool = False
     needs_model: bool = True
     per_dimension: bool = False
+    joins_itself: Callable[[Mapping[str, Any]], bool] | None = None
     external: bool = False
     check: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
     preload: Callable[[Mapping[str, Any]], None] | None = None
@@ -211,6 +214,7 @@ _BUILTIN_MODULES = (
     "populations.constructions.baselines",
     "populations.constructions.mixtures",
     "populations.constructions.aligned_kind",
+    "populations.constructions.retrieval_kind",
 )
 _LOCK = threading.Lock()
 _BUILTINS_LOADED = False
@@ -280,7 +284,7 @@ def build_construction(
         The built population with its info.
     """
     k = get_construction(kind) if isinstance(kind, str) else kind
-    if context.joint and k.per_dimension:
+    if context.joint and k.per_dimension and not (k.joins_itself is not None and k.joins_itself(params)):
         return _join_dimensions(k, context, params)
     return k.build(context, params)
 

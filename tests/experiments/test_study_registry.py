@@ -245,7 +245,9 @@ def test_an_unordered_scenario_refuses_w1_kinds_naming_the_usable_ones(tmp_path)
 
     _vote(tmp_path)
     (tmp_path / "study.toml").write_text('scenarios = ["vote.toml"]\n[[constructions]]\nname = "a"\nkind = "mop"\n')
-    with pytest.raises(StudyError, match=r"'mop' fits W1.*; use fixed, pool, demographic, file constructions on it"):
+    with pytest.raises(
+        StudyError, match=r"'mop' fits W1.*; use fixed, pool, demographic, file, retrieve constructions on it"
+    ):
         prepare_study(load_study(tmp_path / "study.toml"))
 
 

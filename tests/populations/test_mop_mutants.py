@@ -172,6 +172,7 @@ def test_mop_history_metadata_and_record(pool):
         "n_personas": 2,
         "n_exemplars": 1,
         "random_state": 1,
+        "gate": {"kind": "lp"},
     }
     d = b.to_dict()
     assert d["kind"] == "populace.mop"
@@ -232,6 +233,11 @@ def test_mop_default_parameters():
         "n_personas": 8,
         "n_exemplars": 2,
         "weight_method": "lp",
+        "gate": "lp",
+        "encoder": None,
+        "gate_rank": 8,
+        "gate_steps": 400,
+        "gate_l2": 0.001,
         "include_default": True,
         "progress": True,
         "random_state": 0,
