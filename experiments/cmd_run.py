@@ -200,8 +200,9 @@ def _memory_available() -> int | None:
 
 
 def check_fits(config: Any, out: str, *, streamed: bool = True) -> Any:
-    """Refuse, before any work, a run whose output does not fit the disk under ``out`` or whose run needs more memory
-    than is available; returns the :class:`~simulator.runner.RunEstimate`.
+    """Refuse, before any work, a run that does not fit the disk under ``out`` or the memory available.
+
+    Returns the :class:`~simulator.runner.RunEstimate`.
 
     Raises:
         UsageError: naming ``--agents``, the estimate, what is free, and how many agents would fit.

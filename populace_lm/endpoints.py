@@ -29,6 +29,7 @@ rejections, ejections, probes and the current state.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -232,7 +233,9 @@ class EndpointPool:
             healthy = [e for e in self.endpoints if e.ejected_until is None]
             if healthy:
                 chosen = min(healthy, key=lambda e: (e.outstanding, e.last_used))
-            due = [e for e in self.endpoints if e.ejected_until is not None and e.ejected_until <= now and not e.probing]
+            due = [
+                e for e in self.endpoints if e.ejected_until is not None and e.ejected_until <= now and not e.probing
+            ]
             if due and (chosen is None or chosen.outstanding > 0):  # a cooled-down endpoint gets one probe
                 chosen = min(due, key=lambda e: e.ejected_until or 0.0)
                 chosen.probing = True
@@ -286,7 +289,5 @@ class EndpointPool:
         for endpoint in self.endpoints:
             close = getattr(endpoint.client, "close", None)
             if callable(close):
-                try:
+                with contextlib.suppress(Exception):  # closing the others matters more
                     close()
-                except Exception:  # noqa: BLE001, S110 — closing the others matters more
-                    pass

@@ -401,13 +401,14 @@ class OpenAICompatible:
                 try:
                     raw = endpoint.client.models.with_raw_response.list()
                 except openai.APIStatusError as exc:
-                    if exc.status_code == 429 or exc.status_code >= 500 or exc.status_code in (408, 409):
-                        cause = "429" if exc.status_code == 429 else "5xx" if exc.status_code >= 500 else "408_409"
+                    status = exc.status_code
+                    if status == 429 or status >= 500 or status in (408, 409):
+                        cause = "429" if status == 429 else "5xx" if status >= 500 else "408_409"
                         outcome = cause
                         raise TransientFault(
                             cause,
                             lambda n, t: BackendUnavailableError(
-                                f"{where} kept failing GET /models (HTTP {exc.status_code}, {n} times over "
+                                f"{where} kept failing GET /models (HTTP {status}, {n} times over "
                                 f"{t:.0f} s), so its server kind is unknown: retry later, raise --retry-budget, or "
                                 "name it with --server-kind"
                             ),

@@ -397,10 +397,8 @@ def estimate_run(config: RunConfig, *, streamed: bool) -> RunEstimate:
     The constants are measured, rounded up (see the module source); use the estimate to refuse a run that cannot
     fit before any work, not as an exact size.
     """
-    if config.is_survey:
-        per_agent_rows = len(tuple(get_scenario(config.scenario).questions()))
-    else:
-        per_agent_rows = config.rounds * 2  # a decision and a payoff row per round, at most
+    # a survey: one row per item; a game: a decision and a payoff row per round, at most
+    per_agent_rows = len(tuple(get_scenario(config.scenario).questions())) if config.is_survey else config.rounds * 2
     agents = config.n_agents * config.replicates
     rows = agents * per_agent_rows
     disk = rows * _DISK_PER_ROW + agents * _DISK_PER_AGENT

@@ -40,7 +40,7 @@ from simulator.treatment import Treatment, treated_question, treated_system_prom
 
 __all__ = ["CHUNK_ROWS", "pairwise_sum", "stream_survey_replicate"]
 
-CHUNK_ROWS = 1 << 18
+CHUNK_ROWS = 1 << 16
 """Rows per record chunk (and per Parquet row group when the caller writes each chunk as one)."""
 
 _PW_BLOCKSIZE = 128  # numpy's pairwise summation: leaves of at most 128 elements, split at multiples of 8
@@ -155,7 +155,7 @@ def stream_survey_replicate(
     rng = np.random.default_rng(int(seeds["model"]))
     low = min(q.answers.low for q in questions)
     high = max(q.answers.high for q in questions)
-    answer_dtype = np.int16 if -(2**15) <= low and high < 2**15 else np.int64
+    answer_dtype = np.int16 if low >= -(2**15) and high < 2**15 else np.int64
     rows: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory(prefix=".populace-spill-", dir=spill_dir) as spill:
         columns: list[Path] = []
@@ -180,8 +180,10 @@ def stream_survey_replicate(
                 by_agent[who] = draws.values
                 total += int(draws.values.sum(dtype=np.int64))
 
-            def mass_in_submission_order(lo: int, hi: int, order: np.ndarray = order) -> np.ndarray:
-                return mass_of_persona[indices[order[lo:hi]]]
+            def mass_in_submission_order(
+                lo: int, hi: int, order: np.ndarray = order, mass: np.ndarray = mass_of_persona
+            ) -> np.ndarray:
+                return mass[indices[order[lo:hi]]]
 
             mass_sum = pairwise_sum(mass_in_submission_order, n_agents, leaf=chunk_rows)
             del order

@@ -7,13 +7,13 @@ servers' own counters.
 
 import contextlib
 import json
-from collections import Counter
 import multiprocessing
 import os
 import signal
 import threading
 import time
 import urllib.request
+from collections import Counter
 
 import pytest
 from hypothesis import given, settings

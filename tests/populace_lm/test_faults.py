@@ -178,9 +178,7 @@ def test_resets_and_timeouts_are_counted_like_the_server_counts_them(tmp_path):
 # -- drills of issue 21 item 9: capabilities, downgrades, truncated bodies, the retry budget, the cache -------------
 
 
-def test_two_replies_without_logprobs_downgrade_one_request_loudly_and_a_healthy_rerun_asks_again(
-    tmp_path, capsys
-):
+def test_two_replies_without_logprobs_downgrade_one_request_loudly_and_a_healthy_rerun_asks_again(tmp_path, capsys):
     healthy = {"on": False}
 
     def flaky_start(body, n):  # the first two replies asking for logprobs lack them (a transient fault)
@@ -314,3 +312,31 @@ def test_garbage_in_the_cache_data_pages_is_the_one_line_cache_error(tmp_path):
     finally:
         with contextlib.suppress(Exception):
             cache.close()
+
+
+def test_a_server_kind_probe_that_never_gets_an_answer_fails_in_one_line_and_decides_nothing(tmp_path):
+    with LoopbackServer(truth) as server:
+        original = server._server.RequestHandlerClass.do_GET
+        failing = {"on": True}
+
+        def do_get(self):
+            if failing["on"]:
+                self._send(Reply(503, {"error": {"message": "loading"}}))
+                return
+            original(self)
+
+        server._server.RequestHandlerClass.do_GET = do_get
+        server.models = {"data": [{"id": "loopback", "owned_by": "vllm"}]}
+        model = build_model(config(server, tmp_path, server_kind="auto", retry_budget=0.5, max_retries=None))
+        request = DistributionRequest(
+            messages=(Message(role="user", content="Rate it from 1 to 5."),), answers=LIKERT5, answer_prefix="Rating: "
+        )
+        try:
+            with pytest.raises(BackendUnavailableError, match=r"GET /models \(HTTP 503.*--server-kind"):
+                model.answer_distribution(request)
+            assert find_layer(model, AccountingModel).summary()["backend"]["server_kind"] == "auto (not detected yet)"
+            failing["on"] = False  # the server is up: the next request probes again and continues the stem
+            assert model.answer_distribution(request).method == "exact"
+            assert server.requests[-1].get("continue_final_message") is True
+        finally:
+            close_model(model)
