@@ -261,7 +261,8 @@ def run(args: argparse.Namespace) -> int:
     if result.scores:
         import numpy as np
 
-        scores = np.concatenate([np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores])
+        parts = [np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores]
+        scores = parts[0] if len(parts) == 1 else np.concatenate(parts)  # one replicate: a view, no copy
         for j in range(scores.shape[1]):
             name = "score" if scores.shape[1] == 1 else f"score_{j + 1}"
             sd = scores[:, j].std(ddof=1) if scores.shape[0] > 1 else 0.0

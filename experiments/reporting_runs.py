@@ -112,7 +112,7 @@ def _score_columns(result: RunResult) -> pd.DataFrame:
     parts = [np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores]
     d = parts[0].shape[1]
     cols = ["score"] if d == 1 else [f"score_{j + 1}" for j in range(d)]
-    return pd.DataFrame(np.concatenate(parts, axis=0), columns=cols)
+    return pd.DataFrame(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0), columns=cols, copy=False)
 
 
 def _scores_frame(result: RunResult) -> pd.DataFrame:

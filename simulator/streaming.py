@@ -186,7 +186,7 @@ def stream_survey_replicate(
                 return mass[indices[order[lo:hi]]]
 
             mass_sum = pairwise_sum(mass_in_submission_order, n_agents, leaf=chunk_rows)
-            del order
+            del order, mass_in_submission_order  # the next item's order is built without this one alive
             rows.append(
                 {
                     "round": float(step),
@@ -235,11 +235,15 @@ def _scores_in_chunks(
 ) -> np.ndarray:
     """``scenario.scores`` of every agent's answers, read back ``chunk`` agents at a time from the spilled columns."""
     size = np.dtype(dtype).itemsize
-    parts = []
+    out: np.ndarray | None = None
     for lo in range(0, n_agents, chunk):
         count = min(chunk, n_agents - lo)
         answers = np.stack(
             [np.fromfile(path, dtype=dtype, count=count, offset=lo * size) for path in columns], axis=1
         ).astype(np.int64)
-        parts.append(np.asarray(scenario.scores(answers), dtype=float))
-    return np.concatenate(parts, axis=0)
+        part = np.asarray(scenario.scores(answers), dtype=float)
+        if out is None:  # (N,) or (N, D), filled in place: no list of parts to concatenate
+            out = np.empty((n_agents, *part.shape[1:]), dtype=float)
+        out[lo : lo + count] = part
+    assert out is not None
+    return out
