@@ -8,7 +8,7 @@ once against 1 endpoint and once against 3 (``--base-url URL1,URL2,URL3``). The 
 (one endpoint, L = 0, no slot limit) is measured first in the same run, so the table shows that 3·K/L is well
 under what the client itself can do — the endpoints, not the client, are the bottleneck.
 
-    python benchmarks/bench_endpoints.py [--requests 600] [--slots 4] [--latency 0.1]
+    python benchmarks/bench_endpoints.py [--requests 400] [--slots 4] [--latency 0.2]
 
 Acceptance: 3 endpoints / 1 endpoint >= 2.7x. Also prints the requests each endpoint served (least-outstanding
 routing spreads them evenly). A script that prints, not a test.
@@ -122,9 +122,9 @@ def measure(urls: list[str], n: int, concurrency: int, tag: str, cache_dir: str)
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=600, help="answers per measurement, N")
+    parser.add_argument("--requests", type=int, default=400, help="answers per measurement, N")
     parser.add_argument("--slots", type=int, default=4, help="requests one endpoint serves at once, K")
-    parser.add_argument("--latency", type=float, default=0.1, help="service time per request, L seconds")
+    parser.add_argument("--latency", type=float, default=0.2, help="service time per request, L seconds")
     args = parser.parse_args()
     os.environ.setdefault("BENCH_KEY", "none")
     set_progress(False)
