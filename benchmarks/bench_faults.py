@@ -122,6 +122,8 @@ def drill(mix: FaultMix, n: int, concurrency: int, tag: str, cache_dir: str) -> 
         close_model(model)
         served = counters(base_url)
     assert summary["requests_sent"] == served["received"], "client and server counts differ"
+    truncated = served.get("truncate", 0)
+    assert summary["retries"]["bad_body"] == served.get("garbage", 0) + truncated, "a truncated body is a bad_body"
     received = served["received"] - before
     return {
         "completion": done / n,
@@ -147,6 +149,7 @@ def main() -> None:
         ("no faults", FaultMix(latency=lat)),
         ("429 .2, 500 .1, garbage .05, hangs", FaultMix(p429=0.2, p500=0.1, garbage=0.05, hang=0.02, latency=lat)),
         ("429 .1, resets .05, stalls .02", FaultMix(p429=0.1, reset=0.05, stall=0.02, stall_s=12.0, latency=lat)),
+        ("truncated bodies .1, 500 .05", FaultMix(truncate=0.1, p500=0.05, latency=lat)),
     ]
     with tempfile.TemporaryDirectory(prefix="bench_faults_") as cache_dir:
         ceiling = drill(FaultMix(), n, c, "ceiling", cache_dir)["throughput"]

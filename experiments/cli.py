@@ -5,7 +5,8 @@ inside the command functions, so ``populace --help`` stays fast. Around every co
 
 - adds ``--quiet`` (no progress bars) and ``--verbose`` (llama.cpp/ggml and library logs on) to every
   sub-command that does not define them itself;
-- checks ``--out`` before any model work (a folder where a folder is expected, a file where a file is);
+- checks ``--out`` before any model work (a folder where a folder is expected, a file where a file is, and a
+  probe file written and removed there, so ``--out /proc/x`` fails in a second, not after the run);
 - prints a user error (:func:`is_user_error`: the project's own error types — bad input, missing data or model,
   unreachable endpoint, exhausted budget — and unreadable or unparsable files) as one line
   ``populace: error: ...`` and exits 2, without a traceback;
@@ -209,6 +210,28 @@ def check_out(out: str, *, is_file: bool) -> None:
         raise UsageError(f"--out {out}: {existing} is a file, not a folder; pass a path inside a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UsageError(f"--out {out}: folder {existing} is not writable; pass a path you can write to")
+    _probe_write(out, path.parent if is_file else path)
+
+
+def _probe_write(out: str, folder: Path) -> None:
+    """Create ``folder`` and write a probe file in it, then remove both: permissions alone can lie (``/proc``)."""
+    created: list[Path] = []
+    probe = folder / f".populace-write-probe-{os.getpid()}"
+    try:
+        for parent in reversed([folder, *folder.parents]):
+            if not parent.exists():
+                parent.mkdir()
+                created.append(parent)
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(
+            f"--out {out}: cannot write in {folder} ({exc.strerror or exc}); pass a folder you can write to"
+        ) from None
+    finally:
+        for made in reversed(created):  # leave nothing behind: the command creates its output itself
+            with contextlib.suppress(OSError):
+                made.rmdir()
 
 
 # ------------------------------------------------------------------------------------------------ manifest

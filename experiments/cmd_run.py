@@ -5,17 +5,26 @@
 ``--population`` takes any population file the project writes (``populations.io.load_population_file``), including
 ``populace fit`` output. Progress bars follow the global ``--quiet``/``--verbose``
 (:func:`populace_lm.progress.progress_enabled`).
+
+Memory: the records stream to ``records.parquet`` as they are made, one Parquet row group per chunk
+(:class:`RecordWriter`; a survey runs through :mod:`simulator.streaming`), so a survey's peak memory is about ten
+bytes per agent plus one chunk, whatever the number of items. Before any work the run's size is estimated
+(:func:`simulator.runner.estimate_run`) and an ``--agents`` value whose output does not fit the disk under
+``--out``, or whose run does not fit the memory available, is refused with the estimate.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
 from experiments.common import add_model_args
+from experiments.errors import UsageError
 
 SCENARIO_HELP = (
     "a game (dictator, ultimatum, trust, public_goods, bomb_risk), a game role (its game is played), "
@@ -124,6 +133,107 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+class RecordWriter:
+    """Records to one Parquet file, a row group per chunk, written to ``PATH.partial`` and renamed at :meth:`close`.
+
+    The schema (with the pandas metadata ``DataFrame.to_parquet`` writes) comes from the first chunk, so the file
+    reads back as the held records would have been written. A run that fails leaves only the ``.partial`` file.
+
+    Args:
+        path: the final file, e.g. ``OUT/records.parquet``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.partial = self.path.with_name(self.path.name + ".partial")
+        self.rows = 0
+        self._writer: Any = None
+        self._schema: Any = None
+        self._empty: Any = None
+
+    def __call__(self, frame: Any) -> None:
+        """Append one chunk of records as a row group."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if len(frame) == 0:
+            self._empty = frame if self._empty is None else self._empty
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False, schema=self._schema)
+        if self._writer is None:
+            self._schema = table.schema
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = pq.ParquetWriter(self.partial, self._schema)
+        self._writer.write_table(table, row_group_size=max(1, len(frame)))
+        self.rows += len(frame)
+
+    def close(self, empty: Any = None) -> Path:
+        """Finish the file (an empty frame's file when no row came) and give it its final name."""
+        if self._writer is None:
+            frame = self._empty if self._empty is not None else empty
+            self.partial.parent.mkdir(parents=True, exist_ok=True)
+            frame.to_parquet(self.partial, index=False)
+        else:
+            self._writer.close()
+            self._writer = None
+        self.partial.replace(self.path)
+        return self.path
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.1f} GiB"
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory available to a new allocation (``MemAvailable``), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_fits(config: Any, out: str, *, streamed: bool = True) -> Any:
+    """Refuse, before any work, a run that does not fit the disk under ``out`` or the memory available.
+
+    Returns the :class:`~simulator.runner.RunEstimate`.
+
+    Raises:
+        UsageError: naming ``--agents``, the estimate, what is free, and how many agents would fit.
+    """
+    from simulator.runner import estimate_run
+
+    estimate = estimate_run(config, streamed=streamed)
+    holder = Path(out).expanduser()
+    while not holder.exists() and holder != holder.parent:
+        holder = holder.parent
+    try:
+        free_disk: int | None = shutil.disk_usage(holder).free
+    except OSError:
+        free_disk = None
+    free_memory = _memory_available()
+    problems = []
+    if free_disk is not None and estimate.disk_bytes > 0.9 * free_disk:
+        problems.append(("disk", estimate.disk_bytes, free_disk, f"{holder} has {_gib(free_disk)} free"))
+    if free_memory is not None and estimate.memory_bytes > 0.8 * free_memory:
+        problems.append(("memory", estimate.memory_bytes, free_memory, f"{_gib(free_memory)} of memory is available"))
+    if problems:
+        share = min(0.9 * free / need for _, need, free, _ in problems)
+        fits = max(1, int(config.n_agents * share))
+        needs = "; ".join(f"{what} ~{_gib(need)} ({note})" for what, need, _, note in problems)
+        raise UsageError(
+            f"--agents {config.n_agents}: this run needs {needs} for {estimate.rows:,} record rows: lower --agents "
+            f"(about {fits:,} fit{'' if config.replicates == 1 else ' per replicate'}), or free the space"
+        )
+    return estimate
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate everything, run, write the folder, print the sharing statistics."""
     from experiments.common import model_from_args
@@ -132,10 +242,17 @@ def run(args: argparse.Namespace) -> int:
     from simulator import DecisionService, run_simulation
 
     config = config_from_args(args, replicates=args.replicates)
+    check_fits(config, args.out)
     population, source = load_population(args.population)
     llm = model_from_args(args)
     service = DecisionService(llm, progress=progress_enabled())
-    result = run_simulation(config, population, service, progress=progress_enabled())
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    writer = RecordWriter(out_dir / "records.parquet")
+    result = run_simulation(
+        config, population, service, progress=progress_enabled(), on_records=writer, spill_dir=str(out_dir)
+    )
+    writer.close(empty=result.records)
     out = write_run(
         args.out, result, llm_model=llm, population=population, population_source=source, command=command_line(args)
     )
@@ -144,7 +261,8 @@ def run(args: argparse.Namespace) -> int:
     if result.scores:
         import numpy as np
 
-        scores = np.concatenate([np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores])
+        parts = [np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores]
+        scores = parts[0] if len(parts) == 1 else np.concatenate(parts)  # one replicate: a view, no copy
         for j in range(scores.shape[1]):
             name = "score" if scores.shape[1] == 1 else f"score_{j + 1}"
             sd = scores[:, j].std(ddof=1) if scores.shape[0] > 1 else 0.0

@@ -49,14 +49,19 @@ def write_run(
     population_source: str,
     command: str = "",
 ) -> Path:
-    """Write ``records.parquet``, ``outcomes.csv``, ``manifest.json`` and ``report.md`` into ``out_dir``."""
+    """Write ``records.parquet``, ``outcomes.csv``, ``manifest.json`` and ``report.md`` into ``out_dir``.
+
+    Records streamed during the run (``result.records_streamed``) are already in ``records.parquet``
+    (``experiments.cmd_run.RecordWriter``); ``scores.csv`` is written a chunk of agents at a time.
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    result.records.to_parquet(out / "records.parquet", index=False)
+    if not result.records_streamed:
+        result.records.to_parquet(out / "records.parquet", index=False)
     result.outcomes.to_csv(out / "outcomes.csv", index=False)
     files = ["records.parquet", "outcomes.csv", "manifest.json", "report.md"]
     if result.scores:
-        _scores_frame(result).to_csv(out / "scores.csv", index=False)
+        _write_scores_csv(result, out / "scores.csv")
         files.insert(2, "scores.csv")
     manifest = {
         "kind": "populace.run",
@@ -68,6 +73,7 @@ def write_run(
         "model_id": getattr(llm_model, "model_id", "unknown"),
         "decisions": result.stats,
         "cache": cache_stats(llm_model),
+        "downgrades": _downgrades(llm_model),
         "packages": package_versions(),
         "wall_seconds": round(result.wall_seconds, 3),
         "files": files,
@@ -75,6 +81,38 @@ def write_run(
     write_manifest(out / "manifest.json", manifest)
     (out / "report.md").write_text(run_report(result, manifest))
     return out
+
+
+def _downgrades(model: Any) -> dict[str, int]:
+    """Answers a remote backend obtained in a degraded mode (e.g. exact -> sampled), from its accounting."""
+    from populace_lm.budget import AccountingModel, find_layer
+
+    layer = find_layer(model, AccountingModel)
+    backend = layer.summary().get("backend") if layer is not None else None
+    return dict(backend.get("downgrades", {})) if isinstance(backend, dict) else {}
+
+
+def _write_scores_csv(result: RunResult, path: Path, chunk: int = 1 << 18) -> None:
+    """``_scores_frame(result).to_csv(path, index=False)``, a chunk of agents at a time (the same bytes)."""
+    with open(path, "w", encoding="utf-8", newline="") as fh:
+        header = True
+        for r, s in enumerate(result.scores):
+            s2 = np.atleast_2d(np.asarray(s, dtype=float).T).T  # (n, D)
+            cols = ["score"] if s2.shape[1] == 1 else [f"score_{j + 1}" for j in range(s2.shape[1])]
+            for lo in range(0, s2.shape[0], chunk):
+                frame = pd.DataFrame(s2[lo : lo + chunk], columns=cols)
+                frame.insert(0, "agent", np.arange(lo, lo + len(frame)))
+                frame.insert(0, "replicate", r)
+                frame.to_csv(fh, index=False, header=header)
+                header = False
+
+
+def _score_columns(result: RunResult) -> pd.DataFrame:
+    """The score columns of :func:`_scores_frame` alone (no per-agent id columns)."""
+    parts = [np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores]
+    d = parts[0].shape[1]
+    cols = ["score"] if d == 1 else [f"score_{j + 1}" for j in range(d)]
+    return pd.DataFrame(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0), columns=cols, copy=False)
 
 
 def _scores_frame(result: RunResult) -> pd.DataFrame:
@@ -106,6 +144,15 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
         f"- history shown to agents: last {c.history_rounds} round(s)" if c.rounds > 1 else "- one-shot",
         f"- model: {manifest['model_id']}",
         f"- decisions: {_cost_line(result.stats)}",
+        *(
+            [
+                f"- **degraded answers: {n} distributions that could be read exactly were SAMPLED** (the server sent "
+                "no log-probabilities for them; see `run.json`, backend `downgrades`; a rerun on a healthy server "
+                "asks again)"
+            ]
+            if (n := int(manifest.get("downgrades", {}).get("exact_to_sampled", 0)))
+            else []
+        ),
         f"- wall time: {result.wall_seconds:.1f} s",
         "",
         "Answers are drawn from each prompt's answer distribution renormalised over valid answers; "
@@ -117,7 +164,7 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
         "",
     ]
     if result.scores:
-        scores = _scores_frame(result).drop(columns=["replicate", "agent"])
+        scores = _score_columns(result)
         summary = scores.agg(["mean", "std"]).T.reset_index().rename(columns={"index": "score"})
         lines += [
             "## Scores (all replicates; per agent in `scores.csv`)",

@@ -353,14 +353,22 @@ def _openai(options: Mapping[str, Any]) -> LanguageModel:
         api_key_env=options["api_key_env"],
         timeout=options["timeout"],
         max_retries=options["max_retries"],
+        retry_budget=options["retry_budget"],
         concurrency=options["concurrency"],
         rpm=options["rpm"],
         tpm=options["tpm"],
+        rate_scope=options["rate_scope"],
         server_kind=options["server_kind"],
         top_logprobs=options["top_logprobs"],
         samples=options["samples"],
         chat_template=template,
     )
+
+
+def _check_base_url(value: str) -> None:
+    from populace_lm.endpoints import parse_endpoints
+
+    parse_endpoints(value)
 
 
 def _check_compute_type(value: str) -> None:
@@ -408,7 +416,9 @@ register_backend(
             str,
             env="POPULACE_BASE_URL",
             selects=True,
-            help="OpenAI-compatible endpoint URL (vLLM, Ollama, llama.cpp server)",
+            check=_check_base_url,
+            help="OpenAI-compatible endpoint URL (vLLM, Ollama, llama.cpp server); several replicas of one model: "
+            "URL1,URL2,... or a file of URLs (one per line, optional rpm=N tpm=N); least-outstanding routing",
         ),
         BackendOption(
             "model",
@@ -430,12 +440,20 @@ register_backend(
             help="seconds per HTTP request",
         ),  # fmt: skip
         BackendOption(
+            "retry_budget",
+            float,
+            default=300.0,
+            env="POPULACE_RETRY_BUDGET",
+            minimum=0,
+            help="seconds a request is retried after a 429/5xx/timeout/connection error/bad body, from its first "
+            "attempt (an outage shorter than this does not end the run)",
+        ),
+        BackendOption(
             "max_retries",
             int,
-            default=8,
             env="POPULACE_MAX_RETRIES",
             minimum=0,
-            help="retries of a 429/5xx/timeout/connection error/bad body per request",
+            help="optional cap on the retries per request, besides --retry-budget; unset = no cap",
         ),
         BackendOption(
             "concurrency", int, default=4, env="POPULACE_CONCURRENCY", minimum=1, help="requests in flight at once"
@@ -445,6 +463,14 @@ register_backend(
         ),
         BackendOption(
             "tpm", float, env="POPULACE_TPM", minimum=0, exclusive=True, help="client-side tokens-per-minute limit"
+        ),
+        BackendOption(
+            "rate_scope",
+            str,
+            default="global",
+            env="POPULACE_RATE_SCOPE",
+            choices=("global", "endpoint"),
+            help="--rpm/--tpm bound the whole fleet (global) or each endpoint of --base-url (endpoint)",
         ),
         BackendOption(
             "server_kind",

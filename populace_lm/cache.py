@@ -11,6 +11,14 @@ raises :class:`~populace_lm.errors.CacheMissError` instead of calling the backen
 
 Put budgets *inside* the cache — ``CachedModel(BudgetedModel(backend))`` — so cache hits cost nothing.
 
+Degraded answers: a distribution obtained in a lesser mode than the request allowed (``degraded`` set, e.g. sampled
+because the server's replies lacked the log-probabilities asked for) is stored under the key of
+``model_id + "#degraded"``, which no lookup asks for: it is on record, and a rerun on a healthy server asks again.
+
+Errors: every SQLite error met while reading or writing the file (a malformed page, a file truncated or overwritten
+under a running process, a full disk) is the one-line :class:`~populace_lm.errors.CacheError` naming the file and
+the fix, never a traceback.
+
 Sampled distributions: a backend that samples (``attach_sample_cache``, e.g.
 :class:`~populace_lm.openai_compat.OpenAICompatible`) is handed this cache when it is wrapped, and stores each
 sampled reply under the key of its own generation request (sample index and derived seed in it): a run stopped
@@ -29,6 +37,7 @@ explicitly is closed the same way when it is garbage-collected or the interprete
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -37,6 +46,7 @@ import threading
 import time
 import warnings
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -44,7 +54,10 @@ from populace_lm.base import LanguageModel
 from populace_lm.errors import CacheError, CacheMissError
 from populace_lm.types import AnswerDistribution, DistributionRequest, Generation, GenerationRequest, Usage
 
-__all__ = ["SCHEMA_VERSION", "CachedModel", "CacheMode", "request_key"]
+__all__ = ["DEGRADED_SUFFIX", "SCHEMA_VERSION", "CachedModel", "CacheMode", "request_key"]
+
+DEGRADED_SUFFIX = "#degraded"
+"""Appended to the model id in the key of a degraded answer (never looked up: a rerun asks again)."""
 
 SCHEMA_VERSION = 1
 """Bump when the meaning of a stored response changes; old entries then stop matching."""
@@ -116,7 +129,9 @@ class CachedModel:
         self.path = Path(path).expanduser()
         self.mode = mode
         self._lock = threading.Lock()
-        self._counts = dict.fromkeys(("hits", "misses", "stores", "sample_hits", "sample_misses", "sample_stores"), 0)
+        self._counts = dict.fromkeys(
+            ("hits", "misses", "stores", "degraded_stores", "sample_hits", "sample_misses", "sample_stores"), 0
+        )
         self._conn: sqlite3.Connection | None = None
         self._finalizer: weakref.finalize | None = None
         if mode != "off":
@@ -149,7 +164,7 @@ class CachedModel:
         if hit is not None:
             return dataclasses.replace(AnswerDistribution.from_dict(hit, cached=True), usage=Usage())
         response = self.inner.answer_distribution(request)
-        self._store("distribution", request, response.to_dict())
+        self._store("distribution", request, response.to_dict(), degraded=response.degraded is not None)
         return response
 
     # -- per-sample storage for sampling backends -----------------------------------------------------------
@@ -178,7 +193,7 @@ class CachedModel:
         """Return the number of stored responses in the file."""
         if self._conn is None:
             return 0
-        with self._lock:
+        with self._lock, self._errors("count the answers of"):
             return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
@@ -209,10 +224,17 @@ class CachedModel:
             if self._conn is None:  # closed meanwhile
                 self._counts[prefix + "misses"] += 1
                 return None
-            row = self._conn.execute("SELECT response_json FROM responses WHERE key = ?", (key,)).fetchone()
+            with self._errors("read"):
+                row = self._conn.execute("SELECT response_json FROM responses WHERE key = ?", (key,)).fetchone()
             self._counts[prefix + ("hits" if row else "misses")] += 1
         if row is not None:
-            return json.loads(row[0])
+            try:
+                return json.loads(row[0])
+            except (TypeError, ValueError) as exc:
+                raise CacheError(
+                    f"the response cache {self.path} holds an unreadable answer (key {key[:12]}): {_FIX}, or move "
+                    "this file away"
+                ) from exc
         if self.mode == "replay" and not sample:
             raise CacheMissError(
                 f"replay mode: no cached {kind} response for key {key[:12]} in {self.path}; "
@@ -221,20 +243,38 @@ class CachedModel:
         return None
 
     def _store(
-        self, kind: Kind, request: GenerationRequest | DistributionRequest, response: dict, *, sample: bool = False
+        self,
+        kind: Kind,
+        request: GenerationRequest | DistributionRequest,
+        response: dict,
+        *,
+        sample: bool = False,
+        degraded: bool = False,
     ) -> None:
         if self._conn is None or self.mode == "replay":
             return
-        key = request_key(kind, self.model_id, request)
+        key = request_key(kind, self.model_id + (DEGRADED_SUFFIX if degraded else ""), request)
         with self._lock:
             if self._conn is None:
                 return
-            self._conn.execute(
-                "INSERT OR IGNORE INTO responses (key, kind, request_json, response_json, created) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (key, kind, _canonical(request.to_dict()), _canonical(response), time.time()),
-            )
-            self._counts[("sample_" if sample else "") + "stores"] += 1
+            with self._errors("write to"):
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO responses (key, kind, request_json, response_json, created) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (key, kind, _canonical(request.to_dict()), _canonical(response), time.time()),
+                )
+            self._counts["degraded_stores" if degraded else ("sample_" if sample else "") + "stores"] += 1
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Turn any SQLite error into the one-line cache error."""
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise CacheError(
+                f"cannot {what} the response cache {self.path} ({type(exc).__name__}: {exc}): {_FIX}, or move this "
+                "file away (it may be damaged)"
+            ) from exc
 
 
 def _open(path: Path) -> sqlite3.Connection:

@@ -49,9 +49,9 @@ class LLMConfig:
     into it, and ``config.timeout`` reads it back (an option of another backend is an ``AttributeError``).
 
     Built-in sections: ``local`` (embedded llama.cpp) takes ``model_path``, ``compute_type`` and ``n_threads``;
-    ``openai`` (any OpenAI-compatible endpoint) takes ``model`` (required), ``base_url``, ``api_key_env``,
-    ``timeout``, ``max_retries``, ``concurrency``, ``rpm``, ``tpm``, ``server_kind``, ``top_logprobs``,
-    ``samples`` and ``chat_template``; their flags, environment variables and help are declared where they are
+    ``openai`` (any OpenAI-compatible endpoint, or several: ``base_url`` takes a URL list or a file) takes ``model``
+    (required), ``base_url``, ``api_key_env``, ``timeout``, ``retry_budget``, ``max_retries``, ``concurrency``,
+    ``rpm``, ``tpm``, ``rate_scope``, ``server_kind``, ``top_logprobs``, ``samples`` and ``chat_template``; their flags, environment variables and help are declared where they are
     registered.
 
     Attributes:

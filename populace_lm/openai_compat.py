@@ -38,6 +38,7 @@ import json
 import math
 import os
 import re
+import sys
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,11 +47,13 @@ from typing import Any
 import openai
 
 from populace_lm.accounting import TransportMeter
+from populace_lm.endpoints import Endpoint, EndpointPool, EndpointSpec, parse_endpoints
 from populace_lm.errors import (
     AuthenticationError,
     BackendUnavailableError,
     BadResponseError,
     CoverageError,
+    LLMError,
     RequestRejectedError,
 )
 from populace_lm.parsing import distribution_from_replies
@@ -68,7 +71,12 @@ from populace_lm.types import (
     sampling_request,
 )
 
-__all__ = ["MODEL_ID_PREFIX", "OpenAICompatible", "exact_from_top_logprobs"]
+__all__ = ["MODEL_ID_PREFIX", "RATE_SCOPES", "OpenAICompatible", "exact_from_top_logprobs"]
+
+RATE_SCOPES = ("global", "endpoint")
+"""Accepted ``--rate-scope`` values: ``--rpm``/``--tpm`` bound the whole fleet, or each endpoint."""
+
+_TRUNCATED = ("complete message body", "incomplete chunked read")  # h11's words for a body cut off mid-transfer
 
 MODEL_ID_PREFIX = "openai-compatible/v2"
 """Start of every model id of this backend. ``v2``: stems folded or continued and top-k coverage checked, so
@@ -147,21 +155,43 @@ class _Reply:
     usage: Usage
 
 
+def _announce(message: str) -> None:
+    """A loud one-line warning on the terminal (stderr), whatever the progress settings."""
+    print(f"populace: warning: {message}", file=sys.stderr, flush=True)
+
+
+def _truncated(exc: BaseException) -> bool:
+    """Whether a connection error is a body cut off mid-transfer (the status line and headers had arrived)."""
+    seen = 0
+    cause: BaseException | None = exc
+    while cause is not None and seen < 8:
+        if any(words in str(cause) for words in _TRUNCATED):
+            return True
+        cause = cause.__cause__ or cause.__context__
+        seen += 1
+    return False
+
+
 class OpenAICompatible:
     """A :class:`~populace_lm.base.LanguageModel` backed by an OpenAI-compatible ``/chat/completions`` endpoint.
 
     Args:
         model: the model name the server knows (``--model``).
         base_url: e.g. ``"http://127.0.0.1:8080/v1"`` (``--base-url``); ``None`` uses ``OPENAI_BASE_URL`` or the
-            OpenAI API.
+            OpenAI API. Several endpoints serving the same model: comma-separated URLs or a file of URLs
+            (:func:`populace_lm.endpoints.parse_endpoints`); each attempt goes to the least-loaded healthy one.
         api_key_env: environment variable holding the key (``--api-key-env``).
         api_key: the key itself (wins over ``api_key_env``). Local servers that need no key: pass
             ``api_key="none"`` (or set the variable to any value).
-        max_retries: retries of a transient fault per request (``--max-retries``).
+        max_retries: most retries of a transient fault per request (``--max-retries``); ``None`` = no count limit,
+            the time budget decides.
+        retry_budget: seconds from a request's first attempt within which it is retried (``--retry-budget``).
         timeout: seconds per HTTP attempt (``--timeout``).
         concurrency: most attempts in flight at once (``--concurrency``); ``None`` = unbounded here.
         rpm: requests per minute (``--rpm``); ``None`` = unlimited.
         tpm: tokens per minute (``--tpm``); ``None`` = unlimited.
+        rate_scope: ``"global"`` (``--rpm``/``--tpm`` bound the whole fleet) or ``"endpoint"`` (each endpoint)
+            (``--rate-scope``); a URL file's own ``rpm=``/``tpm=`` always bound their endpoint.
         server_kind: ``"auto"``, ``"openai"``, ``"vllm"``, ``"llamacpp"`` or ``"ollama"`` (``--server-kind``).
         top_logprobs: alternatives requested per token for exact distributions (``--top-logprobs``; the OpenAI API
             allows at most 20); 0 = never ask for log-probabilities (always sample).
@@ -189,11 +219,13 @@ class OpenAICompatible:
         base_url: str | None = None,
         api_key_env: str = "OPENAI_API_KEY",
         api_key: str | None = None,
-        max_retries: int = 8,
+        max_retries: int | None = None,
+        retry_budget: float = 300.0,
         timeout: float = 60.0,
         concurrency: int | None = None,
         rpm: float | None = None,
         tpm: float | None = None,
+        rate_scope: str = "global",
         server_kind: str = "auto",
         top_logprobs: int = 20,
         samples: int | None = None,
@@ -203,8 +235,17 @@ class OpenAICompatible:
         max_backoff: float = 20.0,
         chat_template: Any = None,
     ) -> None:
-        self.base_url = base_url or os.environ.get("OPENAI_BASE_URL") or None
-        self.where = self.base_url or "the OpenAI API"
+        spec = base_url or os.environ.get("OPENAI_BASE_URL") or None
+        specs = parse_endpoints(spec) if spec else ()
+        self.base_url = specs[0].url if len(specs) == 1 else None
+        self.base_urls = tuple(e.url for e in specs)
+        self.where = (
+            self.base_url
+            if len(specs) == 1
+            else f"the {len(specs)} endpoints {', '.join(self.base_urls)}"
+            if specs
+            else "the OpenAI API"
+        )
         key = api_key if api_key is not None else os.environ.get(api_key_env)
         if not key:
             raise AuthenticationError(
@@ -221,6 +262,8 @@ class OpenAICompatible:
             raise ValueError(f"timeout must be > 0 seconds, got {timeout!r}: fix --timeout")
         if concurrency is not None and concurrency < 1:
             raise ValueError(f"concurrency must be >= 1, got {concurrency!r}: fix --concurrency")
+        if rate_scope not in RATE_SCOPES:
+            raise ValueError(f"unknown rate scope {rate_scope!r}: use one of {RATE_SCOPES} (--rate-scope)")
         self.model = model
         self.api_key_env = api_key_env
         self.timeout = float(timeout)
@@ -230,19 +273,38 @@ class OpenAICompatible:
         self.samples = samples
         self.sample_max_tokens = sample_max_tokens
         self.max_missing_mass = max_missing_mass
-        self.retry = RetryPolicy(max_retries=max_retries, initial_backoff=initial_backoff, max_backoff=max_backoff)
+        self.retry = RetryPolicy(
+            max_retries=max_retries, budget_s=retry_budget, initial_backoff=initial_backoff, max_backoff=max_backoff
+        )
         self.meter = TransportMeter()
         self.detect_meter = TransportMeter()
-        self._rate = RateLimiter(rpm=rpm, tpm=tpm)
+        self.rate_scope = rate_scope
+        self._rate = RateLimiter(rpm=rpm, tpm=tpm) if rate_scope == "global" else RateLimiter()
+        self._rate_limits = (rpm, tpm)
         self._slots = threading.BoundedSemaphore(concurrency) if concurrency else None
         suffix = ("" if top_logprobs == 20 else f":top{top_logprobs}") + ("" if samples is None else f":n{samples}")
         if chat_template is not None:  # stems continued through /completions: other prompts, other answers
             suffix += f":template-{getattr(chat_template, 'digest', 'custom')}"
-        self.model_id = f"{MODEL_ID_PREFIX}:{self.base_url or 'api.openai.com'}:{model}{suffix}"
-        self._client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=self.timeout)
+        # one URL: its model id as ever; a fleet of replicas of one model: the same id whatever the URLs, so an
+        # endpoint added or replaced keeps the cache
+        where_id = self.base_url or ("fleet" if specs else "api.openai.com")
+        self.model_id = f"{MODEL_ID_PREFIX}:{where_id}:{model}{suffix}"
+
+        def make_client(url: str) -> openai.OpenAI:
+            return openai.OpenAI(base_url=url or None, api_key=key, max_retries=0, timeout=self.timeout)
+
+        per_endpoint = (rpm, tpm) if rate_scope == "endpoint" else (None, None)
+        self.pool = EndpointPool(
+            specs or (EndpointSpec(url=""),),  # "" = the client's default (the OpenAI API)
+            make_client,
+            rpm=per_endpoint[0],
+            tpm=per_endpoint[1],
+        )
         self._lock = threading.Lock()
         self._kind: str | None = None if server_kind == "auto" else server_kind
-        self._logprobs_ok: bool | None = None if top_logprobs else False
+        self._logprobs_ok: bool | None = None if top_logprobs else False  # True once any reply carried them
+        self._downgrades = {"exact_to_sampled": 0}
+        self._logprobs_missing = 0  # requests whose replies (twice) lacked the log-probabilities asked for
         self._sample_cache: Any = None
         self._sample_pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.chat_template = chat_template
@@ -272,12 +334,15 @@ class OpenAICompatible:
         """Return the answer distribution: exact from covering top-k log-probabilities, else sampled."""
         spent = Usage()
         after_topk = False
-        if request.answers.single_digit and self.top_logprobs and self._logprobs_ok is not False:
-            exact, spent, valid, bound = self._exact(request)
+        degraded = None
+        if request.answers.single_digit and self.top_logprobs:
+            exact, spent, valid, bound, got_top = self._exact(request)
             if exact is not None:
                 self._count("exact_partial" if exact.missing_mass_bound > 0 else "exact")
                 return exact
-            after_topk = self._logprobs_ok is True
+            after_topk = got_top
+            if not got_top:  # this request's replies lacked the log-probabilities asked for: exact -> sampled
+                degraded = "no_logprobs"
             if after_topk and self.samples == 0:
                 raise CoverageError(
                     f"the top-{self.top_logprobs} log-probabilities from {self.where} do not cover the answers "
@@ -289,9 +354,24 @@ class OpenAICompatible:
                 f"{self.where} gives no exact distribution for answers {request.answers.low}..{request.answers.high} "
                 "(multi-digit answers or no log-probabilities) and sampling is off: allow it with --samples N"
             )
+        if degraded is not None and self.samples != 0:
+            self._downgrade(request)
         sampled = self._sampled(request)
         self._count("sampled_after_topk" if after_topk else "sampled")
-        return dataclasses.replace(sampled, usage=sampled.usage + spent)
+        return dataclasses.replace(sampled, usage=sampled.usage + spent, degraded=degraded)
+
+    def _downgrade(self, request: DistributionRequest) -> None:
+        """Count (and announce the first) exact -> sampled downgrade."""
+        with self._lock:
+            self._downgrades["exact_to_sampled"] += 1
+            first = self._downgrades["exact_to_sampled"] == 1
+        if first:
+            _announce(
+                f"{self.where} sent no log-probabilities for an answer that could be read exactly (answers "
+                f"{request.answers.low}..{request.answers.high}): it is SAMPLED instead (exact -> sampled), counted "
+                "in run.json (backend.downgrades) and the report, and cached under a 'degraded' key so a rerun on a "
+                "healthy server asks again; if the server never gives log-probabilities, pass --top-logprobs 0"
+            )
 
     # -- server kind and stems ------------------------------------------------------------------------------
 
@@ -305,29 +385,58 @@ class OpenAICompatible:
         return self._kind
 
     def _detect(self) -> str:
-        def attempt() -> tuple[Any, Any]:
-            try:
-                raw = self._client.models.with_raw_response.list()
-            except openai.APIStatusError as exc:
-                if exc.status_code == 429 or exc.status_code >= 500:
-                    raise TransientFault(
-                        "429" if exc.status_code == 429 else "5xx",
-                        BackendUnavailableError(f"{self.where} kept failing GET /models"),
-                        retry_after_seconds(exc.response.headers),
-                    ) from exc
-                return None, exc.response.headers  # e.g. 404: a server without /models
-            except openai.APIConnectionError as exc:
-                raise TransientFault("connection", BackendUnavailableError(f"{self.where} is unreachable")) from exc
-            try:
-                return json.loads(raw.text), raw.headers
-            except ValueError:
-                return None, raw.headers
+        """The server kind from ``GET /models``: a probe that a transient fault cannot fool.
 
-        try:
-            models, headers = call_with_retries(attempt, policy=self.retry, meter=self.detect_meter)
-        except BackendUnavailableError:
-            models, headers = None, {}
-        return detect_server_kind(models, headers, self.base_url)
+        Only a definitive answer decides — a JSON body, or a 4xx status (a server without ``/models``: the safe
+        folded stems). A 429, a 5xx, a refused connection, a timeout or a body that is not JSON is retried (on
+        another endpoint of a fleet, if any) within the retry budget; if none comes, the error is raised and the
+        kind stays undecided, so a later request probes again instead of folding stems for the rest of the run.
+        """
+
+        def attempt() -> tuple[Any, Any, str]:
+            endpoint = self.pool.acquire(detect=True)
+            where = self._where(endpoint)
+            outcome = "interrupted"
+            try:
+                try:
+                    raw = endpoint.client.models.with_raw_response.list()
+                except openai.APIStatusError as exc:
+                    status = exc.status_code
+                    if status == 429 or status >= 500 or status in (408, 409):
+                        cause = "429" if status == 429 else "5xx" if status >= 500 else "408_409"
+                        outcome = cause
+                        raise TransientFault(
+                            cause,
+                            lambda n, t: BackendUnavailableError(
+                                f"{where} kept failing GET /models (HTTP {status}, {n} times over "
+                                f"{t:.0f} s), so its server kind is unknown: retry later, raise --retry-budget, or "
+                                "name it with --server-kind"
+                            ),
+                            retry_after_seconds(exc.response.headers),
+                        ) from exc
+                    outcome = "ok"
+                    return None, exc.response.headers, endpoint.url  # e.g. 404: a server without /models
+                except openai.APIConnectionError as exc:
+                    outcome = "timeout" if isinstance(exc, openai.APITimeoutError) else "connection"
+                    raise TransientFault(
+                        outcome,
+                        lambda n, t: BackendUnavailableError(
+                            f"{where} is unreachable ({n} times over {t:.0f} s): start the server, fix --base-url, "
+                            "or raise --retry-budget"
+                        ),
+                    ) from exc
+                try:
+                    models = json.loads(raw.text)
+                except ValueError as exc:
+                    outcome = "bad_body"
+                    raise self._bad_body("a GET /models body that is not JSON", where) from exc
+                outcome = "ok"
+                return models, raw.headers, endpoint.url
+            finally:
+                self.pool.release(endpoint, outcome, detect=True)
+
+        models, headers, url = call_with_retries(attempt, policy=self.retry, meter=self.detect_meter)
+        return detect_server_kind(models, headers, url or None)
 
     def stem_mode(self, stem: str) -> str:
         """``"continued"`` (vLLM's switch, or a raw completion with the chat template), ``"folded"`` or ``"none"``."""
@@ -350,8 +459,11 @@ class OpenAICompatible:
 
     # -- distributions --------------------------------------------------------------------------------------
 
-    def _exact(self, request: DistributionRequest) -> tuple[AnswerDistribution | None, Usage, float, float]:
-        """One forward pass; ``(None, usage, valid, bound)`` when the answers are not covered or no logprobs came."""
+    def _exact(self, request: DistributionRequest) -> tuple[AnswerDistribution | None, Usage, float, float, bool]:
+        """One forward pass: ``(exact or None, usage, valid, bound, whether log-probabilities came)``.
+
+        ``None`` when the answers are not covered, or when this request's replies carried no log-probabilities.
+        """
         messages, extra = self._stemmed(request)
         reply = self._complete(
             messages,
@@ -364,7 +476,7 @@ class OpenAICompatible:
             top_logprobs=self.top_logprobs,
         )
         if reply.top is None:
-            return None, reply.usage, 0.0, 0.0
+            return None, reply.usage, 0.0, 0.0, False
         exact, valid, bound = exact_from_top_logprobs(
             reply.top,
             request.answers,
@@ -372,7 +484,7 @@ class OpenAICompatible:
             max_missing_mass=self.max_missing_mass,
             usage=reply.usage,
         )
-        return exact, reply.usage, valid, bound
+        return exact, reply.usage, valid, bound, True
 
     def _sampled(self, request: DistributionRequest) -> AnswerDistribution:
         """``n`` seeded samples; the missing ones are fetched in parallel (up to ``concurrency``), each stored at once.
@@ -434,9 +546,25 @@ class OpenAICompatible:
             if self._rate.active:
                 self.meter.waited_for_rate(self._rate.acquire(estimate))
             with self._slots or contextlib.nullcontext():
-                response = self._send(chat, extra_body, want_logprobs, params)
-            reply = self._read(response, want_logprobs, attempts, raw=raw)
-            self._rate.settle(estimate, reply.usage.prompt_tokens + reply.usage.completion_tokens)
+                endpoint = self.pool.acquire()  # least outstanding in rotation: a retry may move elsewhere
+                outcome = "interrupted"
+                try:
+                    if endpoint.rate.active:
+                        self.meter.waited_for_rate(endpoint.rate.acquire(estimate))
+                    response = self._send(endpoint, chat, extra_body, want_logprobs, params)
+                    reply = self._read(endpoint, response, want_logprobs, attempts, raw=raw)
+                    outcome = "ok"
+                except TransientFault as fault:
+                    outcome = fault.cause
+                    raise
+                except LLMError:
+                    outcome = "rejected"
+                    raise
+                finally:
+                    self.pool.release(endpoint, outcome)
+            used = reply.usage.prompt_tokens + reply.usage.completion_tokens
+            self._rate.settle(estimate, used)
+            endpoint.rate.settle(estimate, used)
             return reply
 
         return call_with_retries(
@@ -446,70 +574,85 @@ class OpenAICompatible:
             tokens=lambda r: (r.usage.prompt_tokens, r.usage.completion_tokens),
         )
 
-    def _send(self, chat: Any, extra_body: dict[str, Any], want_logprobs: bool, params: dict) -> Any:
+    def _where(self, endpoint: Endpoint) -> str:
+        """How messages name the endpoint of an attempt (and the fleet it belongs to)."""
+        if len(self.pool) == 1:
+            return self.where
+        return f"{endpoint.url} (1 of {self.where})"
+
+    def _send(
+        self, endpoint: Endpoint, chat: Any, extra_body: dict[str, Any], want_logprobs: bool, params: dict
+    ) -> Any:
         """One HTTP attempt; transient faults become :class:`TransientFault`, the rest one-line errors.
 
-        ``chat`` is a message list (``/chat/completions``) or a prompt string (``/completions``).
+        ``chat`` is a message list (``/chat/completions``) or a prompt string (``/completions``). A body cut off
+        mid-transfer (the connection closed before ``Content-Length`` bytes came) is a ``bad_body``, not a
+        ``connection`` fault: the server answered, its answer was broken.
         """
-        retries = self.retry.max_retries
+        where = self._where(endpoint)
+        client = endpoint.client
         try:
             if isinstance(chat, str):
-                return self._client.completions.create(model=self.model, prompt=chat, **params)
-            return self._client.chat.completions.create(
+                return client.completions.create(model=self.model, prompt=chat, **params)
+            return client.chat.completions.create(
                 model=self.model, messages=chat, **({"extra_body": extra_body} if extra_body else {}), **params
             )
         except openai.APITimeoutError as exc:
             raise TransientFault(
                 "timeout",
-                BackendUnavailableError(
-                    f"{self.where} did not answer within {self.timeout:g} s, {retries + 1} times: check the server, "
-                    "or raise --timeout / --max-retries"
+                lambda n, t: BackendUnavailableError(
+                    f"{where} did not answer within {self.timeout:g} s, {n} times over {t:.0f} s: check the "
+                    "server, or raise --timeout / --retry-budget"
                 ),
             ) from exc
         except openai.APIConnectionError as exc:
+            if _truncated(exc):
+                raise self._bad_body(f"a body cut off mid-transfer ({exc.__cause__ or exc})", where) from exc
             raise TransientFault(
                 "connection",
-                BackendUnavailableError(
-                    f"{self.where} is unreachable (connection refused or reset, {retries + 1} times): start the "
-                    "server or fix --base-url"
+                lambda n, t: BackendUnavailableError(
+                    f"{where} is unreachable (connection refused or reset, {n} times over {t:.0f} s): start the "
+                    "server, fix --base-url, or raise --retry-budget"
                 ),
             ) from exc
         except openai.APIStatusError as exc:
-            raise self._status_error(exc, want_logprobs, bool(extra_body)) from exc
+            raise self._status_error(exc, want_logprobs, bool(extra_body), where) from exc
         except (openai.APIResponseValidationError, ValueError) as exc:  # json.JSONDecodeError is a ValueError
-            raise self._bad_body(f"a body that is not JSON ({exc})") from exc
+            raise self._bad_body(f"a body that is not JSON ({exc})", where) from exc
 
-    def _status_error(self, exc: openai.APIStatusError, want_logprobs: bool, continued: bool) -> Exception:
+    def _status_error(
+        self, exc: openai.APIStatusError, want_logprobs: bool, continued: bool, where: str | None = None
+    ) -> Exception:
         status = exc.status_code
+        where = where or self.where
         message = " ".join(str(getattr(exc, "message", "") or "").split())[:200]
-        retries = self.retry.max_retries
         wait = retry_after_seconds(exc.response.headers)
         if status == 429:
             return TransientFault(
                 "429",
-                BackendUnavailableError(
-                    f"{self.where} kept answering HTTP 429 (rate limited) after {retries} retries: lower "
-                    "--concurrency, set --rpm/--tpm, or raise --max-retries"
+                lambda n, t: BackendUnavailableError(
+                    f"{where} kept answering HTTP 429 (rate limited) after {n - 1} retries over {t:.0f} s: lower "
+                    "--concurrency, set --rpm/--tpm, or raise --retry-budget (or --max-retries)"
                 ),
                 wait,
             )
         if status >= 500 or status in (408, 409):
             return TransientFault(
                 "5xx" if status >= 500 else "408_409",
-                BackendUnavailableError(
-                    f"{self.where} kept failing with HTTP {status} after {retries} retries: retry later or raise "
-                    "--max-retries"
+                lambda n, t: BackendUnavailableError(
+                    f"{where} kept failing with HTTP {status} after {n - 1} retries over {t:.0f} s: retry later or "
+                    "raise --retry-budget (or --max-retries)"
                 ),
                 wait,
             )
         if status in (401, 403):
             return AuthenticationError(
-                f"{self.where} rejected the API key (HTTP {status}): put the right key in {self.api_key_env}, or "
+                f"{where} rejected the API key (HTTP {status}): put the right key in {self.api_key_env}, or "
                 "name the variable that holds it with --api-key-env"
             )
         if status == 404:
             return RequestRejectedError(
-                f"{self.where} answered HTTP 404 for model {self.model!r} ({message}): check --base-url (it usually "
+                f"{where} answered HTTP 404 for model {self.model!r} ({message}): check --base-url (it usually "
                 "ends in /v1) and --model"
             )
         hints = ["--model"]
@@ -518,27 +661,37 @@ class OpenAICompatible:
         if continued:
             hints.append("--server-kind")
         return RequestRejectedError(
-            f"{self.where} refused the request for model {self.model!r} (HTTP {status}: {message}): check "
+            f"{where} refused the request for model {self.model!r} (HTTP {status}: {message}): check "
             + ", ".join(hints)
         )
 
-    def _bad_body(self, what: str) -> TransientFault:
+    def _bad_body(self, what: str, where: str | None = None) -> TransientFault:
+        where = where or self.where
         return TransientFault(
             "bad_body",
-            BadResponseError(
-                f"{self.where} sent {what}, {self.retry.max_retries + 1} times: check the server (or a proxy in "
-                "between), or raise --max-retries"
+            lambda n, t: BadResponseError(
+                f"{where} sent {what}, {n} times over {t:.0f} s: check the server (or a proxy in between), or "
+                "raise --retry-budget (or --max-retries)"
             ),
         )
 
-    def _read(self, response: Any, want_logprobs: bool, attempts: list[int], *, raw: bool = False) -> _Reply:
-        """Check one response body; anything unusable is a transient ``bad_body`` fault."""
+    def _read(
+        self, endpoint: Endpoint, response: Any, want_logprobs: bool, attempts: list[int], *, raw: bool = False
+    ) -> _Reply:
+        """Check one response body; anything unusable is a transient ``bad_body`` fault.
+
+        Log-probabilities are decided per request, never for the whole run from a few replies: once any reply
+        has carried them, a reply without them is a ``bad_body`` (retried); before that, a request whose reply
+        lacks them is asked once more, and if the second reply lacks them too, this request alone is read
+        without them (the caller samples it, as a loud, separately cached downgrade).
+        """
+        where = self._where(endpoint)
         choices = getattr(response, "choices", None)
         if not isinstance(choices, list) or not choices or not hasattr(choices[0], "text" if raw else "message"):
-            raise self._bad_body("a chat completion without choices")
+            raise self._bad_body("a chat completion without choices", where)
         content = getattr(choices[0], "text", None) if raw else getattr(choices[0].message, "content", None)
         if content is not None and not isinstance(content, str):
-            raise self._bad_body("a chat completion whose message is not text")
+            raise self._bad_body("a chat completion whose message is not text", where)
         usage = getattr(response, "usage", None)
         try:
             spent = Usage(
@@ -547,17 +700,17 @@ class OpenAICompatible:
                 backend_calls=1,
             )
         except (TypeError, ValueError) as exc:
-            raise self._bad_body("a chat completion with malformed usage") from exc
+            raise self._bad_body("a chat completion with malformed usage", where) from exc
         top = (self._top_raw(choices[0]) if raw else self._top(choices[0])) if want_logprobs else None
         if want_logprobs and top is None:
             attempts[1] += 1
             if self._logprobs_ok is True:
-                raise self._bad_body("a chat completion without the log-probabilities asked for")
-            # Not known yet whether this server gives log-probabilities: one confirming attempt, then conclude.
-            if attempts[1] < 2 and attempts[0] <= self.retry.max_retries:
-                raise self._bad_body("a chat completion without the log-probabilities asked for")
+                raise self._bad_body("a chat completion without the log-probabilities asked for", where)
+            # Not known yet whether this server gives log-probabilities: one confirming attempt for this request.
+            if attempts[1] < 2 and (self.retry.max_retries is None or attempts[0] <= self.retry.max_retries):
+                raise self._bad_body("a chat completion without the log-probabilities asked for", where)
             with self._lock:
-                self._logprobs_ok = False
+                self._logprobs_missing += 1
         elif want_logprobs:
             with self._lock:
                 self._logprobs_ok = True
@@ -638,14 +791,19 @@ class OpenAICompatible:
                 "stem_uses": dict(self._uses),
                 "distributions": dict(self._methods),
                 "logprobs_supported": self._logprobs_ok,
+                "logprobs_missing_requests": self._logprobs_missing,
+                "downgrades": dict(self._downgrades),
                 "top_logprobs": self.top_logprobs,
                 "samples": self.samples,
                 "timeout_s": self.timeout,
                 "max_retries": self.retry.max_retries,
+                "retry_budget_s": self.retry.budget_s,
                 "concurrency": self.concurrency,
-                "rpm": self._rate.rpm,
-                "tpm": self._rate.tpm,
+                "rpm": self._rate_limits[0],
+                "tpm": self._rate_limits[1],
+                "rate_scope": self.rate_scope,
             }
+        info["endpoints"] = self.pool.snapshot()
         info["detect"] = self.detect_meter.snapshot()["requests_sent"]
         return info
 
@@ -655,5 +813,4 @@ class OpenAICompatible:
             pool, self._sample_pool = self._sample_pool, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
-        with contextlib.suppress(Exception):
-            self._client.close()
+        self.pool.close()

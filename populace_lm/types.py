@@ -225,6 +225,10 @@ class AnswerDistribution:
             probability of valid answers that were not among the k alternatives (each such answer is below the
             k-th probability); those answers get probability 0, so ``valid_mass`` is a lower bound and the true
             valid mass lies in ``[valid_mass, valid_mass + missing_mass_bound]``. 0 when nothing was missed.
+        degraded: why a distribution that could have been read exactly was obtained in a lesser mode (e.g.
+            ``"no_logprobs"``: the server's replies lacked the log-probabilities asked for, so it was sampled); None
+            for a normal answer. A response cache stores a degraded answer under a key that says so, so a rerun on a
+            healthy server asks again (:class:`populace_lm.cache.CachedModel`).
     """
 
     values: tuple[int, ...]
@@ -236,6 +240,7 @@ class AnswerDistribution:
     missing_mass_bound: float = 0.0
     usage: Usage = field(default_factory=Usage)
     cached: bool = False
+    degraded: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", tuple(int(v) for v in self.values))
@@ -259,6 +264,8 @@ class AnswerDistribution:
         """Plain-JSON form."""
         d = asdict(self)
         d.pop("cached")
+        if d["degraded"] is None:  # a normal answer's form is as it always was
+            d.pop("degraded")
         d["values"] = list(self.values)
         d["probs"] = list(self.probs)
         return d

@@ -16,7 +16,8 @@ from simulator.checker import ReproducibilityError, check_reproducible
 from simulator.decisions import DecisionBatch, DecisionService, DecisionStats, Draws
 from simulator.game import GameModel, RoundState
 from simulator.networks import NetworkSpec, build_graph, check_group_graph, graph_summary
-from simulator.runner import RunConfig, RunResult, build_model, run_simulation
+from simulator.runner import RunConfig, RunEstimate, RunResult, build_model, estimate_run, run_simulation
+from simulator.streaming import pairwise_sum, stream_survey_replicate
 from simulator.survey import SurveyModel, scenario_scores, score_answers
 from simulator.treatment import Treatment, WhatIfConditions, treated_question, treated_system_prompt
 from simulator.whatif import (
@@ -47,6 +48,7 @@ __all__ = [
     "ReproducibilityError",
     "RoundState",
     "RunConfig",
+    "RunEstimate",
     "RunResult",
     "SimulationModel",
     "SurveyModel",
@@ -57,17 +59,20 @@ __all__ = [
     "build_model",
     "check_reproducible",
     "check_group_graph",
+    "estimate_run",
     "exact_survey_means",
     "gini",
     "graph_summary",
     "paired_differences",
     "paired_effect",
+    "pairwise_sum",
     "parse_assignments",
     "run_simulation",
     "run_whatif",
     "scenario_dimensions",
     "scenario_scores",
     "score_answers",
+    "stream_survey_replicate",
     "survey_differences",
     "treated_question",
     "treated_system_prompt",

@@ -52,6 +52,8 @@ class Reply:
         headers: extra headers.
         delay: seconds to wait before replying.
         reset: close the connection without any reply.
+        cut_at: send the status, the headers (with the full ``Content-Length``) and only this many bytes of the
+            body, then close the connection: a body truncated mid-transfer.
     """
 
     status: int
@@ -59,6 +61,7 @@ class Reply:
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
     reset: bool = False
+    cut_at: int | None = None
 
 
 Handler = Callable[[dict[str, Any], int], Reply]
@@ -137,6 +140,8 @@ class FaultMix:
         reset: the connection is closed without a reply.
         hang: the normal reply is delayed by ``hang_s`` (choose it below the client's timeout).
         stall: the reply is delayed by ``stall_s`` (choose it above the client's timeout: the client times out).
+        truncate: the normal reply's body is cut off mid-transfer (the connection closes before ``Content-Length``
+            bytes were sent).
         latency: seconds every reply waits (the server's service time).
         seed: decides which requests are faulted.
     """
@@ -147,6 +152,7 @@ class FaultMix:
     reset: float = 0.0
     hang: float = 0.0
     stall: float = 0.0
+    truncate: float = 0.0
     hang_s: float = 0.05
     stall_s: float = 1.0
     latency: float = 0.0
@@ -156,7 +162,7 @@ class FaultMix:
     @property
     def fault_rate(self) -> float:
         """Probability that an attempt fails (hangs are slow successes)."""
-        return self.p429 + self.p500 + self.garbage + self.reset + self.stall
+        return self.p429 + self.p500 + self.garbage + self.reset + self.stall + self.truncate
 
 
 _GARBAGE = (
@@ -175,7 +181,7 @@ class FaultyHandler:
 
     Attributes:
         counters: ``received``, ``ok`` (normal replies, hung or not), ``429``, ``500``, ``garbage``, ``reset``,
-            ``hang``, ``stall``.
+            ``hang``, ``stall``, ``truncate``.
     """
 
     def __init__(self, inner: Handler, mix: FaultMix) -> None:
@@ -204,6 +210,7 @@ class FaultyHandler:
             ("garbage", m.garbage),
             ("reset", m.reset),
             ("stall", m.stall),
+            ("truncate", m.truncate),
             ("hang", m.hang),
         ]
         outcome, lo = "ok", 0.0
@@ -235,6 +242,11 @@ class FaultyHandler:
                 return Reply(200, stripped, delay=delay)
             return Reply(200, _GARBAGE[garbage_index % len(_GARBAGE)], delay=delay)
         reply = self.inner(body, n)
+        if outcome == "truncate":
+            size = len(reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode())
+            reply.cut_at = size // 2
+            reply.delay += delay
+            return reply
         if body.get("logprobs"):
             with self._lock:
                 self._served_logprobs = True
@@ -253,7 +265,7 @@ class FaultyHandler:
             "successes": c["ok"],
             "429": c["429"],
             "5xx": c["500"],
-            "bad_body": c["garbage"],
+            "bad_body": c["garbage"] + c["truncate"],
             "connection": c["reset"],
             "timeout": c["stall"],
         }
@@ -306,6 +318,11 @@ class LoopbackServer:
                     for key, value in {**outer.extra_headers, **reply.headers}.items():
                         self.send_header(key, value)
                     self.end_headers()
+                    if reply.cut_at is not None:
+                        self.wfile.write(payload[: reply.cut_at])
+                        self.wfile.flush()
+                        self.close_connection = True
+                        return
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout)
                     self.close_connection = True

@@ -106,6 +106,7 @@ def test_hit_makes_no_inner_call_and_reports_cached(tmp_path):
         "hits": 1,
         "misses": 1,
         "stores": 1,
+        "degraded_stores": 0,
         "sample_hits": 0,
         "sample_misses": 0,
         "sample_stores": 0,

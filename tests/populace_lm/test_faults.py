@@ -6,13 +6,16 @@ and delays a few replies (shorter than the timeout). A 100-prompt survey (exact 
 equal to what the server meant, and our counts must equal the server's own counters.
 """
 
+import contextlib
 import hashlib
 import json
+import time
 
 import pytest
 
 from populace_lm.budget import AccountingModel, find_layer, map_concurrent
 from populace_lm.config import LLMConfig, build_model, close_model
+from populace_lm.errors import BackendUnavailableError
 from populace_lm.parsing import distribution_from_replies
 from populace_lm.types import DistributionRequest, IntegerAnswers, Message, stable_seed
 from tests.populace_lm.loopback_server import (
@@ -170,3 +173,170 @@ def test_resets_and_timeouts_are_counted_like_the_server_counts_them(tmp_path):
             assert result.probs == pytest.approx(expected(request)[0], abs=1e-12)
         assert_counts_match(summary, handler)
         assert summary["run"]["retries"]["timeout"] == handler.counters["stall"]
+
+
+# -- drills of issue 21 item 9: capabilities, downgrades, truncated bodies, the retry budget, the cache -------------
+
+
+def test_two_replies_without_logprobs_downgrade_one_request_loudly_and_a_healthy_rerun_asks_again(tmp_path, capsys):
+    healthy = {"on": False}
+
+    def flaky_start(body, n):  # the first two replies asking for logprobs lack them (a transient fault)
+        if body.get("logprobs") and n <= 2 and not healthy["on"]:
+            return Reply(200, chat_completion("3"))
+        return truth(body, n)
+
+    requests = survey_requests(20)
+    with LoopbackServer(flaky_start) as server:
+        results, summary = run_once(server, None, tmp_path, requests, concurrency=1)
+        # one request degraded (asked twice, then sampled with 20 samples); the other 19 stay exact
+        methods = [r.method for r in results]
+        assert methods.count("exact") == 19 and methods.count("sampled") == 1
+        assert results[0].degraded == "no_logprobs" and all(r.degraded is None for r in results[1:])
+        assert server.count == 2 + 20 + 19  # not 2 + 20 * 20: the capability is never decided for the whole run
+        for request, result in zip(requests[1:], results[1:], strict=True):
+            assert result.probs == pytest.approx(expected(request)[0], abs=1e-12)
+        backend = summary["backend"]
+        assert backend["downgrades"] == {"exact_to_sampled": 1} and backend["logprobs_supported"] is True
+        assert summary["cache"]["degraded_stores"] == 1 and summary["cache"]["stores"] == 19
+        assert capsys.readouterr().err.count("exact -> sampled") == 1
+
+        # a rerun on a healthy server asks again for the degraded answer only, and gets it exactly
+        healthy["on"] = True
+        before = server.count
+        again, summary2 = run_once(server, None, tmp_path, requests, concurrency=1)
+        assert server.count == before + 1
+        assert [r.method for r in again] == ["exact"] * 20 and all(r.degraded is None for r in again)
+        assert again[0].probs == pytest.approx(expected(requests[0])[0], abs=1e-12)
+        assert summary2["backend"]["downgrades"] == {"exact_to_sampled": 0}
+
+
+def test_a_body_cut_off_mid_transfer_is_a_bad_body_not_a_connection_fault(tmp_path):
+    mix = FaultMix(truncate=0.15, reset=0.05, seed=3)
+    handler = FaultyHandler(truth, mix)
+    requests = survey_requests(40)
+    with LoopbackServer(handler) as server:
+        results, summary = run_once(server, handler, tmp_path, requests)
+        assert handler.counters["truncate"] > 0 and handler.counters["reset"] > 0
+        for request, result in zip(requests, results, strict=True):
+            assert result.probs == pytest.approx(expected(request)[0], abs=1e-12)
+        assert_counts_match(summary, handler)  # bad_body == truncated, connection == resets
+        assert summary["run"]["retries"]["bad_body"] == handler.counters["truncate"]
+
+
+def outage(seconds):
+    """A server that answers HTTP 503 for its first ``seconds`` (from its first request), then normally."""
+    start = []
+
+    def handler(body, n):
+        now = time.monotonic()
+        start.append(now)
+        if now - start[0] < seconds:
+            return Reply(503, {"error": {"message": "restarting"}})
+        return truth(body, n)
+
+    return handler
+
+
+def test_an_outage_shorter_than_the_retry_budget_does_not_end_the_run(tmp_path):
+    # 8 retries of backoff 0.25 s doubling would give up after ~26-52 s; 1.5 s of 503s at backoff <= 0.3 s would
+    # end a count-limited run too (max_retries=3); the time budget rides it out
+    with LoopbackServer(outage(1.5)) as server:
+        results, summary = run_once(server, None, tmp_path, survey_requests(6), retry_budget=20.0, max_retries=None)
+        assert [r.method for r in results] == ["exact"] * 6
+        assert summary["run"]["retries"]["5xx"] > 0 and summary["run"]["failures"] == 0
+        assert summary["backend"]["retry_budget_s"] == 20.0
+
+
+def test_an_outage_longer_than_the_retry_budget_ends_with_one_line_naming_the_flag(tmp_path):
+    with LoopbackServer(outage(60.0)) as server:
+        start = time.monotonic()
+        with pytest.raises(BackendUnavailableError, match=r"HTTP 503 after \d+ retries over \d+ s.*--retry-budget"):
+            run_once(server, None, tmp_path, survey_requests(1), retry_budget=1.0, max_retries=None, concurrency=1)
+        assert time.monotonic() - start < 5.0
+
+
+def test_server_kind_probe_is_not_fooled_by_transient_faults(tmp_path):
+    vllm_models = {"object": "list", "data": [{"id": "loopback", "owned_by": "vllm", "max_model_len": 2048}]}
+    gets = []
+
+    with LoopbackServer(truth, models=vllm_models) as server:
+        original = server._server.RequestHandlerClass.do_GET
+
+        def do_get(self):
+            gets.append(self.path)
+            if len(gets) <= 2:  # /models fails twice (a 502 from a proxy, then a garbage 200)
+                reply = Reply(502, {"error": {"message": "bad gateway"}}) if len(gets) == 1 else Reply(200, b"<html>")
+                self._send(reply)
+                return
+            original(self)
+
+        server._server.RequestHandlerClass.do_GET = do_get
+        model = build_model(config(server, tmp_path, server_kind="auto"))
+        try:
+            d = model.answer_distribution(
+                DistributionRequest(
+                    messages=(Message(role="user", content="Rate it from 1 to 5."),),
+                    answers=LIKERT5,
+                    answer_prefix="Rating: ",
+                )
+            )
+            backend = find_layer(model, AccountingModel).summary()["backend"]
+        finally:
+            close_model(model)
+    assert len(gets) == 3 and backend["server_kind"] == "vllm" and backend["answer_stem"] == "continued"
+    assert d.method == "exact" and server.requests[-1].get("continue_final_message") is True
+
+
+def test_garbage_in_the_cache_data_pages_is_the_one_line_cache_error(tmp_path):
+    from populace_lm.cache import CachedModel
+    from populace_lm.errors import CacheError
+    from populace_lm.fakes import KnownDistributionModel
+
+    path = tmp_path / "cache.sqlite"
+    inner = KnownDistributionModel(lambda messages, answers: [1.0] * answers.size)
+    with CachedModel(inner, path) as cache:
+        for request in survey_requests(300):
+            cache.answer_distribution(request)
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 4 * page
+    for offset in range(2 * page, len(data)):  # keep the header and the schema page, garble the rest
+        data[offset] = (offset * 131 + 7) % 256
+    path.write_bytes(bytes(data))
+    cache = CachedModel(inner, path)
+    try:
+        with pytest.raises(CacheError, match=r"response cache .*cache\.sqlite.*--cache"):
+            for request in survey_requests(300):
+                cache.answer_distribution(request)
+    finally:
+        with contextlib.suppress(Exception):
+            cache.close()
+
+
+def test_a_server_kind_probe_that_never_gets_an_answer_fails_in_one_line_and_decides_nothing(tmp_path):
+    with LoopbackServer(truth) as server:
+        original = server._server.RequestHandlerClass.do_GET
+        failing = {"on": True}
+
+        def do_get(self):
+            if failing["on"]:
+                self._send(Reply(503, {"error": {"message": "loading"}}))
+                return
+            original(self)
+
+        server._server.RequestHandlerClass.do_GET = do_get
+        server.models = {"data": [{"id": "loopback", "owned_by": "vllm"}]}
+        model = build_model(config(server, tmp_path, server_kind="auto", retry_budget=0.5, max_retries=None))
+        request = DistributionRequest(
+            messages=(Message(role="user", content="Rate it from 1 to 5."),), answers=LIKERT5, answer_prefix="Rating: "
+        )
+        try:
+            with pytest.raises(BackendUnavailableError, match=r"GET /models \(HTTP 503.*--server-kind"):
+                model.answer_distribution(request)
+            assert find_layer(model, AccountingModel).summary()["backend"]["server_kind"] == "auto (not detected yet)"
+            failing["on"] = False  # the server is up: the next request probes again and continues the stem
+            assert model.answer_distribution(request).method == "exact"
+            assert server.requests[-1].get("continue_final_message") is True
+        finally:
+            close_model(model)

@@ -195,17 +195,22 @@ def test_zero_valid_mass_is_never_returned_as_exact(serve):
     assert d.method == "sampled" and d.probs == (0.0, 0.0, 0.0, 1.0, 0.0)
 
 
-def test_server_without_logprobs_is_sampled_and_not_asked_again(serve):
+def test_server_without_logprobs_is_sampled_per_request_as_a_counted_downgrade(serve, capsys):
     server = serve(lambda b, n: Reply(200, chat_completion(str(1 + b["seed"] % 5))))  # never sends logprobs
     model = client(server, max_retries=2)
     d = model.answer_distribution(DistributionRequest(messages=USER, answers=LIKERT5, seed=3, n_samples=5))
     # one request asking for logprobs, one confirming attempt, then five samples
     assert server.count == 7 and [bool(r.get("logprobs")) for r in server.requests[:3]] == [True, True, False]
-    assert d.method == "sampled" and d.n_samples == 5
+    assert d.method == "sampled" and d.n_samples == 5 and d.degraded == "no_logprobs"
     assert d.probs == distribution_from_replies([str(1 + stable_seed(3, i) % 5) for i in range(5)], LIKERT5).probs
+    # the next request asks for log-probabilities again: capability is decided per request, never for the run
     model.answer_distribution(DistributionRequest(messages=USER, answers=LIKERT5, seed=4, n_samples=5))
-    assert server.count == 12 and not any(r.get("logprobs") for r in server.requests[7:])
-    assert model.describe()["logprobs_supported"] is False
+    assert server.count == 14 and [bool(r.get("logprobs")) for r in server.requests[7:10]] == [True, True, False]
+    info = model.describe()
+    assert info["logprobs_supported"] is None and info["downgrades"] == {"exact_to_sampled": 2}
+    assert info["logprobs_missing_requests"] == 2
+    err = capsys.readouterr().err
+    assert err.count("exact -> sampled") == 1 and "--top-logprobs 0" in err  # loud, once
 
 
 def test_multi_digit_answers_are_sampled_directly(serve):
