@@ -1,0 +1,103 @@
+"""``populace influence``: social-influence experiments (rounds of estimates under an information rule).
+
+* ``populace influence --scenario lorenz2011 --humans-only``: the human metrics table, reproduced from the data;
+* ``populace influence --study experiments/configs/lorenz2011.toml --out D`` (the same as ``populace compare`` on
+  that file): humans vs LLM constructions vs classical models on held-out groups.
+
+The metrics (:mod:`alignment.influence`) are one code path for humans and agents.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from experiments.common import add_model_args
+from experiments.errors import UsageError
+
+__all__ = ["register", "run", "run_study_file"]
+
+_SHOWN = ("source", "condition", "groups", "diversity_ratio", "diversity_ratio_lo", "diversity_ratio_hi",
+          "error_first", "error_last", "truth_in_range_first", "truth_in_range_last", "alpha")  # fmt: skip
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``influence`` sub-command."""
+    p = sub.add_parser("influence", help="social-influence experiments: human metrics, LLM societies, classical models",
+                       description=__doc__.split("\n\n")[0])  # fmt: skip
+    p.add_argument("--scenario", default=None, help="a social-influence scenario: lorenz2011 or FILE.toml")
+    p.add_argument("--humans-only", action="store_true", help="print (and write) the human metrics table only")
+    p.add_argument("--study", default=None, help="an influence study file (kind = \"influence\"), like compare")
+    p.add_argument("--data", default=None, help="human data directory or URL (default $POPULACE_DATA)")
+    p.add_argument("--seed", type=int, default=0, help="root seed (bootstrap CIs)")
+    p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates per CI (default 2000)")
+    p.add_argument("--out", default=None, help="output folder (table.csv/.md, trajectory.png, report.md)")
+    add_model_args(p)
+    p.set_defaults(func=run)
+
+
+def print_rows(rows: list[dict]) -> None:
+    """The metrics table on stdout, three decimals."""
+    cells = [[f"{r[c]:.3f}" if isinstance(r[c], float) else str(r[c]) for c in _SHOWN] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(_SHOWN)]
+    print("  ".join(c.ljust(w) for c, w in zip(_SHOWN, widths, strict=True)))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+
+
+def run_study_file(args: argparse.Namespace, path: str) -> int:
+    """Run an influence study file (``compare`` and ``influence --study`` both come here)."""
+    from dataclasses import replace
+
+    from experiments.common import model_from_args
+    from experiments.influence_run import load_influence_study, run_influence_study, write_influence
+    from populace_lm.progress import set_progress
+
+    study = load_influence_study(path)
+    if getattr(args, "seed", None) is not None:
+        study = replace(study, seed=args.seed)
+    if getattr(args, "data", None):
+        study = replace(study, data=args.data)
+    if getattr(args, "plan", False):
+        print(f"influence study {study.path}: scenario {study.scenario}, classical {list(study.classical)}, "
+              f"constructions {[c['name'] for c in study.constructions]}, items {study.items or 'all'}, "
+              f"{study.groups_per_cell or 'all'} held-out group(s) per condition and item")  # fmt: skip
+        return 0
+    if not args.out:
+        raise UsageError("influence study: --out FOLDER is required")
+    if getattr(args, "quiet", False):
+        set_progress(False)
+    model = model_from_args(args) if study.constructions else None
+    try:
+        result = run_influence_study(study, model, progress=not getattr(args, "quiet", False))
+    finally:
+        close = getattr(model, "close", None)
+        if callable(close):
+            close()
+    notes = (f"Study `{study.path}`: held-out groups of `{study.scenario}`, every simulated source starting from "
+             f"round 1 = {'the humans’ own estimates (snapped to the answer grid for LLM agents)' if study.start == 'humans' else 'its own answers'}. "
+             f"Model: `{getattr(model, 'model_id', 'none')}`.")  # fmt: skip
+    names = write_influence(Path(args.out), result, title=f"Social influence: {study.scenario}", notes=notes)
+    print_rows(result["rows"])
+    print(f"\nwrote {args.out}/" + ", ".join(names))
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch on the options (see the module docstring)."""
+    if args.study:
+        return run_study_file(args, args.study)
+    if not args.scenario:
+        raise UsageError("influence: give --scenario NAME (with --humans-only) or --study FILE")
+    if not args.humans_only:
+        raise UsageError("influence --scenario: add --humans-only (LLM and classical runs: --study FILE)")
+    from experiments.influence_run import humans_table, write_influence
+
+    rows = humans_table(args.scenario, source=args.data, seed=args.seed, n_boot=args.bootstrap)
+    print_rows(rows)
+    if args.out:
+        names = write_influence(Path(args.out), {"rows": rows, "settings": {"scenario": args.scenario,
+                                "seed": args.seed, "bootstrap": args.bootstrap}},
+                                title=f"Human metrics: {args.scenario}", notes="Every human group.")  # fmt: skip
+        print(f"\nwrote {args.out}/" + ", ".join(names))
+    return 0
