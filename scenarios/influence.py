@@ -55,9 +55,11 @@ _ITEM = {"id", "code", "text", "unit", "truth", "low", "high"}
 _DATA = {"path", "url", "dataset", "file", "rounds", "condition", "groups", "item", "truth"}
 _PROMPT = {"first", "later", "own", "mean", "all", "neighbours_mean", "neighbours_all", "options", "exact"}
 
+#: The prompt templates; the answer hint comes before the lines that change between agents, so consecutive
+#: prompts share a long token prefix (the embedded backend reuses its KV cache over it).
 DEFAULT_PROMPT = {
     "first": "{question}\n{answer_hint}",
-    "later": "{question}\n{own}\n{information}\nGive your estimate again. {answer_hint}",
+    "later": "{question}\n{answer_hint}\n{own}\n{information}\nGive your estimate again.",
     "own": "Your last estimate was {own}.",
     "mean": "The average of the last estimates of your group was {mean}.",
     "all": "The last estimates of your group were: {values}.",
