@@ -41,6 +41,7 @@ STUDY_KEYS: dict[str, Param] = {
     "groups_per_cell": Param("int", 0, at_least(0), help="held-out groups per condition and item (0 = all)"),
     "classical": Param("str_list", ["degroot", "friedkin_johnsen", "bounded_confidence"], help="classical models"),
     "shown_digits": Param("int", 3, at_least(1), help="significant figures of numbers shown to LLM agents"),
+    "per_decade": Param("int", None, at_least(1), help="re-grid log-grid items at this many options a decade"),
     "start": Param("str", "humans", one_of("humans", "model"), help="round 1: the humans' own or the model's"),
     "bootstrap": Param("int", 2000, at_least(10), help="bootstrap replicates of each CI"),
     "data": Param("str", None, help="human data source (default $POPULACE_DATA)"),
@@ -64,6 +65,7 @@ class InfluenceStudy:
     groups_per_cell: int
     classical: tuple[str, ...]
     shown_digits: int
+    per_decade: int | None
     start: str
     bootstrap: int
     data: str | None
@@ -118,7 +120,8 @@ def load_influence_study(path: str | Path) -> InfluenceStudy:
         scenario = str((p.parent / scenario).resolve())
     return InfluenceStudy(path=str(p), scenario=scenario, seed=top["seed"], fit_fraction=top["fit_fraction"],
                           items=tuple(top["items"]) if top["items"] else None, groups_per_cell=top["groups_per_cell"],
-                          classical=tuple(top["classical"]), shown_digits=top["shown_digits"], start=top["start"],
+                          classical=tuple(top["classical"]), shown_digits=top["shown_digits"],
+                          per_decade=top["per_decade"], start=top["start"],
                           bootstrap=top["bootstrap"], data=top["data"], constructions=tuple(cons))  # fmt: skip
 
 
@@ -155,11 +158,13 @@ def run_influence_study(study: InfluenceStudy, model: Any | None, *, progress: b
         progress: progress bars for new distributions.
     """
     from populations.constructions import BuildContext, build_construction, get_construction
-    from scenarios.influence import get_influence
+    from scenarios.influence import get_influence, with_grid
     from simulator.decisions import DecisionService
     from simulator.influence_study import classical_panel, human_panel, llm_panel, split_groups, summarise
 
     spec = get_influence(study.scenario)
+    if study.per_decade is not None:
+        spec = with_grid(spec, study.per_decade)
     humans = spec.human_rounds(study.data)
     fit = split_groups(humans, seed=study.seed, name=spec.name, fit_fraction=study.fit_fraction)
     evaluate = _evaluation_mask(humans, ~fit, study.items, study.groups_per_cell)

@@ -21,7 +21,7 @@ import csv
 import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ __all__ = [
     "influence_names",
     "load_influence",
     "round_sig",
+    "with_grid",
 ]
 
 RULES = ("none", "mean", "all", "neighbours")
@@ -277,6 +278,22 @@ class InfluenceSpec:
         if self.data is None:
             raise ScenarioFileError(f"{self.file}: no [data] table; add one to score against humans")
         return read_human_rounds(self, source)
+
+
+def with_grid(spec: InfluenceSpec, per_decade: int) -> InfluenceSpec:
+    """``spec`` with every log-grid item re-gridded at ``per_decade`` points a decade (exact items unchanged).
+
+    A coarser grid means fewer options, so fewer forward passes per answer distribution (a study's knob).
+    """
+    if per_decade < 1:
+        raise ScenarioError(f"per_decade must be >= 1, got {per_decade}")
+    items = tuple(
+        replace(it, grid=AnswerGrid(values=log_grid(it.grid.values[0], it.grid.values[-1], per_decade),
+                                    kind="log-grid", per_decade=per_decade))
+        if it.grid.kind == "log-grid" else it
+        for it in spec.items
+    )  # fmt: skip
+    return replace(spec, items=items)
 
 
 def _fail(file: str, key: str, problem: str) -> ScenarioFileError:
