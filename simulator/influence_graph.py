@@ -118,15 +118,19 @@ def society_graph(
                     f"add edges for nodes {nodes}..{group_size - 1} or set the group size to {nodes}"
                 )
         fixed = None
+    if fixed is None and spec.kind == "complete":
+        fixed = nx.complete_graph(group_size)
     rows, cols = [], []
-    for g in range(n_groups):
-        if fixed is not None:
-            graph = fixed
-        else:
+    if fixed is not None:  # the same graph in every group: tile its edges (no per-group Python loop)
+        base = np.asarray(sorted(fixed.edges()), dtype=np.int64).reshape(-1, 2)
+        e = (base[None, :, :] + (np.arange(n_groups) * group_size)[:, None, None]).reshape(-1, 2)
+        rows, cols = [e[:, 0], e[:, 1]], [e[:, 1], e[:, 0]]
+    else:
+        for g in range(n_groups):
             graph = build_graph(spec, group_size, seed=seed_int(seed, "influence-network", name, g))
-        e = np.asarray(list(graph.edges()), dtype=np.int64).reshape(-1, 2) + g * group_size
-        rows += [e[:, 0], e[:, 1]]
-        cols += [e[:, 1], e[:, 0]]
+            e = np.asarray(list(graph.edges()), dtype=np.int64).reshape(-1, 2) + g * group_size
+            rows += [e[:, 0], e[:, 1]]
+            cols += [e[:, 1], e[:, 0]]
     n = n_groups * group_size
     r = np.concatenate(rows) if rows else np.empty(0, np.int64)
     c = np.concatenate(cols) if cols else np.empty(0, np.int64)
