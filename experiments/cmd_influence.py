@@ -2,7 +2,10 @@
 
 * ``populace influence --scenario lorenz2011 --humans-only``: the human metrics table, reproduced from the data;
 * ``populace influence --study experiments/configs/lorenz2011.toml --out D`` (the same as ``populace compare`` on
-  that file): humans vs LLM constructions vs classical models on held-out groups.
+  that file): humans vs LLM constructions vs classical models on held-out groups;
+* ``populace run --scenario FILE.toml:ITEM --influence neighbours --rounds 5 --network watts_strogatz:k=4,p=0.1``
+  (:func:`run_society`): opinion dynamics of any survey item (or of an influence item, ``lorenz2011:Q1``) on one
+  graph of ``--agents`` agents; per round: mean, variance, variance of logs, bimodality, assortativity on the graph.
 
 The metrics (:mod:`alignment.influence`) are one code path for humans and agents.
 """
@@ -15,7 +18,7 @@ from pathlib import Path
 from experiments.common import add_model_args
 from experiments.errors import UsageError
 
-__all__ = ["register", "run", "run_study_file"]
+__all__ = ["register", "run", "run_society", "run_study_file"]
 
 _SHOWN = ("source", "condition", "groups", "diversity_ratio", "diversity_ratio_lo", "diversity_ratio_hi",
           "error_first", "error_last", "truth_in_range_first", "truth_in_range_last", "alpha")  # fmt: skip
@@ -100,4 +103,100 @@ def run(args: argparse.Namespace) -> int:
                                 "seed": args.seed, "bootstrap": args.bootstrap}},
                                 title=f"Human metrics: {args.scenario}", notes="Every human group.")  # fmt: skip
         print(f"\nwrote {args.out}/" + ", ".join(names))
+    return 0
+
+
+def _society_question(name: str, data: str | None, rounds: int, rule: str, show: str) -> tuple[object, object]:
+    """(spec, item) of ``--scenario``: an influence scenario's item, or a one-question survey dimension."""
+    from scenarios.catalog import influence_files
+    from scenarios.influence import get_influence, influence_from_question
+    from scenarios.registry import get_scenario
+
+    stem = name.split(":", 1)[0]
+    is_file = stem.lower().endswith(".toml")
+    if (is_file and _is_influence_file(stem)) or stem in influence_files():
+        spec = get_influence(name)
+        item_id = name.split(":", 1)[1] if ":" in name else spec.items[0].id
+        return spec, spec.item(item_id)
+    scenario = get_scenario(name, source=data)
+    questions = scenario.questions()
+    if len(questions) != 1:
+        raise UsageError(
+            f"run --influence asks one question over rounds; {name} has {len(questions)}: name one item, "
+            f"e.g. --scenario {stem}:{questions[0].id}"
+        )
+    spec = influence_from_question(scenario.name, questions[0], rounds=rounds, rule=rule, show=show)
+    return spec, spec.items[0]
+
+
+def _is_influence_file(path: str) -> bool:
+    import tomllib
+
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8")).get("kind") == "influence"
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def run_society(args: argparse.Namespace) -> int:
+    """``populace run --influence RULE``: one society on one graph, metrics per round, files in ``--out``."""
+    import csv
+
+    import numpy as np
+
+    from alignment.influence import bimodality_coefficient, edge_assortativity, log_estimates
+    from experiments.cmd_run import load_population
+    from experiments.common import model_from_args
+    from populace_lm.progress import progress_enabled
+    from populace_lm.seeds import seed_int, seed_rng
+    from simulator.decisions import DecisionService
+    from simulator.influence import InfluenceModel
+    from simulator.influence_graph import society_graph
+
+    rounds = args.rounds if args.rounds is not None else 5
+    show = getattr(args, "show", None) or "mean"
+    spec, item = _society_question(args.scenario, getattr(args, "data", None), rounds, args.influence, show)
+    graph = society_graph(args.network or "complete", n_groups=1, group_size=args.agents, seed=args.seed,
+                          name="society")  # fmt: skip
+    population, source = load_population(args.population)
+    llm = model_from_args(args)
+    service = DecisionService(llm, progress=progress_enabled())
+    model = InfluenceModel(spec=spec, item=item, condition=spec.conditions[0].name, graph=graph,
+                           population=population,
+                           persona_indices=population.sample(args.agents, rng=seed_rng(args.seed, "influence-population")),
+                           service=service, seed=seed_int(args.seed, "influence-model"), rounds=rounds,
+                           rule=args.influence, show=show)  # fmt: skip
+    while model.running:
+        model.step()
+    run = model.result(source=source)
+    x = run.estimates[0]
+    u = np.repeat(np.arange(graph.n), graph.degrees())
+    keep = u < graph.indices
+    u, v = u[keep], graph.indices[keep]
+    rows = []
+    for t in range(rounds):
+        col = x[:, t]
+        rows.append({"round": t + 1, "mean": float(col.mean()), "variance": float(col.var()),
+                     "variance_log": float(log_estimates(col).var()), "bimodality": bimodality_coefficient(col),
+                     "assortativity": edge_assortativity(col, u, v),
+                     "parse_failure_rate": float(1 - run.valid_mass[0, :, t].mean()),
+                     "distinct_prompts": run.distinct_prompts[t]})  # fmt: skip
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "rounds.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    np.savetxt(out / "estimates.csv", x, delimiter=",", fmt="%.10g",
+               header=",".join(f"round_{t + 1}" for t in range(rounds)), comments="")  # fmt: skip
+    from experiments.tables import markdown_table
+
+    report = [f"# Opinion dynamics: {args.scenario}", "",
+              f"{args.agents} agents of `{source}` on `{graph.network}`, rule `{args.influence}` (show {model.show}), "
+              f"{rounds} rounds, answers: {run.answer_grid}, numbers shown at {model.shown_digits} significant "
+              f"figures, seed {args.seed}. Model: `{getattr(llm, 'model_id', '?')}`.", "",
+              markdown_table(rows, digits=3), "", service.summary(args.agents)]  # fmt: skip
+    (out / "report.md").write_text("\n".join(report) + "\n", encoding="utf-8")
+    print(markdown_table(rows, digits=3))
+    print(f"\n{service.summary(args.agents)}\nwrote {out}/rounds.csv, estimates.csv, report.md")
     return 0

@@ -41,6 +41,7 @@ __all__ = [
     "InfluenceItem",
     "InfluenceSpec",
     "get_influence",
+    "influence_from_question",
     "influence_names",
     "load_influence",
     "round_sig",
@@ -260,7 +261,7 @@ class InfluenceSpec:
             hint = self.prompt["options"].format(options=opts)
         question = item.text if not self.description else f"{self.description}\n{item.text}"
         if own is None:
-            text = self.prompt["first"].format(question=question, answer_hint=hint)
+            text = self.prompt["first"].format(question=question, answer_hint=hint).strip()
         else:
             own_line = self.prompt["own"].format(own=own)
             text = self.prompt["later"].format(question=question, own=own_line, information=information,
@@ -294,6 +295,34 @@ def with_grid(spec: InfluenceSpec, per_decade: int) -> InfluenceSpec:
         for it in spec.items
     )  # fmt: skip
     return replace(spec, items=items)
+
+
+def influence_from_question(name: str, question: Question, *, rounds: int, rule: str, show: str = "mean") -> InfluenceSpec:
+    """A one-condition social-influence scenario asking a survey item (or decision) over rounds.
+
+    The item's wording (with its own answer instruction) is the question; answers are its exact integer answers;
+    there is no truth (truth-based metrics are NaN). The condition is named after the rule.
+
+    Raises:
+        ScenarioError: an unknown rule or fewer than 2 rounds.
+    """
+    if rule not in RULES:
+        raise ScenarioError(f"unknown influence rule {rule!r}; use one of {list(RULES)}")
+    if rounds < 2:
+        raise ScenarioError(f"an influence run needs at least 2 rounds, got {rounds}")
+    a = question.answers
+    grid = AnswerGrid(values=np.arange(a.low, a.high + 1, dtype=float), kind="exact")
+    item = InfluenceItem(id=question.id, code=question.id, text=question.prompt, unit="", truth=math.nan, grid=grid)
+    show = show if rule == "neighbours" else ("all" if rule == "all" else "mean")
+    prompt = dict(DEFAULT_PROMPT)
+    prompt.update(exact="", own="Your last answer was {own}.", later="{question}\n{own}\n{information}\nAnswer again.",
+                  mean="The average of the last answers of your group was {mean}.",
+                  all="The last answers of your group were: {values}.",
+                  neighbours_mean="The average of the last answers of the people you are connected to was {mean}.",
+                  neighbours_all="The last answers of the people you are connected to were: {values}.")  # fmt: skip
+    cond = ConditionSpec(name=rule, rule=rule, show=show, network="complete", label=rule)
+    return InfluenceSpec(name=name, title=name, description="", rounds=rounds, group_size=2, items=(item,),
+                         conditions=(cond,), data=None, prompt=prompt, file=name)  # fmt: skip
 
 
 def _fail(file: str, key: str, problem: str) -> ScenarioFileError:
