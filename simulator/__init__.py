@@ -15,7 +15,10 @@ from simulator.base import OUTCOME_COLUMNS, RECORD_COLUMNS, SimulationModel, gin
 from simulator.checker import ReproducibilityError, check_reproducible
 from simulator.decisions import DecisionBatch, DecisionService, DecisionStats, Draws
 from simulator.game import GameModel, RoundState
+from simulator.influence import InfluenceModel, InfluenceRun
+from simulator.influence_graph import SocietyGraph, society_graph
 from simulator.networks import NetworkSpec, build_graph, check_group_graph, graph_summary
+from simulator.opinion_models import OPINION_MODELS, OpinionModel, OpinionSociety, fit_opinion_model, simulate_opinions
 from simulator.runner import RunConfig, RunResult, build_model, run_simulation
 from simulator.survey import SurveyModel, scenario_scores, score_answers
 from simulator.treatment import Treatment, WhatIfConditions, treated_question, treated_system_prompt
@@ -35,6 +38,7 @@ from simulator.whatif import (
 __all__ = [
     "DIFFERENCE_COLUMNS",
     "OUTCOMES",
+    "OPINION_MODELS",
     "OUTCOME_COLUMNS",
     "RECORD_COLUMNS",
     "DecisionBatch",
@@ -42,13 +46,18 @@ __all__ = [
     "DecisionStats",
     "Draws",
     "GameModel",
+    "InfluenceModel",
+    "InfluenceRun",
     "LLMAgent",
     "NetworkSpec",
+    "OpinionModel",
+    "OpinionSociety",
     "ReproducibilityError",
     "RoundState",
     "RunConfig",
     "RunResult",
     "SimulationModel",
+    "SocietyGraph",
     "SurveyModel",
     "Treatment",
     "WhatIfConditions",
@@ -58,6 +67,7 @@ __all__ = [
     "check_reproducible",
     "check_group_graph",
     "exact_survey_means",
+    "fit_opinion_model",
     "gini",
     "graph_summary",
     "paired_differences",
@@ -67,6 +77,8 @@ __all__ = [
     "run_whatif",
     "scenario_dimensions",
     "scenario_scores",
+    "simulate_opinions",
+    "society_graph",
     "score_answers",
     "survey_differences",
     "treated_question",
