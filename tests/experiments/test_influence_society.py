@@ -81,3 +81,29 @@ def test_several_items_are_refused_in_one_line(tmp_path, fake, capsys):
     assert main(["run", "--scenario", str(f), "--influence", "mean", "--agents", "6", "--population",
                  _population(tmp_path), "--out", str(tmp_path / "r")]) == 2  # fmt: skip
     assert "asks one question over rounds" in capsys.readouterr().err
+
+
+def test_the_whatif_command_writes_paired_effects(tmp_path, monkeypatch, capsys, data_dir):
+    from tests.simulator.influence_fakes import fake_degroot_model
+
+    monkeypatch.setattr(experiments.common, "model_from_args", lambda args: fake_degroot_model(0.3))
+    monkeypatch.setenv("POPULACE_QUIET", "1")
+    from tests.simulator.test_influence_model import TOY
+
+    toy = tmp_path / "toy.toml"
+    toy.write_text(TOY)
+    out = tmp_path / "w"
+    assert main(["influence", "--whatif", "--scenario", f"{toy}:Q", "--control", "none", "--treated", "all",
+                 "--groups", "3", "--bootstrap", "50", "--population", _population3(tmp_path),
+                 "--out", str(out)]) == 0  # fmt: skip
+    import json
+
+    facts = json.loads((out / "effects.json").read_text())
+    div = next(e for e in facts["effects"] if e["outcome"] == "diversity_ratio")
+    assert div["control"] == pytest.approx(1.0) and div["treated"] < 1.0 and facts["answer_grid"] == "exact integers 1..3000"
+
+
+def _population3(tmp_path):
+    from tests.simulator.influence_fakes import three_personas
+
+    return str(three_personas().save(tmp_path / "pop3.json"))

@@ -152,3 +152,16 @@ def test_log_grid_answers_are_labelled(tmp_path):
     assert grid.nearest(np.array([0.2, 170.0, 2e9])).tolist() == [1.0, 180.0, 1e6]
     q = spec.question(spec.items[0])
     assert q.answers.high == 25 and "25 = 1,000,000" in q.prompt
+
+
+def test_a_paired_whatif_of_the_rule_shows_the_known_effect(toy):
+    from simulator.influence_study import influence_whatif
+
+    effects, runs = influence_whatif(toy, "Q", three_personas(), DecisionService(fake_degroot_model(0.5)),
+                                     control=("none", "complete"), treated=("all", "complete"), n_groups=8, seed=1,
+                                     n_boot=200)  # fmt: skip
+    div = {e.outcome: e for e in effects}["diversity_ratio"]
+    assert div.control == pytest.approx(1.0) and div.treated < 0.1  # (1 - 0.5)^6 of the fake's DeGroot moves
+    assert div.ci_low <= div.difference <= div.ci_high < 0 and div.groups == 8
+    # same personas in both arms: round 1 is identical
+    assert np.array_equal(runs["control"].estimates[:, :, 0], runs["treated"].estimates[:, :, 0])
