@@ -6,6 +6,7 @@ entropic optimal transport. No LLM, no Mesa, no file or network I/O.
 
 from alignment.floor import human_sample_floor, human_sample_floor_stats
 from alignment.histogram import mixture_pmf, pmf_from_samples, sample_from_pmf, sample_mixture
+from alignment.importance import importance_resample, kde_importance_weights, standardize
 from alignment.influence import (
     ConditionSummary,
     InfluencePanel,
@@ -16,7 +17,6 @@ from alignment.influence import (
     revision_weights,
     truth_in_range,
 )
-from alignment.importance import importance_resample, kde_importance_weights, standardize
 from alignment.metrics import (
     average_marginal_wasserstein,
     correlation_mae,

@@ -30,7 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description=__doc__.split("\n\n")[0])  # fmt: skip
     p.add_argument("--scenario", default=None, help="a social-influence scenario: lorenz2011 or FILE.toml")
     p.add_argument("--humans-only", action="store_true", help="print (and write) the human metrics table only")
-    p.add_argument("--study", default=None, help="an influence study file (kind = \"influence\"), like compare")
+    p.add_argument("--study", default=None, help='an influence study file (kind = "influence"), like compare')
     p.add_argument("--data", default=None, help="human data directory or URL (default $POPULACE_DATA)")
     p.add_argument("--seed", type=int, default=0, help="root seed (bootstrap CIs)")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates per CI (default 2000)")

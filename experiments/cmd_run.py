@@ -119,8 +119,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="game parameter, repeatable (e.g. --param multiplier=2.4); validated",
     )
     p.add_argument("--replicates", type=int, default=1, help="independent replicates (default 1)")
-    p.add_argument("--influence", choices=("none", "mean", "all", "neighbours"), default=None,
-                   help="opinion dynamics: ask one item over --rounds, showing what this rule shows (see influence)")
+    p.add_argument(
+        "--influence",
+        choices=("none", "mean", "all", "neighbours"),
+        default=None,
+        help="opinion dynamics: ask one item over --rounds, showing what this rule shows (see influence)",
+    )
     p.add_argument("--show", choices=("mean", "all"), default=None, help="with --influence neighbours: mean or list")
     add_simulation_args(p, default_agents=100, default_rounds=1)
     add_model_args(p)

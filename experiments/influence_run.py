@@ -101,7 +101,7 @@ def load_influence_study(path: str | Path) -> InfluenceStudy:
     for i, c in enumerate(raw if isinstance(raw, list) else [raw]):
         where = f"constructions[{i}]."
         if not isinstance(c, dict) or "kind" not in c or "name" not in c:
-            raise InfluenceStudyError(f"{p}: {where}: give name = \"…\" and kind = \"fixed\" (or pool, file, …)")
+            raise InfluenceStudyError(f'{p}: {where}: give name = "…" and kind = "fixed" (or pool, file, …)')
         try:
             kind = get_construction(c["kind"])
         except ValueError as exc:

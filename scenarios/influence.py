@@ -297,7 +297,9 @@ def with_grid(spec: InfluenceSpec, per_decade: int) -> InfluenceSpec:
     return replace(spec, items=items)
 
 
-def influence_from_question(name: str, question: Question, *, rounds: int, rule: str, show: str = "mean") -> InfluenceSpec:
+def influence_from_question(
+    name: str, question: Question, *, rounds: int, rule: str, show: str = "mean"
+) -> InfluenceSpec:
     """A one-condition social-influence scenario asking a survey item (or decision) over rounds.
 
     The item's wording (with its own answer instruction) is the question; answers are its exact integer answers;
@@ -358,7 +360,7 @@ def _grid(answers: dict[str, Any], low: float, high: float, key: str, file: str)
     max_exact = _int(answers, "max_exact", "answers.max_exact", file, minimum=2, default=101)
     exact_ok = float(low).is_integer() and float(high).is_integer() and high - low + 1 <= max_exact
     if mode == "exact" and not exact_ok:
-        raise _fail(file, key, f"{low}..{high} is more than max_exact = {max_exact} integers; use grid = \"log\"")
+        raise _fail(file, key, f'{low}..{high} is more than max_exact = {max_exact} integers; use grid = "log"')
     if mode == "exact" or (mode == "auto" and exact_ok):
         return AnswerGrid(values=np.arange(int(low), int(high) + 1, dtype=float), kind="exact")
     per_decade = _int(answers, "per_decade", "answers.per_decade", file, minimum=1, default=4)
@@ -391,14 +393,14 @@ def _conditions(doc: dict[str, Any], file: str) -> tuple[ConditionSpec, ...]:
 def _items(doc: dict[str, Any], answers: dict[str, Any], file: str) -> tuple[InfluenceItem, ...]:
     raw = doc.get("items")
     if not isinstance(raw, list) or not raw:
-        raise _fail(file, "items", 'declare at least one [[items]] with id and text')
+        raise _fail(file, "items", "declare at least one [[items]] with id and text")
     out, seen = [], set()
     for i, it in enumerate(raw):
         key = f"items[{i}]"
         it = _check_keys(it, _ITEM, key, file)
         for k in ("id", "text"):
             if not isinstance(it.get(k), str) or not it[k].strip():
-                raise _fail(file, f"{key}.{k}", f"missing or empty; add {k} = \"…\"")
+                raise _fail(file, f"{key}.{k}", f'missing or empty; add {k} = "…"')
         if it["id"] in seen:
             raise _fail(file, f"{key}.id", f"duplicate item id {it['id']!r}; ids must be unique")
         seen.add(it["id"])
@@ -427,7 +429,7 @@ def _data(doc: dict[str, Any], file: str, base_dir: Path, rounds: int, items: tu
         data["path"] = str((base_dir / data["path"]).resolve())
     cols = data.get("rounds")
     if not isinstance(cols, list) or len(cols) != rounds or not all(isinstance(c, str) for c in cols):
-        raise _fail(file, "data.rounds", f"list the {rounds} round columns in order, e.g. [\"E1\", …, \"E{rounds}\"]")
+        raise _fail(file, "data.rounds", f'list the {rounds} round columns in order, e.g. ["E1", …, "E{rounds}"]')
     for k in ("condition", "groups"):
         if k not in data:
             raise _fail(file, f"data.{k}", "missing; name the column(s) of the human file")
@@ -564,7 +566,9 @@ def read_human_rounds(spec: InfluenceSpec, source: str | os.PathLike[str] | None
         key = tuple(row[c] for c in d["groups"]) + ((row[d["item"]],) if d.get("item") else ())
         grouped.setdefault(key, []).append(row)
     if not grouped:
-        raise DataError(f"{path}: no row has a declared condition {sorted(conds)} and item; check [data] and [conditions]")
+        raise DataError(
+            f"{path}: no row has a declared condition {sorted(conds)} and item; check [data] and [conditions]"
+        )
     n = max(len(v) for v in grouped.values())
     est = np.full((len(grouped), n, spec.rounds), np.nan)
     truth = np.empty(len(grouped))

@@ -152,7 +152,9 @@ class InfluenceModel(SimulationModel):
         self._distinct: list[int] = []
         self.initial = None if initial is None else np.asarray(initial, dtype=float)
         if self.initial is not None and self.initial.shape != (self.n_agents,):
-            raise SimulationError(f"initial has shape {self.initial.shape}; give one estimate per agent ({self.n_agents},)")
+            raise SimulationError(
+                f"initial has shape {self.initial.shape}; give one estimate per agent ({self.n_agents},)"
+            )
 
     @property
     def n_steps(self) -> int:
@@ -177,7 +179,7 @@ class InfluenceModel(SimulationModel):
         return self._question(format_number(prev[agent_index], None), info)
 
     def tasks_for(self, agent: LLMAgent) -> list[tuple[Question, Any]]:
-        """This round's question of ``agent``."""
+        """The question ``agent`` answers in the current round."""
         return [(self._current[agent.index], self._round)]
 
     def step(self) -> None:

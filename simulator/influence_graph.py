@@ -14,6 +14,7 @@ neighbourhood under ``neighbours``. The view's geometric mean is the reference o
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import networkx as nx
 import numpy as np
@@ -81,7 +82,8 @@ def _checked(graph: nx.Graph, n: int, what: str) -> nx.Graph:
 
 
 def _edge_list_nodes(path: str) -> int:
-    ids = [int(t) for line in open(path, encoding="utf-8") for t in line.split("#", 1)[0].replace(",", " ").split()
+    text = Path(path).read_text(encoding="utf-8") if Path(path).is_file() else ""
+    ids = [int(t) for line in text.splitlines() for t in line.split("#", 1)[0].replace(",", " ").split()
            if t.lstrip("-").isdigit()]  # fmt: skip
     return max(ids) + 1 if ids else 0
 

@@ -1,5 +1,7 @@
-"""A social-influence study: split the human groups, fit classical models on the fit groups, simulate the held-out
-groups with LLM populations and classical models, and summarise every source with the same metrics.
+"""A social-influence study: fit on some human groups, simulate the held-out ones, score every source alike.
+
+The human groups are split; classical models are fitted on the fit groups; the held-out groups are simulated with
+LLM populations and classical models; every source is summarised with the same metrics.
 
 Held-out groups are scored like with like: every simulated source starts from the held-out groups' own round-1
 estimates (``start = "humans"``, the default) and runs rounds ``2..R`` under each group's condition, so the metrics

@@ -63,7 +63,7 @@ def test_a_survey_item_runs_as_opinion_dynamics_on_a_small_world(tmp_path, fake,
     assert main(["run", "--scenario", f"{f}:trust", "--influence", "neighbours", "--rounds", "4", "--agents", "60",
                  "--network", "watts_strogatz:k=4,p=0.1", "--population", _population(tmp_path),
                  "--out", str(out)]) == 0  # fmt: skip
-    rows = list(csv.DictReader(open(out / "rounds.csv")))
+    rows = list(csv.DictReader((out / "rounds.csv").read_text().splitlines()))
     assert [r["round"] for r in rows] == ["1", "2", "3", "4"]
     var = [float(r["variance"]) for r in rows]
     assert var[0] > 3.0 and var[-1] < var[0]  # neighbours' means pull the two camps together
@@ -100,7 +100,11 @@ def test_the_whatif_command_writes_paired_effects(tmp_path, monkeypatch, capsys,
 
     facts = json.loads((out / "effects.json").read_text())
     div = next(e for e in facts["effects"] if e["outcome"] == "diversity_ratio")
-    assert div["control"] == pytest.approx(1.0) and div["treated"] < 1.0 and facts["answer_grid"] == "exact integers 1..3000"
+    assert (
+        div["control"] == pytest.approx(1.0)
+        and div["treated"] < 1.0
+        and facts["answer_grid"] == "exact integers 1..3000"
+    )
 
 
 def _population3(tmp_path):

@@ -35,7 +35,7 @@ def test_the_human_table_is_printed_by_a_command(data_dir, tmp_path, capsys, mon
     out = capsys.readouterr().out
     lines = {ln.split()[1]: ln.split() for ln in out.splitlines() if ln.startswith("humans")}
     assert lines["no"][3] == "1.000" and lines["aggregated"][3] == "0.219" and lines["full"][3] == "0.256"
-    rows = list(csv.DictReader(open(tmp_path / "h" / "table.csv")))
+    rows = list(csv.DictReader((tmp_path / "h" / "table.csv").read_text().splitlines()))
     assert [r["condition"] for r in rows] == ["no", "aggregated", "full"]
     assert (tmp_path / "h" / "trajectory.png").stat().st_size > 1000
 
@@ -74,9 +74,9 @@ def test_a_study_scores_every_source_on_the_same_held_out_groups(data_dir, tmp_p
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("kind = \"fixed\"", "kind = \"em\""), "'em' fits a one-distribution target; an influence study takes"),
-        (("seed = 3", "seed = 3\nclassical = [\"voter\"]"), "classical: unknown model 'voter'"),
-        (("seed = 3", "seed = 3\nstart = \"later\""), "start = 'later' must be one of humans, model"),
+        (('kind = "fixed"', 'kind = "em"'), "'em' fits a one-distribution target; an influence study takes"),
+        (("seed = 3", 'seed = 3\nclassical = ["voter"]'), "classical: unknown model 'voter'"),
+        (("seed = 3", 'seed = 3\nstart = "later"'), "start = 'later' must be one of humans, model"),
         (("seed = 3", "seed = 3\nsede = 1"), "unknown key"),
     ],
 )

@@ -60,13 +60,16 @@ def test_the_data_folder_itself_is_a_source(data_dir, tmp_path):
 @pytest.mark.parametrize(
     ("edit", "message"),
     [
-        (("rule = \"none\"", ""), r"mine.toml: key 'conditions.control.rule': a condition needs an information rule; "
-                                  r"add rule = one of \['none', 'mean', 'all', 'neighbours'\]"),
-        (("rule = \"none\"", "rule = \"gossip\""), "unknown rule 'gossip'"),
-        (("rule = \"none\"", "rule = \"mean\"\nshow = \"all\""), "only a neighbours rule takes show"),
+        (
+            ('rule = "none"', ""),
+            r"mine.toml: key 'conditions.control.rule': a condition needs an information rule; "
+            r"add rule = one of \['none', 'mean', 'all', 'neighbours'\]",
+        ),
+        (('rule = "none"', 'rule = "gossip"'), "unknown rule 'gossip'"),
+        (('rule = "none"', 'rule = "mean"\nshow = "all"'), "only a neighbours rule takes show"),
         (("rounds = 3", "rounds = 1"), "key 'rounds': must be an integer >= 2"),
         (("group_size = 4", "group_size = 4\ncolour = 1"), "key 'colour': unknown key"),
-        (("text = \"How many?\"", ""), r"key 'items\[0\].text': missing or empty"),
+        (('text = "How many?"', ""), r"key 'items\[0\].text': missing or empty"),
         (("high = 100000", "high = 0"), "need 0 < low < high"),
     ],
 )
@@ -104,4 +107,4 @@ def test_small_answer_sets_are_exact_and_large_ones_a_log_grid(tmp_path):
     big = load_influence(_write(tmp_path, BASE))
     assert big.items[0].grid.kind == "log-grid" and big.items[0].grid.values.size == 21
     with pytest.raises(ScenarioFileError, match='use grid = "log"'):
-        load_influence(_write(tmp_path, BASE.replace("high = 100000", "high = 100000\ngrid = \"exact\"")))
+        load_influence(_write(tmp_path, BASE.replace("high = 100000", 'high = 100000\ngrid = "exact"')))
