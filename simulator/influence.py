@@ -59,6 +59,8 @@ class InfluenceRun:
         network: the within-group graph family.
         distinct_prompts: new distinct prompts asked in each round, length ``R``.
         source: the construction's name (``"fixed"`` …).
+        asked_from: the first round asked of the model (1 when round 1 was given: held-out humans' answers).
+        groups: group keys (default: ``item/condition/index``).
     """
 
     estimates: np.ndarray
@@ -71,12 +73,13 @@ class InfluenceRun:
     network: str
     distinct_prompts: tuple[int, ...]
     source: str = "llm"
+    asked_from: int = 0
     groups: tuple[str, ...] = field(default=())
 
     @property
     def parse_failure_rate(self) -> float:
-        """``1 - mean valid mass`` over every decision."""
-        return float(1.0 - np.mean(self.valid_mass))
+        """``1 - mean valid mass`` over every decision asked of the model (given rounds excluded)."""
+        return float(1.0 - np.mean(self.valid_mass[:, :, self.asked_from :]))
 
     def panel(self) -> InfluencePanel:
         """The estimates as a metrics panel (one group per experiment group)."""
@@ -240,4 +243,5 @@ class InfluenceModel(SimulationModel):
             network=self.graph.network,
             distinct_prompts=tuple(self._distinct),
             source=source,
+            asked_from=0 if self.initial is None else 1,
         )

@@ -197,7 +197,7 @@ def llm_panel(
     panel = InfluencePanel(estimates=out, conditions=held.conditions, truth=held.truth, groups=held.groups,
                            source=source)  # fmt: skip
     grids = sorted({r.answer_grid for r in runs})
-    asked = [r.valid_mass[:, :, (1 if start == "humans" else 0) :] for r in runs]
+    asked = [r.valid_mass[:, :, r.asked_from :] for r in runs]
     facts = {
         "answer_grid": "; ".join(grids),
         "start": start,

@@ -74,10 +74,31 @@ def _view_edges(graph: SocietyGraph, rule: str) -> tuple[np.ndarray, np.ndarray]
     return rows, cols
 
 
+def _update(
+    model: OpinionModel,
+    y: np.ndarray,
+    y1: np.ndarray,
+    w: sparse.csr_matrix,
+    rule: str,
+    edges: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """One synchronous round of ``model`` from log estimates ``y`` (first round ``y1``), shape ``(n,)``."""
+    if model.kind == "bounded_confidence" and rule != "none" and np.isfinite(model.epsilon):
+        rows, cols = edges
+        near = np.abs(y[cols] - y[rows]) <= model.epsilon
+        cnt = np.bincount(rows, weights=near, minlength=y.size)
+        tot = np.bincount(rows, weights=np.where(near, y[cols], 0.0), minlength=y.size)
+        target = np.where(cnt > 0, tot / np.maximum(cnt, 1), y)
+    else:
+        target = w @ y
+    moved = y + model.alpha * (target - y)
+    return model.stubbornness * y1 + (1.0 - model.stubbornness) * moved if model.kind == "friedkin_johnsen" else moved
+
+
 def simulate_opinions(
     model: OpinionModel, x1: np.ndarray, graph: SocietyGraph, rule: str, rounds: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Run ``rounds`` synchronous rounds from first estimates ``x1``.
+    """Run ``rounds`` synchronous rounds from first estimates ``x1`` (:class:`OpinionSociety`, stepped to the end).
 
     Args:
         model: the update rule.
@@ -90,29 +111,10 @@ def simulate_opinions(
         ``(estimates, references)``, each ``(n, R)``: estimates, and the geometric mean of each agent's view per
         round (the revision weight's reference).
     """
-    y = np.log(np.maximum(np.asarray(x1, dtype=float), 1.0))
-    if y.shape != (graph.n,):
-        raise SimulationError(f"x1 has shape {np.shape(x1)} but the graph has {graph.n} nodes")
-    w = sparse.identity(graph.n, format="csr") if rule == "none" else view_matrix(graph, rule)
-    ref_w = view_matrix(graph, "mean" if rule == "none" else rule)
-    rows, cols = _view_edges(graph, rule)
-    ys, refs = np.empty((graph.n, rounds)), np.empty((graph.n, rounds))
-    y0 = y.copy()
-    for t in range(rounds):
-        ys[:, t] = y
-        refs[:, t] = ref_w @ y
-        if t == rounds - 1:
-            break
-        if model.kind == "bounded_confidence" and rule != "none" and np.isfinite(model.epsilon):
-            near = np.abs(y[cols] - y[rows]) <= model.epsilon
-            cnt = np.bincount(rows, weights=near, minlength=graph.n)
-            tot = np.bincount(rows, weights=np.where(near, y[cols], 0.0), minlength=graph.n)
-            target = np.where(cnt > 0, tot / np.maximum(cnt, 1), y)
-        else:
-            target = w @ y
-        moved = y + model.alpha * (target - y)
-        y = model.stubbornness * y0 + (1.0 - model.stubbornness) * moved if model.kind == "friedkin_johnsen" else moved
-    return np.exp(ys), np.exp(refs)
+    society = OpinionSociety(model=model, x1=x1, graph=graph, rule=rule, rounds=rounds)
+    while society.running:
+        society.step()
+    return society.estimates, society.references
 
 
 def _steps(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -174,10 +176,10 @@ def fit_opinion_model(kind: str, x: np.ndarray) -> OpinionModel:
 
 
 class OpinionSociety(mesa.Model):
-    """The classical models as a Mesa model: one vectorised step per round over every agent at once.
+    """The classical models as a Mesa model: each :meth:`step` is one synchronous, vectorised round.
 
-    Agents are array entries rather than ``mesa.Agent`` objects (a million agents × 10 rounds in seconds);
-    graph, information rule and outputs are those of :class:`simulator.influence.InfluenceModel`.
+    Agents are array entries rather than ``mesa.Agent`` objects (a million agents × 10 rounds in seconds); the
+    graph, information rules and outputs are those of :class:`simulator.influence.InfluenceModel`.
 
     Args:
         model: the update rule.
@@ -186,16 +188,44 @@ class OpinionSociety(mesa.Model):
         rule: the information rule.
         rounds: total rounds.
         seed: the Mesa seed (the rules are deterministic; kept for the common interface).
+
+    Attributes:
+        estimates: ``(n, R)``, filled up to the current round.
+        references: ``(n, R)`` geometric mean of each agent's view per round.
     """
 
     def __init__(
         self, *, model: OpinionModel, x1: np.ndarray, graph: SocietyGraph, rule: str, rounds: int, seed: int = 0
     ) -> None:
         super().__init__(seed=int(seed))
-        self.estimates, self.references = simulate_opinions(model, x1, graph, rule, rounds)
-        self.graph = graph
-        self.rounds = rounds
-        self.running = False
+        y = np.log(np.maximum(np.asarray(x1, dtype=float), 1.0))
+        if y.shape != (graph.n,):
+            raise SimulationError(f"x1 has shape {np.shape(x1)} but the graph has {graph.n} nodes")
+        if rounds < 1:
+            raise SimulationError(f"rounds must be >= 1, got {rounds}")
+        self.model, self.graph, self.rule, self.rounds = model, graph, rule, rounds
+        self._w = sparse.identity(graph.n, format="csr") if rule == "none" else view_matrix(graph, rule)
+        self._ref_w = view_matrix(graph, "mean" if rule == "none" else rule)
+        self._edges = _view_edges(graph, rule)
+        self._y1 = y
+        self._y = y.copy()
+        self._t = 0
+        self.estimates = np.full((graph.n, rounds), np.nan)
+        self.references = np.full((graph.n, rounds), np.nan)
+        self._record()
+
+    def _record(self) -> None:
+        self.estimates[:, self._t] = np.exp(self._y)
+        self.references[:, self._t] = np.exp(self._ref_w @ self._y)
+        self.running = self._t < self.rounds - 1
+
+    def step(self) -> None:
+        """One round: every agent updates from the previous round's estimates at once."""
+        if not self.running:
+            return
+        self._y = _update(self.model, self._y, self._y1, self._w, self.rule, self._edges)
+        self._t += 1
+        self._record()
 
     def grouped(self) -> tuple[np.ndarray, np.ndarray]:
         """Estimates and references per group, each ``(G, N, R)``."""

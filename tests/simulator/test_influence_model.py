@@ -165,3 +165,8 @@ def test_a_paired_whatif_of_the_rule_shows_the_known_effect(toy):
     assert div.ci_low <= div.difference <= div.ci_high < 0 and div.groups == 8
     # same personas in both arms: round 1 is identical
     assert np.array_equal(runs["control"].estimates[:, :, 0], runs["treated"].estimates[:, :, 0])
+
+
+def test_given_rounds_do_not_count_as_parsed(toy):
+    _, run, _ = _run(toy, "full", n_groups=2, initial=np.linspace(10, 600, 12))
+    assert run.asked_from == 1 and run.parse_failure_rate == pytest.approx(0.05)

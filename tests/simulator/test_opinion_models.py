@@ -87,9 +87,16 @@ def test_bad_parameters_are_one_line():
         OpinionModel(kind="degroot", alpha=1.5)
 
 
-def test_the_mesa_model_groups_its_output():
+def test_the_mesa_model_steps_one_round_at_a_time_and_groups_its_output():
     g = society_graph("complete", n_groups=3, group_size=4, seed=0)
-    soc = OpinionSociety(model=OpinionModel(kind="degroot", alpha=0.2), x1=np.arange(1.0, 13.0), graph=g,
-                         rule="mean", rounds=3)  # fmt: skip
+    x1 = np.arange(1.0, 13.0) * 7
+    soc = OpinionSociety(model=OpinionModel(kind="degroot", alpha=0.2), x1=x1, graph=g, rule="mean", rounds=3)
+    assert soc.running and np.isnan(soc.estimates[:, 1]).all()
+    soc.step()
+    y = np.log(x1)
+    expect = y + 0.2 * (view_matrix(g, "mean") @ y - y)
+    np.testing.assert_allclose(np.log(soc.estimates[:, 1]), expect)
+    soc.step()
+    assert not soc.running
     est, ref = soc.grouped()
-    assert est.shape == ref.shape == (3, 4, 3)
+    assert est.shape == ref.shape == (3, 4, 3) and np.isfinite(est).all()
