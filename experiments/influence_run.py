@@ -216,6 +216,7 @@ def _plot(rows: list[dict], path: Path) -> None:
             ax.plot(range(1, len(traj) + 1), traj, marker="o", label=r["source"], **style)
         ax.set_title(cond)
         ax.set_xlabel("round")
+        ax.set_xticks(range(1, max(len(r["trajectory"]) for r in rows) + 1))
         ax.axhline(1.0, color="grey", linewidth=0.5)
     axes[0][0].set_ylabel("median var(log x_t) / var(log x_1)")
     axes[0][-1].legend(fontsize=7)
