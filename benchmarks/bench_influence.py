@@ -6,7 +6,8 @@
     are timed apart; the target is < 60 s for the rounds.
 (b) the LLM model on ``--llm-agents`` agents (default 10,000) × ``--llm-rounds`` rounds (default 5) on one
     Watts–Strogatz graph with the embedded model (or ``--fake`` for a known-distribution fake): distinct prompts
-    per round and wall time, with numbers shown at ``--digits`` significant figures (default 3).
+    per round and wall time, with numbers shown at ``--digits`` significant figures (default 3), item Q1 of
+    lorenz2011 on a ``--per-decade`` log grid, every agent seeing its neighbours' mean.
 
 Usage: python benchmarks/bench_influence.py [--skip-classical] [--skip-llm] [--llm-agents 10000] [--fake]
 """
@@ -51,7 +52,7 @@ def bench_classical(n: int, rounds: int) -> None:
                   f"{np.var(np.log(est[:, -1])):.3f}")  # fmt: skip
 
 
-def bench_llm(n: int, rounds: int, digits: int, fake: bool) -> None:
+def bench_llm(n: int, rounds: int, digits: int, fake: bool, per_decade: int) -> None:
     from populace_lm.fakes import KnownDistributionModel
     from populations.baselines import DEFAULT_SYSTEM_PROMPT
     from populations.persona import Persona, Population
@@ -60,7 +61,7 @@ def bench_llm(n: int, rounds: int, digits: int, fake: bool) -> None:
     from simulator.influence import InfluenceModel
     from simulator.influence_graph import society_graph
 
-    spec = with_grid(get_influence("lorenz2011"), 2)
+    spec = with_grid(get_influence("lorenz2011"), per_decade)
     if fake:
         model = KnownDistributionModel(lambda messages, answers: np.linspace(1.0, 2.0, answers.size))
     else:
@@ -91,6 +92,7 @@ def main() -> None:
     ap.add_argument("--llm-agents", type=int, default=10_000)
     ap.add_argument("--llm-rounds", type=int, default=5)
     ap.add_argument("--digits", type=int, default=3)
+    ap.add_argument("--per-decade", type=int, default=2, help="answer-grid options a decade (default 2: 11 options)")
     ap.add_argument("--fake", action="store_true", help="a known-distribution fake instead of the embedded model")
     ap.add_argument("--skip-classical", action="store_true")
     ap.add_argument("--skip-llm", action="store_true")
@@ -98,7 +100,7 @@ def main() -> None:
     if not a.skip_classical:
         bench_classical(a.classical_agents, a.classical_rounds)
     if not a.skip_llm:
-        bench_llm(a.llm_agents, a.llm_rounds, a.digits, a.fake)
+        bench_llm(a.llm_agents, a.llm_rounds, a.digits, a.fake, a.per_decade)
 
 
 if __name__ == "__main__":
