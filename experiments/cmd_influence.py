@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--humans-only", action="store_true", help="print (and write) the human metrics table only")
     p.add_argument("--study", default=None, help='an influence study file (kind = "influence"), like compare')
     p.add_argument("--data", default=None, help="human data directory or URL (default $POPULACE_DATA)")
-    p.add_argument("--seed", type=int, default=0, help="root seed (bootstrap CIs)")
+    p.add_argument("--seed", type=int, default=None, help="root seed (default 0; with --study: overrides the file's)")
     p.add_argument("--bootstrap", type=int, default=2000, help="bootstrap replicates per CI (default 2000)")
     p.add_argument("--out", default=None, help="output folder (table.csv/.md, trajectory.png, report.md)")
     w = p.add_argument_group("paired what-if (--whatif): two arms on the same agents and seeds")
@@ -106,11 +106,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("influence --scenario: add --humans-only (LLM and classical runs: --study FILE)")
     from experiments.influence_run import humans_table, write_influence
 
-    rows = humans_table(args.scenario, source=args.data, seed=args.seed, n_boot=args.bootstrap)
+    rows = humans_table(args.scenario, source=args.data, seed=args.seed or 0, n_boot=args.bootstrap)
     print_rows(rows)
     if args.out:
         names = write_influence(Path(args.out), {"rows": rows, "settings": {"scenario": args.scenario,
-                                "seed": args.seed, "bootstrap": args.bootstrap}},
+                                "seed": args.seed or 0, "bootstrap": args.bootstrap}},
                                 title=f"Human metrics: {args.scenario}", notes="Every human group.")  # fmt: skip
         print(f"\nwrote {args.out}/" + ", ".join(names))
     return 0
@@ -236,7 +236,7 @@ def run_whatif_arms(args: argparse.Namespace) -> int:
     service = DecisionService(llm, progress=progress_enabled())
     treated_net = args.treated_network or args.control_network
     effects, runs = influence_whatif(spec, item, population, service, control=(args.control, args.control_network),
-                                     treated=(args.treated, treated_net), n_groups=args.groups, seed=args.seed,
+                                     treated=(args.treated, treated_net), n_groups=args.groups, seed=args.seed or 0,
                                      n_boot=args.bootstrap)  # fmt: skip
     rows = [e.row() for e in effects]
     out = Path(args.out)
@@ -244,7 +244,7 @@ def run_whatif_arms(args: argparse.Namespace) -> int:
     table = markdown_table(rows, digits=3)
     (out / "effects.md").write_text(table + "\n", encoding="utf-8")
     facts = {"scenario": args.scenario, "population": source, "control": [args.control, args.control_network],
-             "treated": [args.treated, treated_net], "groups": args.groups, "seed": args.seed,
+             "treated": [args.treated, treated_net], "groups": args.groups, "seed": args.seed or 0,
              "answer_grid": runs["control"].answer_grid, "model": str(getattr(llm, "model_id", "?")),
              "parse_failure_rate": {k: r.parse_failure_rate for k, r in runs.items()},
              "effects": rows, "decisions": service.stats().to_dict()}  # fmt: skip
