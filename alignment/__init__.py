@@ -7,6 +7,16 @@ entropic optimal transport. No LLM, no Mesa, no file or network I/O.
 from alignment.floor import human_sample_floor, human_sample_floor_stats
 from alignment.histogram import mixture_pmf, pmf_from_samples, sample_from_pmf, sample_mixture
 from alignment.importance import importance_resample, kde_importance_weights, standardize
+from alignment.influence import (
+    ConditionSummary,
+    InfluencePanel,
+    diversity,
+    diversity_ratio,
+    geometric_mean_error,
+    influence_summary,
+    revision_weights,
+    truth_in_range,
+)
 from alignment.metrics import (
     average_marginal_wasserstein,
     correlation_mae,
@@ -23,19 +33,26 @@ from alignment.transport import AlignmentResult, sample_by_mass, transport_weigh
 
 __all__ = [
     "AlignmentResult",
+    "ConditionSummary",
+    "InfluencePanel",
     "MixtureFit",
     "average_marginal_wasserstein",
     "correlation_mae",
+    "diversity",
+    "diversity_ratio",
     "fit_mixture_weights",
     "fit_mixture_weights_multi",
     "frechet_distance",
+    "geometric_mean_error",
     "human_sample_floor",
     "human_sample_floor_stats",
     "importance_resample",
+    "influence_summary",
     "kde_importance_weights",
     "mixture_pmf",
     "mmd_rbf",
     "pmf_from_samples",
+    "revision_weights",
     "sample_by_mass",
     "sample_from_pmf",
     "sample_mixture",
@@ -44,6 +61,7 @@ __all__ = [
     "standardize",
     "total_variation",
     "transport_weights",
+    "truth_in_range",
     "wasserstein_1d",
     "wasserstein_per_dimension",
 ]

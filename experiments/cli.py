@@ -65,6 +65,7 @@ COMMAND_MODULES = (
     "experiments.cmd_run",
     "experiments.cmd_whatif",
     "experiments.cmd_compare",
+    "experiments.cmd_influence",
 )
 
 #: Commands whose ``--out`` names a file (the others name a folder).

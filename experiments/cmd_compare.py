@@ -57,6 +57,12 @@ def _cell(v: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Validate the study, then plan or run it, write the folder and print the tables."""
+    from experiments.influence_run import is_influence_study
+
+    if is_influence_study(args.study):  # kind = "influence": humans vs LLM societies vs classical models
+        from experiments.cmd_influence import run_study_file
+
+        return run_study_file(args, args.study)
     from experiments.study import StudyError, load_study, plan_study, with_seed
 
     study = with_seed(load_study(args.study), args.seed)

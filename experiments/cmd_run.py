@@ -128,6 +128,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="game parameter, repeatable (e.g. --param multiplier=2.4); validated",
     )
     p.add_argument("--replicates", type=int, default=1, help="independent replicates (default 1)")
+    p.add_argument(
+        "--influence",
+        choices=("none", "mean", "all", "neighbours"),
+        default=None,
+        help="opinion dynamics: ask one item over --rounds, showing what this rule shows (see influence)",
+    )
+    p.add_argument("--show", choices=("mean", "all"), default=None, help="with --influence neighbours: mean or list")
     add_simulation_args(p, default_agents=100, default_rounds=1)
     add_model_args(p)
     p.set_defaults(func=run)
@@ -236,6 +243,10 @@ def check_fits(config: Any, out: str, *, streamed: bool = True) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Validate everything, run, write the folder, print the sharing statistics."""
+    if args.influence:  # opinion dynamics of one item on a graph (experiments.cmd_influence)
+        from experiments.cmd_influence import run_society
+
+        return run_society(args)
     from experiments.common import model_from_args
     from experiments.reporting import write_run
     from populace_lm.progress import progress_enabled

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from scenarios.base import Scenario
     from scenarios.games.spec import GameSpec
 
-__all__ = ["FACTORIES", "GAMES", "ROLES", "builtin_files", "holder"]
+__all__ = ["FACTORIES", "GAMES", "ROLES", "builtin_files", "holder", "influence_files"]
 
 GAMES: dict[str, GameSpec] = {}
 """Game name → spec, in registration order (built-ins first)."""
@@ -39,10 +39,21 @@ def builtin_files() -> dict[str, Traversable]:
     }
 
 
+def influence_files() -> dict[str, Traversable]:
+    """Stem → file of each built-in social-influence scenario (``scenarios/builtin_influence/*.toml``)."""
+    return {
+        p.name[: -len(".toml")]: p
+        for p in resources.files("scenarios.builtin_influence").iterdir()
+        if p.name.endswith(".toml")
+    }
+
+
 def holder(name: str) -> str | None:
     """What already holds ``name`` in words (``"the built-in instrument 'bigfive'"``), or None when it is free."""
     if name in builtin_files():
         return f"the built-in instrument {name!r}"
+    if name in influence_files():
+        return f"the built-in social-influence scenario {name!r}"
     if name in FACTORIES:
         return f"the scenario {name!r} registered in code"
     if name in GAMES:

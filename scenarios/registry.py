@@ -27,7 +27,7 @@ from typing import Any, Literal
 import numpy as np
 
 from scenarios.base import Scenario
-from scenarios.catalog import FACTORIES, ROLES, builtin_files, holder
+from scenarios.catalog import FACTORIES, ROLES, builtin_files, holder, influence_files
 from scenarios.errors import ScenarioError
 from scenarios.file_scenarios import DecisionScenario, DecisionWords, SurveyScenario, split_rows
 from scenarios.games import GameRole, game_role, role_spec
@@ -233,6 +233,10 @@ def get_scenario(
     if stem in builtin_files():
         spec = load_spec(builtin_path(stem), source=source)
         return _from_spec(spec, stem, dimension or None, group, source)
+    if stem in influence_files():
+        raise ScenarioError(
+            f"{stem!r} is a social-influence scenario (rounds of estimates); use populace influence --scenario {stem}"
+        )
     if group or dimension:
         raise ScenarioError(f"unknown scenario {name!r}; scenarios: {scenario_names()}")
     if name in FACTORIES:

@@ -15,7 +15,10 @@ from simulator.base import OUTCOME_COLUMNS, RECORD_COLUMNS, SimulationModel, gin
 from simulator.checker import ReproducibilityError, check_reproducible
 from simulator.decisions import DecisionBatch, DecisionService, DecisionStats, Draws
 from simulator.game import GameModel, RoundState
+from simulator.influence import InfluenceModel, InfluenceRun
+from simulator.influence_graph import SocietyGraph, society_graph
 from simulator.networks import NetworkSpec, build_graph, check_group_graph, graph_summary
+from simulator.opinion_models import OPINION_MODELS, OpinionModel, OpinionSociety, fit_opinion_model, simulate_opinions
 from simulator.runner import RunConfig, RunEstimate, RunResult, build_model, estimate_run, run_simulation
 from simulator.streaming import pairwise_sum, stream_survey_replicate
 from simulator.survey import SurveyModel, scenario_scores, score_answers
@@ -36,6 +39,7 @@ from simulator.whatif import (
 __all__ = [
     "DIFFERENCE_COLUMNS",
     "OUTCOMES",
+    "OPINION_MODELS",
     "OUTCOME_COLUMNS",
     "RECORD_COLUMNS",
     "DecisionBatch",
@@ -43,14 +47,19 @@ __all__ = [
     "DecisionStats",
     "Draws",
     "GameModel",
+    "InfluenceModel",
+    "InfluenceRun",
     "LLMAgent",
     "NetworkSpec",
+    "OpinionModel",
+    "OpinionSociety",
     "ReproducibilityError",
     "RoundState",
     "RunConfig",
     "RunEstimate",
     "RunResult",
     "SimulationModel",
+    "SocietyGraph",
     "SurveyModel",
     "Treatment",
     "WhatIfConditions",
@@ -61,6 +70,7 @@ __all__ = [
     "check_group_graph",
     "estimate_run",
     "exact_survey_means",
+    "fit_opinion_model",
     "gini",
     "graph_summary",
     "paired_differences",
@@ -71,6 +81,8 @@ __all__ = [
     "run_whatif",
     "scenario_dimensions",
     "scenario_scores",
+    "simulate_opinions",
+    "society_graph",
     "score_answers",
     "stream_survey_replicate",
     "survey_differences",

@@ -6,6 +6,9 @@ Nodes are always the integers ``0..n-1`` (node ``i`` is agent ``i``). Generators
 * ``watts_strogatz`` — ring lattice with ``k`` neighbours, each edge rewired with probability ``p``
   (Watts & Strogatz 1998), defaults ``k=4, p=0.1``; the connected variant is used;
 * ``barabasi_albert`` — preferential attachment with ``m`` edges per new node (Barabási & Albert 1999), default ``m=2``;
+* ``complete`` — everyone connected (a group of the Lorenz et al. 2011 experiment);
+* ``random_regular`` — a random ``d``-regular graph (``n·d`` even), default ``d=4``;
+* ``star`` — node 0 is the hub, every other node its spoke (a centralized network);
 * ``edge_list`` — a text file with one edge ``u v`` (or ``u,v``) per line over nodes ``0..n-1``; ``#`` comments.
 """
 
@@ -23,11 +26,14 @@ from simulator.errors import SimulationError
 
 __all__ = ["KINDS", "NetworkSpec", "build_graph", "check_group_graph", "graph_summary"]
 
-KINDS = ("erdos_renyi", "watts_strogatz", "barabasi_albert", "edge_list")
+KINDS = ("erdos_renyi", "watts_strogatz", "barabasi_albert", "complete", "random_regular", "star", "edge_list")
 _PARAMS: dict[str, dict[str, type]] = {
     "erdos_renyi": {"p": float},
     "watts_strogatz": {"k": int, "p": float},
     "barabasi_albert": {"m": int},
+    "complete": {},
+    "random_regular": {"d": int},
+    "star": {},
     "edge_list": {"path": str},
 }
 
@@ -59,7 +65,7 @@ class NetworkSpec:
             raise SimulationError(f"network {self.kind!r}: bad parameter value in {self.params}: {exc}") from exc
         if "p" in coerced and not 0.0 <= coerced["p"] <= 1.0:
             raise SimulationError(f"network {self.kind!r}: p={coerced['p']} must be in [0, 1]")
-        for name in ("k", "m"):
+        for name in ("k", "m", "d"):
             if name in coerced and coerced[name] < 1:
                 raise SimulationError(f"network {self.kind!r}: {name}={coerced[name]} must be >= 1")
         if self.kind == "edge_list" and "path" not in coerced:
@@ -140,6 +146,15 @@ def build_graph(spec: NetworkSpec, n: int, *, seed: int | np.random.SeedSequence
         if m >= n:
             raise SimulationError(f"barabasi_albert: m={m} must be smaller than the number of agents {n}")
         g = nx.barabasi_albert_graph(n, m, seed=s)
+    elif spec.kind == "complete":
+        g = nx.complete_graph(n)
+    elif spec.kind == "random_regular":
+        d = p.get("d", 4)
+        if d >= n or (n * d) % 2:
+            raise SimulationError(f"random_regular: need d < {n} agents and n·d even, got d={d}; choose another d")
+        g = nx.random_regular_graph(d, n, seed=s)
+    elif spec.kind == "star":
+        g = nx.star_graph(n - 1)
     else:
         g = _read_edge_list(p["path"], n)
     out = nx.Graph()

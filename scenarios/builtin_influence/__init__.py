@@ -1,0 +1,1 @@
+"""Built-in social-influence scenarios (``kind = "influence"`` TOML files), read by :mod:`scenarios.influence`."""
