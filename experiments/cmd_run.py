@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.common import add_model_args
+from experiments.plan import add_plan_flag
 
 SCENARIO_HELP = (
     "a game (dictator, ultimatum, trust, public_goods, bomb_risk), a game role (its game is played), "
@@ -59,6 +60,7 @@ def add_simulation_args(p: argparse.ArgumentParser, *, default_agents: int, defa
     )
     p.add_argument("--seed", type=int, default=0, help="root seed of every random choice")
     p.add_argument("--out", required=True, help="output folder")
+    add_plan_flag(p)
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -124,15 +126,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def run_plan(config: Any, population: Any, source: str) -> Any:
+    """The :class:`~experiments.plan.Plan` of one simulation (config and population already checked)."""
+    from experiments.plan import ANSWER_TOKENS, Plan, simulation_requests
+
+    n = simulation_requests(config, population)
+    what = "survey answers" if config.is_survey else f"{config.rounds} round(s) of decisions"
+    return Plan(
+        "run",
+        checks=[f"scenario {config.scenario}, {config.n_agents} agents × {config.replicates} replicate(s)",
+                f"population {source}: {len(population)} personas"],
+        rows=[{"what": what, "est_requests": n, "est_tokens": n * ANSWER_TOKENS}],
+        notes=["an upper bound: agents that draw the same persona (and history) share one request"],
+    )  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate everything, run, write the folder, print the sharing statistics."""
     from experiments.common import model_from_args
+    from experiments.plan import print_plan
     from experiments.reporting import write_run
     from populace_lm.progress import progress_enabled
     from simulator import DecisionService, run_simulation
 
     config = config_from_args(args, replicates=args.replicates)
     population, source = load_population(args.population)
+    if args.plan:
+        return print_plan(run_plan(config, population, source))
     llm = model_from_args(args)
     service = DecisionService(llm, progress=progress_enabled())
     result = run_simulation(config, population, service, progress=progress_enabled())

@@ -12,6 +12,7 @@ import argparse
 
 from experiments.common import add_model_args
 from experiments.errors import UsageError
+from experiments.plan import add_plan_flag
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output JSONL (with several queries: OUT-1.jsonl, OUT-2.jsonl …)")
     p.add_argument("--min-score", type=float, default=0.2, help="minimum cosine similarity (default 0.2)")
     p.add_argument("--revise", action="store_true", help="rewrite selected personas toward the query with the LLM")
+    add_plan_flag(p)
     add_model_args(p)
     p.set_defaults(func=run)
 
@@ -46,6 +48,21 @@ def run(args: argparse.Namespace) -> int:
     if any(not query.strip() for query in args.query):
         raise UsageError('--query is empty; describe the subgroup, e.g. --query "retired farmers"')
     pop = load_population_file(args.population)
+    if args.plan:
+        from experiments.plan import GENERATION_TOKENS, Plan, print_plan
+
+        n = min(args.k, len(pop)) * len(args.query) if args.revise else 0
+        what = "persona revisions (--revise)" if args.revise else "no LLM request (the index embeds locally)"
+        return print_plan(
+            Plan(
+                "select",
+                checks=[
+                    f"population {args.population}: {len(pop)} personas",
+                    f"{len(args.query)} query(ies), k = {args.k}",
+                ],
+                rows=[{"what": what, "est_requests": n, "est_tokens": n * GENERATION_TOKENS}],
+            )
+        )
     t0 = time.perf_counter()
     index = PersonaIndex.for_file(pop, args.population)
     print(

@@ -80,42 +80,59 @@ def _build_prepared(study: Study, c: Construction, ps: PreparedScenario, model: 
 
 
 # =============================================================================================== plan
-def plan_study(study: Study) -> list[dict[str, Any]]:
-    """The constructions, sizes and an estimate of distinct LLM requests and tokens, without loading a model.
+def plan_study(study: Study, prepared: list[PreparedScenario] | None = None) -> list[dict[str, Any]]:
+    """Every check the run makes before its first LLM call, then the constructions, sizes and request estimates.
 
-    Loads scenarios (question lists) and population files only; each kind's ``estimate``
+    Runs :func:`prepare_study` (scenarios loaded, human data read and validated, splits and floors, each kind's
+    inputs and answer-scale needs: ``em`` on unordered categories is refused as the run refuses it), so ``--plan``
+    fails exactly where the run would; no model is loaded. Each kind's ``estimate``
     (:func:`populations.constructions.estimate_construction`) counts distribution requests per persona and
     question and, for crafting kinds, ``(1 + improve_rounds)`` crafter generations plus one evaluation of each
     draft per craft (retries and cache hits are not counted). On a multi-dimensional instrument a per-dimension
-    kind (``em``/``gb``/``mop``) is fitted per dimension, then every component answers every question.
+    kind (``em``/``gb``/``mop``) is fitted per dimension, then every component answers every question. A
+    ``[treatment]`` adds one row per treated construction: the treated condition asks at most
+    ``min(components, agents × seeds)`` personas every question (the control's answers are the scoring's own
+    requests, answered by the cache).
+
+    Args:
+        study: a validated study.
+        prepared: the output of :func:`prepare_study` (computed here when None).
 
     Returns:
-        One row per construction and scenario: ``construction, kind, scenario, dimensions, questions,
-        components, est_requests, est_tokens``.
+        One row per construction and scenario (``construction, kind, scenario, dimensions, questions,
+        components, est_requests, est_tokens``), then the ``[treatment]`` rows (scenario ``NAME [treatment]``).
     """
     from populations.constructions import estimate_construction
-    from scenarios.registry import dimension_scenarios
+    from populations.constructions.registry import _ANSWER_TOKENS
 
-    rows = []
-    for spec in study.scenarios:
-        scenario = _load_scenario(spec, study.data)
-        parts = dimension_scenarios(scenario)
+    if prepared is None:
+        prepared = prepare_study(study)
+    rows, treated = [], []
+    for ps in prepared:
+        scenario, parts = ps.scenario, ps.parts
         questions = [len(part.questions()) for part in parts] if len(parts) > 1 else [len(scenario.questions())]
         for c in study.constructions:
             est = estimate_construction(c.spec, c.params, questions)
-            rows.append(
-                {
-                    "construction": c.name,
-                    "kind": c.kind,
-                    "scenario": scenario.name,
-                    "dimensions": len(parts),
-                    "questions": sum(questions),
-                    "components": est.components,
-                    "est_requests": est.requests,
-                    "est_tokens": est.tokens,
-                }
-            )
-    return rows
+            row = {
+                "construction": c.name,
+                "kind": c.kind,
+                "scenario": scenario.name,
+                "dimensions": len(parts),
+                "questions": sum(questions),
+                "components": est.components,
+                "est_requests": est.requests,
+                "est_tokens": est.tokens,
+            }
+            rows.append(row)
+            if _treated(study, c):
+                t = study.treatment
+                assert t is not None
+                requests = min(est.components, t["agents"] * t["seeds"]) * sum(questions)
+                treated.append(
+                    {**row, "scenario": f"{scenario.name} [treatment]", "est_requests": requests,
+                     "est_tokens": requests * _ANSWER_TOKENS}
+                )  # fmt: skip
+    return rows + treated
 
 
 # =============================================================================================== run

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from populace_lm.types import IntegerAnswers
-from scenarios.errors import MultiDimensionError, ScenarioError
+from scenarios.errors import MultiDimensionError, ScenarioError, ScenarioFileError
 from scenarios.question import Question
 from scenarios.scoring import dimension_pmfs, dimension_scores, dimension_support
 from scenarios.spec import DecisionSpec, DimensionSpec, SurveySpec, spec_from_dict
@@ -106,6 +106,13 @@ class FileHumans:
     def rows(self, source: str | os.PathLike[str] | None = None) -> HumanRows:
         """The file's human rows (of the selected group), before splitting."""
         rows = read_human_rows(self.spec, source if source is not None else self.source)  # type: ignore[attr-defined]
+        if rows.n == 0:
+            r = rows.report
+            raise ScenarioFileError(
+                f"{self.spec.origin or self.name}: key 'data': {rows.path} has no respondent left "  # type: ignore[attr-defined]
+                f"({r.get('rows_read', 0)} rows read, {r.get('rows_filtered_out', 0)} filtered out, "
+                f"{r.get('rows_all_missing', 0)} with every item missing); check data.path, data.filters and data.missing"
+            )
         if not self.group:
             return rows
         if rows.groups is None:
