@@ -255,6 +255,14 @@ class SurveyScenario(FileHumans):
         dim = self._one
         return dimension_support(self._keyed(dim)[1], dim.scoring)
 
+    def answer_values(self, item_id: str) -> np.ndarray:
+        """The value of each answer option of one item, before keying, shape ``(C,)``.
+
+        A range scale's answers are their own values; an ordinal category list's option ``i`` is worth
+        ``categories[i].value`` (the unit the scores are in); unordered categories have only option numbers.
+        """
+        return self.spec.scale_of(item_id).values
+
     def questions(self) -> tuple[Question, ...]:
         """One question per item of the selected dimensions, in order."""
         return tuple(self.spec.question(i) for d in self._dims for i in d.items)
@@ -446,6 +454,10 @@ class DecisionWords:
     def dimensions(self) -> tuple[str, ...]:
         """The one dimension: the decision itself."""
         return (self.name,)
+
+    def answer_values(self, item_id: str) -> np.ndarray:
+        """The value of each answer: the answers themselves, shape ``(S,)``."""
+        return np.asarray(self.support, dtype=float)
 
     def pmfs(self, item_probs: np.ndarray) -> np.ndarray:
         """Decision distributions, ``(K, 1, S)`` → ``(K, S)``."""
