@@ -122,7 +122,8 @@ def align_target(
         raise ScenarioError(
             f"align resamples personas on survey item answers, and {name!r} is a decision (a task or game role) "
             "with one answer; "
-            'align on its score with a kind = "aligned" construction in `populace compare STUDY.toml`'
+            'align on its score with a kind = "aligned" construction in `populace compare STUDY.toml --out OUT '
+            "--save-populations`, then narrow it with `populace select --population OUT/populations/…`"
         )
     known = [q.id for q in scenario.questions()]
     ids = tuple(item_ids) if item_ids else tuple(known)

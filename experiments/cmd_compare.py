@@ -32,6 +32,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("study", help="study file (see experiments/configs/study_small.toml)")
     p.add_argument("--out", default=None, help="output folder (required unless --plan)")
     add_plan_flag(p)
+    p.add_argument(
+        "--save-populations",
+        action="store_true",
+        help="also write each construction's population to OUT/populations/SCENARIO--CONSTRUCTION.json "
+        '(for run, whatif, select, or a kind = "file" construction)',
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--seed",
@@ -95,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
     from experiments.cmd_run import command_line
     from experiments.common import model_from_args
-    from experiments.reporting import cache_stats, write_study
+    from experiments.reporting import cache_stats, save_populations, write_study
     from experiments.study import prepare_study, run_study
     from populace_lm.progress import set_progress
 
@@ -112,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
             cache=cache_stats(model),
             command=command_line(args),
         )
+        saved = save_populations(out, result) if args.save_populations else []
     finally:
         close = getattr(model, "close", None)
         if callable(close):
@@ -159,4 +166,6 @@ def run(args: argparse.Namespace) -> int:
     extra = ", multivariate.md, multivariate.csv" if result.vectors else ""
     extra += ", treatment.md, treatment.csv, treatment.png" if result.treatment else ""
     print(f"\nwrote {out}/table.md, table.csv, cost.md, cost.csv, grid.png, scores.json, report.md, run.json{extra}")
+    if saved:
+        print(f"wrote {len(saved)} population files to {out}/populations/ ({', '.join(p.name for p in saved)})")
     return 0

@@ -67,6 +67,7 @@ __all__ = [
     "study_settings",
     "vectors_markdown",
     "whatif_report",
+    "save_populations",
     "write_demo",
     "write_manifest",
     "write_run",
@@ -396,6 +397,32 @@ def study_report(
             *([note, ""] if note else []),
         ]
     )
+
+
+def save_populations(out_dir: str | os.PathLike[str], result: StudyResult) -> list[Path]:
+    """Write each fitted construction's population to ``populations/SCENARIO--CONSTRUCTION.json``.
+
+    The files are ``populace.population`` documents (:meth:`populations.persona.Population.save`) that ``run``,
+    ``whatif``, ``select`` and a ``kind = "file"`` construction read; their metadata records the scenario and the
+    study's split (seed, fit fraction), so a later study on the same scenario can check it saw no test human. A
+    failed construction has no file. Scenario names are written with ``:``, ``@``, ``/`` and spaces as ``_``.
+
+    Returns:
+        The written paths, in study order.
+    """
+    import re
+
+    from populations.persona import Population
+
+    folder = Path(out_dir) / "populations"
+    split = result.settings.get("split", {})
+    paths = []
+    for (scenario, construction), pop in result.populations.items():
+        meta = {**(pop.metadata or {}), "scenario": scenario, "split": dict(split), "construction": construction}
+        doc = Population(personas=pop.personas, weights=pop.weights, construction=pop.construction, metadata=meta)
+        name = re.sub(r"[:@/\\\s]+", "_", f"{scenario}--{construction}")
+        paths.append(doc.save(folder / f"{name}.json"))
+    return paths
 
 
 def write_study(
