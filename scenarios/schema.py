@@ -125,6 +125,14 @@ _DATA = Key(
         "group": Key(_STR, hint="a column whose values select subgroups with NAME@VALUE"),
         "column": Key(_STR, hint="the answer column of a decision task (default: the task name)"),
         "drop_empty_rows": Key((bool,), hint="drop rows where every item is missing (default true)"),
+        "files": Key(
+            (list,),
+            each=Key(
+                (dict,),
+                keys={**_SOURCE_KEYS, "group": Key(_STR, required=True, hint="the group its rows form (NAME@GROUP)")},
+            ),
+            hint='several files, one group each: [{ path = "students.csv", group = "students" }, …]',
+        ),
     },
 )
 SCHEMA = Key(
@@ -151,7 +159,10 @@ SCHEMA = Key(
                 (dict,),
                 keys={
                     "label": Key(_STR, hint="the readable name, e.g. 'Extraversion'"),
-                    "scoring": Key(_STR, choices=("item", "sum", "mean"), hint="how items combine"),
+                    "scoring": Key(_STR, choices=("item", "sum", "mean", "mean_answered"), hint="how items combine"),
+                    "min_answered": Key(
+                        (int,), hint='fewest answered items for a score (scoring = "mean_answered"; default 1)'
+                    ),
                 },
             ),
             hint="[dimensions.ID] tables",
@@ -173,6 +184,21 @@ SCHEMA = Key(
                 "low": Key((int,), required=True, hint="smallest allowed answer (an integer >= 0)"),
                 "high": Key((int,), required=True, hint="largest allowed answer"),
                 "label": Key(_STR, hint="what the number is, e.g. 'amount given'"),
+                "bins": Key((list,), each=Key((float,)), hint="the values humans were recorded in, e.g. [0, 10, 20]"),
+                "bin_rule": Key(
+                    _STR, choices=("nearest", "floor"), hint="an answer goes to the nearest bin or the one below"
+                ),
+            },
+        ),
+        "keys": Key(
+            (dict,),
+            keys={
+                **_SOURCE_KEYS,
+                "separator": Key(_STR, hint='the CSV field separator, e.g. ";"'),
+                "item": Key(_STR, hint="the column of item ids (default 'item')"),
+                "key": Key(_STR, hint="the column of keys (default 'key'): -1/R/reverse or 1/+/forward"),
+                "reverse_values": Key((list,), each=Key((str, int)), hint="key values meaning reverse-keyed"),
+                "forward_values": Key((list,), each=Key((str, int)), hint="key values meaning forward-keyed"),
             },
         ),
         "data": _DATA,
@@ -237,7 +263,7 @@ def validate_document(doc: dict[str, Any], file: str) -> None:
         >>> validate_document({"kind": "survey", "nmae": "x"}, "s.toml")
         Traceback (most recent call last):
         ...
-        scenarios.errors.ScenarioFileError: s.toml: unknown key 'nmae'; did you mean 'name'? allowed keys here: ['codebook', 'data', 'decision', 'description', 'dimensions', 'items', 'kind', 'name', 'scale', 'scales', 'survey', 'topic']
+        scenarios.errors.ScenarioFileError: s.toml: unknown key 'nmae'; did you mean 'name'? allowed keys here: ['codebook', 'data', 'decision', 'description', 'dimensions', 'items', 'keys', 'kind', 'name', 'scale', 'scales', 'survey', 'topic']
     """
     _check(doc, SCHEMA, "", file)
 
