@@ -37,6 +37,7 @@ __all__ = [
     "open_unit",
     "params_markdown",
     "read_table",
+    "scenario_schema_markdown",
     "unit",
     "validate_document",
 ]
@@ -266,6 +267,40 @@ def validate_document(doc: dict[str, Any], file: str) -> None:
         scenarios.errors.ScenarioFileError: s.toml: unknown key 'nmae'; did you mean 'name'? allowed keys here: ['codebook', 'data', 'decision', 'description', 'dimensions', 'items', 'keys', 'kind', 'name', 'scale', 'scales', 'survey', 'topic']
     """
     _check(doc, SCHEMA, "", file)
+
+
+def _schema_rows(node: Key, path: str) -> list[tuple[str, Key]]:
+    rows: list[tuple[str, Key]] = []
+    for k, sub in node.keys.items():
+        dotted = f"{path}.{k}" if path else k
+        rows.append((dotted, sub))
+        if sub.keys:
+            rows += _schema_rows(sub, dotted)
+        elif sub.each is not None and sub.each.keys:
+            inner = f"{dotted}[]" if list in sub.types else f"{dotted}.NAME"
+            rows += _schema_rows(sub.each, inner)
+    return rows
+
+
+def scenario_schema_markdown() -> str:
+    """Every key of a scenario file as one Markdown table (the end of ``docs/scenario_files.md``), from :data:`SCHEMA`.
+
+    ``tests/scenarios/test_scenario_docs.py`` checks the documentation ends with exactly this text.
+    """
+    lines = [
+        "## Every key",
+        "",
+        'Generated from `scenarios.schema.SCHEMA` (`python -c "from scenarios.schema import '
+        'scenario_schema_markdown as m; print(m())"`); `[]` is an element of an array, `NAME` a key you choose.',
+        "",
+        "| key | type | required | allowed | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for dotted, node in _schema_rows(SCHEMA, ""):
+        allowed = ", ".join(f"`{c}`" for c in node.choices)
+        req = "yes" if node.required else ""
+        lines.append(f"| `{dotted}` | {_types_text(node.types)} | {req} | {allowed} | {node.hint} |")
+    return "\n".join(lines) + "\n"
 
 
 # ==================================================================================== typed parameter tables
