@@ -6,7 +6,7 @@
 * ``populace run`` → ``records.parquet`` (tidy, one row per agent, round and role; identical bytes for the same
   seed and model), ``outcomes.csv``, ``manifest.json`` (config, seeds, package versions, model id, cache and
   sharing statistics, wall time) and ``report.md`` (:func:`write_run`);
-* ``populace whatif`` → records, per-round outcomes, paired differences with bootstrap CIs, plots, manifest and
+* ``populace whatif`` → records, per-round outcomes, paired differences with Student-t CIs, plots, manifest and
   report (:func:`write_whatif`);
 * ``populace compare`` → score and cost tables (CSV and Markdown), a histogram grid, manifest and report
   (:func:`write_study`);
@@ -171,8 +171,9 @@ def _treatment_section(result: StudyResult, plot: str | None) -> list[str]:
         "## Treatment: the same what-if on every population",
         "",
         f"Message ({t['where']}): “{t['text']}”. Control and treatment run on the same {t['seeds']} seeds "
-        f"({t['agents']} agents each), so every difference is paired; the CI is a bootstrap over the seeds "
-        "(`scipy.stats.bootstrap`). `exact_difference` is the population's expected effect from the answer "
+        f"({t['agents']} agents each), so every difference is paired; the CI is the paired "
+        "Student-t interval over the seeds (mean ± t·sd/√seeds, `ci_method` = t), honest with few seeds. "
+        "`exact_difference` is the population's expected effect from the answer "
         "distributions (no sampling), shown where the population is small enough to enumerate. Constructions "
         "share the seeds, so a gap between their effects is the construction's, not the draw's.",
         "",

@@ -2,7 +2,7 @@
 
 * ``populace run`` → ``records.parquet`` (tidy, one row per agent, round and role), ``outcomes.csv``,
   ``manifest.json`` and ``report.md`` (:func:`write_run`);
-* ``populace whatif`` → records, per-round outcomes, paired differences with bootstrap CIs, plots, manifest and
+* ``populace whatif`` → records, per-round outcomes, paired differences with Student-t CIs, plots, manifest and
   report (:func:`write_whatif`).
 """
 
@@ -151,7 +151,7 @@ def plot_outcome(per_round: pd.DataFrame, outcome: str, path: Path, *, labels: M
 
 
 def plot_effects(differences: pd.DataFrame, path: Path, *, title: str) -> Path:
-    """Forest plot of a survey what-if: paired differences with bootstrap CIs, items left and score right.
+    """Forest plot of a survey what-if: paired differences with their CIs, items left and score right.
 
     The exact difference from the answer distributions is drawn as a cross; a vertical line marks 0.
     """
@@ -266,14 +266,14 @@ def whatif_report(result: WhatIfResult, manifest: Mapping[str, Any], plots: list
         lines += [
             "Both conditions use the same persona draws and answer seeds (common random numbers). Per replicate, "
             "each item's outcome is its mean answer and the score's is the mean score; `difference` is the mean "
-            "paired difference (treatment − control) with a percentile bootstrap 95% CI over seeds. "
+            "paired difference (treatment − control) with a paired Student-t 95% CI over seeds (mean ± t·sd/√seeds, `ci_method` = t: honest with few seeds, where a bootstrap is only the min–max of the seeds). "
             "`exact_*` columns are population-weighted expectations from the answer distributions (no sampling; "
             "— when the population has more components than agent draws, to keep the cost at the simulation's).",
         ]
     else:
         lines += [
             "Each replicate's outcome is its mean over rounds; `difference` is the mean paired difference "
-            "(intervention − baseline) with a percentile bootstrap 95% CI over seeds.",
+            "(intervention − baseline) with a paired Student-t 95% CI over seeds (mean ± t·sd/√seeds, `ci_method` = t: honest with few seeds, where a bootstrap is only the min–max of the seeds).",
         ]
     lines += ["", markdown_table(result.differences, digits=3, missing="—"), ""]
     if not result.is_survey:

@@ -20,6 +20,7 @@ from simulator.runner import RunConfig, RunResult, build_model, run_simulation
 from simulator.survey import SurveyModel, scenario_scores, score_answers
 from simulator.treatment import Treatment, WhatIfConditions, treated_question, treated_system_prompt
 from simulator.whatif import (
+    CI_METHODS,
     DIFFERENCE_COLUMNS,
     OUTCOMES,
     WhatIfResult,
@@ -33,6 +34,7 @@ from simulator.whatif import (
 )
 
 __all__ = [
+    "CI_METHODS",
     "DIFFERENCE_COLUMNS",
     "OUTCOMES",
     "OUTCOME_COLUMNS",
