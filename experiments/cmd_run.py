@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -159,16 +160,21 @@ def run(args: argparse.Namespace) -> int:
     out = write_run(
         args.out, result, llm_model=llm, population=population, population_source=source, command=command_line(args)
     )
-    table = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate")
+    from experiments.reporting_runs import run_outcomes, score_names
+
+    if config.is_survey:
+        table = run_outcomes(result).groupby("item", sort=False).mean(numeric_only=True).drop(columns="replicate")
+    else:
+        table = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate")
     print(table.dropna(axis=1, how="all").round(3).to_string())
     if result.scores:
         import numpy as np
 
         scores = np.concatenate([np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores])
-        for j in range(scores.shape[1]):
-            name = "score" if scores.shape[1] == 1 else f"score_{j + 1}"
+        for j, name in enumerate(score_names(result)):
             sd = scores[:, j].std(ddof=1) if scores.shape[0] > 1 else 0.0
             print(f"{'' if j else chr(10)}{name}: mean {scores[:, j].mean():.3f}, sd {sd:.3f}")
     print(f"\n{service.summary(config.n_agents * config.replicates)}")
-    print(f"wall time {result.wall_seconds:.1f} s; wrote {out}/records.parquet, manifest.json, report.md")
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    print(f"wall time {result.wall_seconds:.1f} s; wrote {len(files)} files to {out}: {', '.join(files)}")
     return 0

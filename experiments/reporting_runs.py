@@ -24,7 +24,16 @@ from experiments.tables import cache_stats, markdown_table, package_versions, wr
 from populations.persona import Population  # noqa: E402
 from simulator import OUTCOMES, RunResult, WhatIfResult  # noqa: E402
 
-__all__ = ["plot_effects", "plot_outcome", "run_report", "whatif_report", "write_run", "write_whatif"]
+__all__ = [
+    "plot_effects",
+    "plot_outcome",
+    "run_outcomes",
+    "run_report",
+    "score_names",
+    "whatif_report",
+    "write_run",
+    "write_whatif",
+]
 
 
 def _population(population: Population, source: str) -> dict[str, Any]:
@@ -53,7 +62,7 @@ def write_run(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     result.records.to_parquet(out / "records.parquet", index=False)
-    result.outcomes.to_csv(out / "outcomes.csv", index=False)
+    run_outcomes(result).to_csv(out / "outcomes.csv", index=False)
     files = ["records.parquet", "outcomes.csv", "manifest.json", "report.md"]
     if result.scores:
         _scores_frame(result).to_csv(out / "scores.csv", index=False)
@@ -77,13 +86,42 @@ def write_run(
     return out
 
 
+def score_names(result: RunResult) -> list[str]:
+    """The score columns of a survey or decision run: ``score_<dimension>`` for each of the scenario's dimensions."""
+    from scenarios.registry import get_scenario
+
+    return [f"score_{d}" for d in get_scenario(result.config.scenario).dimensions]
+
+
+def run_outcomes(result: RunResult) -> pd.DataFrame:
+    """The outcomes table written to ``outcomes.csv``: per round of a game; per item of a survey.
+
+    A survey's "round" is one item: its rows are labelled with the item (``item`` = its id) and hold the item's
+    ``mean_answer`` and ``parse_failure_rate`` only (the game columns mean nothing there).
+    """
+    o = result.outcomes
+    if not result.config.is_survey:
+        return o
+    rec = result.records
+    item_of = rec.drop_duplicates("round").set_index("round")["question"]
+    table = pd.DataFrame(
+        {
+            "replicate": o["replicate"].to_numpy(),
+            "item": o["round"].map(item_of).to_numpy(),
+            "mean_answer": o["mean_decision"].to_numpy(),
+            "parse_failure_rate": o["parse_failure_rate"].to_numpy(),
+        }
+    )
+    return table
+
+
 def _scores_frame(result: RunResult) -> pd.DataFrame:
-    """One row per replicate and agent: ``score`` (one dimension) or ``score_1 … score_D``."""
+    """One row per replicate and agent, one ``score_<dimension>`` column per dimension."""
     frames = []
+    names = score_names(result)
     for r, s in enumerate(result.scores):
         s2 = np.atleast_2d(np.asarray(s, dtype=float).T).T  # (n, D)
-        cols = ["score"] if s2.shape[1] == 1 else [f"score_{j + 1}" for j in range(s2.shape[1])]
-        frame = pd.DataFrame(s2, columns=cols)
+        frame = pd.DataFrame(s2, columns=names)
         frame.insert(0, "agent", np.arange(s2.shape[0]))
         frame.insert(0, "replicate", r)
         frames.append(frame)
@@ -91,19 +129,29 @@ def _scores_frame(result: RunResult) -> pd.DataFrame:
 
 
 def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
-    """A Markdown summary of a run."""
+    """A Markdown summary of a run (a survey's outcomes per item; a game's per round, its parameters and network)."""
     c = result.config
-    by_round = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate", errors="ignore")
-    by_round = by_round.dropna(axis=1, how="all")
     pop = manifest["population"]
     lines = [
         f"# Simulation: {c.scenario}",
         "",
         f"- population: {pop['source']} ({pop['construction']}, {pop['components']} components)",
-        f"- agents: {c.n_agents} × {c.replicates} replicate(s), rounds: {c.rounds}, root seed: {c.seed}",
-        f"- game parameters: {json.dumps(c.params, sort_keys=True) if c.params else '—'}",
-        f"- network: {c.network.to_dict() if c.network else 'none (random matching)'}",
-        f"- history shown to agents: last {c.history_rounds} round(s)" if c.rounds > 1 else "- one-shot",
+        f"- agents: {c.n_agents} × {c.replicates} replicate(s)"
+        + (f", rounds: {c.rounds}" if not c.is_survey else ", every item asked once")
+        + f", root seed: {c.seed}",
+    ]
+    if c.is_survey:
+        by = run_outcomes(result).groupby("item", sort=False).mean(numeric_only=True).drop(columns="replicate")
+        table = by.reset_index()
+    else:
+        by = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate", errors="ignore")
+        table = by.dropna(axis=1, how="all").reset_index()
+        lines += [
+            f"- game parameters: {json.dumps(c.params, sort_keys=True) if c.params else 'the game defaults'}",
+            f"- network: {c.network.to_dict() if c.network else 'none (random matching)'}",
+            f"- history shown to agents: last {c.history_rounds} round(s)" if c.rounds > 1 else "- one-shot",
+        ]
+    lines += [
         f"- model: {manifest['model_id']}",
         f"- decisions: {_cost_line(result.stats)}",
         f"- wall time: {result.wall_seconds:.1f} s",
@@ -113,7 +161,7 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
         "",
         "## Outcomes per " + ("item" if c.is_survey else "round") + " (mean over replicates)",
         "",
-        markdown_table(by_round.reset_index(), digits=3, missing="—"),
+        markdown_table(table, digits=3, missing="—"),
         "",
     ]
     if result.scores:
@@ -125,7 +173,7 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
             markdown_table(summary, digits=3, missing="—"),
             "",
         ]
-    lines += ["Files: `records.parquet` (one row per agent, round and role), `outcomes.csv`, `manifest.json`.", ""]
+    lines += ["Files: " + ", ".join(f"`{f}`" for f in manifest["files"]) + ".", ""]
     return "\n".join(lines)
 
 
