@@ -262,7 +262,12 @@ def vectors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
 
 
 def crafting_table(records: Sequence[Mapping[str, Any]]) -> str:
-    """Per row of a crafted construction: prompts kept, crafts failed and why, and whether it fell back."""
+    """Per row of a crafted construction: prompts kept, crafting jobs failed and why, whether and why it fell back.
+
+    A crafting job is one prompt the builder asked the crafter to write (one per component to craft, per round);
+    ``n_failed`` counts the jobs whose reply held no usable prompt, by reason (``failure_reasons``). A fallback
+    names its reason (per dimension of a joint fit, from the row's ``status``).
+    """
     from populations.crafting import FAILURE_DESCRIPTIONS
 
     rows = [r for r in records if r.get("n_crafted") is not None or r.get("n_failed") is not None]
@@ -272,14 +277,18 @@ def crafting_table(records: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         reasons = r.get("failure_reasons") or {}
         why = "; ".join(f"{FAILURE_DESCRIPTIONS.get(k, k)} (×{v})" for k, v in reasons.items()) or "–"
+        status = str(r.get("status") or "")
+        fell = "no"
+        if r.get("fallback") or status.startswith("fallback:"):
+            fell = "yes: " + (status.split("fallback:", 1)[1].split("; caution:")[0].strip() or "no usable prompt")
         cells.append(
             {
                 "scenario": r["scenario"],
                 "construction": r["construction"],
                 "crafted prompts kept": r.get("n_crafted"),
-                "crafts failed": "?" if r.get("n_failed") is None else r["n_failed"],
-                "fell back to fixed prompt": "yes" if r.get("fallback") else "no",
-                "why": why,
+                "crafting jobs failed": "?" if r.get("n_failed") is None else r["n_failed"],
+                "fell back to fixed prompt": fell,
+                "why the jobs failed": why,
             }
         )
     return markdown_table(cells)

@@ -333,10 +333,13 @@ def _join_dimensions(k: ConstructionKind, ctx: BuildContext, params: Mapping[str
     seen: set[str] = set()
     n_failed: list[int] = []
     fallbacks: list[str] = []
+    reasons: dict[str, int] = {}
     for j, part in enumerate(ctx.parts):
         built = k.build(ctx.dimension(j), params)
         if built.info.get("n_failed") is not None:
             n_failed.append(int(built.info["n_failed"]))
+        for why, count in (built.info.get("failure_reasons") or {}).items():
+            reasons[why] = reasons.get(why, 0) + int(count)
         if built.info.get("fallback"):
             fallbacks.append(f"{part.dimensions[0]}: {built.info['fallback']}")
         for persona in built.population.personas:
@@ -369,5 +372,9 @@ def _join_dimensions(k: ConstructionKind, ctx: BuildContext, params: Mapping[str
             "random_state": ctx.seed,
         },
     )
-    info = {"n_failed": sum(n_failed) if n_failed else None, "fallback": "; ".join(fallbacks) or None}
+    info = {
+        "n_failed": sum(n_failed) if n_failed else None,
+        "fallback": "; ".join(fallbacks) or None,
+        "failure_reasons": dict(sorted(reasons.items())) or None,
+    }
     return BuiltConstruction(population, info)
