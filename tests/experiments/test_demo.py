@@ -202,7 +202,8 @@ def test_probe_a_scenario_prints_every_question_and_the_exact_score(capsys, tmp_
     monkeypatch.setenv("POPULACE_QUIET", "1")
     assert main(["probe", "--scenario", f"{tmp_path}/civic.toml:trust", "--system", "You are kind."]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [line.split("\t") for line in lines[1:3]]
+    assert lines[0] == 'system prompt: "You are kind."'  # probe says which prompt it sent
+    rows = [line.split("\t") for line in lines[2:4]]
     assert [r[0] for r in rows] == ["t1", "t2"] and all(float(r[3]) == pytest.approx(4.0) for r in rows)
     score = lines[lines.index("score\tlabel\tmean (exact)\tsd (exact)") + 1].split("\t")
     assert score[0] == "civic:trust" and float(score[2]) == pytest.approx(4 + (6 - 4), abs=1e-6)  # t2 reversed
