@@ -147,7 +147,8 @@ def test_bad_scale_and_missing_gguf_are_one_line_errors(capsys, tmp_path):
 @pytest.mark.model
 def test_probe_prints_five_probabilities(capsys):
     assert main(["probe", "--question", "I am the life of the party.", "--scale", "likert5"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    system, *lines = capsys.readouterr().out.strip().splitlines()
+    assert system.startswith("system prompt: the fixed construction's baseline")  # as `fixed` sends it
     probs = [float(line.split("\t")[1]) for line in lines[:5]]
     assert [line.split("\t")[0] for line in lines[:5]] == ["1", "2", "3", "4", "5"]
     assert sum(probs) == pytest.approx(1.0, abs=1e-5)
