@@ -223,3 +223,104 @@ def test_human_rows_from_several_files_one_group_each(tmp_path):
 def test_bins_and_files_are_checked(tmp_path, change, match):
     with pytest.raises(ScenarioFileError, match=match):
         get_scenario(_file(tmp_path, "giving.toml", GIVING.replace(*change)))
+
+
+# ------------------------------------------------------------------ item 8: reverse keying off a 1-based scale
+REVERSED = """\
+kind = "survey"
+name = "rev"
+[scales.zero4]
+type = "range"
+low = 0
+high = 4
+labels = {{ 0 = "never", 4 = "always" }}
+[scales.zero10]
+type = "range"
+low = 0
+high = 10
+labels = {{ 0 = "not at all", 10 = "completely" }}
+[scales.custom]
+type = "ordinal"
+categories = [
+    {{ label = "against", code = "a", value = -1 }},
+    {{ label = "neutral", code = "n", value = 0 }},
+    {{ label = "for", code = "f", value = 3 }},
+]
+[[items]]
+id = "a1"
+text = "A one."
+dimension = "a"
+scale = "zero4"
+[[items]]
+id = "a2"
+text = "A two."
+dimension = "a"
+scale = "zero4"
+reverse = {a2}
+[[items]]
+id = "b1"
+text = "B one."
+dimension = "b"
+scale = "zero10"
+[[items]]
+id = "b2"
+text = "B two."
+dimension = "b"
+scale = "zero10"
+reverse = true
+[[items]]
+id = "c1"
+text = "C one."
+dimension = "c"
+scale = "custom"
+[[items]]
+id = "c2"
+text = "C two."
+dimension = "c"
+scale = "custom"
+reverse = true
+[dimensions.a]
+scoring = "sum"
+[dimensions.b]
+scoring = "mean"
+[dimensions.c]
+scoring = "sum"
+[data]
+path = "rev.csv"
+"""
+
+REV_CSV = "a1,a2,b1,b2,c1,c2\n0,0,0,0,a,a\n4,1,10,3,f,n\n2,4,7,10,n,f\n"
+
+
+@pytest.mark.parametrize(
+    ("a2", "expected_a"),
+    [
+        # reverse = true on 0..4: 4 − answer. Rows: 0 + 4, 4 + 3, 2 + 0
+        ("true", [4.0, 7.0, 2.0]),
+        # reverse = 4 (R − answer, the same mirror written as an integer)
+        ("4", [4.0, 7.0, 2.0]),
+    ],
+)
+def test_reverse_keying_on_scales_that_do_not_start_at_1(tmp_path, a2, expected_a):
+    (tmp_path / "rev.csv").write_text(REV_CSV)
+    path = _file(tmp_path, "rev.toml", REVERSED.format(a2=a2))
+    assert get_scenario(path + ":a").human_values().tolist() == expected_a
+    # 0..10 mirrored as 10 − answer, then the mean of 2: (0 + 10)/2, (10 + 7)/2, (7 + 0)/2
+    assert get_scenario(path + ":b").human_values().tolist() == [5.0, 8.5, 3.5]
+    # custom values −1, 0, 3 mirrored as (−1 + 3) − value: a → 3, n → 2, f → −1.
+    # Rows: c1 = a (−1) + c2 = a (3) = 2; f (3) + n (2) = 5; n (0) + f (−1) = −1
+    c = get_scenario(path + ":c")
+    assert c.human_values().tolist() == [2.0, 5.0, -1.0]
+    # and the exact distribution is on the same keyed values: c2 answered "f" (option 3) with certainty scores −1
+    probs = np.zeros((1, 2, 3))
+    probs[0, 0, 1] = 1.0  # c1 neutral: 0
+    probs[0, 1, 2] = 1.0  # c2 for, reversed: −1
+    pmf = c.pmfs(probs)[0]
+    assert c.support[np.argmax(pmf)] == -1.0 and pmf.max() == pytest.approx(1.0)
+    assert c.scores(np.array([[1.0, 1.0], [3.0, 2.0]])).tolist() == [2.0, 5.0]  # option numbers, keyed the same
+
+
+def test_an_integer_reverse_must_map_a_zero_based_scale_onto_itself(tmp_path):
+    (tmp_path / "rev.csv").write_text(REV_CSV)
+    with pytest.raises(ScenarioFileError, match=r"reverse = 5 maps item 'a2''s answers 0\.\.4 to 1\.\.5"):
+        get_scenario(_file(tmp_path, "rev.toml", REVERSED.format(a2="5")))
