@@ -144,6 +144,8 @@ def _vector_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         vectors_markdown(rows),
         "",
         *[f"- `{k}`: {v}" for k, v in VECTOR_HELP.items()],
+        "- `mmd` is the unbiased estimate of MMD², which is slightly negative by chance when the two samples come "
+        "from one distribution: such a value is shown as `0 (estimate −0.001)` (the CSV keeps the estimate).",
         "",
         "Also in `multivariate.csv` / `multivariate.md`. The per-dimension rows of these scenarios are in the "
         "score table above (`SCENARIO:DIMENSION`).",
@@ -248,14 +250,24 @@ def _pm(mean: float | None, sd: float | None) -> str:
     return "" if mean is None or sd is None else f"{mean:.3f} ± {sd:.3f}"
 
 
+def _pm_mmd(mean: float | None, sd: float | None) -> str:
+    """An MMD² cell: the unbiased estimator dips below 0 when both samples share a distribution; shown as 0."""
+    if mean is None or sd is None:
+        return ""
+    if mean < 0:
+        return f"0 (estimate {mean:.4f}) ± {sd:.3f}"
+    return _pm(mean, sd)
+
+
 def vectors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """Multivariate scores: one row per scenario and construction, each metric sampled (mean ± sd) | floor."""
     cells = []
     for r in rows:
         cell = {k: r.get(k) for k in ("scenario", "construction", "dimensions", "n", "status")}
         for m in VECTOR_METRICS:
-            cell[f"{m} sampled"] = _pm(r.get(f"{m}_sampled_mean"), r.get(f"{m}_sampled_sd"))
-            cell[f"{m} floor"] = _pm(r.get(f"{m}_floor_mean"), r.get(f"{m}_floor_sd"))
+            pm = _pm_mmd if m == "mmd" else _pm
+            cell[f"{m} sampled"] = pm(r.get(f"{m}_sampled_mean"), r.get(f"{m}_sampled_sd"))
+            cell[f"{m} floor"] = pm(r.get(f"{m}_floor_mean"), r.get(f"{m}_floor_sd"))
         cells.append(cell)
     metrics = [f"{m} {k}" for m in VECTOR_METRICS for k in ("sampled", "floor")]
     return markdown_table(cells, ["scenario", "construction", "dimensions", "n", *metrics, "status"])
