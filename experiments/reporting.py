@@ -55,6 +55,7 @@ __all__ = [
     "backend_activity",
     "cache_stats",
     "crafting_table",
+    "grid_bins",
     "markdown_table",
     "package_versions",
     "plot_effects",
@@ -195,8 +196,44 @@ def plot_treatment(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str)
     return plot_effects(frame, path, title=title)
 
 
+def grid_bins(
+    support: np.ndarray, values: np.ndarray, weights: np.ndarray | None, pmf: np.ndarray | None, *, max_bins: int = 25
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The one binning of ``grid.png``: humans and the population's pmf grouped by the same support points.
+
+    Consecutive support points are grouped ``ceil(S / max_bins)`` at a time (whatever their spacing: sums, means of
+    answered items, bins of 10, negative ordinal values); bin edges lie half-way between neighbouring points.
+
+    Args:
+        support: possible scores, ascending, shape ``(S,)``.
+        values: human scores on the support, shape ``(m,)``.
+        weights: their survey weights ``(m,)`` or None.
+        pmf: the population's exact pmf on the support ``(S,)``, or None.
+        max_bins: most bars drawn.
+
+    Returns:
+        ``(edges (B + 1,), human shares (B,), population shares (B,) or None)``.
+    """
+    s = np.asarray(support, dtype=float)
+    width = max(1, int(np.ceil(s.size / max_bins)))
+    group = np.arange(s.size) // width  # support index -> bin
+    n_bins = int(group[-1]) + 1
+    gap = np.diff(s).min() if s.size > 1 else 1.0
+    mids = (s[1:] + s[:-1]) / 2
+    bounds = np.concatenate([[s[0] - gap / 2], mids, [s[-1] + gap / 2]])
+    edges = bounds[np.append(np.arange(0, s.size, width), s.size)]
+    at = np.searchsorted(s, np.asarray(values, dtype=float))
+    human = np.bincount(group[np.clip(at, 0, s.size - 1)], weights=weights, minlength=n_bins).astype(float)
+    human = human / human.sum() if human.sum() > 0 else human
+    sim = None if pmf is None else np.bincount(group, weights=np.asarray(pmf, dtype=float), minlength=n_bins)
+    return edges, human, sim
+
+
 def plot_study_grid(result: StudyResult, path: Path) -> Path:
-    """Rows = constructions, columns = scenarios: test-human histogram (weighted) vs the population's exact pmf."""
+    """Rows = constructions, columns = scenarios: test-human histogram (weighted) vs the population's exact pmf.
+
+    Both are binned by :func:`grid_bins` (the same support points per bar); the x axis is the score.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -204,28 +241,27 @@ def plot_study_grid(result: StudyResult, path: Path) -> Path:
     scens = list(result.humans)
     cons = list(dict.fromkeys(r["construction"] for r in result.scores))
     fig, axes = plt.subplots(
-        len(cons), len(scens), figsize=(3.6 * len(scens), 2.4 * len(cons)), squeeze=False, sharex="col"
+        len(cons), len(scens), figsize=(3.6 * len(scens), 2.4 * len(cons) + 0.3), squeeze=False, sharex="col"
     )
     for j, s in enumerate(scens):
         support, test = result.humans[s]
         weights = result.human_weights.get(s)  # survey weights: the weighted histogram
-        width = max(1, int(np.ceil(support.size / 25)))
-        edges = np.append(support[::width] - 0.5, support[-1] + 0.5)
-        human = np.histogram(test, bins=edges, weights=weights)[0]
-        human = human / human.sum()
+        edges, human, _ = grid_bins(support, test, weights, None)
         for i, c in enumerate(cons):
             ax = axes[i][j]
             ax.stairs(human, edges, fill=True, alpha=0.45, color="tab:gray", label="test humans")
             pmf = result.pmfs.get((s, c))
             if pmf is not None:
-                sim = np.histogram(support, bins=edges, weights=pmf)[0]
+                _, _, sim = grid_bins(support, test, weights, pmf)
                 ax.stairs(sim, edges, color="tab:orange", linewidth=1.6, label="population (exact)")
             else:
                 ax.text(0.5, 0.5, "failed", transform=ax.transAxes, ha="center")
             if i == 0:
                 ax.set_title(s, fontsize=10)
             if j == 0:
-                ax.set_ylabel(c, fontsize=9)
+                ax.set_ylabel(f"{c}\nshare", fontsize=9)
+            if i == len(cons) - 1:
+                ax.set_xlabel(f"score ({s})", fontsize=8)
             if i == 0 and j == 0:
                 ax.legend(fontsize=7)
             ax.tick_params(labelsize=7)
