@@ -25,6 +25,7 @@ from populations.persona import Population  # noqa: E402
 from simulator import OUTCOMES, RunResult, WhatIfResult  # noqa: E402
 
 __all__ = [
+    "effects_figure",
     "plot_effects",
     "plot_outcome",
     "run_outcomes",
@@ -198,15 +199,22 @@ def plot_outcome(per_round: pd.DataFrame, outcome: str, path: Path, *, labels: M
     return path
 
 
-def plot_effects(differences: pd.DataFrame, path: Path, *, title: str) -> Path:
-    """Forest plot of a survey what-if: paired differences with their CIs, items left and score right.
+def effects_figure(differences: pd.DataFrame, *, title: str) -> Any:
+    """The forest-plot figure of :func:`plot_effects`, sized so every label and the title fit inside it.
 
-    The exact difference from the answer distributions is drawn as a cross; a vertical line marks 0.
+    The left margin grows with the longest outcome label (``construction · scenario · item`` in a study) and the
+    title is wrapped, so nothing is cut off.
     """
+    import textwrap
+
     items = differences[differences["kind"] == "item"]
     score = differences[differences["kind"] == "score"]
+    longest = max((len(str(o)) for o in differences["outcome"]), default=8)
+    label_in = 0.075 * longest  # inches of tick text at fontsize 8 (about 5.4 pt a character)
+    wrapped = "\n".join(textwrap.wrap(title, 110)) or title
+    height = 1.4 + 0.35 * max(len(items), len(score), 2) + 0.18 * wrapped.count("\n")
     fig, axes = plt.subplots(
-        1, 2, figsize=(8, 1.2 + 0.35 * max(len(items), 2)), gridspec_kw={"width_ratios": [3, 1]}, squeeze=False
+        1, 2, figsize=(6 + 2 * label_in, height), gridspec_kw={"width_ratios": [3, 1]}, squeeze=False
     )
     for ax, part in zip(axes[0], (items, score), strict=True):
         y = np.arange(len(part))[::-1]
@@ -220,8 +228,18 @@ def plot_effects(differences: pd.DataFrame, path: Path, *, title: str) -> Path:
         ax.set_xlabel("intervention − control", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(wrapped, fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot_effects(differences: pd.DataFrame, path: Path, *, title: str) -> Path:
+    """Forest plot of a survey what-if: paired differences with their CIs, items left and score right.
+
+    The exact difference from the answer distributions is drawn as a cross; a vertical line marks 0. Every label
+    fits inside the figure (:func:`effects_figure`).
+    """
+    fig = effects_figure(differences, title=title)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

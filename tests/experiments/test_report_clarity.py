@@ -64,3 +64,26 @@ def test_grid_png_has_an_x_label(tmp_path, monkeypatch):
     )  # fmt: skip
     plot_study_grid(result, tmp_path / "grid.png")
     assert labels == ["score (s)"] and (tmp_path / "grid.png").stat().st_size > 0
+
+
+def test_treatment_plot_labels_fit_inside_the_figure():
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from experiments.reporting_runs import effects_figure
+
+    long = "aligned_resample_big · /very/long/path/my_survey_with_a_long_name:trust@North-East"
+    rows = [
+        {"outcome": f"{long} · item_{i}", "kind": "item", "difference": 0.1 * i, "ci_low": 0.0, "ci_high": 0.3 * i}
+        for i in range(6)
+    ] + [{"outcome": f"{long} · score", "kind": "score", "difference": 0.5, "ci_low": 0.1, "ci_high": 0.9}]
+    title = "treatment (question): " + "Your neighbours describe you as warm and generous to everyone. " * 3
+    fig = effects_figure(pd.DataFrame(rows), title=title)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    box = fig.bbox
+    texts = [t for ax in fig.axes for t in ax.get_yticklabels()] + [fig._suptitle]
+    for t in texts:
+        e = t.get_window_extent(renderer)
+        assert e.x0 >= box.x0 - 1 and e.x1 <= box.x1 + 1 and e.y1 <= box.y1 + 1, t.get_text()[:40]
+    plt.close(fig)
