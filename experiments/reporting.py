@@ -328,7 +328,8 @@ def crafting_table(records: Sequence[Mapping[str, Any]]) -> str:
         status = str(r.get("status") or "")
         fell = "no"
         if r.get("fallback") or status.startswith("fallback:"):
-            fell = "yes: " + (status.split("fallback:", 1)[1].split("; caution:")[0].strip() or "no usable prompt")
+            reason = status.split("fallback:", 1)[1].split("; caution:")[0].strip() if "fallback:" in status else ""
+            fell = "yes: " + (reason or "no usable crafted prompt")
         cells.append(
             {
                 "scenario": r["scenario"],

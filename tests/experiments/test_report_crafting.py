@@ -28,3 +28,10 @@ def test_report_gives_fallback_and_failure_reasons(tmp_path):
     assert "crafting jobs failed" in crafting and "crafting attempts" not in crafting
     assert "yes: a: no usable crafted prompt" in crafting
     assert "no 'You are …' prompt in the reply" in crafting or "refusal" in crafting
+
+
+def test_crafting_table_without_a_status_still_says_it_fell_back():
+    from experiments.reporting import crafting_table
+
+    md = crafting_table([{"scenario": "s", "construction": "em", "n_crafted": 0, "n_failed": 2, "fallback": True}])
+    assert "yes: no usable crafted prompt" in md
