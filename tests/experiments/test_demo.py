@@ -91,7 +91,11 @@ def test_a_builder_that_cannot_craft_falls_back_and_the_report_says_why(tmp_path
     assert fixed["n_crafted"] is None and fixed["fallback"] is None and fixed["status"] == "ok"
     report = (tmp_path / "o" / "report.md").read_text()
     crafting = report.split("## Crafting per row")[1].split("##")[0]
-    assert "| dictator | gb | 0 |" in crafting and "| yes: no usable crafted prompt |" in crafting and "You are" in crafting
+    assert (
+        "| dictator | gb | 0 |" in crafting
+        and "| yes: no usable crafted prompt |" in crafting
+        and "You are" in crafting
+    )
     assert "| dictator | fixed |" not in crafting  # a construction that crafts nothing has no crafting row
 
 
