@@ -57,6 +57,7 @@ __all__ = [
 COMMAND_MODULES = (
     "experiments.cmd_demo",
     "experiments.cmd_probe",
+    "experiments.cmd_describe",
     "experiments.cmd_experiment",
     "experiments.cmd_align",
     "experiments.cmd_select",

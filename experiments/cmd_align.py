@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from experiments.common import add_data_args, add_model_args, model_from_args
 from experiments.errors import UsageError
+from experiments.plan import add_plan_flag
 
 if TYPE_CHECKING:  # heavy modules load inside the functions, so `populace --help` stays fast
     import numpy as np
@@ -62,6 +63,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="humans to align to: the fit half of the one seeded split (default; the test half stays held out) or all",
     )
     p.add_argument("--matrix-dir", default=str(DEFAULT_MATRIX_DIR), help="where response matrices are stored")
+    add_plan_flag(p)
     add_model_args(p)
     add_data_args(p)
     p.set_defaults(func=run)
@@ -120,7 +122,8 @@ def align_target(
         raise ScenarioError(
             f"align resamples personas on survey item answers, and {name!r} is a decision (a task or game role) "
             "with one answer; "
-            'align on its score with a kind = "aligned" construction in `populace compare STUDY.toml`'
+            'align on its score with a kind = "aligned" construction in `populace compare STUDY.toml --out OUT '
+            "--save-populations`, then narrow it with `populace select --population OUT/populations/…`"
         )
     known = [q.id for q in scenario.questions()]
     ids = tuple(item_ids) if item_ids else tuple(known)
@@ -162,6 +165,22 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"the pool has {len(personas)} personas, fewer than --n-select {args.n_select}")
     items = [s.strip() for s in args.items.split(",")] if args.items else None
     target = align_target(args.scenario, args.data, items, split=args.split, seed=args.seed)
+    if args.plan:
+        from experiments.plan import ANSWER_TOKENS, Plan, print_plan
+
+        n = len(personas) * len(target.item_ids)
+        return print_plan(
+            Plan(
+                "align",
+                checks=[
+                    f"pool {args.pool}: {len(personas)} personas",
+                    f"human data of {target.scenario.name}: {target.human.shape[0]} complete answer vectors "
+                    f"({args.split} half) on {len(target.item_ids)} items",
+                ],
+                rows=[{"what": "response matrix (pool × items)", "est_requests": n, "est_tokens": n * ANSWER_TOKENS}],
+                notes=[f"0 when the matrix is already stored in {args.matrix_dir}"],
+            )
+        )
     model = model_from_args(args)
     matrix = compute_response_matrix(
         model, personas, target.survey, cache_dir=args.matrix_dir, item_ids=target.item_ids

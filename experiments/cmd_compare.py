@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from experiments.common import add_crafter_args, add_model_args
+from experiments.plan import add_plan_flag
 
 __all__ = ["register", "run"]
 
@@ -29,7 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("study", help="study file (see experiments/configs/study_small.toml)")
     p.add_argument("--out", default=None, help="output folder (required unless --plan)")
-    p.add_argument("--plan", action="store_true", help="print constructions, sizes and estimated requests; no model")
+    add_plan_flag(p)
+    p.add_argument(
+        "--save-populations",
+        action="store_true",
+        help="also write each construction's population to OUT/populations/SCENARIO--CONSTRUCTION.json "
+        '(for run, whatif, select, or a kind = "file" construction)',
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.add_argument(
         "--seed",
@@ -55,6 +63,29 @@ def _cell(v: object) -> str:
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
+def compare_plan(study: Any) -> Any:
+    """The :class:`~experiments.plan.Plan` of a study (:func:`experiments.study.plan_study`: every check first)."""
+    from experiments.plan import Plan
+    from experiments.study import plan_study, prepare_study
+
+    prepared = prepare_study(study)
+    rows = plan_study(study, prepared)
+    checks = [
+        f"study {study.path}: {len(study.constructions)} constructions × {len(study.scenarios)} scenarios, "
+        f"split seed {study.split_seed} (fit fraction {study.fit_fraction}), n = {study.agents} agents, "
+        f"{study.repeats} repeats"
+    ]
+    checks += [
+        f"human data of {ps.scenario.name}: {ps.fit.shape[0]} fit / {ps.test.shape[0]} test respondents"
+        + ("".join(f"; {p.name}: {h.test.shape[0]} test" for p, h in zip(ps.parts, ps.part_halves, strict=True))
+           if ps.joint else "")
+        for ps in prepared
+    ]  # fmt: skip
+    checks.append("construction inputs and answer-scale needs (population files, pools, ordered answers)")
+    cols = ["construction", "kind", "scenario", "dimensions", "questions", "components", "est_requests", "est_tokens"]
+    return Plan("compare", checks=checks, rows=rows, columns=cols)
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate the study, then plan or run it, write the folder and print the tables."""
     from experiments.influence_run import is_influence_study
@@ -63,25 +94,12 @@ def run(args: argparse.Namespace) -> int:
         from experiments.cmd_influence import run_study_file
 
         return run_study_file(args, args.study)
-    from experiments.study import StudyError, load_study, plan_study, with_seed
+    from experiments.plan import print_plan
+    from experiments.study import StudyError, load_study, with_seed
 
     study = with_seed(load_study(args.study), args.seed)
     if args.plan:
-        rows = plan_study(study)
-        print(
-            f"study {study.path}: {len(study.constructions)} constructions × {len(study.scenarios)} scenarios, "
-            f"split seed {study.split_seed} (fit fraction {study.fit_fraction}), n = {study.agents} agents, "
-            f"{study.repeats} repeats"
-        )
-        _print_rows(
-            rows,
-            ["construction", "kind", "scenario", "dimensions", "questions", "components", "est_requests", "est_tokens"],
-        )
-        print(
-            f"estimated distinct LLM requests: {sum(r['est_requests'] for r in rows)}, about "
-            f"{sum(r['est_tokens'] for r in rows)} tokens (cache hits cost nothing)"
-        )
-        return 0
+        return print_plan(compare_plan(study))
     if not args.out:
         raise StudyError("compare: --out FOLDER is required (or pass --plan)")
     out = Path(args.out)
@@ -90,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
 
     from experiments.cmd_run import command_line
     from experiments.common import crafter_from_args, model_from_args
-    from experiments.reporting import cache_stats, write_study
+    from experiments.reporting import cache_stats, save_populations, write_study
     from experiments.study import prepare_study, run_study
     from populace_lm.progress import set_progress
 
@@ -108,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
             cache=cache_stats(model),
             command=command_line(args),
         )
+        saved = save_populations(out, result) if args.save_populations else []
     finally:
         for m in (model, crafter):
             close = getattr(m, "close", None)
@@ -156,4 +175,6 @@ def run(args: argparse.Namespace) -> int:
     extra = ", multivariate.md, multivariate.csv" if result.vectors else ""
     extra += ", treatment.md, treatment.csv, treatment.png" if result.treatment else ""
     print(f"\nwrote {out}/table.md, table.csv, cost.md, cost.csv, grid.png, scores.json, report.md, run.json{extra}")
+    if saved:
+        print(f"wrote {len(saved)} population files to {out}/populations/ ({', '.join(p.name for p in saved)})")
     return 0

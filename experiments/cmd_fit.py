@@ -24,6 +24,7 @@ from experiments.common import (
     model_from_args,
     write_json,
 )
+from experiments.plan import add_plan_flag
 
 #: Flags of earlier releases kept beside the parameter's own ``--n-rounds``.
 _ALIASES = {"n_rounds": ("--rounds",)}
@@ -68,6 +69,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument(*flags, dest=f"param_{name}", default=None, help=f"{param.help} ({defaults})", **extra)
     p.add_argument("--fit-fraction", type=float, default=0.5, help="share of humans in the fit half")
     add_crafter_args(p)
+    add_plan_flag(p)
     add_model_args(p)
     add_data_args(p)
     p.set_defaults(func=run)
@@ -91,12 +93,17 @@ def kind_params(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     return kind, params
 
 
-def run(args: argparse.Namespace) -> int:
-    """Fit on the fit half, score on the test half, write one population file, print a summary."""
-    from populace_lm.seeds import seed_rng
-    from populations.constructions import BuildContext, build_construction
-    from populations.crafting import MeteredModel
-    from populations.evaluation import builder_fit_info, human_halves, population_pmfs, score_population, seeded_floor
+def prepare_fit(args: argparse.Namespace) -> tuple[Any, dict[str, Any], Any, Any]:
+    """Every check of ``fit`` before its first LLM call: ``(kind, params, scenario, halves)``.
+
+    The kind and its parameters, the scenario (one dimension), its human rows read, validated and split, the
+    kind's answer-scale needs (W1-fitted kinds refuse unordered categories) and its inputs (``preload``).
+
+    Raises:
+        ConstructionError, ScenarioError: one line naming the option, file or key and the fix.
+    """
+    from populations.constructions import ConstructionError, construction_kinds
+    from populations.evaluation import human_halves
     from scenarios.errors import ScenarioError
     from scenarios.registry import get_scenario
 
@@ -108,7 +115,54 @@ def run(args: argparse.Namespace) -> int:
             f"pick one as {args.scenario}:DIMENSION, or fit them together in a study file (populace compare, "
             "docs/study_files.md)"
         )
+    if kind.ordered_only and not scenario.ordered:
+        usable = ", ".join(k.name for k in construction_kinds() if not k.ordered_only)
+        raise ConstructionError(
+            f"populace fit: --builder {kind.name} fits W1, which needs ordered answers, but {scenario.name!r} has "
+            f"unordered categories; compare {usable} constructions on it in a study (scored with total variation)"
+        )
+    if kind.preload is not None:
+        try:
+            kind.preload(params)
+        except ValueError as exc:
+            raise ConstructionError(f"populace fit: {exc}") from exc
     halves = human_halves(scenario, seed=args.seed, source=args.data, fit_fraction=args.fit_fraction)
+    return kind, params, scenario, halves
+
+
+def fit_plan(args: argparse.Namespace) -> Any:
+    """The :class:`~experiments.plan.Plan` of ``fit`` (:func:`prepare_fit` first, so it refuses what the run does)."""
+    from experiments.plan import Plan, human_check
+    from populations.constructions import estimate_construction
+
+    kind, params, scenario, halves = prepare_fit(args)
+    est = estimate_construction(kind, params, [len(scenario.questions())])
+    row = {
+        "what": f"{kind.name} on {scenario.name} (fit, then the test-half scores)",
+        "components": est.components,
+        "est_requests": est.requests,
+        "est_tokens": est.tokens,
+    }
+    return Plan(
+        "fit",
+        checks=[f"--builder {kind.name} and its parameters", human_check(scenario, halves)],
+        rows=[row],
+        columns=["what", "components", "est_requests", "est_tokens"],
+        notes=["crafter retries are not counted"] if "crafter_retries" in params else [],
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Fit on the fit half, score on the test half, write one population file, print a summary."""
+    from experiments.plan import print_plan
+    from populace_lm.seeds import seed_rng
+    from populations.constructions import BuildContext, build_construction
+    from populations.crafting import MeteredModel
+    from populations.evaluation import builder_fit_info, population_pmfs, score_population, seeded_floor
+
+    if args.plan:
+        return print_plan(fit_plan(args))
+    kind, params, scenario, halves = prepare_fit(args)
     fit, test = halves.fit, halves.test
     model = MeteredModel(model_from_args(args))
     crafter = crafter_from_args(args)

@@ -5,6 +5,11 @@
 question's valid mass and expected answer, then each dimension's exact score distribution: the quick check that a
 model reads a survey file before a study spends calls on it. ``--out FOLDER`` also writes what was printed to
 ``probe.json``, and the CLI adds the model's accounting to ``run.json``.
+
+The persona is the ``fixed`` construction's default system prompt
+(:data:`populations.baselines.DEFAULT_SYSTEM_PROMPT`) unless ``--system`` gives another (``--system ""``: none), so
+``probe`` and a ``fixed`` population answer alike; the first line printed says which prompt was sent. Expected
+answers are in the item's value units (an ordinal category's ``value``, as the scores are), not option numbers.
 """
 
 from __future__ import annotations
@@ -29,7 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="instead of --question/--scale: every question of a scenario (built-in name, FILE.toml[:DIMENSION])",
     )
-    p.add_argument("--system", default=None, help="system prompt (persona)")
+    p.add_argument(
+        "--system",
+        default=None,
+        help="system prompt (persona); default: the fixed construction's baseline prompt; --system '' sends none",
+    )
     p.add_argument("--prefix", default=None, help="answer stem prefilled in the reply (default 'Answer: ')")
     p.add_argument("--out", default=None, help="folder for probe.json and run.json (default: print only)")
     add_model_args(p)
@@ -41,7 +50,15 @@ def run(args: argparse.Namespace) -> int:
     from experiments.common import model_from_args, write_json
     from populace_lm.accounting import format_summary
     from populace_lm.budget import AccountingModel, find_layer
+    from populations.baselines import DEFAULT_SYSTEM_PROMPT
 
+    system = DEFAULT_SYSTEM_PROMPT if args.system is None else (args.system or None)
+    if args.system is None:
+        print(f'system prompt: the fixed construction\'s baseline, "{DEFAULT_SYSTEM_PROMPT}" (--system to change)')
+    elif system is None:
+        print("system prompt: none (--system '')")
+    else:
+        print(f'system prompt: "{system}"')
     if args.scenario is not None:
         if args.question is not None or args.scale is not None or args.prefix is not None:
             raise UsageError("probe: give either --scenario or --question/--scale/--prefix, not both")
@@ -49,15 +66,15 @@ def run(args: argparse.Namespace) -> int:
 
         scenario = get_scenario(args.scenario)  # an unknown name or a bad file fails before the model loads
         model = model_from_args(args)
-        result = _probe_scenario(model, scenario, args.system)
+        result = _probe_scenario(model, scenario, system)
     else:
         if args.question is None or args.scale is None:
             raise UsageError("probe: give --question TEXT and --scale SCALE, or --scenario NAME")
         question = _question(args.question, args.scale, args.prefix)  # a bad scale fails before the model loads
         model = model_from_args(args)
-        result = _probe_question(model, question, args.system)
+        result = _probe_question(model, question, system)
     if args.out is not None:
-        write_json(Path(args.out) / "probe.json", {"model_id": str(model.model_id), "system": args.system, **result})
+        write_json(Path(args.out) / "probe.json", {"model_id": str(model.model_id), "system": system, **result})
     acct = find_layer(model, AccountingModel)
     if acct is not None:
         print(format_summary(acct.summary()))
@@ -95,7 +112,8 @@ def _probe_question(model: Any, question: Any, system: str | None) -> dict[str, 
 def _probe_scenario(model: Any, scenario: Any, system: str | None) -> dict[str, Any]:
     """Per question: valid mass, method and expected answer; per dimension: the exact score mean and SD.
 
-    The persona is ``--system`` (or no system prompt); the questions, answer stems and scoring are the scenario's.
+    The persona is ``system`` (None: no system prompt); the questions, answer stems and scoring are the
+    scenario's. ``expected`` is in the item's value units (``scenario.answer_values``), like the scores.
     """
     import numpy as np
 
@@ -104,13 +122,15 @@ def _probe_scenario(model: Any, scenario: Any, system: str | None) -> dict[str, 
     from scenarios.registry import dimension_scenarios
 
     persona = Persona(id="probe", text=system or "")
-    print("question\tvalid_mass\tmethod\texpected\tprompt")
+    print("question\tvalid_mass\tmethod\texpected (value)\tprompt")
     scores, rows = [], []
     for part in dimension_scenarios(scenario):
         questions = part.questions()
         tensor = answer_distributions(model, (persona,), questions, desc=f"probe {part.name}")
         for j, q in enumerate(questions):
-            expected = float(tensor.probs[0, j] @ np.asarray(q.answers.values, dtype=float))
+            values = part.answer_values(q.id) if hasattr(part, "answer_values") else q.answers.values  # coded ones
+            p = np.asarray(tensor.probs[0, j], dtype=float)
+            expected = float(p @ np.asarray(values, dtype=float) / p.sum()) if p.sum() > 0 else float("nan")
             prompt = " ".join(q.prompt.split())
             valid, method = float(tensor.valid_mass[0, j]), str(tensor.methods[0, j])
             rows.append({"id": q.id, "valid_mass": valid, "method": method, "expected": expected})

@@ -16,6 +16,7 @@ bytes per agent plus one chunk, whatever the number of items. Before any work th
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shlex
 import shutil
@@ -25,6 +26,7 @@ from typing import Any
 
 from experiments.common import add_model_args
 from experiments.errors import UsageError
+from experiments.plan import add_plan_flag
 
 SCENARIO_HELP = (
     "a game (dictator, ultimatum, trust, public_goods, bomb_risk), a game role (its game is played), "
@@ -68,6 +70,7 @@ def add_simulation_args(p: argparse.ArgumentParser, *, default_agents: int, defa
     )
     p.add_argument("--seed", type=int, default=0, help="root seed of every random choice")
     p.add_argument("--out", required=True, help="output folder")
+    add_plan_flag(p)
 
 
 def command_line(args: argparse.Namespace) -> str:
@@ -241,6 +244,21 @@ def check_fits(config: Any, out: str, *, streamed: bool = True) -> Any:
     return estimate
 
 
+def run_plan(config: Any, population: Any, source: str) -> Any:
+    """The :class:`~experiments.plan.Plan` of one simulation (config and population already checked)."""
+    from experiments.plan import ANSWER_TOKENS, Plan, simulation_requests
+
+    n = simulation_requests(config, population)
+    what = "survey answers" if config.is_survey else f"{config.rounds} round(s) of decisions"
+    return Plan(
+        "run",
+        checks=[f"scenario {config.scenario}, {config.n_agents} agents × {config.replicates} replicate(s)",
+                f"population {source}: {len(population)} personas"],
+        rows=[{"what": what, "est_requests": n, "est_tokens": n * ANSWER_TOKENS}],
+        notes=["an upper bound: agents that draw the same persona (and history) share one request"],
+    )  # fmt: skip
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate everything, run, write the folder, print the sharing statistics."""
     if args.influence:  # opinion dynamics of one item on a graph (experiments.cmd_influence)
@@ -248,13 +266,16 @@ def run(args: argparse.Namespace) -> int:
 
         return run_society(args)
     from experiments.common import model_from_args
+    from experiments.plan import print_plan
     from experiments.reporting import write_run
     from populace_lm.progress import progress_enabled
     from simulator import DecisionService, run_simulation
 
     config = config_from_args(args, replicates=args.replicates)
-    check_fits(config, args.out)
+    check_fits(config, args.out or ".")
     population, source = load_population(args.population)
+    if args.plan:
+        return print_plan(run_plan(config, population, source))
     llm = model_from_args(args)
     service = DecisionService(llm, progress=progress_enabled())
     out_dir = Path(args.out)
@@ -267,17 +288,22 @@ def run(args: argparse.Namespace) -> int:
     out = write_run(
         args.out, result, llm_model=llm, population=population, population_source=source, command=command_line(args)
     )
-    table = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate")
+    from experiments.reporting_runs import run_outcomes, score_names
+
+    if config.is_survey:
+        table = run_outcomes(result).groupby("item", sort=False).mean(numeric_only=True).drop(columns="replicate")
+    else:
+        table = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate")
     print(table.dropna(axis=1, how="all").round(3).to_string())
     if result.scores:
         import numpy as np
 
         parts = [np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores]
         scores = parts[0] if len(parts) == 1 else np.concatenate(parts)  # one replicate: a view, no copy
-        for j in range(scores.shape[1]):
-            name = "score" if scores.shape[1] == 1 else f"score_{j + 1}"
+        for j, name in enumerate(score_names(result)):
             sd = scores[:, j].std(ddof=1) if scores.shape[0] > 1 else 0.0
             print(f"{'' if j else chr(10)}{name}: mean {scores[:, j].mean():.3f}, sd {sd:.3f}")
     print(f"\n{service.summary(config.n_agents * config.replicates)}")
-    print(f"wall time {result.wall_seconds:.1f} s; wrote {out}/records.parquet, manifest.json, report.md")
+    files = json.loads((out / "manifest.json").read_text())["files"]
+    print(f"wall time {result.wall_seconds:.1f} s; wrote {len(files)} files to {out}: {', '.join(files)}")
     return 0

@@ -14,6 +14,7 @@ import argparse
 
 from experiments.common import add_model_args
 from experiments.errors import UsageError
+from experiments.plan import add_plan_flag
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="PATH",
         help="sentence-transformers folder to retrieve with (populace train-encoder output; default the shipped MiniLM)",
     )
+    add_plan_flag(p)
     add_model_args(p)
     p.set_defaults(func=run)
 
@@ -76,6 +78,25 @@ def run(args: argparse.Namespace) -> int:
 
         encoder = load_encoder(args.encoder)
     pop = load_population_file(args.population)
+    if args.plan:
+        from experiments.plan import GENERATION_TOKENS, Plan, print_plan
+
+        n = min(args.k, len(pop)) * len(args.query) if args.revise else 0
+        n += (args.generate or 0) * len(args.query)
+        jobs = [
+            j for j, on in (("persona revisions (--revise)", args.revise), ("generated personas", args.generate)) if on
+        ]
+        what = " and ".join(jobs) if jobs else "no LLM request (the index embeds locally)"
+        return print_plan(
+            Plan(
+                "select",
+                checks=[
+                    f"population {args.population}: {len(pop)} personas",
+                    f"{len(args.query)} query(ies), k = {args.k}",
+                ],
+                rows=[{"what": what, "est_requests": n, "est_tokens": n * GENERATION_TOKENS}],
+            )
+        )
     t0 = time.perf_counter()
     index = PersonaIndex.for_file(pop, args.population, encoder=encoder)
     print(

@@ -13,6 +13,7 @@ Progress bars follow the global ``--quiet``/``--verbose`` (:func:`populace_lm.pr
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from experiments.cmd_run import SCENARIO_HELP, add_simulation_args, command_line, config_from_args, load_population
 from experiments.common import add_model_args
@@ -57,9 +58,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+def whatif_plan(conditions: Any, population: Any, source: str) -> Any:
+    """The :class:`~experiments.plan.Plan` of a what-if: both conditions of the checked config and population."""
+    from experiments.cmd_run import run_plan
+    from experiments.plan import ANSWER_TOKENS
+
+    plan = run_plan(conditions.config, population, source)
+    plan.command = "whatif"
+    one = plan.rows[0]["est_requests"]
+    treated = "treatment" if conditions.treatment is not None else "intervention parameters"
+    plan.rows = [
+        {"what": "control", "est_requests": one, "est_tokens": one * ANSWER_TOKENS},
+        {"what": treated, "est_requests": one, "est_tokens": one * ANSWER_TOKENS},
+    ]
+    return plan
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate both conditions, run them paired, write the folder and print the differences."""
     from experiments.common import model_from_args
+    from experiments.plan import print_plan
     from experiments.reporting import write_whatif
     from populace_lm.progress import progress_enabled
     from simulator import DecisionService, Treatment, WhatIfConditions, parse_assignments, run_whatif
@@ -73,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     )
     config = conditions.config
     population, source = load_population(args.population)
+    if args.plan:
+        return print_plan(whatif_plan(conditions, population, source))
     llm = model_from_args(args)
     service = DecisionService(llm, progress=progress_enabled())
     result = run_whatif(

@@ -6,7 +6,7 @@
 * ``populace run`` → ``records.parquet`` (tidy, one row per agent, round and role; identical bytes for the same
   seed and model), ``outcomes.csv``, ``manifest.json`` (config, seeds, package versions, model id, cache and
   sharing statistics, wall time) and ``report.md`` (:func:`write_run`);
-* ``populace whatif`` → records, per-round outcomes, paired differences with bootstrap CIs, plots, manifest and
+* ``populace whatif`` → records, per-round outcomes, paired differences with Student-t CIs, plots, manifest and
   report (:func:`write_whatif`);
 * ``populace compare`` → score and cost tables (CSV and Markdown), a histogram grid, manifest and report
   (:func:`write_study`);
@@ -55,6 +55,7 @@ __all__ = [
     "backend_activity",
     "cache_stats",
     "crafting_table",
+    "grid_bins",
     "markdown_table",
     "package_versions",
     "plot_effects",
@@ -67,6 +68,7 @@ __all__ = [
     "study_settings",
     "vectors_markdown",
     "whatif_report",
+    "save_populations",
     "write_demo",
     "write_details",
     "write_manifest",
@@ -144,6 +146,8 @@ def _vector_section(rows: Sequence[Mapping[str, Any]]) -> list[str]:
         vectors_markdown(rows),
         "",
         *[f"- `{k}`: {v}" for k, v in VECTOR_HELP.items()],
+        "- `mmd` is the unbiased estimate of MMD², which is slightly negative by chance when the two samples come "
+        "from one distribution: such a value is shown as `0 (estimate −0.001)` (the CSV keeps the estimate).",
         "",
         "Also in `multivariate.csv` / `multivariate.md`. The per-dimension rows of these scenarios are in the "
         "score table above (`SCENARIO:DIMENSION`).",
@@ -171,8 +175,9 @@ def _treatment_section(result: StudyResult, plot: str | None) -> list[str]:
         "## Treatment: the same what-if on every population",
         "",
         f"Message ({t['where']}): “{t['text']}”. Control and treatment run on the same {t['seeds']} seeds "
-        f"({t['agents']} agents each), so every difference is paired; the CI is a bootstrap over the seeds "
-        "(`scipy.stats.bootstrap`). `exact_difference` is the population's expected effect from the answer "
+        f"({t['agents']} agents each), so every difference is paired; the CI is the paired "
+        "Student-t interval over the seeds (mean ± t·sd/√seeds, `ci_method` = t), honest with few seeds. "
+        "`exact_difference` is the population's expected effect from the answer "
         "distributions (no sampling), shown where the population is small enough to enumerate. Constructions "
         "share the seeds, so a gap between their effects is the construction's, not the draw's.",
         "",
@@ -192,8 +197,44 @@ def plot_treatment(rows: Sequence[Mapping[str, Any]], path: Path, *, title: str)
     return plot_effects(frame, path, title=title)
 
 
+def grid_bins(
+    support: np.ndarray, values: np.ndarray, weights: np.ndarray | None, pmf: np.ndarray | None, *, max_bins: int = 25
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """The one binning of ``grid.png``: humans and the population's pmf grouped by the same support points.
+
+    Consecutive support points are grouped ``ceil(S / max_bins)`` at a time (whatever their spacing: sums, means of
+    answered items, bins of 10, negative ordinal values); bin edges lie half-way between neighbouring points.
+
+    Args:
+        support: possible scores, ascending, shape ``(S,)``.
+        values: human scores on the support, shape ``(m,)``.
+        weights: their survey weights ``(m,)`` or None.
+        pmf: the population's exact pmf on the support ``(S,)``, or None.
+        max_bins: most bars drawn.
+
+    Returns:
+        ``(edges (B + 1,), human shares (B,), population shares (B,) or None)``.
+    """
+    s = np.asarray(support, dtype=float)
+    width = max(1, int(np.ceil(s.size / max_bins)))
+    group = np.arange(s.size) // width  # support index -> bin
+    n_bins = int(group[-1]) + 1
+    gap = np.diff(s).min() if s.size > 1 else 1.0
+    mids = (s[1:] + s[:-1]) / 2
+    bounds = np.concatenate([[s[0] - gap / 2], mids, [s[-1] + gap / 2]])
+    edges = bounds[np.append(np.arange(0, s.size, width), s.size)]
+    at = np.searchsorted(s, np.asarray(values, dtype=float))
+    human = np.bincount(group[np.clip(at, 0, s.size - 1)], weights=weights, minlength=n_bins).astype(float)
+    human = human / human.sum() if human.sum() > 0 else human
+    sim = None if pmf is None else np.bincount(group, weights=np.asarray(pmf, dtype=float), minlength=n_bins)
+    return edges, human, sim
+
+
 def plot_study_grid(result: StudyResult, path: Path) -> Path:
-    """Rows = constructions, columns = scenarios: test-human histogram (weighted) vs the population's exact pmf."""
+    """Rows = constructions, columns = scenarios: test-human histogram (weighted) vs the population's exact pmf.
+
+    Both are binned by :func:`grid_bins` (the same support points per bar); the x axis is the score.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -201,28 +242,27 @@ def plot_study_grid(result: StudyResult, path: Path) -> Path:
     scens = list(result.humans)
     cons = list(dict.fromkeys(r["construction"] for r in result.scores))
     fig, axes = plt.subplots(
-        len(cons), len(scens), figsize=(3.6 * len(scens), 2.4 * len(cons)), squeeze=False, sharex="col"
+        len(cons), len(scens), figsize=(3.6 * len(scens), 2.4 * len(cons) + 0.3), squeeze=False, sharex="col"
     )
     for j, s in enumerate(scens):
         support, test = result.humans[s]
         weights = result.human_weights.get(s)  # survey weights: the weighted histogram
-        width = max(1, int(np.ceil(support.size / 25)))
-        edges = np.append(support[::width] - 0.5, support[-1] + 0.5)
-        human = np.histogram(test, bins=edges, weights=weights)[0]
-        human = human / human.sum()
+        edges, human, _ = grid_bins(support, test, weights, None)
         for i, c in enumerate(cons):
             ax = axes[i][j]
             ax.stairs(human, edges, fill=True, alpha=0.45, color="tab:gray", label="test humans")
             pmf = result.pmfs.get((s, c))
             if pmf is not None:
-                sim = np.histogram(support, bins=edges, weights=pmf)[0]
+                _, _, sim = grid_bins(support, test, weights, pmf)
                 ax.stairs(sim, edges, color="tab:orange", linewidth=1.6, label="population (exact)")
             else:
                 ax.text(0.5, 0.5, "failed", transform=ax.transAxes, ha="center")
             if i == 0:
                 ax.set_title(s, fontsize=10)
             if j == 0:
-                ax.set_ylabel(c, fontsize=9)
+                ax.set_ylabel(f"{c}\nshare", fontsize=9)
+            if i == len(cons) - 1:
+                ax.set_xlabel(f"score ({s})", fontsize=8)
             if i == 0 and j == 0:
                 ax.legend(fontsize=7)
             ax.tick_params(labelsize=7)
@@ -247,21 +287,36 @@ def _pm(mean: float | None, sd: float | None) -> str:
     return "" if mean is None or sd is None else f"{mean:.3f} ± {sd:.3f}"
 
 
+def _pm_mmd(mean: float | None, sd: float | None) -> str:
+    """An MMD² cell: the unbiased estimator dips below 0 when both samples share a distribution; shown as 0."""
+    if mean is None or sd is None:
+        return ""
+    if mean < 0:
+        return f"0 (estimate {mean:.4f}) ± {sd:.3f}"
+    return _pm(mean, sd)
+
+
 def vectors_markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """Multivariate scores: one row per scenario and construction, each metric sampled (mean ± sd) | floor."""
     cells = []
     for r in rows:
         cell = {k: r.get(k) for k in ("scenario", "construction", "dimensions", "n", "status")}
         for m in VECTOR_METRICS:
-            cell[f"{m} sampled"] = _pm(r.get(f"{m}_sampled_mean"), r.get(f"{m}_sampled_sd"))
-            cell[f"{m} floor"] = _pm(r.get(f"{m}_floor_mean"), r.get(f"{m}_floor_sd"))
+            pm = _pm_mmd if m == "mmd" else _pm
+            cell[f"{m} sampled"] = pm(r.get(f"{m}_sampled_mean"), r.get(f"{m}_sampled_sd"))
+            cell[f"{m} floor"] = pm(r.get(f"{m}_floor_mean"), r.get(f"{m}_floor_sd"))
         cells.append(cell)
     metrics = [f"{m} {k}" for m in VECTOR_METRICS for k in ("sampled", "floor")]
     return markdown_table(cells, ["scenario", "construction", "dimensions", "n", *metrics, "status"])
 
 
 def crafting_table(records: Sequence[Mapping[str, Any]]) -> str:
-    """Per row of a crafted construction: prompts kept, crafts failed and why, and whether it fell back."""
+    """Per row of a crafted construction: prompts kept, crafting jobs failed and why, whether and why it fell back.
+
+    A crafting job is one prompt the builder asked the crafter to write (one per component to craft, per round);
+    ``n_failed`` counts the jobs whose reply held no usable prompt, by reason (``failure_reasons``). A fallback
+    names its reason (per dimension of a joint fit, from the row's ``status``).
+    """
     from populations.crafting import FAILURE_DESCRIPTIONS
 
     rows = [r for r in records if r.get("n_crafted") is not None or r.get("n_failed") is not None]
@@ -271,14 +326,19 @@ def crafting_table(records: Sequence[Mapping[str, Any]]) -> str:
     for r in rows:
         reasons = r.get("failure_reasons") or {}
         why = "; ".join(f"{FAILURE_DESCRIPTIONS.get(k, k)} (×{v})" for k, v in reasons.items()) or "–"
+        status = str(r.get("status") or "")
+        fell = "no"
+        if r.get("fallback") or status.startswith("fallback:"):
+            reason = status.split("fallback:", 1)[1].split("; caution:")[0].strip() if "fallback:" in status else ""
+            fell = "yes: " + (reason or "no usable crafted prompt")
         cells.append(
             {
                 "scenario": r["scenario"],
                 "construction": r["construction"],
                 "crafted prompts kept": r.get("n_crafted"),
-                "crafts failed": "?" if r.get("n_failed") is None else r["n_failed"],
-                "fell back to fixed prompt": "yes" if r.get("fallback") else "no",
-                "why": why,
+                "crafting jobs failed": "?" if r.get("n_failed") is None else r["n_failed"],
+                "fell back to fixed prompt": fell,
+                "why the jobs failed": why,
             }
         )
     return markdown_table(cells)
@@ -397,6 +457,32 @@ def study_report(
             *([note, ""] if note else []),
         ]
     )
+
+
+def save_populations(out_dir: str | os.PathLike[str], result: StudyResult) -> list[Path]:
+    """Write each fitted construction's population to ``populations/SCENARIO--CONSTRUCTION.json``.
+
+    The files are ``populace.population`` documents (:meth:`populations.persona.Population.save`) that ``run``,
+    ``whatif``, ``select`` and a ``kind = "file"`` construction read; their metadata records the scenario and the
+    study's split (seed, fit fraction), so a later study on the same scenario can check it saw no test human. A
+    failed construction has no file. Scenario names are written with ``:``, ``@``, ``/`` and spaces as ``_``.
+
+    Returns:
+        The written paths, in study order.
+    """
+    import re
+
+    from populations.persona import Population
+
+    folder = Path(out_dir) / "populations"
+    split = result.settings.get("split", {})
+    paths = []
+    for (scenario, construction), pop in result.populations.items():
+        meta = {**(pop.metadata or {}), "scenario": scenario, "split": dict(split), "construction": construction}
+        doc = Population(personas=pop.personas, weights=pop.weights, construction=pop.construction, metadata=meta)
+        name = re.sub(r"[:@/\\\s]+", "_", f"{scenario}--{construction}")
+        paths.append(doc.save(folder / f"{name}.json"))
+    return paths
 
 
 def write_study(

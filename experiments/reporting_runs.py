@@ -2,7 +2,7 @@
 
 * ``populace run`` → ``records.parquet`` (tidy, one row per agent, round and role), ``outcomes.csv``,
   ``manifest.json`` and ``report.md`` (:func:`write_run`);
-* ``populace whatif`` → records, per-round outcomes, paired differences with bootstrap CIs, plots, manifest and
+* ``populace whatif`` → records, per-round outcomes, paired differences with Student-t CIs, plots, manifest and
   report (:func:`write_whatif`).
 """
 
@@ -24,7 +24,17 @@ from experiments.tables import cache_stats, markdown_table, package_versions, wr
 from populations.persona import Population  # noqa: E402
 from simulator import OUTCOMES, RunResult, WhatIfResult  # noqa: E402
 
-__all__ = ["plot_effects", "plot_outcome", "run_report", "whatif_report", "write_run", "write_whatif"]
+__all__ = [
+    "effects_figure",
+    "plot_effects",
+    "plot_outcome",
+    "run_outcomes",
+    "run_report",
+    "score_names",
+    "whatif_report",
+    "write_run",
+    "write_whatif",
+]
 
 
 def _population(population: Population, source: str) -> dict[str, Any]:
@@ -58,7 +68,7 @@ def write_run(
     out.mkdir(parents=True, exist_ok=True)
     if not result.records_streamed:
         result.records.to_parquet(out / "records.parquet", index=False)
-    result.outcomes.to_csv(out / "outcomes.csv", index=False)
+    run_outcomes(result).to_csv(out / "outcomes.csv", index=False)
     files = ["records.parquet", "outcomes.csv", "manifest.json", "report.md"]
     if result.scores:
         _write_scores_csv(result, out / "scores.csv")
@@ -94,11 +104,11 @@ def _downgrades(model: Any) -> dict[str, int]:
 
 def _write_scores_csv(result: RunResult, path: Path, chunk: int = 1 << 18) -> None:
     """``_scores_frame(result).to_csv(path, index=False)``, a chunk of agents at a time (the same bytes)."""
+    cols = score_names(result)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         header = True
         for r, s in enumerate(result.scores):
             s2 = np.atleast_2d(np.asarray(s, dtype=float).T).T  # (n, D)
-            cols = ["score"] if s2.shape[1] == 1 else [f"score_{j + 1}" for j in range(s2.shape[1])]
             for lo in range(0, s2.shape[0], chunk):
                 frame = pd.DataFrame(s2[lo : lo + chunk], columns=cols)
                 frame.insert(0, "agent", np.arange(lo, lo + len(frame)))
@@ -110,18 +120,51 @@ def _write_scores_csv(result: RunResult, path: Path, chunk: int = 1 << 18) -> No
 def _score_columns(result: RunResult) -> pd.DataFrame:
     """The score columns of :func:`_scores_frame` alone (no per-agent id columns)."""
     parts = [np.atleast_2d(np.asarray(s, dtype=float).T).T for s in result.scores]
-    d = parts[0].shape[1]
-    cols = ["score"] if d == 1 else [f"score_{j + 1}" for j in range(d)]
+    cols = score_names(result)
     return pd.DataFrame(parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0), columns=cols, copy=False)
 
 
+def score_names(result: RunResult) -> list[str]:
+    """The score columns of a survey or decision run: ``score_<dimension>`` for each of the scenario's dimensions."""
+    from scenarios.registry import get_scenario
+
+    return [f"score_{d}" for d in get_scenario(result.config.scenario).dimensions]
+
+
+def run_outcomes(result: RunResult) -> pd.DataFrame:
+    """The outcomes table written to ``outcomes.csv``: per round of a game; per item of a survey.
+
+    A survey's "round" is one item: its rows are labelled with the item (``item`` = its id) and hold the item's
+    ``mean_answer`` and ``parse_failure_rate`` only (the game columns mean nothing there).
+    """
+    o = result.outcomes
+    if not result.config.is_survey:
+        return o
+    rec = result.records
+    if len(rec):
+        item_of = rec.drop_duplicates("round").set_index("round")["question"]
+    else:  # records streamed to records.parquet: item t of the scenario is round t
+        from scenarios.registry import get_scenario
+
+        item_of = pd.Series({t: q.id for t, q in enumerate(get_scenario(result.config.scenario).questions(), start=1)})
+    table = pd.DataFrame(
+        {
+            "replicate": o["replicate"].to_numpy(),
+            "item": o["round"].map(item_of).to_numpy(),
+            "mean_answer": o["mean_decision"].to_numpy(),
+            "parse_failure_rate": o["parse_failure_rate"].to_numpy(),
+        }
+    )
+    return table
+
+
 def _scores_frame(result: RunResult) -> pd.DataFrame:
-    """One row per replicate and agent: ``score`` (one dimension) or ``score_1 … score_D``."""
+    """One row per replicate and agent, one ``score_<dimension>`` column per dimension."""
     frames = []
+    names = score_names(result)
     for r, s in enumerate(result.scores):
         s2 = np.atleast_2d(np.asarray(s, dtype=float).T).T  # (n, D)
-        cols = ["score"] if s2.shape[1] == 1 else [f"score_{j + 1}" for j in range(s2.shape[1])]
-        frame = pd.DataFrame(s2, columns=cols)
+        frame = pd.DataFrame(s2, columns=names)
         frame.insert(0, "agent", np.arange(s2.shape[0]))
         frame.insert(0, "replicate", r)
         frames.append(frame)
@@ -129,19 +172,29 @@ def _scores_frame(result: RunResult) -> pd.DataFrame:
 
 
 def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
-    """A Markdown summary of a run."""
+    """A Markdown summary of a run (a survey's outcomes per item; a game's per round, its parameters and network)."""
     c = result.config
-    by_round = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate", errors="ignore")
-    by_round = by_round.dropna(axis=1, how="all")
     pop = manifest["population"]
     lines = [
         f"# Simulation: {c.scenario}",
         "",
         f"- population: {pop['source']} ({pop['construction']}, {pop['components']} components)",
-        f"- agents: {c.n_agents} × {c.replicates} replicate(s), rounds: {c.rounds}, root seed: {c.seed}",
-        f"- game parameters: {json.dumps(c.params, sort_keys=True) if c.params else '—'}",
-        f"- network: {c.network.to_dict() if c.network else 'none (random matching)'}",
-        f"- history shown to agents: last {c.history_rounds} round(s)" if c.rounds > 1 else "- one-shot",
+        f"- agents: {c.n_agents} × {c.replicates} replicate(s)"
+        + (f", rounds: {c.rounds}" if not c.is_survey else ", every item asked once")
+        + f", root seed: {c.seed}",
+    ]
+    if c.is_survey:
+        by = run_outcomes(result).groupby("item", sort=False).mean(numeric_only=True).drop(columns="replicate")
+        table = by.reset_index()
+    else:
+        by = result.outcomes.groupby("round").mean(numeric_only=True).drop(columns="replicate", errors="ignore")
+        table = by.dropna(axis=1, how="all").reset_index()
+        lines += [
+            f"- game parameters: {json.dumps(c.params, sort_keys=True) if c.params else 'the game defaults'}",
+            f"- network: {c.network.to_dict() if c.network else 'none (random matching)'}",
+            f"- history shown to agents: last {c.history_rounds} round(s)" if c.rounds > 1 else "- one-shot",
+        ]
+    lines += [
         f"- model: {manifest['model_id']}",
         f"- decisions: {_cost_line(result.stats)}",
         *(
@@ -160,7 +213,7 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
         "",
         "## Outcomes per " + ("item" if c.is_survey else "round") + " (mean over replicates)",
         "",
-        markdown_table(by_round.reset_index(), digits=3, missing="—"),
+        markdown_table(table, digits=3, missing="—"),
         "",
     ]
     if result.scores:
@@ -172,7 +225,7 @@ def run_report(result: RunResult, manifest: Mapping[str, Any]) -> str:
             markdown_table(summary, digits=3, missing="—"),
             "",
         ]
-    lines += ["Files: `records.parquet` (one row per agent, round and role), `outcomes.csv`, `manifest.json`.", ""]
+    lines += ["Files: " + ", ".join(f"`{f}`" for f in manifest["files"]) + ".", ""]
     return "\n".join(lines)
 
 
@@ -197,15 +250,22 @@ def plot_outcome(per_round: pd.DataFrame, outcome: str, path: Path, *, labels: M
     return path
 
 
-def plot_effects(differences: pd.DataFrame, path: Path, *, title: str) -> Path:
-    """Forest plot of a survey what-if: paired differences with bootstrap CIs, items left and score right.
+def effects_figure(differences: pd.DataFrame, *, title: str) -> Any:
+    """The forest-plot figure of :func:`plot_effects`, sized so every label and the title fit inside it.
 
-    The exact difference from the answer distributions is drawn as a cross; a vertical line marks 0.
+    The left margin grows with the longest outcome label (``construction · scenario · item`` in a study) and the
+    title is wrapped, so nothing is cut off.
     """
+    import textwrap
+
     items = differences[differences["kind"] == "item"]
     score = differences[differences["kind"] == "score"]
+    longest = max((len(str(o)) for o in differences["outcome"]), default=8)
+    label_in = 0.075 * longest  # inches of tick text at fontsize 8 (about 5.4 pt a character)
+    wrapped = "\n".join(textwrap.wrap(title, 110)) or title
+    height = 1.4 + 0.35 * max(len(items), len(score), 2) + 0.18 * wrapped.count("\n")
     fig, axes = plt.subplots(
-        1, 2, figsize=(8, 1.2 + 0.35 * max(len(items), 2)), gridspec_kw={"width_ratios": [3, 1]}, squeeze=False
+        1, 2, figsize=(6 + 2 * label_in, height), gridspec_kw={"width_ratios": [3, 1]}, squeeze=False
     )
     for ax, part in zip(axes[0], (items, score), strict=True):
         y = np.arange(len(part))[::-1]
@@ -219,8 +279,18 @@ def plot_effects(differences: pd.DataFrame, path: Path, *, title: str) -> Path:
         ax.set_xlabel("intervention − control", fontsize=8)
         ax.tick_params(labelsize=7)
     axes[0][0].legend(fontsize=7, loc="best")
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(wrapped, fontsize=9)
     fig.tight_layout()
+    return fig
+
+
+def plot_effects(differences: pd.DataFrame, path: Path, *, title: str) -> Path:
+    """Forest plot of a survey what-if: paired differences with their CIs, items left and score right.
+
+    The exact difference from the answer distributions is drawn as a cross; a vertical line marks 0. Every label
+    fits inside the figure (:func:`effects_figure`).
+    """
+    fig = effects_figure(differences, title=title)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -313,14 +383,14 @@ def whatif_report(result: WhatIfResult, manifest: Mapping[str, Any], plots: list
         lines += [
             "Both conditions use the same persona draws and answer seeds (common random numbers). Per replicate, "
             "each item's outcome is its mean answer and the score's is the mean score; `difference` is the mean "
-            "paired difference (treatment − control) with a percentile bootstrap 95% CI over seeds. "
+            "paired difference (treatment − control) with a paired Student-t 95% CI over seeds (mean ± t·sd/√seeds, `ci_method` = t: honest with few seeds, where a bootstrap is only the min–max of the seeds). "
             "`exact_*` columns are population-weighted expectations from the answer distributions (no sampling; "
             "— when the population has more components than agent draws, to keep the cost at the simulation's).",
         ]
     else:
         lines += [
             "Each replicate's outcome is its mean over rounds; `difference` is the mean paired difference "
-            "(intervention − baseline) with a percentile bootstrap 95% CI over seeds.",
+            "(intervention − baseline) with a paired Student-t 95% CI over seeds (mean ± t·sd/√seeds, `ci_method` = t: honest with few seeds, where a bootstrap is only the min–max of the seeds).",
         ]
     lines += ["", markdown_table(result.differences, digits=3, missing="—"), ""]
     if not result.is_survey:

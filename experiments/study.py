@@ -64,6 +64,7 @@ def _context(
         parts=ps.parts,
         fit=ps.fit,
         fit_weights=ps.fit_weights,
+        part_fits=tuple((h.fit, h.fit_weights) for h in ps.part_halves) if ps.joint else (),
         model=model,
         crafter=crafter,
         source=study.data,
@@ -86,42 +87,59 @@ def _build_prepared(
 
 
 # =============================================================================================== plan
-def plan_study(study: Study) -> list[dict[str, Any]]:
-    """The constructions, sizes and an estimate of distinct LLM requests and tokens, without loading a model.
+def plan_study(study: Study, prepared: list[PreparedScenario] | None = None) -> list[dict[str, Any]]:
+    """Every check the run makes before its first LLM call, then the constructions, sizes and request estimates.
 
-    Loads scenarios (question lists) and population files only; each kind's ``estimate``
+    Runs :func:`prepare_study` (scenarios loaded, human data read and validated, splits and floors, each kind's
+    inputs and answer-scale needs: ``em`` on unordered categories is refused as the run refuses it), so ``--plan``
+    fails exactly where the run would; no model is loaded. Each kind's ``estimate``
     (:func:`populations.constructions.estimate_construction`) counts distribution requests per persona and
     question and, for crafting kinds, ``(1 + improve_rounds)`` crafter generations plus one evaluation of each
     draft per craft (retries and cache hits are not counted). On a multi-dimensional instrument a per-dimension
-    kind (``em``/``gb``/``mop``) is fitted per dimension, then every component answers every question.
+    kind (``em``/``gb``/``mop``) is fitted per dimension, then every component answers every question. A
+    ``[treatment]`` adds one row per treated construction: the treated condition asks at most
+    ``min(components, agents × seeds)`` personas every question (the control's answers are the scoring's own
+    requests, answered by the cache).
+
+    Args:
+        study: a validated study.
+        prepared: the output of :func:`prepare_study` (computed here when None).
 
     Returns:
-        One row per construction and scenario: ``construction, kind, scenario, dimensions, questions,
-        components, est_requests, est_tokens``.
+        One row per construction and scenario (``construction, kind, scenario, dimensions, questions,
+        components, est_requests, est_tokens``), then the ``[treatment]`` rows (scenario ``NAME [treatment]``).
     """
     from populations.constructions import estimate_construction
-    from scenarios.registry import dimension_scenarios
+    from populations.constructions.registry import _ANSWER_TOKENS
 
-    rows = []
-    for spec in study.scenarios:
-        scenario = _load_scenario(spec, study.data)
-        parts = dimension_scenarios(scenario)
+    if prepared is None:
+        prepared = prepare_study(study)
+    rows, treated = [], []
+    for ps in prepared:
+        scenario, parts = ps.scenario, ps.parts
         questions = [len(part.questions()) for part in parts] if len(parts) > 1 else [len(scenario.questions())]
-        for c in (c for c in study.constructions if c.applies_to(spec)):
+        for c in (c for c in study.constructions if c.applies_to(ps.spec)):
             est = estimate_construction(c.spec, c.params, questions)
-            rows.append(
-                {
-                    "construction": c.name,
-                    "kind": c.kind,
-                    "scenario": scenario.name,
-                    "dimensions": len(parts),
-                    "questions": sum(questions),
-                    "components": est.components,
-                    "est_requests": est.requests,
-                    "est_tokens": est.tokens,
-                }
-            )
-    return rows
+            row = {
+                "construction": c.name,
+                "kind": c.kind,
+                "scenario": scenario.name,
+                "dimensions": len(parts),
+                "questions": sum(questions),
+                "components": est.components,
+                "est_requests": est.requests,
+                "est_tokens": est.tokens,
+            }
+            rows.append(row)
+            if _treated(study, c):
+                t = study.treatment
+                assert t is not None
+                requests = min(est.components, t["agents"] * t["seeds"]) * sum(questions)
+                treated.append(
+                    {**row, "scenario": f"{scenario.name} [treatment]", "est_requests": requests,
+                     "est_tokens": requests * _ANSWER_TOKENS}
+                )  # fmt: skip
+    return rows + treated
 
 
 # =============================================================================================== run
@@ -194,6 +212,9 @@ class PreparedScenario:
         spec: the scenario as the study names it (``get_scenario`` resolves it; a file path is absolute).
         fit_weights: survey weights of the fit half, ``(n_fit,)``, or None (unweighted data).
         test_weights: survey weights of the test half, ``(n_test,)``, or None.
+        part_halves: each dimension's own halves (:class:`~populations.evaluation.HumanHalves`, values ``(n_j,)``):
+            the same row split, scored per dimension, so a respondent missing an item of one dimension drops out of
+            that dimension only; ``fit``/``test`` hold the rows complete on every dimension (score vectors).
     """
 
     scenario: Any
@@ -204,6 +225,7 @@ class PreparedScenario:
     spec: str = ""
     fit_weights: np.ndarray | None = None
     test_weights: np.ndarray | None = None
+    part_halves: tuple[Any, ...] = ()
 
     @property
     def joint(self) -> bool:
@@ -213,6 +235,14 @@ class PreparedScenario:
     def column(self, values: np.ndarray, j: int) -> np.ndarray:
         """Dimension ``j`` of ``(n,)`` or ``(n, D)`` human values, shape ``(n,)``."""
         return _column(values, j)
+
+    def halves(self, j: int) -> Any:
+        """Dimension ``j``'s own :class:`~populations.evaluation.HumanHalves` (values ``(n_j,)``)."""
+        from populations.evaluation import HumanHalves
+
+        if self.part_halves:
+            return self.part_halves[j]
+        return HumanHalves(_column(self.fit, j), _column(self.test, j), self.fit_weights, self.test_weights)
 
 
 def _column(values: np.ndarray, j: int) -> np.ndarray:
@@ -261,9 +291,9 @@ def with_seed(study: Study, seed: int | None) -> Study:
 def prepare_study(study: Study) -> list[PreparedScenario]:
     """Load every scenario and its humans, split them and compute the floors (no LLM call).
 
-    A multi-dimensional instrument (``bigfive``, ``my.toml`` with several dimensions) is split once by rows
-    (respondents complete on every dimension), so its per-dimension scores and its score vectors share one
-    test half.
+    A multi-dimensional instrument (``bigfive``, ``my.toml`` with several dimensions) is split once by rows, so its
+    per-dimension scores and its score vectors share one split; each dimension keeps the respondents complete on
+    its own items (``part_halves``), the score vectors those complete on every dimension.
 
     Raises:
         StudyError: an unknown scenario or too few humans, naming the study file and the key.
@@ -289,14 +319,32 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
             raise StudyError(
                 f"{study.path}: scenario {scenario.name!r} has {test.shape[0]} test humans; need at least 2"
             )
+        try:
+            part_halves = (
+                tuple(
+                    human_halves(part, seed=study.split_seed, source=study.data, fit_fraction=study.fit_fraction)
+                    for part in parts
+                )
+                if len(parts) > 1
+                else (halves,)
+            )
+        except ValueError as exc:
+            raise StudyError(f"{study.path}: split: scenario {scenario.name!r}: {exc}") from exc
         floors = tuple(
             seeded_floor(
-                part, _column(test, j), seed=study.seed, n=n, repeats=study.repeats, weights=halves.test_weights
+                part,
+                part_halves[j].test,
+                seed=study.seed,
+                n=int(min(n, part_halves[j].test.shape[0] // 2)),
+                repeats=study.repeats,
+                weights=part_halves[j].test_weights,
             )
             for j, part in enumerate(parts)
         )
         prepared.append(
-            PreparedScenario(scenario, fit, test, floors, parts, spec, halves.fit_weights, halves.test_weights)
+            PreparedScenario(
+                scenario, fit, test, floors, parts, spec, halves.fit_weights, halves.test_weights, part_halves
+            )
         )
     _check_constructions(study, prepared)
     return prepared
@@ -383,8 +431,8 @@ def run_study(
             record["status"] = status
             scores.append(record)
             item_probs.append(probs)
-            humans[part.name] = (np.asarray(part.support, dtype=float), ps.column(ps.test, j))
-            human_weights[part.name] = ps.test_weights
+            humans[part.name] = (np.asarray(part.support, dtype=float), ps.halves(j).test)
+            human_weights[part.name] = ps.halves(j).test_weights
             pmfs[(part.name, c.name)] = pmf
         if ps.joint:
             vectors.append(_score_vectors(study, ps, c, built, item_probs, status))
@@ -484,9 +532,10 @@ def _score_part(
     """
     from populations.evaluation import population_fit_info, score_dimension
 
-    part, test = ps.parts[j], ps.column(ps.test, j)
+    part, halves = ps.parts[j], ps.halves(j)
+    test = halves.test
     keys = {"scenario": part.name, "construction": c.name, "kind": c.kind}
-    sizes = {"n_fit": int(ps.fit.shape[0]), "n_test": int(test.size), "weighted": ps.test_weights is not None}
+    sizes = {"n_fit": int(halves.fit.shape[0]), "n_test": int(test.size), "weighted": halves.test_weights is not None}
     if built is None:
         return {**keys, **sizes}, None, None
     record, probs, pmf = score_dimension(
@@ -497,7 +546,7 @@ def _score_part(
         floor=ps.floors[j],
         seed=study.seed,
         construction=c.name,
-        test_weights=ps.test_weights,
+        test_weights=halves.test_weights,
         fit_info=population_fit_info(built.population, built.info),
         progress=progress,
     )

@@ -4,11 +4,15 @@ Every phase that may take more than about two seconds (item batches, crafting, E
 matrices, weight conversion) wraps its loop in :func:`progress_bar`, a labelled tqdm bar with an ETA. The CLI's
 ``--quiet`` (or ``POPULACE_QUIET=1``) turns every bar off through :func:`set_progress`; a caller may also pass
 ``enabled=False`` for one bar. Bars go to standard error, so they never mix with a command's printed table.
+
+Nested bars need cursor moves (``ESC[A``) to redraw the lines above them; when the bar's stream is not a terminal
+(a log file, a redirected ``2>run.log``) only the outermost open bar is shown, so the log holds plain lines.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,6 +59,10 @@ def progress_bar(
     """
     kwargs.setdefault("mininterval", 0.5)
     kwargs.setdefault("dynamic_ncols", True)
+    stream = kwargs.get("file") or sys.stderr
+    isatty = getattr(stream, "isatty", None)
+    if not (callable(isatty) and isatty()) and any(not b.disable for b in list(getattr(tqdm, "_instances", ()))):
+        enabled = False  # a nested bar in a log would write cursor-up escapes: the outer bar alone reports
     return tqdm(
         iterable,
         desc=desc,

@@ -143,7 +143,8 @@ COLUMN_HELP = {
     "test half) / number of draws.",
     "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
     "components": "personas or prompts in the fitted population.",
-    "n_failed": "crafting attempts that produced no usable prompt (recorded and skipped, never defaulted).",
+    "n_failed": "crafting jobs (one prompt asked of the crafter per component and round) whose reply held no "
+    "usable prompt (recorded and skipped, never defaulted); their reasons are in the crafting table.",
     "llm_calls": "distinct LLM requests of the row, fitting and evaluation (served by the backend or the cache).",
     "status": "`ok`; `fallback: …` when no crafted prompt was usable and the builder returned the fixed-prompt "
     "population; `failed: …` when a construction could not be built (an LLM failure, kept as data).",

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from populace_lm.types import IntegerAnswers
-from scenarios.errors import MultiDimensionError, ScenarioError
+from scenarios.errors import MultiDimensionError, ScenarioError, ScenarioFileError
 from scenarios.question import Question
 from scenarios.scoring import dimension_pmfs, dimension_scores, dimension_support
 from scenarios.spec import DecisionSpec, DimensionSpec, SurveySpec, spec_from_dict
@@ -106,6 +106,13 @@ class FileHumans:
     def rows(self, source: str | os.PathLike[str] | None = None) -> HumanRows:
         """The file's human rows (of the selected group), before splitting."""
         rows = read_human_rows(self.spec, source if source is not None else self.source)  # type: ignore[attr-defined]
+        if rows.n == 0:
+            r = rows.report
+            raise ScenarioFileError(
+                f"{self.spec.origin or self.name}: key 'data': {rows.path} has no respondent left "  # type: ignore[attr-defined]
+                f"({r.get('rows_read', 0)} rows read, {r.get('rows_filtered_out', 0)} filtered out, "
+                f"{r.get('rows_all_missing', 0)} with every item missing); check data.path, data.filters and data.missing"
+            )
         if not self.group:
             return rows
         if rows.groups is None:
@@ -113,7 +120,7 @@ class FileHumans:
         mask = rows.groups == self.group
         if not mask.any():
             raise ScenarioError(
-                f"scenario {self.name!r}: no respondent has {self.spec.data.group} = {self.group!r}; "  # type: ignore[attr-defined]
+                f"scenario {self.name!r}: no respondent has {self.spec.data.group or 'a data.files group'} = {self.group!r}; "  # type: ignore[attr-defined]
                 f"values: {sorted(set(rows.groups.tolist()))}"
             )
         return rows.take(np.flatnonzero(mask))
@@ -188,7 +195,7 @@ class SurveyScenario(FileHumans):
             raise ScenarioError(f"scenario {self.name!r} selects no dimension")
         for d in self.dimensions:
             self.spec.dimension(d)  # raises naming the known dimensions
-        if self.group and (self.spec.data is None or not self.spec.data.group):
+        if self.group and (self.spec.data is None or not (self.spec.data.group or self.spec.data.files)):
             raise ScenarioError(
                 f"scenario {self.name!r}: the file declares no data.group column to select {self.group!r}"
             )
@@ -238,15 +245,23 @@ class SurveyScenario(FileHumans):
     def _keyed(self, dim: DimensionSpec) -> tuple[np.ndarray, np.ndarray]:
         """Smallest answer per item ``(Q,)`` and keyed values ``(Q, C)`` of one dimension."""
         items = [self.spec.item(i) for i in dim.items]
-        scale = self.spec.scales[items[0].scale]
-        lows = np.full(len(items), float(scale.answers.low))
-        return lows, np.stack([scale.keyed_values(it.reverse) for it in items])
+        scales = [self.spec.scales[it.scale] for it in items]  # one scoring, each item's own labels
+        lows = np.array([float(sc.answers.low) for sc in scales])
+        return lows, np.stack([sc.keyed_values(it.reverse) for sc, it in zip(scales, items, strict=True)])
 
     @property
     def support(self) -> np.ndarray:
         """Possible scores of the dimension, ascending, shape ``(S,)``."""
         dim = self._one
-        return dimension_support(self._keyed(dim)[1], dim.scoring)
+        return dimension_support(self._keyed(dim)[1], dim.scoring, dim.min_answered)
+
+    def answer_values(self, item_id: str) -> np.ndarray:
+        """The value of each answer option of one item, before keying, shape ``(C,)``.
+
+        A range scale's answers are their own values; an ordinal category list's option ``i`` is worth
+        ``categories[i].value`` (the unit the scores are in); unordered categories have only option numbers.
+        """
+        return self.spec.scale_of(item_id).values
 
     def questions(self) -> tuple[Question, ...]:
         """One question per item of the selected dimensions, in order."""
@@ -259,7 +274,7 @@ class SurveyScenario(FileHumans):
             ValueError: a shape that does not match the dimension's items.
         """
         dim = self._one
-        return dimension_pmfs(item_probs, self._keyed(dim)[1], dim.scoring)
+        return dimension_pmfs(item_probs, self._keyed(dim)[1], dim.scoring, dim.min_answered)
 
     def scores(self, answers: np.ndarray) -> np.ndarray:
         """Scores from integer answers to :meth:`questions`, ``(n, Q)`` → ``(n,)`` or ``(n, D)``; NaN if incomplete."""
@@ -269,7 +284,8 @@ class SurveyScenario(FileHumans):
         out, start = [], 0
         for dim in self._dims:
             lows, keyed = self._keyed(dim)
-            out.append(dimension_scores(a[:, start : start + len(dim.items)], lows, keyed, dim.scoring))
+            block = a[:, start : start + len(dim.items)]
+            out.append(dimension_scores(block, lows, keyed, dim.scoring, dim.min_answered))
             start += len(dim.items)
         return out[0] if len(out) == 1 else np.column_stack(out)
 
@@ -295,7 +311,7 @@ class SurveyScenario(FileHumans):
         scale = self.spec.scales[items[0].scale]
         topic, label = self.spec.topic, dim.label
         lows, keyed = self._keyed(dim)
-        support = dimension_support(keyed, dim.scoring)
+        support = dimension_support(keyed, dim.scoring, dim.min_answered)
         lo, hi = support[0], support[-1]
         if dim.scoring == "item":
             options = scale.text()
@@ -316,7 +332,7 @@ class SurveyScenario(FileHumans):
             )
         else:
             answered = "answered with one of: " + ", ".join(c.label for c in scale.categories)
-        combine = "add up to" if dim.scoring == "sum" else "are averaged into"
+        combine = {"sum": "add up to", "mean": "are averaged into"}.get(dim.scoring, "answered are averaged into")
         return (
             f"The person will fill in a {topic} on {label}: {len(items)} {self._noun()} such as {examples}, each "
             f"{answered}. Their answers {combine} a score from {lo:g} (very low {label}) to {hi:g} "
@@ -440,6 +456,10 @@ class DecisionWords:
         """The one dimension: the decision itself."""
         return (self.name,)
 
+    def answer_values(self, item_id: str) -> np.ndarray:
+        """The value of each answer: the answers themselves, shape ``(S,)``."""
+        return np.asarray(self.support, dtype=float)
+
     def pmfs(self, item_probs: np.ndarray) -> np.ndarray:
         """Decision distributions, ``(K, 1, S)`` → ``(K, S)``."""
         probs = np.asarray(item_probs, dtype=float)
@@ -498,12 +518,38 @@ class DecisionScenario(FileHumans, DecisionWords):
 
     @property
     def support(self) -> np.ndarray:
-        """Allowed answers ``low..high``, shape ``(S,)``."""
+        """Possible scores, shape ``(S,)``: the answers ``low..high``, or the bin values (``[decision] bins``)."""
+        if self.spec.bins:
+            return np.asarray(self.spec.bins, dtype=float)
         return np.asarray(self.spec.answers.values, dtype=float)
 
     def questions(self) -> tuple[Question, ...]:
         """The single task question."""
         return (self.spec.question(),)
+
+    def answer_values(self, item_id: str) -> np.ndarray:
+        """The scored value of each answer ``low..high`` (its bin value with bins), shape ``(A,)``."""
+        return self.spec.bin_of(np.asarray(self.spec.answers.values, dtype=float))
+
+    def pmfs(self, item_probs: np.ndarray) -> np.ndarray:
+        """Decision distributions, ``(K, 1, A)`` over the answers → ``(K, S)`` (answers merged into their bins)."""
+        probs = np.asarray(item_probs, dtype=float)
+        a = self.spec.answers.size
+        if probs.ndim != 3 or probs.shape[1] != 1 or probs.shape[2] != a:
+            raise ValueError(f"item_probs has shape {probs.shape}, expected (K, 1, {a})")
+        if not self.spec.bins:
+            return probs[:, 0, :].copy()
+        at = np.searchsorted(self.support, self.answer_values(self.name))
+        out = np.zeros((probs.shape[0], self.support.size))
+        np.add.at(out.T, at, probs[:, 0, :].T)
+        return out
+
+    def scores(self, answers: np.ndarray) -> np.ndarray:
+        """The decisions binned as the humans' (``(n, 1)`` → ``(n,)``)."""
+        a = np.asarray(answers, dtype=float)
+        if a.ndim != 2 or a.shape[1] != 1:
+            raise ValueError(f"answers has shape {a.shape}, expected (n, 1)")
+        return self.spec.bin_of(a[:, 0])
 
     def _row_scores(self, half: HumanRows) -> np.ndarray:
         """The decision column of rows of the file, ``(n,)``."""

@@ -19,7 +19,16 @@ from scenarios.errors import DataError, ScenarioError, ScenarioFileError
 from scenarios.scales import Category, Scale
 from scenarios.schema import validate_document
 from scenarios.sources import fetch_url, find_dataset_file
-from scenarios.spec import DataSpec, DecisionSpec, DimensionSpec, ItemSpec, ScenarioSpec, SurveySpec
+from scenarios.spec import (
+    FILE_GROUP,
+    DataSpec,
+    DecisionSpec,
+    DimensionSpec,
+    ItemSpec,
+    ScenarioSpec,
+    SurveySpec,
+    scales_problem,
+)
 
 __all__ = ["DEFAULT_SURVEY_INSTRUCTIONS", "load_spec", "spec_from_document"]
 
@@ -27,7 +36,7 @@ DEFAULT_SURVEY_INSTRUCTIONS = "Answer with one of the numbers {low} to {high} ({
 #: Text the answer starts with, prefilled in the assistant turn, when a file sets none (``answer_stem = ""`` for
 #: no stem). A model's next-token distribution after it is over the answer itself, not over a preamble.
 DEFAULT_ANSWER_STEM = "Answer: "
-_SURVEY_ONLY = ("survey", "scale", "scales", "items", "dimensions", "codebook")
+_SURVEY_ONLY = ("survey", "scale", "scales", "items", "dimensions", "codebook", "keys")
 _FORBIDDEN_NAME = re.compile(r"[:@\s]")
 
 
@@ -206,6 +215,74 @@ def _items(doc: dict[str, Any], scales: dict[str, Scale], texts: dict[str, str],
     return out
 
 
+#: Key-file values that mark an item reverse-keyed, and forward-keyed (``[keys]`` defaults).
+REVERSE_MARKS = ("-1", "-", "R", "r", "reverse", "reversed", "true", "True", "TRUE", "yes")
+FORWARD_MARKS = ("1", "+1", "+", "F", "f", "forward", "false", "False", "FALSE", "no", "")
+
+
+def _apply_keys(
+    doc: dict[str, Any], items: list[ItemSpec], scales: dict[str, Scale], file: str, base_dir: Path, source: Any
+) -> list[ItemSpec]:
+    """Items with ``reverse = true`` where the ``[keys]`` file marks them reverse-keyed.
+
+    The keys file (CSV/TSV: ``path``, ``url`` or ``dataset`` + ``file``) has one row per item: its id in column
+    ``item`` and its key in column ``key`` (``-1``/``R``/``reverse``… = reverse, ``1``/``+``/``forward``… =
+    forward; ``reverse_values``/``forward_values`` override). Every row must name an item of the file, and an
+    item's own ``reverse`` must agree with its row.
+    """
+    from scenarios.tabular import read_table
+
+    table = doc.get("keys")
+    if table is None:
+        return items
+    ref = _resolve(table, "keys", file, base_dir)
+    try:
+        path = open_source(ref, source)
+    except DataError as exc:
+        raise _fail(file, "keys", f"cannot open the keys file: {exc}") from None
+    fmt = "tsv" if path.suffix.lower() in (".tsv", ".tab") else "csv"
+    df = read_table(DataSpec(**ref, format=fmt, separator=table.get("separator", "")), path, file, key="keys")
+    item_col, key_col = table.get("item", "item"), table.get("key", "key")
+    for k, col in (("keys.item", item_col), ("keys.key", key_col)):
+        if col not in df.columns:
+            raise _fail(file, k, f"column {col!r} is not in {path} (columns: {list(df.columns)}); set {k}")
+    reverse_marks = tuple(str(v) for v in table.get("reverse_values", REVERSE_MARKS))
+    forward_marks = tuple(str(v) for v in table.get("forward_values", FORWARD_MARKS))
+    by_id = {it.id: i for i, it in enumerate(items)}
+    out = list(items)
+    declared = doc.get("items", [])
+    for row, (item_id, mark) in enumerate(zip(df[item_col].str.strip(), df[key_col].str.strip(), strict=True)):
+        where = f"{path} row {row + 2}"
+        if item_id not in by_id:
+            raise _fail(file, "keys", f"{where}: item {item_id!r} is not an item of the file; items: {list(by_id)}")
+        if mark in reverse_marks:
+            reverse = True
+        elif mark in forward_marks:
+            reverse = False
+        else:
+            raise _fail(
+                file,
+                "keys.reverse_values",
+                f"{where}: key {mark!r} of item {item_id!r} is neither reverse {list(reverse_marks)} nor forward "
+                f"{list(forward_marks)}; set keys.reverse_values / keys.forward_values",
+            )
+        i = by_id[item_id]
+        it = out[i]
+        if "reverse" in declared[i] and bool(it.reverse) != reverse:
+            raise _fail(
+                file,
+                f"items[{i}].reverse",
+                f"item {item_id!r} has reverse = {it.reverse!r} but {where} keys it {mark!r}; remove one of them",
+            )
+        if reverse and it.reverse is False:
+            if not scales[it.scale].ordered:
+                raise _fail(file, "keys", f"{where}: item {item_id!r} is on unordered scale {it.scale!r}; unkey it")
+            out[i] = ItemSpec(
+                id=it.id, text=it.text, dimension=it.dimension, scale=it.scale, reverse=True, column=it.column
+            )
+    return out
+
+
 def _dimensions(doc: dict[str, Any], items: list[ItemSpec], scales: dict[str, Scale], file: str) -> list[DimensionSpec]:
     declared = doc.get("dimensions", {})
     members: dict[str, list[str]] = {}
@@ -225,14 +302,28 @@ def _dimensions(doc: dict[str, Any], items: list[ItemSpec], scales: dict[str, Sc
         key = f"dimensions.{dim_id}.scoring"
         if scoring == "item" and len(ids) != 1:
             raise _fail(file, key, f'\'item\' scores one item but {dim_id!r} has {len(ids)}; use "sum" or "mean"')
-        item_scales = {next(it.scale for it in items if it.id == i) for i in ids}
-        if len(item_scales) > 1:
-            raise _fail(
-                file, f"dimensions.{dim_id}", f"its items use different scales {sorted(item_scales)}; use one scale"
-            )
-        if not scales[item_scales.pop()].ordered and scoring != "item":
+        names = [next(it.scale for it in items if it.id == i) for i in ids]
+        problem = scales_problem([scales[n] for n in names])
+        if problem:
+            raise _fail(file, f"dimensions.{dim_id}", f"its items use scales {sorted(set(names))} with {problem}")
+        if not scales[names[0]].ordered and scoring != "item":
             raise _fail(file, key, "unordered categories cannot be summed; give each item its own dimension")
-        out.append(DimensionSpec(id=dim_id, label=table.get("label", dim_id), scoring=scoring, items=tuple(ids)))
+        min_answered = table.get("min_answered", 1)
+        if "min_answered" in table and scoring != "mean_answered":
+            raise _fail(file, f"dimensions.{dim_id}.min_answered", 'goes with scoring = "mean_answered"; remove it')
+        if not 1 <= min_answered <= len(ids):
+            raise _fail(
+                file, f"dimensions.{dim_id}.min_answered", f"must be between 1 and the dimension's {len(ids)} items"
+            )
+        out.append(
+            DimensionSpec(
+                id=dim_id,
+                label=table.get("label", dim_id),
+                scoring=scoring,
+                items=tuple(ids),
+                min_answered=min_answered,
+            )
+        )
     return out
 
 
@@ -240,7 +331,27 @@ def _data(doc: dict[str, Any], file: str, base_dir: Path, *, decision_name: str 
     table = doc.get("data")
     if table is None:
         return None
-    ref = _resolve(table, "data", file, base_dir)
+    files: tuple[dict[str, str], ...] = ()
+    if "files" in table:
+        given = [k for k in ("path", "url", "dataset", "file") if k in table]
+        if given:
+            raise _fail(file, f"data.{given[0]}", "give the files in data.files, or one path/url/dataset, not both")
+        if "group" in table:
+            raise _fail(file, "data.group", "with data.files each file names its group; remove data.group")
+        if not table["files"]:
+            raise _fail(file, "data.files", 'list at least one { path = "…", group = "…" } table')
+        parsed = []
+        for i, f in enumerate(table["files"]):
+            ref_i = _resolve({k: v for k, v in f.items() if k != "group"}, f"data.files[{i}]", file, base_dir)
+            parsed.append({**ref_i, "group": f["group"]})
+        groups = [f["group"] for f in parsed]
+        dup = sorted({g for g in groups if groups.count(g) > 1 or not g.strip()})
+        if dup:
+            raise _fail(file, "data.files", f"groups {dup} are empty or repeated; give each file its own group")
+        files = tuple(parsed)
+        ref = {"path": "", "url": "", "dataset": "", "file": ""}
+    else:
+        ref = _resolve(table, "data", file, base_dir)
     if "column" in table and not decision_name:
         raise _fail(file, "data.column", "a survey reads one column per item; set items[i].column instead")
     filters = {
@@ -255,9 +366,10 @@ def _data(doc: dict[str, Any], file: str, base_dir: Path, *, decision_name: str 
         filters=filters,
         weight=table.get("weight", ""),
         demographics=tuple(table.get("demographics", ())),
-        group=table.get("group", ""),
+        group=FILE_GROUP if files else table.get("group", ""),
         column=table.get("column", decision_name),
         drop_empty_rows=table.get("drop_empty_rows", True),
+        files=files,
     )
 
 
@@ -308,6 +420,8 @@ def spec_from_document(
                 description=common["description"],
                 data=_data(doc, file, base, decision_name=name),
                 origin=file,
+                bins=tuple(d.get("bins", ())),
+                bin_rule=d.get("bin_rule", "nearest"),
             )
         except ScenarioError as exc:
             raise ScenarioFileError(f"{file}: {exc}") from None
@@ -322,6 +436,7 @@ def spec_from_document(
     else:
         raise _fail(file, "scale", 'a survey needs an answer scale; add a [scale] table (type = "range", …)')
     items = _items(doc, scales, _codebook(doc, file, base, source), file)
+    items = _apply_keys(doc, items, scales, file, base, source)
     dims = _dimensions(doc, items, scales, file)
     survey = doc.get("survey", {})
     try:

@@ -37,6 +37,7 @@ __all__ = [
     "open_unit",
     "params_markdown",
     "read_table",
+    "scenario_schema_markdown",
     "unit",
     "validate_document",
 ]
@@ -125,6 +126,14 @@ _DATA = Key(
         "group": Key(_STR, hint="a column whose values select subgroups with NAME@VALUE"),
         "column": Key(_STR, hint="the answer column of a decision task (default: the task name)"),
         "drop_empty_rows": Key((bool,), hint="drop rows where every item is missing (default true)"),
+        "files": Key(
+            (list,),
+            each=Key(
+                (dict,),
+                keys={**_SOURCE_KEYS, "group": Key(_STR, required=True, hint="the group its rows form (NAME@GROUP)")},
+            ),
+            hint='several files, one group each: [{ path = "students.csv", group = "students" }, …]',
+        ),
     },
 )
 SCHEMA = Key(
@@ -151,7 +160,10 @@ SCHEMA = Key(
                 (dict,),
                 keys={
                     "label": Key(_STR, hint="the readable name, e.g. 'Extraversion'"),
-                    "scoring": Key(_STR, choices=("item", "sum", "mean"), hint="how items combine"),
+                    "scoring": Key(_STR, choices=("item", "sum", "mean", "mean_answered"), hint="how items combine"),
+                    "min_answered": Key(
+                        (int,), hint='fewest answered items for a score (scoring = "mean_answered"; default 1)'
+                    ),
                 },
             ),
             hint="[dimensions.ID] tables",
@@ -173,6 +185,21 @@ SCHEMA = Key(
                 "low": Key((int,), required=True, hint="smallest allowed answer (an integer >= 0)"),
                 "high": Key((int,), required=True, hint="largest allowed answer"),
                 "label": Key(_STR, hint="what the number is, e.g. 'amount given'"),
+                "bins": Key((list,), each=Key((float,)), hint="the values humans were recorded in, e.g. [0, 10, 20]"),
+                "bin_rule": Key(
+                    _STR, choices=("nearest", "floor"), hint="an answer goes to the nearest bin or the one below"
+                ),
+            },
+        ),
+        "keys": Key(
+            (dict,),
+            keys={
+                **_SOURCE_KEYS,
+                "separator": Key(_STR, hint='the CSV field separator, e.g. ";"'),
+                "item": Key(_STR, hint="the column of item ids (default 'item')"),
+                "key": Key(_STR, hint="the column of keys (default 'key'): -1/R/reverse or 1/+/forward"),
+                "reverse_values": Key((list,), each=Key((str, int)), hint="key values meaning reverse-keyed"),
+                "forward_values": Key((list,), each=Key((str, int)), hint="key values meaning forward-keyed"),
             },
         ),
         "data": _DATA,
@@ -237,9 +264,43 @@ def validate_document(doc: dict[str, Any], file: str) -> None:
         >>> validate_document({"kind": "survey", "nmae": "x"}, "s.toml")
         Traceback (most recent call last):
         ...
-        scenarios.errors.ScenarioFileError: s.toml: unknown key 'nmae'; did you mean 'name'? allowed keys here: ['codebook', 'data', 'decision', 'description', 'dimensions', 'items', 'kind', 'name', 'scale', 'scales', 'survey', 'topic']
+        scenarios.errors.ScenarioFileError: s.toml: unknown key 'nmae'; did you mean 'name'? allowed keys here: ['codebook', 'data', 'decision', 'description', 'dimensions', 'items', 'keys', 'kind', 'name', 'scale', 'scales', 'survey', 'topic']
     """
     _check(doc, SCHEMA, "", file)
+
+
+def _schema_rows(node: Key, path: str) -> list[tuple[str, Key]]:
+    rows: list[tuple[str, Key]] = []
+    for k, sub in node.keys.items():
+        dotted = f"{path}.{k}" if path else k
+        rows.append((dotted, sub))
+        if sub.keys:
+            rows += _schema_rows(sub, dotted)
+        elif sub.each is not None and sub.each.keys:
+            inner = f"{dotted}[]" if list in sub.types else f"{dotted}.NAME"
+            rows += _schema_rows(sub.each, inner)
+    return rows
+
+
+def scenario_schema_markdown() -> str:
+    """Every key of a scenario file as one Markdown table (the end of ``docs/scenario_files.md``), from :data:`SCHEMA`.
+
+    ``tests/scenarios/test_scenario_docs.py`` checks the documentation ends with exactly this text.
+    """
+    lines = [
+        "## Every key",
+        "",
+        'Generated from `scenarios.schema.SCHEMA` (`python -c "from scenarios.schema import '
+        'scenario_schema_markdown as m; print(m())"`); `[]` is an element of an array, `NAME` a key you choose.',
+        "",
+        "| key | type | required | allowed | meaning |",
+        "|---|---|---|---|---|",
+    ]
+    for dotted, node in _schema_rows(SCHEMA, ""):
+        allowed = ", ".join(f"`{c}`" for c in node.choices)
+        req = "yes" if node.required else ""
+        lines.append(f"| `{dotted}` | {_types_text(node.types)} | {req} | {allowed} | {node.hint} |")
+    return "\n".join(lines) + "\n"
 
 
 # ==================================================================================== typed parameter tables

@@ -10,15 +10,31 @@ import string
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy as np
+
 from populace_lm.types import IntegerAnswers
 from scenarios.errors import ScenarioError
 from scenarios.question import Question
 from scenarios.scales import Scale
 from scenarios.survey import DEFAULT_INSTRUCTIONS, item_prompt
 
-__all__ = ["DataSpec", "DecisionSpec", "DimensionSpec", "ItemSpec", "ScenarioSpec", "SurveySpec", "spec_from_dict"]
+__all__ = [
+    "DataSpec",
+    "DecisionSpec",
+    "DimensionSpec",
+    "ItemSpec",
+    "ScenarioSpec",
+    "BIN_RULES",
+    "FILE_GROUP",
+    "SurveySpec",
+    "scales_problem",
+    "spec_from_dict",
+]
 
-SCORINGS = ("item", "sum", "mean")
+SCORINGS = ("item", "sum", "mean", "mean_answered")
+#: The group column of human rows read from several files (``data.files``): each row's file's ``group``.
+FILE_GROUP = "(file)"
+BIN_RULES = ("nearest", "floor")
 _PLACEHOLDERS = {"low", "high", "scale"}
 
 
@@ -56,14 +72,17 @@ class DimensionSpec:
     Attributes:
         id: dimension id (``"E"``).
         label: readable name (``"Extraversion"``).
-        scoring: ``"item"`` (one item's value), ``"sum"`` or ``"mean"`` of keyed item values.
+        scoring: ``"item"`` (one item's value), ``"sum"`` or ``"mean"`` of keyed item values, or
+            ``"mean_answered"`` (the mean of the answered items; :mod:`scenarios.scoring`).
         items: its item ids in order.
+        min_answered: ``"mean_answered"`` only: fewest answered items for a score (1..Q; default 1).
     """
 
     id: str
     label: str
-    scoring: Literal["item", "sum", "mean"]
+    scoring: Literal["item", "sum", "mean", "mean_answered"]
     items: tuple[str, ...]
+    min_answered: int = 1
 
     def __post_init__(self) -> None:
         if self.scoring not in SCORINGS:
@@ -73,6 +92,11 @@ class DimensionSpec:
         if self.scoring == "item" and len(self.items) != 1:
             raise ScenarioError(
                 f"dimension {self.id!r} scores 'item' but has {len(self.items)} items; use scoring 'sum' or 'mean'"
+            )
+        if not 1 <= self.min_answered <= len(self.items):
+            raise ScenarioError(
+                f"dimension {self.id!r}: min_answered = {self.min_answered} must be between 1 and its "
+                f"{len(self.items)} items"
             )
 
 
@@ -94,6 +118,9 @@ class DataSpec:
         group: column whose values name subgroups (``NAME@VALUE``).
         column: answer column of a decision task.
         drop_empty_rows: drop rows where every item is missing.
+        files: human rows from several files, one group each: ``({"path"|"url"|"dataset"+"file": …,
+            "group": NAME}, …)`` (instead of one ``path``/``url``/``dataset``); ``NAME@GROUP`` selects one file's
+            rows, and ``group`` is then :data:`FILE_GROUP`.
     """
 
     path: str = ""
@@ -109,11 +136,15 @@ class DataSpec:
     group: str = ""
     column: str = ""
     drop_empty_rows: bool = True
+    files: tuple[dict[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        given = [k for k in ("path", "url", "dataset") if getattr(self, k)]
+        given = [k for k in ("path", "url", "dataset", "files") if getattr(self, k)]
         if len(given) != 1:
-            raise ScenarioError(f"human data needs exactly one of path, url or dataset, got {given or 'none'}")
+            raise ScenarioError(f"human data needs exactly one of path, url, dataset or files, got {given or 'none'}")
+        groups = [f.get("group", "") for f in self.files]
+        if self.files and (not all(groups) or len(set(groups)) != len(groups)):
+            raise ScenarioError(f"each of data.files needs its own non-empty group name, got {groups}")
         if self.dataset and not self.file:
             raise ScenarioError("human data from a dataset needs its file name too ('file')")
         if self.format not in ("", "csv", "tsv", "parquet"):
@@ -135,7 +166,15 @@ class DataSpec:
             "group": self.group,
             "column": self.column,
             "drop_empty_rows": self.drop_empty_rows,
+            "files": [dict(f) for f in self.files],
         }
+
+    def single(self, file: dict[str, str]) -> DataSpec:
+        """The spec reading one of its ``files`` alone (same cleaning rules, no group column)."""
+        from dataclasses import replace
+
+        ref = {k: file.get(k, "") for k in ("path", "url", "dataset", "file")}
+        return replace(self, **ref, files=(), group="")
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DataSpec:
@@ -143,11 +182,36 @@ class DataSpec:
         return cls(
             **{
                 **d,
+                "files": tuple(dict(f) for f in d.get("files", ())),
                 "missing": tuple(d.get("missing", ())),
                 "filters": {k: tuple(v) for k, v in d.get("filters", {}).items()},
                 "demographics": tuple(d.get("demographics", ())),
             }
         )
+
+
+def scales_problem(scales: list[Scale]) -> str:
+    """Why items on these scales cannot share one dimension ("" when they can).
+
+    Items of one dimension may each have their own end labels (``[scales.agree]`` for one wording,
+    ``[scales.like]`` for another) as long as their answers are scored alike: the same kind, the same answer numbers
+    and the same scored values, so their sum or mean means one thing.
+    """
+    first = scales[0]
+    for other in scales[1:]:
+        if other.kind != first.kind:
+            return f"a {first.kind} and a {other.kind} scale; give its items scales of one kind"
+        if (other.answers.low, other.answers.high) != (first.answers.low, first.answers.high):
+            return (
+                f"answers {first.answers.low}..{first.answers.high} and {other.answers.low}..{other.answers.high}; "
+                "items of one dimension need the same answer numbers (their labels may differ)"
+            )
+        if not (first.values == other.values).all():
+            return (
+                f"scored values {first.values.tolist()} and {other.values.tolist()}; items of one dimension need "
+                "the same values (their labels may differ)"
+            )
+    return ""
 
 
 def _check_template(template: str) -> None:
@@ -207,10 +271,11 @@ class SurveySpec:
             missing = [i for i in dim.items if i not in ids]
             if missing:
                 raise ScenarioError(f"dimension {dim.id!r} lists unknown items {missing}")
-            scales = {self.item(i).scale for i in dim.items}
-            if len(scales) > 1:
-                raise ScenarioError(f"dimension {dim.id!r} mixes scales {sorted(scales)}; give its items one scale")
-            scale = self.scales[scales.pop()]
+            problem = scales_problem([self.scales[self.item(i).scale] for i in dim.items])
+            if problem:
+                scales = sorted({self.item(i).scale for i in dim.items})
+                raise ScenarioError(f"dimension {dim.id!r} mixes scales {scales}: {problem}")
+            scale = self.scales[self.item(dim.items[0]).scale]
             if not scale.ordered and dim.scoring != "item":
                 raise ScenarioError(
                     f"dimension {dim.id!r} sums unordered categories; use scoring 'item' (one item per dimension)"
@@ -269,7 +334,14 @@ class SurveySpec:
                 for it in self.items
             ],
             "dimensions": [
-                {"id": d.id, "label": d.label, "scoring": d.scoring, "items": list(d.items)} for d in self.dimensions
+                {
+                    "id": d.id,
+                    "label": d.label,
+                    "scoring": d.scoring,
+                    "items": list(d.items),
+                    "min_answered": d.min_answered,
+                }
+                for d in self.dimensions
             ],
             "data": self.data.to_dict() if self.data else None,
             "origin": self.origin,
@@ -308,6 +380,10 @@ class DecisionSpec:
         description: extra situation text for prompt writers.
         data: the human data, or None.
         origin: the file it came from.
+        bins: the values humans were recorded in (``0, 10, …, 100``), ascending inside ``low..high``; every
+            answer, simulated or human, is binned to one of them before scoring (``()`` = no bins).
+        bin_rule: ``"nearest"`` (the closest bin value; a tie goes to the lower) or ``"floor"`` (the largest bin
+            value not above the answer: bins labelled by their lower edge).
     """
 
     name: str
@@ -320,6 +396,8 @@ class DecisionSpec:
     description: str = ""
     data: DataSpec | None = None
     origin: str = ""
+    bins: tuple[float, ...] = ()
+    bin_rule: str = "nearest"
 
     kind = "decision"
 
@@ -328,6 +406,34 @@ class DecisionSpec:
             raise ScenarioError(f"decision task {self.name!r} needs an instruction")
         if not (0 <= self.low < self.high):
             raise ScenarioError(f"decision task {self.name!r} needs 0 <= low < high, got {self.low}..{self.high}")
+        object.__setattr__(self, "bins", tuple(float(b) for b in self.bins))
+        b = self.bins
+        if b and (len(b) < 2 or any(y <= x for x, y in zip(b, b[1:], strict=False))):
+            raise ScenarioError(
+                f"decision task {self.name!r}: bins must be at least 2 increasing values, got {list(b)}"
+            )
+        if b and (b[0] < self.low or b[-1] > self.high):
+            raise ScenarioError(f"decision task {self.name!r}: bins {list(b)} must lie inside {self.low}..{self.high}")
+        if self.bin_rule not in BIN_RULES:
+            raise ScenarioError(f"decision task {self.name!r}: bin_rule must be one of {list(BIN_RULES)}")
+        if b and self.bin_rule == "floor" and b[0] != self.low:
+            raise ScenarioError(
+                f"decision task {self.name!r}: with bin_rule = 'floor' the first bin must be low = {self.low}"
+            )
+
+    def bin_of(self, values: Any) -> np.ndarray:
+        """The bin value of each answer (the answers themselves without bins); NaN stays NaN, shape as given."""
+        x = np.asarray(values, dtype=float)
+        if not self.bins:
+            return x.copy()
+        b = np.asarray(self.bins)
+        safe = np.where(np.isnan(x), b[0], x)
+        if self.bin_rule == "floor":
+            idx = np.searchsorted(b, safe, side="right") - 1
+        else:
+            idx = np.clip(np.searchsorted(b, safe), 1, b.size - 1)
+            idx = np.where(safe - b[idx - 1] <= b[idx] - safe, idx - 1, idx)
+        return np.where(np.isnan(x), np.nan, b[np.clip(idx, 0, b.size - 1)])
 
     @property
     def answers(self) -> IntegerAnswers:
@@ -352,13 +458,16 @@ class DecisionSpec:
             "description": self.description,
             "data": self.data.to_dict() if self.data else None,
             "origin": self.origin,
+            "bins": list(self.bins),
+            "bin_rule": self.bin_rule,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DecisionSpec:
         """Inverse of :meth:`to_dict`."""
-        body = {k: v for k, v in d.items() if k not in ("kind", "data")}
-        return cls(**body, data=DataSpec.from_dict(d["data"]) if d.get("data") else None)
+        body = {k: v for k, v in d.items() if k not in ("kind", "data", "bins")}
+        data = DataSpec.from_dict(d["data"]) if d.get("data") else None
+        return cls(**body, bins=tuple(d.get("bins", ())), data=data)
 
 
 ScenarioSpec = SurveySpec | DecisionSpec

@@ -29,7 +29,7 @@ from scenarios.loader import open_source
 from scenarios.scales import Scale
 from scenarios.spec import DataSpec, ScenarioSpec, SurveySpec
 
-__all__ = ["HumanRows", "read_human_rows"]
+__all__ = ["HumanRows", "read_human_rows", "read_table"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -78,7 +78,12 @@ class HumanRows:
 _CACHE: dict[tuple[str, str], HumanRows] = {}  # (spec, data file and its mtime) → rows
 
 
-def _read_table(data: DataSpec, path: Path, origin: str) -> pd.DataFrame:
+def read_table(data: DataSpec, path: Path, origin: str, *, key: str = "data") -> pd.DataFrame:
+    """A data file as text cells (empty string = empty cell), read as ``data`` says.
+
+    Raises:
+        ScenarioFileError: a missing or unreadable file, naming ``key`` and the fix.
+    """
     fmt = data.format or {".parquet": "parquet", ".pq": "parquet", ".tsv": "tsv", ".tab": "tsv"}.get(
         path.suffix.lower(), "csv"
     )
@@ -89,10 +94,10 @@ def _read_table(data: DataSpec, path: Path, origin: str) -> pd.DataFrame:
         sep = data.separator or ("\t" if fmt == "tsv" else ",")
         return pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False)
     except FileNotFoundError:
-        raise ScenarioFileError(f"{origin}: key 'data': the data file {path} does not exist; fix data.path") from None
+        raise ScenarioFileError(f"{origin}: key {key!r}: the file {path} does not exist; fix {key}.path") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
         raise ScenarioFileError(
-            f"{origin}: key 'data': cannot read {path} as {fmt} ({exc}); set data.format or data.separator"
+            f"{origin}: key {key!r}: cannot read {path} as {fmt} ({exc}); set {key}.format or {key}.separator"
         ) from None
 
 
@@ -170,6 +175,37 @@ def _scale_column(
     return out, counts
 
 
+def _read_files(spec: ScenarioSpec, source: str | os.PathLike[str] | None) -> HumanRows:
+    """The rows of every file of ``data.files``, each read and cleaned alone, then stacked with its group."""
+    from dataclasses import replace
+
+    assert spec.data is not None
+    parts = [(f["group"], read_human_rows(replace(spec, data=spec.data.single(f)), source)) for f in spec.data.files]
+    weights = [r.weights for _, r in parts]
+    report: dict[str, Any] = {
+        "file": ", ".join(r.path for _, r in parts),
+        "files": {g: r.report for g, r in parts},
+        "columns": {},
+    }
+    for k in ("rows_read", "rows_filtered_out", "rows_all_missing", "rows_weight_missing", "rows_kept"):
+        if any(k in r.report for _, r in parts):
+            report[k] = sum(int(r.report.get(k, 0)) for _, r in parts)
+    for _, r in parts:
+        for col, counts in r.report.get("columns", {}).items():
+            acc = report["columns"].setdefault(col, {})
+            for name, v in counts.items():
+                acc[name] = acc.get(name, 0) + int(v)
+    return HumanRows(
+        columns=parts[0][1].columns,
+        answers=np.concatenate([r.answers for _, r in parts]),
+        weights=None if weights[0] is None else np.concatenate(weights),  # type: ignore[arg-type]
+        groups=np.concatenate([np.full(r.n, g, dtype=object) for g, r in parts]).astype(str),
+        demographics=pd.concat([r.demographics for _, r in parts], ignore_index=True),
+        path=report["file"],
+        report=report,
+    )
+
+
 def read_human_rows(spec: ScenarioSpec, source: str | os.PathLike[str] | None = None) -> HumanRows:
     """Read, filter and clean the human answers a spec declares (memoised per spec and source).
 
@@ -185,6 +221,8 @@ def read_human_rows(spec: ScenarioSpec, source: str | os.PathLike[str] | None = 
     if spec.data is None:
         raise ScenarioFileError(f"{origin}: key 'data': the scenario declares no human data; add a [data] table")
     data = spec.data
+    if data.files:
+        return _read_files(spec, source)
     try:
         path = open_source(data.to_dict(), source)
     except DataError as exc:
@@ -194,7 +232,7 @@ def read_human_rows(spec: ScenarioSpec, source: str | os.PathLike[str] | None = 
     hit = _CACHE.get(key)
     if hit is not None:
         return hit
-    df = _read_table(data, Path(path), origin)
+    df = read_table(data, Path(path), origin)
     report: dict[str, Any] = {"file": str(path), "rows_read": len(df)}
     for col in data.filters:
         _require(df, col, f"data.filters.{col}", origin, Path(path))
@@ -229,9 +267,13 @@ def read_human_rows(spec: ScenarioSpec, source: str | os.PathLike[str] | None = 
         num[outside] = np.nan
         frac = ~np.isnan(num) & (num != np.rint(num))
         num = np.rint(num)
+        binned = spec.bin_of(num)  # human values recorded in bins stay; others go to their bin (counted)
+        moved = ~np.isnan(num) & (binned != num)
         columns.append(spec.name)
-        blocks.append(num)
+        blocks.append(binned)
         per_col[col] = {"missing": int(miss.sum()), "out_of_scale": int(outside.sum()), "rounded": int(frac.sum())}
+        if spec.bins:
+            per_col[col]["binned"] = int(moved.sum())
     answers = np.column_stack(blocks)
     report["columns"] = per_col
 

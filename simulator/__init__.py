@@ -24,6 +24,7 @@ from simulator.streaming import pairwise_sum, stream_survey_replicate
 from simulator.survey import SurveyModel, scenario_scores, score_answers
 from simulator.treatment import Treatment, WhatIfConditions, treated_question, treated_system_prompt
 from simulator.whatif import (
+    CI_METHODS,
     DIFFERENCE_COLUMNS,
     OUTCOMES,
     WhatIfResult,
@@ -37,6 +38,7 @@ from simulator.whatif import (
 )
 
 __all__ = [
+    "CI_METHODS",
     "DIFFERENCE_COLUMNS",
     "OUTCOMES",
     "OPINION_MODELS",

@@ -50,7 +50,8 @@ def _mixture(method: str) -> Any:
             progress=ctx.progress,
             random_state=ctx.seed,
         ).fit(ctx.scenario, ctx.fit, sample_weight=ctx.fit_weights)
-        return BuiltConstruction(b.population_, {"n_failed": b.n_failed_, "fallback": b.fallback_}, b)
+        info = {"n_failed": b.n_failed_, "fallback": b.fallback_, "failure_reasons": dict(b.failure_reasons_)}
+        return BuiltConstruction(b.population_, info, b)
 
     return build
 

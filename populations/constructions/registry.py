@@ -86,6 +86,8 @@ class BuildContext:
         fit_fraction: share of humans in the fit half.
         progress: show progress bars.
         name: the construction's name (labels, progress).
+        part_fits: with several dimensions, each dimension's own fit half ``(values (n_j,), weights (n_j,) | None)``
+            (respondents complete on that dimension's items; ``fit`` holds those complete on every dimension).
     """
 
     scenario: Any = None
@@ -100,6 +102,7 @@ class BuildContext:
     fit_fraction: float = 0.5
     progress: bool = False
     name: str = ""
+    part_fits: tuple[tuple[np.ndarray, np.ndarray | None], ...] = ()
 
     def __post_init__(self) -> None:
         if not self.parts and self.scenario is not None:
@@ -112,6 +115,11 @@ class BuildContext:
 
     def dimension(self, j: int) -> BuildContext:
         """The context of dimension ``j`` alone: its one-dimensional scenario and fit values ``(n,)``."""
+        if self.part_fits:
+            fit, weights = self.part_fits[j]
+            return replace(
+                self, scenario=self.parts[j], parts=(self.parts[j],), fit=fit, fit_weights=weights, part_fits=()
+            )
         fit = self.fit if self.fit.ndim == 1 else self.fit[:, j]
         return replace(self, scenario=self.parts[j], parts=(self.parts[j],), fit=fit)
 
@@ -329,10 +337,13 @@ def _join_dimensions(k: ConstructionKind, ctx: BuildContext, params: Mapping[str
     seen: set[str] = set()
     n_failed: list[int] = []
     fallbacks: list[str] = []
+    reasons: dict[str, int] = {}
     for j, part in enumerate(ctx.parts):
         built = k.build(ctx.dimension(j), params)
         if built.info.get("n_failed") is not None:
             n_failed.append(int(built.info["n_failed"]))
+        for why, count in (built.info.get("failure_reasons") or {}).items():
+            reasons[why] = reasons.get(why, 0) + int(count)
         if built.info.get("fallback"):
             fallbacks.append(f"{part.dimensions[0]}: {built.info['fallback']}")
         for persona in built.population.personas:
@@ -349,7 +360,8 @@ def _join_dimensions(k: ConstructionKind, ctx: BuildContext, params: Mapping[str
     for j, part in enumerate(ctx.parts):
         at = np.searchsorted(support, np.asarray(part.support, dtype=float))
         comps[:, j, at] = population_pmfs(ctx.model, union, part, progress=ctx.progress)["pmfs"]
-        targets[j] = pmf_from_samples(ctx.fit[:, j], support, ctx.fit_weights)
+        own = ctx.dimension(j)
+        targets[j] = pmf_from_samples(own.fit, support, own.fit_weights)
     fit = fit_mixture_weights_multi(comps, support, targets, method=params.get("weight_method", "lp"), rng=ctx.seed)
     w = np.clip(np.asarray(fit.weights, dtype=float), 0.0, None)
     population = Population(
@@ -364,5 +376,9 @@ def _join_dimensions(k: ConstructionKind, ctx: BuildContext, params: Mapping[str
             "random_state": ctx.seed,
         },
     )
-    info = {"n_failed": sum(n_failed) if n_failed else None, "fallback": "; ".join(fallbacks) or None}
+    info = {
+        "n_failed": sum(n_failed) if n_failed else None,
+        "fallback": "; ".join(fallbacks) or None,
+        "failure_reasons": dict(sorted(reasons.items())) or None,
+    }
     return BuiltConstruction(population, info)

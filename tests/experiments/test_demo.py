@@ -91,7 +91,11 @@ def test_a_builder_that_cannot_craft_falls_back_and_the_report_says_why(tmp_path
     assert fixed["n_crafted"] is None and fixed["fallback"] is None and fixed["status"] == "ok"
     report = (tmp_path / "o" / "report.md").read_text()
     crafting = report.split("## Crafting per row")[1].split("##")[0]
-    assert "| dictator | gb | 0 |" in crafting and "| yes |" in crafting and "You are" in crafting
+    assert (
+        "| dictator | gb | 0 |" in crafting
+        and "| yes: no usable crafted prompt |" in crafting
+        and "You are" in crafting
+    )
     assert "| dictator | fixed |" not in crafting  # a construction that crafts nothing has no crafting row
 
 
@@ -147,7 +151,8 @@ def test_bad_scale_and_missing_gguf_are_one_line_errors(capsys, tmp_path):
 @pytest.mark.model
 def test_probe_prints_five_probabilities(capsys):
     assert main(["probe", "--question", "I am the life of the party.", "--scale", "likert5"]) == 0
-    lines = capsys.readouterr().out.strip().splitlines()
+    system, *lines = capsys.readouterr().out.strip().splitlines()
+    assert system.startswith("system prompt: the fixed construction's baseline")  # as `fixed` sends it
     probs = [float(line.split("\t")[1]) for line in lines[:5]]
     assert [line.split("\t")[0] for line in lines[:5]] == ["1", "2", "3", "4", "5"]
     assert sum(probs) == pytest.approx(1.0, abs=1e-5)
@@ -202,7 +207,8 @@ def test_probe_a_scenario_prints_every_question_and_the_exact_score(capsys, tmp_
     monkeypatch.setenv("POPULACE_QUIET", "1")
     assert main(["probe", "--scenario", f"{tmp_path}/civic.toml:trust", "--system", "You are kind."]) == 0
     lines = capsys.readouterr().out.splitlines()
-    rows = [line.split("\t") for line in lines[1:3]]
+    assert lines[0] == 'system prompt: "You are kind."'  # probe says which prompt it sent
+    rows = [line.split("\t") for line in lines[2:4]]
     assert [r[0] for r in rows] == ["t1", "t2"] and all(float(r[3]) == pytest.approx(4.0) for r in rows)
     score = lines[lines.index("score\tlabel\tmean (exact)\tsd (exact)") + 1].split("\t")
     assert score[0] == "civic:trust" and float(score[2]) == pytest.approx(4 + (6 - 4), abs=1e-6)  # t2 reversed

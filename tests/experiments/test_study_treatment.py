@@ -68,7 +68,8 @@ def test_treatment_runs_paired_on_every_chosen_construction(tmp_path, fake, wher
     assert sorted(three["outcome"]) == sorted(["score:a", "score:b", "score:c"] * 2)
     assert three["exact_difference"].notna().all()  # per dimension, from the answer distributions
     items = rows[rows["kind"] == "item"]
-    assert (items["ci_low"] > 0).all()  # the message moves every answer up, in every population
+    assert (items["difference"] > 0).all()  # the message moves every answer up, in every population
+    assert (items["ci_high"] > 0).all() and (items["ci_method"] == "t").all()  # 3 seeds: a wide, honest t interval
     assert (rows["exact_difference"].dropna() > 0).all() and rows["exact_difference"].notna().any()
     treated_cost = [c for c in result.cost if c["scenario"].endswith("[treatment]")]
     assert [(c["construction"], c["scenario"]) for c in treated_cost] == [

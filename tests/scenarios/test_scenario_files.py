@@ -286,7 +286,7 @@ BAD = [
         SURVEY.replace(
             'scale = "party"\ncolumn = "party_code"', 'scale = "party"\ncolumn = "party_code"\ndimension = "trust"'
         ),
-        r"key 'dimensions\.trust': its items use different scales",
+        r"key 'dimensions\.trust': its items use scales \[.*\] with a range and a categorical scale",
     ),
     (
         SURVEY.replace("[dimensions.trust]", '[decision]\ninstruction = "x"\nlow = 0\nhigh = 1\n\n[dimensions.trust]'),

@@ -24,7 +24,12 @@ def test_paired_differences_by_hand():
     d = paired_differences(pd.DataFrame(rows), seed=0).set_index("outcome").loc["mean_decision"]
     assert d["difference"] == pytest.approx((1.0 + 0.5 + 2.0) / 3)
     assert d["baseline"] == pytest.approx(2.0)
-    assert 0.5 <= d["ci_low"] <= d["difference"] <= d["ci_high"] <= 2.0
+    # the paired t interval by hand: d = (1, 0.5, 2), sd 0.763763, t(2, 0.975) = 4.302653 -> 7/6 ± 1.897291
+    assert d["ci_low"] == pytest.approx(7 / 6 - 1.897291, abs=1e-5)
+    assert d["ci_high"] == pytest.approx(7 / 6 + 1.897291, abs=1e-5)
+    assert d["ci_method"] == "t"
+    boot = paired_differences(pd.DataFrame(rows), seed=0, ci_method="bootstrap").set_index("outcome")
+    assert 0.5 <= boot.loc["mean_decision", "ci_low"] <= boot.loc["mean_decision", "ci_high"] <= 2.0  # min–max
     assert d["n_replicates"] == 3
 
 
@@ -56,7 +61,7 @@ def test_whatif_public_goods_pairs_seeds_and_writes_plots(tmp_path):
         "per_round.csv",
     ):
         assert (out / f).is_file(), f
-    assert "bootstrap 95% CI" in (out / "report.md").read_text()
+    assert "paired Student-t 95% CI" in (out / "report.md").read_text()
 
 
 def test_whatif_validates_before_any_call():
@@ -76,3 +81,21 @@ def test_whatif_validates_before_any_call():
         )
     assert fake.calls == 0
     assert np.isfinite(0.0)
+
+
+def test_small_n_t_interval_covers_the_true_effect_where_the_bootstrap_does_not():
+    """Issue 18 item 7: with 2-3 seeds the percentile bootstrap is the seeds' min-max and under-covers."""
+    from simulator import paired_effect
+
+    rng = np.random.default_rng(0)
+    cover = {"t": 0, "bootstrap": 0}
+    trials = 300
+    for _ in range(trials):
+        d = rng.normal(1.0, 1.0, size=3)  # three seeds; true effect 1
+        for method in cover:
+            r = paired_effect(np.zeros(3), d, rng=np.random.default_rng(1), ci_method=method, n_resamples=999)
+            cover[method] += r["ci_low"] <= 1.0 <= r["ci_high"]
+    assert cover["t"] / trials > 0.9  # nominal 95%
+    assert cover["bootstrap"] / trials < 0.8  # the min-max of 3 seeds covers 75% at best
+    with pytest.raises(ValueError, match="ci_method must be one of"):
+        paired_effect(np.zeros(3), d, rng=rng, ci_method="percentile")
