@@ -97,7 +97,18 @@ class LoopbackRayCluster:
         log = open(self.base / f"{name}.log", "wb")  # noqa: SIM115 — closed with the process
         common = ["--num-cpus", str(self.cpus), "--node-ip-address", "127.0.0.1", "--disable-usage-stats"]
         proc = subprocess.Popen(
-            [sys.executable, "-c", _RAY_START, "start", "--block", *args, "--temp-dir", str(self.base / name), *common, *_ports()],
+            [
+                sys.executable,
+                "-c",
+                _RAY_START,
+                "start",
+                "--block",
+                *args,
+                "--temp-dir",
+                str(self.base / name),
+                *common,
+                *_ports(),
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -155,15 +166,30 @@ class LoopbackRayCluster:
         os.kill(pid, signal.SIGKILL)
 
     def kill_node(self, node: int) -> None:
-        """Kill everything of one node at once (its process group: raylet, agents and worker processes)."""
+        """Kill everything of one node at once: its process group (raylet, agents) and the raylet's worker processes.
+
+        Ray's worker processes run in process groups of their own, so they are found as the raylet's children.
+        """
+        raylet = self.raylet_pid(node)
+        workers = _children(raylet) if raylet is not None else []
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.nodes[node].pid, signal.SIGKILL)
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
     def stop(self) -> None:
-        """Stop exactly the nodes this object started (process groups by PID), workers first; never ``ray stop``."""
+        """Stop exactly the nodes this object started (process groups by PID), workers first; never ``ray stop``.
+
+        The Ray worker processes (their own process groups) are the raylets' children: they are killed by PID.
+        """
+        strays = [pid for i in range(len(self.nodes)) for pid in _children(self.raylet_pid(i) or -1)]
         for proc in reversed(self.nodes):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
+        for pid in strays:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + 10
         for proc in reversed(self.nodes):
             with contextlib.suppress(subprocess.TimeoutExpired):
