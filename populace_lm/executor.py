@@ -307,6 +307,19 @@ class ModelWorker:
             return list(pool.map(one, requests))
 
 
+def _loopback_only() -> None:
+    """Keep a Ray instance started in this process on 127.0.0.1 (it serves this machine only).
+
+    Ray replaces a loopback node address with the machine's outward one (``resolve_ip_for_localhost``, and
+    ``node_ip_address_from_perspective`` for the node's own address); an instance nobody else joins needs neither.
+    """
+    import ray._private.services as services
+
+    if hasattr(services, "resolve_ip_for_localhost") and hasattr(services, "node_ip_address_from_perspective"):
+        services.resolve_ip_for_localhost = lambda host: host
+        services.node_ip_address_from_perspective = lambda address=None: "127.0.0.1"
+
+
 def _check_reachable(address: str, timeout: float = 5.0) -> None:
     """A one-line :class:`ExecutorError` when nothing listens at ``HOST:PORT``."""
     if address == "auto" or "://" in address:
@@ -383,6 +396,7 @@ class RayExecutor:
             if self.address:
                 ray.init(address=self.address, **quiet)
             else:
+                _loopback_only()
                 ray.init(num_cpus=self.workers * (self.threads or 1) if self.workers else None, include_dashboard=False,
                          **quiet)  # fmt: skip
         except (ConnectionError, RuntimeError, ValueError) as exc:
