@@ -129,7 +129,27 @@ def plan_text(s: Seed002Settings) -> str:
         f"\nEstimate: at most {reqs} LLM requests (one per persona and item; cached answers are free) and about "
         f"{tokens} prompt tokens."
     )
+    seconds = reqs / (s.workers * REQUESTS_PER_S_PER_WORKER)
+    lines.append(
+        f"Wall time: about {_duration(seconds)} on {s.workers} worker(s) at {REQUESTS_PER_S_PER_WORKER:g} requests/s "
+        "each (embedded SmolLM2, one llama.cpp thread per worker, measured on 2 cores; --workers N, one per CPU of "
+        "a Ray cluster, divides it by N; measure yours with benchmarks/bench_scale_ray.py)."
+    )
     return "\n".join(lines)
+
+
+REQUESTS_PER_S_PER_WORKER = 3.1
+"""Likert distributions per second of one embedded SmolLM2 worker on one thread (issue 21: 2,000 personas x 10
+items in 53 min on two workers, 2 cores)."""
+
+
+def _duration(seconds: float) -> str:
+    """``"42 s"``, ``"17 min"`` or ``"11.2 h"``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 def _executor_from_workers(args: argparse.Namespace, workers: int) -> None:

@@ -307,6 +307,30 @@ class ModelWorker:
             return list(pool.map(one, requests))
 
 
+def _slices(items: list[tuple[str, Request]], size: int) -> list[list[tuple[str, Request]]]:
+    """Contiguous slices of about ``size`` requests that keep runs of one system prompt (a persona) together.
+
+    A slice ends where the system prompt changes once it holds ``size`` requests or more; a run longer than
+    ``2 * size`` is cut. A persona's prefix is then evaluated once, on one actor, as under ``local``.
+    """
+
+    def system(request: Request) -> str:
+        first = request.messages[0] if request.messages else None
+        return first.content if first is not None and first.role == "system" else ""
+
+    out: list[list[tuple[str, Request]]] = []
+    current: list[tuple[str, Request]] = []
+    for item in items:
+        changed = bool(current) and system(item[1]) != system(current[-1][1])
+        if current and ((changed and len(current) >= size) or len(current) >= 2 * size):
+            out.append(current)
+            current = []
+        current.append(item)
+    if current:
+        out.append(current)
+    return out
+
+
 def _loopback_only() -> None:
     """Keep a Ray instance started in this process on 127.0.0.1 (it serves this machine only).
 
@@ -518,7 +542,7 @@ class RayExecutor:
         actors = self._ensure_actors(model.model_id)
         alive = set(range(len(actors)))
         size = self.batch_size or max(1, min(64, math.ceil(len(items) / (4 * len(actors)))))
-        queue = deque(items[i : i + size] for i in range(0, len(items), size))
+        queue = deque(_slices(items, size))
         inflight: dict[Any, tuple[int, list]] = {}
         load = [0] * len(actors)
         bar = progress_bar(total=len(items), desc=desc, unit="request", enabled=progress, delay=2.0)

@@ -6,6 +6,8 @@ import time
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from experiments.cli import main
 from populace_lm.cache import CachedModel
@@ -114,3 +116,29 @@ def test_the_cli_names_the_fix_for_an_unreachable_cluster_and_writes_nothing(tmp
     monkeypatch.setenv("POPULACE_EXECUTOR", "spark")
     assert main(argv) == 2
     assert "unknown executor 'spark'" in capsys.readouterr().err
+
+
+@given(
+    runs=st.lists(st.integers(min_value=1, max_value=9), min_size=1, max_size=12),
+    size=st.integers(min_value=1, max_value=6),
+)
+def test_slices_keep_order_and_split_a_persona_only_when_its_run_is_long(runs, size):
+    from populace_lm.executor import _slices
+
+    items = [
+        (
+            f"{p}/{i}",
+            Question(id="q", prompt=f"item {i}", answers=IntegerAnswers(low=1, high=5)).distribution_request(
+                f"persona {p}"
+            ),
+        )
+        for p, n in enumerate(runs)
+        for i in range(n)
+    ]
+    slices = _slices(items, size)
+    assert [x for s in slices for x in s] == items  # contiguous, in order, nothing lost or repeated
+    assert all(1 <= len(s) <= 2 * size for s in slices)
+    for a, b in zip(slices, slices[1:], strict=False):
+        persona = a[-1][0].split("/")[0]
+        if b[0][0].split("/")[0] == persona:  # a persona cut in two: only when the slice reached 2 * size
+            assert len(a) >= 2 * size
