@@ -19,7 +19,7 @@ pytestmark = [pytest.mark.model, pytest.mark.slow]
 def _argv(tmp_path, data_dir, name):
     return [
         "--pools", "personagym:12,agent_trust:8", "--n-select", "6", "--ood-n", "3", "--subgroup-k", "3",
-        "--items", "E1,N1", "--cfcs-items", "Q1", "--grit-items", "GS1", "--eval-humans", "100", "--repeats", "2",
+        "--items", "E1,N1", "--cfcs-items", "Q1,Q3", "--grit-items", "GS1,GS2", "--eval-humans", "100", "--repeats", "2",
         "--no-wvs", "--threads", "1", "--matrix-dir", str(tmp_path / name / "m"), "--data", str(data_dir),
         "--cache", str(tmp_path / name / "cache.sqlite"), "--out", str(tmp_path / name / "out"),
     ]  # fmt: skip
