@@ -91,7 +91,7 @@ _WHERE = {
     "Message": "populace_lm.types",
     "ModelNotFoundError": "populace_lm.errors",
     "OpenAICompatible": "populace_lm.openai_compat",
-    "RayExecutor": "populace_lm.executor",
+    "RayExecutor": "populace_lm.ray_executor",
     "ScriptedModel": "populace_lm.fakes",
     "Usage": "populace_lm.types",
     "attach_executor": "populace_lm.executor",

@@ -123,7 +123,7 @@ def test_the_cli_names_the_fix_for_an_unreachable_cluster_and_writes_nothing(tmp
     size=st.integers(min_value=1, max_value=6),
 )
 def test_slices_keep_order_and_split_a_persona_only_when_its_run_is_long(runs, size):
-    from populace_lm.executor import _slices
+    from populace_lm.ray_executor import _slices
 
     items = [
         (
