@@ -88,7 +88,8 @@ class LoopbackRayCluster:
         self.base = Path(base)
         self.n_workers = workers
         self.cpus = cpus
-        self.env = {**os.environ, **LOOPBACK_ENV, **(env or {})}
+        # HOME of its own: a ~/.ray/auth_token left by another Ray program would make the head demand a token
+        self.env = {**os.environ, **LOOPBACK_ENV, "HOME": str(self.base), **(env or {})}
         self.port = free_port()
         self.address = f"127.0.0.1:{self.port}"
         self.nodes: list[subprocess.Popen] = []
@@ -134,14 +135,30 @@ class LoopbackRayCluster:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the Ray head did not open port {self.port} in {timeout} s") from None
                 time.sleep(0.2)
+        self._wait_raylets(deadline, timeout)  # the head's raylet first: a worker joins a head that is fully up
         for i in range(self.n_workers):
             self._start(f"worker{i}", ["--address", self.address])
+        self._wait_raylets(deadline, timeout)
+        return self
+
+    def _wait_raylets(self, deadline: float, timeout: float) -> None:
+        """Wait for every started node's raylet; a worker whose ``ray start`` gave up joining is started again.
+
+        On a loaded machine a worker's first connection to the GCS can time out; two more tries are allowed.
+        """
+        tries = dict.fromkeys(range(1, len(self.nodes)), 0)
         while any(self.raylet_pid(i) is None for i in range(len(self.nodes))):
+            for i in range(1, len(self.nodes)):
+                if self.nodes[i].poll() is not None and tries[i] < 2:
+                    tries[i] += 1
+                    old = self.nodes.pop(i)
+                    old.wait()
+                    self._start(f"worker{i - 1}", ["--address", self.address])
+                    self.nodes.insert(i, self.nodes.pop())
             self._check_alive()
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the Ray nodes did not start their raylets in {timeout} s")
             time.sleep(0.2)
-        return self
 
     def _check_alive(self) -> None:
         for i, proc in enumerate(self.nodes):

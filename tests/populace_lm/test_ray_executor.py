@@ -19,6 +19,7 @@ from populace_lm.budget import AccountingModel, find_layer
 from populace_lm.cache import CachedModel, request_key
 from populace_lm.config import LLMConfig, build_model, close_model
 from populace_lm.executor import RayExecutor, attach_executor, run_requests
+from populace_lm.local import LocalLlama
 from populace_lm.types import DistributionRequest
 from populations.persona import Persona
 from tests.ray_cluster import LoopbackRayCluster, keep_loopback
@@ -130,9 +131,11 @@ def test_a_200_prompt_response_matrix_on_two_raylets_equals_local(cluster, job, 
         )
         described = model.executor.describe()
         run = find_layer(model, AccountingModel).summary()["run"]
+        driver_loaded = find_layer(model, LocalLlama)._loaded
     finally:
         close_model(model)
     assert described["actors"] == 2 and described["requests"] == N_PERSONAS * N_ITEMS
+    assert not driver_loaded  # the actors answered: the driver never even loaded the weights
     assert np.array_equal(matrix.probs, ref.probs) and np.array_equal(matrix.valid_mass, ref.valid_mass)
     assert _answers(tmp_path / "cache.sqlite") == _answers(ref_cache)  # the same keys and byte-identical answers
     assert run["requests_sent"] == run["successes"] == N_PERSONAS * N_ITEMS and run["failures"] == 0
