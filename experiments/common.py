@@ -40,6 +40,27 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="call budget: HTTP requests including retries (local: backend calls); stops with a resumable cache",
     )
+    x = parser.add_argument_group("execution", "where batches of distinct prompts run (populace_lm.executor)")
+    x.add_argument(
+        "--executor",
+        default=None,
+        choices=("local", "ray"),
+        help="local = this process (default); ray = Ray actors, each owning a model (POPULACE_EXECUTOR)",
+    )
+    x.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="HOST:PORT",
+        help="the Ray cluster's GCS address; selects --executor ray; unset = a Ray instance in this process "
+        "(RAY_ADDRESS, read with --executor ray)",
+    )
+    x.add_argument(
+        "--ray-workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="Ray actors; unset = one per CPU of the cluster, divided by --threads (POPULACE_RAY_WORKERS)",
+    )
     added: set[str] = set()
     for backend in backends():
         group = parser.add_argument_group(f"backend {backend.name}", backend.help or None)
@@ -136,14 +157,27 @@ def config_from_args(args: argparse.Namespace) -> Any:
 def model_from_args(args: argparse.Namespace) -> Any:
     """The cache-wrapped language model of the command-line options and the environment.
 
-    The model is recorded in the command's run context (:func:`experiments.run_context.context_of`), which
+    Its batches run on the executor of ``--executor``/``--ray-address``/``--ray-workers`` and their environment
+    twins (:mod:`populace_lm.executor`). The model is recorded in the command's run context (:func:`experiments.run_context.context_of`), which
     writes its accounting to ``run.json`` and closes it when the command ends; outside the CLI the caller
     closes it (:func:`populace_lm.config.close_model`).
     """
     from experiments.run_context import context_of
     from populace_lm.config import build_model
+    from populace_lm.executor import ExecutorConfig, attach_executor, build_executor
 
-    model = build_model(config_from_args(args))
+    config = config_from_args(args)
+    where = ExecutorConfig.from_env(
+        kind=getattr(args, "executor", None),
+        address=getattr(args, "ray_address", None),
+        workers=getattr(args, "ray_workers", None),
+    )
+    executor = build_executor(where, config)  # connects to Ray now: a bad address fails before any file is opened
+    try:
+        model = attach_executor(build_model(config), executor)
+    except BaseException:
+        executor.close()
+        raise
     context = context_of(args)
     if context is not None:
         context.add_model(model)

@@ -32,7 +32,8 @@ only from the **test** half. ``--profile paper``: 5,000-persona sets, IS then OT
 Budget (embedded SmolLM2-135M on 2 cores): llama.cpp is compute-bound here, so the cost is the tokens evaluated —
 about 360 per persona for 10 items (the persona prefix and the shared instruction once, then ~20 tokens per
 item plus the re-evaluated part of a 32-token block, see :meth:`populace_lm.local.LocalLlama._segments`). The
-defaults run ``--workers 2`` processes with one llama.cpp thread each (:mod:`experiments.seed002_workers`), asking
+defaults run ``--workers 2`` Ray actors with one llama.cpp thread each (a Ray instance in this process, or the
+cluster of ``--executor ray --ray-address``; ``--workers 1`` answers in this process; :mod:`populace_lm.executor`), asking
 10 IPIP items (two per trait, one of each keying) of 2,000 personas (~20k forward passes) and 6 CFCS + 6 Grit items
 of ``--ood-n`` personas per construction. All answers go through the response cache and the response matrices are
 stored as Parquet: a rerun makes no backend call.
@@ -48,10 +49,10 @@ import argparse
 import time
 from pathlib import Path
 
+from experiments.seed002_pipeline import model_of as _model
+from experiments.seed002_pipeline import questions_of as _questions  # noqa: F401 — the name the registry tests use
 from experiments.seed002_pipeline import seed002_pool
 from experiments.seed002_study import DEFAULT_STUDY, Seed002Error, Seed002Settings, resolve_settings
-from experiments.seed002_workers import model_of as _model
-from experiments.seed002_workers import questions_of as _questions  # noqa: F401 — the name the registry tests use
 
 __all__ = ["main", "plan_text", "seed002_pool"]
 
@@ -83,7 +84,13 @@ def _parser() -> argparse.ArgumentParser:
     opt("--subgroup-k", type=int, default=None, help="personas retrieved per subgroup query (study: 50)")
     opt("--eval-humans", type=int, default=None, help="random test humans the metrics use (MMD is quadratic; 3000)")
     opt("--no-wvs", action="store_true", help="skip the WVS poverty subgroup check (LLM calls)")
-    opt("--workers", type=int, default=None, help="processes answering through the shared cache (local; study: 2)")
+    opt(
+        "--workers",
+        type=int,
+        default=None,
+        help="Ray actors answering (study: 2); above 1 without --executor it runs them on a Ray instance in this "
+        "process; --ray-workers wins",
+    )
     opt("--matrix-dir", default=str(DEFAULT_MATRIX_DIR), help="where response matrices are stored")
     add_model_args(p)
     add_data_args(p)
@@ -122,7 +129,44 @@ def plan_text(s: Seed002Settings) -> str:
         f"\nEstimate: at most {reqs} LLM requests (one per persona and item; cached answers are free) and about "
         f"{tokens} prompt tokens."
     )
+    seconds = reqs / (s.workers * REQUESTS_PER_S_PER_WORKER)
+    lines.append(
+        f"Wall time: about {_duration(seconds)} on {s.workers} worker(s) at {REQUESTS_PER_S_PER_WORKER:g} requests/s "
+        "each (embedded SmolLM2, one llama.cpp thread per worker, measured on 2 cores; --workers N, one per CPU of "
+        "a Ray cluster, divides it by N; measure yours with benchmarks/bench_scale_ray.py)."
+    )
     return "\n".join(lines)
+
+
+REQUESTS_PER_S_PER_WORKER = 3.1
+"""Likert distributions per second of one embedded SmolLM2 worker on one thread (issue 21: 2,000 personas x 10
+items in 53 min on two workers, 2 cores)."""
+
+
+def _duration(seconds: float) -> str:
+    """``"42 s"``, ``"17 min"`` or ``"11.2 h"``."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _executor_from_workers(args: argparse.Namespace, workers: int) -> None:
+    """``--workers`` (study ``workers``) picks the executor when ``--executor``/``POPULACE_EXECUTOR`` do not.
+
+    Above 1 it means that many Ray actors (on a Ray instance in this process unless ``--ray-address`` names a
+    cluster); ``--ray-workers`` wins, and a study's default does not cap an explicitly chosen Ray cluster.
+    """
+    import os
+
+    chosen = args.executor or os.environ.get("POPULACE_EXECUTOR", "").strip() or None
+    if chosen is None and args.ray_address is None:
+        args.executor = "ray" if workers > 1 else "local"
+        if workers > 1 and args.ray_workers is None:
+            args.ray_workers = workers
+    elif args.ray_workers is None and args.workers is not None:
+        args.ray_workers = args.workers
 
 
 def main(argv: list[str]) -> int:
@@ -147,6 +191,7 @@ def main(argv: list[str]) -> int:
         return 0
     if not args.out:
         raise Seed002Error("--out is required (or pass --plan to print the plan only)")
+    _executor_from_workers(args, s.workers)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     t_start = time.perf_counter()

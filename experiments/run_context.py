@@ -94,6 +94,9 @@ def _accounting(model: Any) -> dict[str, Any] | None:
     cache = find_layer(model, CachedModel)
     if cache is not None and summary.get("cache") is None:
         summary["cache"] = cache.stats()
+    from populace_lm.executor import executor_of
+
+    summary["executor"] = executor_of(model).describe()
     return summary
 
 

@@ -10,6 +10,7 @@ score and ``("floor", scenario)`` for the floor, as in every other command. The 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -156,21 +157,37 @@ def build_pool(s: Seed002Settings, humans: Humans) -> tuple:
     return pool
 
 
+def model_of(args: argparse.Namespace):
+    """The cache-wrapped model of :func:`experiments.common.model_from_args` (budget, accounting, executor)."""
+    from experiments.common import model_from_args
+
+    return model_from_args(args)
+
+
+def questions_of(scenario: str, item_ids: Sequence[str], source) -> list:
+    """The questions of some items of a registry scenario (``get_scenario``), in ``item_ids`` order."""
+    from scenarios.registry import get_scenario
+
+    by_id = {q.id: q for q in get_scenario(scenario, source=source).questions()}
+    return [by_id[i] for i in item_ids]
+
+
 @dataclass
 class Responder:
-    """Response matrices of personas through one model (and the ``--workers`` processes), counting backend calls.
+    """Response matrices of personas through one model, counting backend calls.
+
+    The model's executor (:mod:`populace_lm.executor`: this process, or Ray actors under ``--executor ray`` or
+    ``--workers N``) answers the batches; the driver alone writes the response cache.
 
     Attributes:
         settings: the run's settings.
-        args: the command's options (worker processes build their models from them).
+        args: the command's options.
         model: the cache-wrapped model of the main process.
-        worker_calls: backend requests the worker processes made so far.
     """
 
     settings: Seed002Settings
     args: argparse.Namespace
     model: Any
-    worker_calls: int = 0
     _before: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -178,19 +195,16 @@ class Responder:
 
     def matrix(self, personas, survey, scenario: str, item_ids) -> ResponseMatrix:
         """The (stored or computed) response matrix of ``personas`` on some items of a survey scenario."""
-        from experiments.seed002_workers import prefetch
-        from populations.response_matrix import compute_response_matrix, stored_matrix_path
+        from populations.response_matrix import compute_response_matrix
 
         s = self.settings
-        path = stored_matrix_path(s.matrix_dir, personas, self.model.model_id, survey, item_ids)
-        self.worker_calls += prefetch(self.args, s.workers, scenario, item_ids, personas, path)
         return compute_response_matrix(self.model, personas, survey, cache_dir=s.matrix_dir, item_ids=item_ids)
 
     def calls(self) -> int | None:
-        """Backend requests of this run so far (response-cache misses, worker processes included)."""
+        """Backend requests of this run so far (response-cache misses of the driver, whatever the executor)."""
         if not hasattr(self.model, "stats"):
             return None
-        return self.worker_calls + int(self.model.stats()["misses"] - self._before)
+        return int(self.model.stats()["misses"] - self._before)
 
 
 def fit_sets(s: Seed002Settings, vectors: PersonaVectors, humans: Humans, pool) -> tuple[dict, dict]:

@@ -55,7 +55,7 @@ SCHEMA = Key(
         "profile": Key(_STR, hint="the name of a [profiles.NAME] table"),
         "repeats": Key(_INT, hint="draws of each sampled score and of the floor"),
         "eval_humans": Key(_INT, hint="random test humans the metrics use"),
-        "workers": Key(_INT, hint="answering processes (local backend)"),
+        "workers": Key(_INT, hint="Ray actors answering (1 = this process)"),
         "profiles": Key(
             (dict,),
             required=True,
@@ -158,7 +158,7 @@ class Seed002Settings:
         subgroup_k, min_score, min_humans: retrieval size, similarity floor, humans a group needs.
         country_queries: country code → query; ``age_queries``: ``(label, query, low, high)``.
         wvs: run the WVS check; ``wvs_scenario`` and ``wvs_queries`` (group → query) define it.
-        workers: answering processes; ``matrix_dir`` where response matrices are stored.
+        workers: Ray actors answering (1 = this process); ``matrix_dir`` where response matrices are stored.
     """
 
     study: Path

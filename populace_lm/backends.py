@@ -47,6 +47,7 @@ COMMON_KEYS = frozenset({"backend", "cache_path", "cache_mode", "max_calls", "ma
 
 RESERVED_FLAGS = frozenset(
     {"--backend", "--cache", "--replay", "--max-calls", "--quiet", "--verbose", "--seed", "--data", "--out", "--help"}
+    | {"--executor", "--ray-address", "--ray-workers"}
 )
 """Command-line flags of the common knobs and of every command; no backend option may take these flags."""
 

@@ -167,6 +167,17 @@ class CachedModel:
         self._store("distribution", request, response.to_dict(), degraded=response.degraded is not None)
         return response
 
+    def contains(self, request: GenerationRequest | DistributionRequest) -> bool:
+        """Whether a response to ``request`` is stored (no count changes; an executor splits hits from misses)."""
+        if self._conn is None:
+            return False
+        kind: Kind = "generate" if isinstance(request, GenerationRequest) else "distribution"
+        key = request_key(kind, self.model_id, request)
+        with self._lock:
+            if self._conn is None:
+                return False
+            return self._conn.execute("SELECT 1 FROM responses WHERE key = ?", (key,)).fetchone() is not None
+
     # -- per-sample storage for sampling backends -----------------------------------------------------------
 
     def cached_generation(self, request: GenerationRequest) -> Generation | None:

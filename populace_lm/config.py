@@ -228,6 +228,9 @@ def close_model(model: Any) -> None:
         close = getattr(model, "close", None)
         if callable(close):
             close()
+        executor = vars(model).get("executor") if hasattr(model, "__dict__") else None
+        if executor is not None:  # populace_lm.executor.attach_executor: Ray actors are released too
+            executor.close()
         model = getattr(model, "inner", None)
         seen += 1
 

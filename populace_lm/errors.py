@@ -13,6 +13,7 @@ __all__ = [
     "CacheMissError",
     "ConfigError",
     "CoverageError",
+    "ExecutorError",
     "LLMError",
     "ModelNotFoundError",
     "RequestRejectedError",
@@ -53,6 +54,10 @@ class CacheMissError(LLMError):
 
 class CacheError(LLMError):
     """The response-cache path is unusable (a folder, not an SQLite file, not writable)."""
+
+
+class ExecutorError(LLMError):
+    """The executor cannot run batches: an unreachable Ray cluster, workers that load another model, or every worker lost."""
 
 
 class ModelNotFoundError(LLMError):

@@ -12,9 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from populace_lm.base import LanguageModel
-from populace_lm.budget import map_concurrent
-from populace_lm.config import concurrency_of
-from populace_lm.progress import progress_bar
+from populace_lm.executor import run_requests
 from populace_lm.types import AnswerDistribution, Usage
 from populations.persona import Persona
 from scenarios.question import Question
@@ -69,9 +67,10 @@ def answer_distributions(
         progress: show a labelled progress bar with an ETA when the batch takes more than 2 s (off under
             ``--quiet``, see :mod:`populace_lm.progress`).
         desc: progress-bar label (e.g. the scenario and construction).
-        max_workers: requests in flight at once; None = the model's own concurrency
+        max_workers: requests in flight at once in this process; None = the model's own concurrency
             (:func:`populace_lm.config.concurrency_of`: ``--concurrency`` for a remote endpoint, 1 for the serial
-            embedded model).
+            embedded model). The batch runs on the model's executor (:func:`populace_lm.executor.run_requests`:
+            this process, or Ray actors under ``--executor ray``).
 
     Returns:
         A :class:`ResponseTensor` with ``probs`` of shape ``(K, Q, S)``.
@@ -89,13 +88,7 @@ def answer_distributions(
     keys = [(personas[k].text, q) for k in range(K) for q in range(Q)]
     distinct = list(dict.fromkeys(keys))
     requests = [questions[q].distribution_request(text) for text, q in distinct]
-    if max_workers is None:
-        max_workers = concurrency_of(model)
-    if max_workers > 1:
-        results = map_concurrent(model, requests, max_workers=max_workers)
-    else:
-        bar = progress_bar(requests, desc=desc, unit="request", enabled=progress, delay=2.0)
-        results = [model.answer_distribution(r) for r in bar]
+    results = run_requests(model, requests, progress=progress, desc=desc, max_workers=max_workers)
     done: dict[tuple[str, int], AnswerDistribution] = dict(zip(distinct, results, strict=True))
     usage = Usage()
     for dist in results:

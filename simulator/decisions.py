@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from populace_lm.base import LanguageModel
-from populace_lm.progress import progress_bar
+from populace_lm.executor import run_requests
 from populace_lm.types import AnswerDistribution, Usage
 from scenarios.question import Question
 
@@ -103,21 +103,26 @@ class DecisionService:
         idx = self._keys.get(k)
         if idx is None:
             dist = self.model.answer_distribution(question.distribution_request(system_prompt))
-            if tuple(dist.values) != question.answers.values:
-                raise ValueError(f"model returned answers {dist.values[:3]}… for question {question.id!r}")
-            idx = len(self._dists)
-            self._keys[k] = idx
-            self._dists.append(dist)
-            cdf = np.cumsum(np.asarray(dist.probs, dtype=float))
-            if dist.valid_mass <= 0 or cdf[-1] < 0.5:
-                raise ValueError(
-                    f"the model put no probability on a valid answer to question {question.id!r} "
-                    f"(valid answers {question.answers.low}..{question.answers.high}); check the prompt or model"
-                )
-            cdf[-1] = 1.0
-            self._cdfs.append(cdf)
-            self._usage = self._usage + dist.usage
-            self._cache_hits += int(dist.cached)
+            idx = self._register(k, question, dist)
+        return idx
+
+    def _register(self, k: tuple[str, str, str, int, int], question: Question, dist: AnswerDistribution) -> int:
+        """Keep a new key's distribution and its CDF; the key's index."""
+        if tuple(dist.values) != question.answers.values:
+            raise ValueError(f"model returned answers {dist.values[:3]}… for question {question.id!r}")
+        idx = len(self._dists)
+        self._keys[k] = idx
+        self._dists.append(dist)
+        cdf = np.cumsum(np.asarray(dist.probs, dtype=float))
+        if dist.valid_mass <= 0 or cdf[-1] < 0.5:
+            raise ValueError(
+                f"the model put no probability on a valid answer to question {question.id!r} "
+                f"(valid answers {question.answers.low}..{question.answers.high}); check the prompt or model"
+            )
+        cdf[-1] = 1.0
+        self._cdfs.append(cdf)
+        self._usage = self._usage + dist.usage
+        self._cache_hits += int(dist.cached)
         return idx
 
     def distribution(self, system_prompt: str, question: Question) -> AnswerDistribution:
@@ -127,8 +132,10 @@ class DecisionService:
     def prefetch(self, pairs: Sequence[tuple[str, Question]], *, desc: str = "distributions") -> list[int]:
         """Request the distributions of several (prompt, question) pairs in order, with a progress bar."""
         new = {self.key(p, q): (p, q) for p, q in pairs if self.key(p, q) not in self._keys}
-        for p, q in progress_bar(list(new.values()), desc=desc, enabled=self.progress and len(new) >= 2):
-            self.key_id(p, q)
+        requests = [q.distribution_request(p) for p, q in new.values()]
+        dists = run_requests(self.model, requests, progress=self.progress and len(new) >= 2, desc=desc)
+        for (k, (_, q)), dist in zip(new.items(), dists, strict=True):
+            self._register(k, q, dist)
         return [self.key_id(p, q) for p, q in pairs]
 
     # -- drawing ------------------------------------------------------------------------------------------
