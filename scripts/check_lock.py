@@ -25,7 +25,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 _PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s#;]+)(.*)$")
-_REFRESH = "run scripts/lock.sh and commit requirements.txt"
+_REFRESH = "run scripts/lock.sh and commit requirements.txt and pylock.toml"
 
 
 def read_lock(path: Path) -> tuple[dict[str, Version], set[str]]:
@@ -96,6 +96,26 @@ def installed_problems(lock: Path) -> list[str]:
     return problems
 
 
+def pylock_problems(lock: Path, pylock: Path) -> list[str]:
+    """Where ``pylock.toml`` (the file setup.sh installs) disagrees with the pins of ``requirements.txt``."""
+    pins, _ = read_lock(lock)
+    try:
+        packages = tomllib.loads(pylock.read_text(encoding="utf-8")).get("packages", [])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        return [f"{pylock} cannot be read ({exc}); {_REFRESH}"]
+    locked = {canonicalize_name(p["name"]): Version(p["version"]) for p in packages}
+    problems = [
+        f"{pylock.name} locks {name} {locked.get(name, 'nothing')} but {lock.name} pins {version}; {_REFRESH}"
+        for name, version in sorted(pins.items())
+        if locked.get(name) != version
+    ]
+    problems += [
+        f"{pylock.name} locks {name}, which {lock.name} does not pin; {_REFRESH}"
+        for name in sorted(set(locked) - set(pins))
+    ]
+    return problems
+
+
 def main(argv: list[str] | None = None) -> int:
     """Print every problem (one line each) and return 1 when there is one."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -106,7 +126,8 @@ def main(argv: list[str] | None = None) -> int:
     if not lock.is_file():
         print(f"check_lock: {lock} does not exist; {_REFRESH}", file=sys.stderr)
         return 1
-    problems = lock_problems(pyproject, lock) + (installed_problems(lock) if args.installed else [])
+    problems = lock_problems(pyproject, lock) + pylock_problems(lock, args.root / "pylock.toml")
+    problems += installed_problems(lock) if args.installed else []
     for line in problems:
         print(f"check_lock: {line}", file=sys.stderr)
     return 1 if problems else 0

