@@ -113,6 +113,10 @@ COLUMN_KINDS: dict[str, str] = {
     "floor_mean": "floor",
     "floor_sd": "floor",
     "floor_n": "floor",
+    "worth_k": "worth",
+    "worth_k_lo": "worth",
+    "worth_k_hi": "worth",
+    "worth_tasks": "worth",
     "valid_mass": "validity",
     "parse_failure_rate": "validity",
     "llm_calls": "cost",
@@ -142,6 +146,10 @@ COLUMN_HELP = {
     "floor_n / repeats": "agents per sampled draw = humans per floor draw (the study's `agents`, capped at half the "
     "test half) / number of draws.",
     "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
+    "worth_k (worth_k_lo..worth_k_hi, worth_tasks)": "how many test humans the population is worth (k̂, Huang, "
+    "Wu & Wang 2025): the largest number of simulated answers whose confidence sets still cover the test humans' "
+    "values at the nominal rate over the part's calibration tasks (its score and each item); 0 = worth no human. "
+    "The range is over leaving one task out; definition in docs/inference.md.",
     "components": "personas or prompts in the fitted population.",
     "n_failed": "crafting jobs (one prompt asked of the crafter per component and round) whose reply held no "
     "usable prompt (recorded and skipped, never defaulted); their reasons are in the crafting table.",
