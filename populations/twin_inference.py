@@ -179,13 +179,11 @@ def prepare_inference(
 
 
 def _weighted_stat(values: np.ndarray, w: np.ndarray | None, estimand: str) -> float:
-    """The test half's truth: a (weighted) mean, median or share."""
+    """The test half's truth: a (weighted) mean or share, or the median min{t : F(t) ≥ 1/2} on the answers."""
     if estimand == "median":
-        if w is None:
-            return float(np.median(values))
-        order = np.argsort(values)
-        cw = np.cumsum(w[order]) / w.sum()
-        return float(values[order][np.searchsorted(cw, 0.5)])
+        order = np.argsort(values, kind="stable")
+        cw = np.cumsum(np.ones(values.size) if w is None else w[order])
+        return float(values[order][np.searchsorted(cw / cw[-1], 0.5 - 1e-12)])
     return float(np.average(values, weights=w))
 
 
