@@ -123,6 +123,16 @@ _DATA = Key(
         ),
         "weight": Key(_STR, hint="a column of non-negative survey weights"),
         "demographics": Key((list,), each=Key(_STR), hint="columns describing respondents, e.g. ['age', 'gender']"),
+        "demographic_labels": Key(
+            (dict,),
+            each=Key((dict,), each=Key(_STR)),
+            hint='labels of a demographic column\'s codes, e.g. region = { "1" = "London", "2" = "the North East" }',
+        ),
+        "persona_template": Key(
+            _STR,
+            hint="how a demographic persona reads, with {column} placeholders of data.demographics, e.g. "
+            "'You are a respondent aged {age_band} living in {region}.'",
+        ),
         "group": Key(_STR, hint="a column whose values select subgroups with NAME@VALUE"),
         "column": Key(_STR, hint="the answer column of a decision task (default: the task name)"),
         "drop_empty_rows": Key((bool,), hint="drop rows where every item is missing (default true)"),
