@@ -36,15 +36,17 @@ def _f(x: Any, nd: int = 3) -> str:
 
 
 def inference_markdown(records: Sequence[Mapping[str, Any]], *, scores_only: bool = True) -> str:
-    """The score targets' means (or shares) as one Markdown table: one row per part, group, n and method."""
+    """Means (or shares) as one Markdown table: one row per part, target, group, n and method (scores only by
+    default; medians and items are in ``inference.csv``)."""
     rows = [r for r in records if not scores_only or r["kind"] == "score"]
     rows = [r for r in rows if r["estimand"] in ("mean", "share")]
-    head = "| scenario | group | estimand | n humans | method | estimate | 90% CI | width | test truth | covers | ρ | ESS |"
-    lines = [head.replace("90%", "CI"), "|" + "---|" * 12]
+    head = "| scenario | target | group | estimand | n humans | method | estimate | interval | width | test truth | covers | ρ | ESS |"
+    lines = [head, "|" + "---|" * 13]
     for r in rows:
         est = r["estimand"] + (f" = {r['category']}" if r["category"] else "")
+        target = f"{r['target']} ({r['kind']})"
         lines.append(
-            f"| {r['part']} | {r['group'] or 'all'} | {est} | {r['n_humans']} | {_LABEL[r['method']]} | "
+            f"| {r['part']} | {target} | {r['group'] or 'all'} | {est} | {r['n_humans']} | {_LABEL[r['method']]} | "
             f"{_f(r['estimate'])} | [{_f(r['ci_low'])}, {_f(r['ci_high'])}] | {_f(r['width'])} | "
             f"{_f(r['truth'])} | {'yes' if r['covers'] else 'no'} | {_f(r['rho'], 2)} | {_f(r['ess'], 1)} |"
         )
@@ -54,12 +56,13 @@ def inference_markdown(records: Sequence[Mapping[str, Any]], *, scores_only: boo
 def power_markdown(power: Sequence[Mapping[str, Any]]) -> str:
     """For a half-width h with this population you need n humans: one row per score target and n."""
     lines = [
-        "| scenario | n humans (human-only) | half-width h | humans needed with twins (PPI) | ρ |",
-        "|---|---|---|---|---|",
+        "| scenario | target | n labelled | half-width h (human-only at n) | humans for h alone | humans for h with twins (PPI) | ρ |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in power:
         lines.append(
-            f"| {r['scenario']} | {r['n_classical']} | {_f(r['half_width'])} | {r['n_ppi']} | {_f(r.get('rho'), 2)} |"
+            f"| {r['scenario']} | {r['target']} | {r['n']} | {_f(r['half_width'])} | {r['n_classical']} | {r['n_ppi']} | "
+            f"{_f(r.get('rho'), 2)} |"
         )
     return "\n".join(lines) + "\n"
 

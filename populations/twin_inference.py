@@ -254,6 +254,16 @@ def run_inference(prepared: PreparedInference, model: Any, *, progress: bool = T
     return {"records": records, "power": power, "twins": cost}
 
 
+def _group_label(scenario: Any, group: Any) -> str:
+    """A subgroup's name as the scenario file labels it (``data.demographic_labels`` of the group column)."""
+    data = getattr(getattr(scenario, "spec", None), "data", None)
+    labels = getattr(data, "demographic_labels", {}).get(getattr(data, "group", ""), {})
+    code = str(group)
+    if code not in labels and code.endswith(".0"):
+        code = code[:-2]
+    return f"{labels[code]} ({code})" if code in labels else str(group)
+
+
 def _cell_record(p, part, target, estimand, cat, group, n, lab, y_all, pred, w_all) -> list[dict[str, Any]]:
     """The four intervals of one cell, or [] when a subgroup has too few labelled humans."""
     s = p.settings
@@ -281,7 +291,7 @@ def _cell_record(p, part, target, estimand, cat, group, n, lab, y_all, pred, w_a
         "part": part.name,
         "target": target.name,
         "kind": target.kind,
-        "group": "" if group is None else str(group),
+        "group": "" if group is None else _group_label(p.scenario, group),
         "estimand": estimand,
         "category": "" if cat is None else f"{cat:g}",
         "n": int(n),

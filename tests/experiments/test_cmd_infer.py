@@ -80,8 +80,8 @@ def test_twins_then_ppi_on_a_user_survey(tmp_path, model, capsys):
     for name in ("inference.csv", "inference.md", "power.csv", "power.md", "inference.png", "report.md", "run.json"):
         assert (out / name).is_file(), name
     run = json.loads((out / "run.json").read_text())
-    assert run["twins"]["civic:trust"]["profiles"] == 6  # 2 regions × 3 age bands
-    assert run["twins"]["civic:trust"]["requests"] == 6 * 2  # each twin answers each item once
+    assert run["twins"]["civic"]["profiles"] == 6  # 2 regions × 3 age bands
+    assert run["twins"]["civic"]["requests"] == 6 * 2  # each twin answers each item once
     df = pd.read_csv(out / "inference.csv", keep_default_na=False)
     score = df[(df.kind == "score") & (df.group == "") & (df.estimand == "mean") & (df.n == 120)]
     by = score.set_index("method")
@@ -94,7 +94,7 @@ def test_twins_then_ppi_on_a_user_survey(tmp_path, model, capsys):
     assert by.loc["ppipp", "ess"] > 120
     # items, medians and the declared subgroups are estimated too
     assert {"t1", "t2"} <= set(df.target) and "median" in set(df.estimand)
-    assert {"1", "2"} <= set(df.group.astype(str))
+    assert {"London (1)", "the North East (2)"} <= set(df.group.astype(str))  # labelled as the file says
     assert "PPI++" in printed and "humans needed" in (out / "report.md").read_text()
 
 
