@@ -292,6 +292,7 @@ def score_columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
     columns = list(SCORE_COLUMNS)
     if any(r.get("metric") == "tv" for r in records):  # each beside its W1 twin; the floor stays after sampled
         columns.insert(columns.index("w1_exact") + 1, "tv_exact")
+        columns.insert(columns.index("tv_exact") + 1, "simbench_s_exact")
         columns.insert(columns.index("human_test_mean") + 1, "category_gaps_exact")
         at = columns.index("floor_mean")
         columns[at:at] = ["tv_sampled_mean", "tv_sampled_sd"]
