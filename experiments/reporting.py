@@ -577,12 +577,14 @@ def write_study(
         ).name
         files += ["treatment.csv", "treatment.md", plot]
     inference_lines: list[str] = []
+    inference_run: dict[str, Any] = {}
     if result.inference:
         from experiments.reporting_infer import inference_section, merge_outputs, write_inference
 
         merged = merge_outputs(result.inference)
         files += [p.name for p in write_inference(out, merged)]
         inference_lines = ["", *inference_section(merged, figure="inference.png" if merged["records"] else None)]
+        inference_run = {"inference": {"twins": merged["twins"]}}  # distinct twin profiles and their requests
     payload = {
         "settings": result.settings,
         "model_id": model_id,
@@ -601,6 +603,7 @@ def write_study(
         "cache": dict(cache or {}),
         "cost": cost_rows,
         "files": files,
+        **inference_run,
         **(manifest or {}),
     }
     (out / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True, default=str) + "\n")

@@ -112,7 +112,7 @@ def inference_section(out: Mapping[str, Any], *, figure: str | None) -> list[str
     """Report lines: what was estimated, the score table, the power table and the reading of the figure."""
     twins = out["twins"]
     counts = "; ".join(
-        f"{name}: {t['profiles']} distinct profiles, {t['requests']} answer requests, {t['cached']} from the cache"
+        f"{name}: {t['profiles']} distinct profiles, {t['requests']} answer requests"
         for name, t in twins.items()
     )
     lines = [
