@@ -73,7 +73,9 @@ def test_missing_values_are_skipped_and_columns_keep_their_order():
                               missing=("9",))  # fmt: skip
         assert text == "You are taking part in a survey. About you: region: London.", gone
     assert render_persona({}, labels={}, template=None, columns=COLUMNS) == DEFAULT_INTRO
-    text = render_persona({"age_band": "55+", "region": "1"}, labels=LABELS, template="", columns=["age_band", "region"])
+    text = render_persona(
+        {"age_band": "55+", "region": "1"}, labels=LABELS, template="", columns=["age_band", "region"]
+    )
     assert text.endswith("About you: age band: 55+; region: London.")  # the order of the columns, not the values
     assert "other" not in render_persona({"region": "1", "other": "zz"}, labels={}, template=None, columns=COLUMNS)
     assert humanise("age_band") == "age band" and humanise("home-owner") == "home owner"

@@ -39,9 +39,7 @@ def scenario(tmp_path):
 
 
 def test_profiles_are_distinct_rows_in_first_appearance_order_with_a_round_trip_index():
-    df = pd.DataFrame(
-        {"region": ["2", "1", "2", np.nan, "1", np.nan, ""], "age": ["a", "b", "a", "b", "b", "b", "b"]}
-    )
+    df = pd.DataFrame({"region": ["2", "1", "2", np.nan, "1", np.nan, ""], "age": ["a", "b", "a", "b", "b", "b", "b"]})
     profiles, index = twin_profiles(df)
     assert profiles["age"].tolist() == ["a", "b", "b", "b"]
     assert profiles["region"].tolist()[0:2] == ["2", "1"] and pd.isna(profiles["region"].iloc[2])
