@@ -385,6 +385,13 @@ def _check_constructions(study: Study, prepared: list[PreparedScenario]) -> None
                 kind.preload(c.params)
             except ValueError as exc:
                 raise StudyError(f"{study.path}: constructions.{c.name}: {exc}") from exc
+        if kind.scenario_check is not None:
+            for ps in prepared:
+                if c.applies_to(ps.spec) and (problem := kind.scenario_check(ps.scenario)) is not None:
+                    raise StudyError(
+                        f"{study.path}: constructions.{c.name}: {problem}, or limit the construction with "
+                        f"scenarios = [...] to scenarios that do"
+                    )
         if kind.ordered_only and unordered:
             usable = ", ".join(k.name for k in construction_kinds() if not k.ordered_only)
             raise StudyError(

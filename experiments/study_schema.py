@@ -245,12 +245,12 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def _resolve_scenario(file: Path, base: Path, spec: str) -> str:
-    """``FILE.toml[:DIM]`` → absolute path (checked to exist); a built-in name unchanged."""
+    """``FILE.toml[:DIM][@GROUP]`` → absolute path (checked to exist) and the rest; a built-in name unchanged."""
     path_part, sep, dim = spec.partition(".toml")
     if not sep:
         return spec
-    if dim and not dim.startswith(":"):
-        raise StudyError(f"{file}: scenarios: {spec!r} is neither a name nor FILE.toml[:DIMENSION]")
+    if dim and not dim.startswith((":", "@")):
+        raise StudyError(f"{file}: scenarios: {spec!r} is neither a name nor FILE.toml[:DIMENSION][@GROUP]")
     toml = _resolve(base, path_part + ".toml")
     if not toml.is_file():
         raise StudyError(

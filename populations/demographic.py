@@ -176,9 +176,7 @@ class ScenarioDemographicBuilder(BaseBuilder):
         self.source = source
         self.random_state = random_state
 
-    def fit(
-        self, scenario: Any = None, values: Any = None, *, sample_weight: Any = None
-    ) -> ScenarioDemographicBuilder:
+    def fit(self, scenario: Any = None, values: Any = None, *, sample_weight: Any = None) -> ScenarioDemographicBuilder:
         """Draw fit-half respondents of ``scenario`` and write their personas (the data arguments are ignored).
 
         Raises:

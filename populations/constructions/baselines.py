@@ -83,6 +83,16 @@ def _demographic(ctx: BuildContext, p: Mapping[str, Any]) -> BuiltConstruction:
     return BuiltConstruction(g.fit(ctx.scenario, ctx.fit).population_, {}, g)
 
 
+def _demographic_check(scenario: Any) -> str | None:
+    """Why ``demographic`` cannot build on ``scenario`` (no declared demographics, not Big Five), or None."""
+    from populations.demographic import declared_demographics, no_demographics_error
+
+    name = str(getattr(scenario, "name", ""))
+    if name == "bigfive" or name.startswith("bigfive:") or declared_demographics(scenario):
+        return None
+    return str(no_demographics_error(scenario))
+
+
 def _file(_ctx: BuildContext, p: Mapping[str, Any]) -> BuiltConstruction:
     from populations.io import load_population_file
 
@@ -137,6 +147,7 @@ DEMOGRAPHIC = register_construction(
         estimate=lambda p, q: _per_persona(p["n_personas"], q),
         target_free=True,
         needs_model=False,
+        scenario_check=_demographic_check,
     )
 )
 FILE = register_construction(
