@@ -36,8 +36,10 @@ def _f(x: Any, nd: int = 3) -> str:
 
 
 def inference_markdown(records: Sequence[Mapping[str, Any]], *, scores_only: bool = True) -> str:
-    """Means (or shares) as one Markdown table: one row per part, target, group, n and method (scores only by
-    default; medians and items are in ``inference.csv``)."""
+    """Means (or shares) as one Markdown table: one row per part, target, group, n and method.
+
+    Scores only by default; medians (and, with ``scores_only=False``, items) are in ``inference.csv``.
+    """
     rows = [r for r in records if not scores_only or r["kind"] == "score"]
     rows = [r for r in rows if r["estimand"] in ("mean", "share")]
     head = "| scenario | target | group | estimand | n humans | method | estimate | interval | width | test truth | covers | ρ | ESS |"
@@ -112,8 +114,7 @@ def inference_section(out: Mapping[str, Any], *, figure: str | None) -> list[str
     """Report lines: what was estimated, the score table, the power table and the reading of the figure."""
     twins = out["twins"]
     counts = "; ".join(
-        f"{name}: {t['profiles']} distinct profiles, {t['requests']} answer requests"
-        for name, t in twins.items()
+        f"{name}: {t['profiles']} distinct profiles, {t['requests']} answer requests" for name, t in twins.items()
     )
     lines = [
         "## Estimates about humans: twins plus a few humans",
