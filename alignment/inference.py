@@ -9,11 +9,11 @@ side by side and the two numbers that say what the predictions were worth:
   reports; it covers the predictions' mean, not the humans');
 - **ppi**: the rectified estimate θ̂ = mean(ŷ_unlabelled) + mean(y − ŷ) (Angelopoulos et al. 2023, Eq. 1),
   ``lam=1``;
-- **ppipp**: PPI++ with the power-tuned λ̂ (Angelopoulos et al. 2024, Eq. 5 with λ clipped to [0, 1]), which is
+- **ppipp**: PPI++ with the power-tuned λ̂ (Angelopoulos, Duchi & Zrnic 2024, the power-tuned mean estimator, λ clipped to [0, 1]), which is
   never worse than the classical interval asymptotically; for quantiles ``ppi_py`` has no power tuning, so PPI++ is
   PPI there (said in :attr:`Estimates.note`).
 
-``rho`` is the PPI correlation of Broska, Howes & van Loon (2024, *Sociological Methods & Research*, Eq. 6), from
+``rho`` is the PPI correlation of Broska, Howes & van Loon (2024, *Sociological Methods & Research*, the "PPI correlation"), from
 ``ppi_py.ppi_mean_power``; ``ess`` is the effective sample size: the number of humans whose classical interval
 would be as narrow as the PPI++ one, n · (width_classical / width_ppipp)².
 """
@@ -96,13 +96,19 @@ def _arrays(y, yhat, yhat_u, w, w_u) -> tuple[np.ndarray, ...]:
 
 
 def _ppi_corr(y: np.ndarray, yhat: np.ndarray, w: np.ndarray | None) -> float:
-    """Broska et al.'s PPI correlation via ``ppi_py.ppi_mean_power`` (0 for constant predictions or answers)."""
-    from ppi_py import ppi_mean_power
+    """Broska et al.'s PPI correlation, as ``ppi_py.ppi_mean_power`` computes it (0 for constant inputs).
+
+    ``ppi_mean_power`` itself also solves for sample sizes and fails on some small samples (its N becomes NaN), so
+    the correlation is read from the helper it calls, ``ppi_py.ppi_power_analysis._get_ppi_corr``, with the same
+    arguments (the mean's gradients w·(y − θ̂) and w·(ŷ − θ̂), identity Hessian; capped at 1 − 1/n).
+    """
+    from ppi_py.ppi_power_analysis import _get_ppi_corr
 
     if np.ptp(yhat) == 0 or np.ptp(y) == 0:
         return 0.0
-    got = ppi_mean_power(y, yhat, cost_Y=1.0, cost_Yhat=0.01, effective_n=max(int(y.size), 2), w=w)
-    rho = float(got["ppi_corr"])
+    wn = np.ones(y.size) if w is None else w / w.sum() * y.size
+    theta = float(np.sum(wn * y) / np.sum(wn))
+    rho = float(_get_ppi_corr(wn * (y - theta), wn * (yhat - theta), np.eye(1)))
     return 0.0 if not math.isfinite(rho) else rho
 
 
@@ -289,7 +295,7 @@ def power_plan(y, yhat, *, half_width: float, alpha: float = 0.1, w=None) -> dic
 
     ``n_classical`` = (z_{1−α/2} σ̂ / h)² from the labelled humans' spread; ``n_ppi`` is the labelled size at which
     PPI with unlimited twin predictions reaches the same effective size, from ``ppi_py.ppi_power`` (Broska et al.
-    2024, §4: n_ppi ≈ n_classical · (1 − ρ²)), with a twin prediction priced at 1/1000 of a human.
+    2024, power analysis: n_ppi ≈ n_classical · (1 − ρ²)), with a twin prediction priced at 1/1000 of a human.
 
     Returns:
         ``{"n_classical", "n_ppi", "rho"}`` (counts rounded up; ``n_ppi`` = ``n_classical`` when ρ = 0).
@@ -311,5 +317,10 @@ def power_plan(y, yhat, *, half_width: float, alpha: float = 0.1, w=None) -> dic
     rho = float(np.clip(_ppi_corr(y, yhat, None if w is None else np.asarray(w, dtype=float)), -0.999, 0.999))
     if rho == 0.0:
         return {"n_classical": n_classical, "n_ppi": n_classical, "rho": 0.0}
-    got = ppi_power(rho, cost_X=0.0, cost_Y=1.0, cost_Yhat=1e-3, effective_n=n_classical)
-    return {"n_classical": n_classical, "n_ppi": max(1, math.ceil(float(got["n"]))), "rho": rho}
+    try:
+        n_ppi = float(ppi_power(rho, cost_X=0.0, cost_Y=1.0, cost_Yhat=1e-3, effective_n=n_classical)["n"])
+    except ValueError:  # ppi_py's integer rounding fails when its optimum is degenerate (tiny n_classical)
+        n_ppi = math.nan
+    if not math.isfinite(n_ppi):
+        n_ppi = n_classical * (1 - rho**2)  # Broska et al. 2024: the limit of unlimited twin predictions
+    return {"n_classical": n_classical, "n_ppi": max(1, math.ceil(n_ppi)), "rho": rho}
