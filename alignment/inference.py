@@ -7,7 +7,7 @@ side by side and the two numbers that say what the predictions were worth:
 - **classical**: the humans alone, ``ppi_py.classical_mean_ci`` (medians: see :func:`estimate_median`);
 - **naive**: the predictions on the unlabelled rows treated as if they were data (what a simulation-only study
   reports; it covers the predictions' mean, not the humans');
-- **ppi**: the rectified estimate θ̂ = mean(ŷ_unlabelled) + mean(y − ŷ) (Angelopoulos et al. 2023, Eq. 1),
+- **ppi**: the rectified estimate θ̂ = mean(ŷ_unlabelled) + mean(y − ŷ) (Angelopoulos et al. 2023, the PPI mean estimator),
   ``lam=1``;
 - **ppipp**: PPI++ with the power-tuned λ̂ (Angelopoulos, Duchi & Zrnic 2024, the power-tuned mean estimator, λ clipped to [0, 1]), which is
   never worse than the classical interval asymptotically; for quantiles ``ppi_py`` has no power tuning, so PPI++ is
@@ -214,7 +214,7 @@ def _quantile_on_support(
 
     The q-quantile is θ = min{t : F(t) ≥ q}, a support value. A support value t is kept as plausible when its
     pointwise ``1 − alpha`` band allows it to be the first to reach q: F̂(t) + z·se(t) ≥ q and, at the support value
-    before it, F̂ − z·se < q (Angelopoulos et al. 2023, §"quantile estimation", inverted on a discrete support).
+    before it, F̂ − z·se < q (the PPI quantile estimator of Angelopoulos et al. 2023, inverted on a discrete support).
     """
     z = float(stats.norm.ppf(1 - alpha / 2))
     reach = cdf + z * se >= q - 1e-12
