@@ -152,7 +152,8 @@ COLUMN_HELP = {
     "negative = worse; beside TV for unordered categories.",
     "worth_k (worth_k_lo..worth_k_hi, worth_tasks)": "how many test humans the population is worth (k̂, Huang, "
     "Wu & Wang 2025): the largest number of simulated answers whose confidence sets still cover the test humans' "
-    "values at the nominal rate over the part's calibration tasks (its score and each item); 0 = worth no human. "
+    "values at the nominal rate over the part's calibration tasks (its score and each item); 0 = worth no human; "
+    "empty with fewer than 3 tasks (a game has one). "
     "The range is over leaving one task out; definition in docs/inference.md.",
     "components": "personas or prompts in the fitted population.",
     "n_failed": "crafting jobs (one prompt asked of the crafter per component and round) whose reply held no "

@@ -15,7 +15,11 @@ import numpy as np
 from populace_lm.seeds import seed_rng
 from populations.human_targets import human_targets, simulated_targets
 
-__all__ = ["calibration_tasks", "worth_record"]
+__all__ = ["MIN_TASKS", "calibration_tasks", "worth_record"]
+
+#: Fewest calibration tasks for a k̂: with m tasks the miscoverage moves in steps of 1/m, so with one or two a
+#: single human mean decides k̂ (a game has one task; its k̂ is left empty).
+MIN_TASKS = 3
 
 
 def calibration_tasks(
@@ -69,7 +73,7 @@ def worth_record(
     tasks = calibration_tasks(
         part, population.weights, item_probs, component_pmfs, test_values=test_values, test_rows=test_rows
     )
-    if not part.ordered or not tasks:
+    if not part.ordered or len(tasks) < MIN_TASKS:
         return {"worth_k": None, "worth_k_lo": None, "worth_k_hi": None, "worth_tasks": len(tasks)}
     w = worth_k(
         [t[0] for t in tasks],
