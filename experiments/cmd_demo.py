@@ -75,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
         f"backend requests made: {run_info.get('backend_requests')} "
         f"({run_info.get('backend_forward_passes')} forward passes), cache hits: {run_info.get('cache_hits')}, "
         f"{run_info.get('seconds')} s; wrote {args.out}/scores.json, report.md, histograms.png, run.json"
+        + (", inference.csv/.md/.png, power.csv/.md" if inference_csv.is_file() else "")
     )
     return 0

@@ -70,10 +70,13 @@ def power_markdown(power: Sequence[Mapping[str, Any]]) -> str:
 
 
 def plot_inference(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """Per target (score and items, all respondents): human-only, PPI++ and simulation-only means, truth marked.
+    """Per target (score and items, all respondents): human-only, PPI++ and simulation-only intervals.
 
-    One panel per labelled size ``n``; each target is a row of three horizontal intervals; the test half's value is
-    a black cross.
+    One panel per labelled size ``n``; each target is a row of three horizontal intervals. Targets have different
+    scales (a 10–50 score, 1–5 items), so each row is drawn relative to the test half's value (the black line at
+    0) in units of that row's human-only half-width: human-only spans about ±1, a shorter PPI++ bar is a narrower
+    interval, and a bar that does not reach 0 misses the test half. The simulation-only interval is often a point
+    (all twins alike); it is drawn with a marker so it stays visible.
     """
     import matplotlib
 
@@ -83,29 +86,33 @@ def plot_inference(records: Sequence[Mapping[str, Any]], path: Path) -> Path:
     rows = [r for r in records if r["group"] == "" and r["estimand"] in ("mean", "share")]
     ns = sorted({r["n"] for r in rows})
     targets = list(dict.fromkeys((r["part"], r["target"], r["category"]) for r in rows))
-    fig, axes = plt.subplots(1, max(1, len(ns)), figsize=(4.2 * max(1, len(ns)), 0.45 * len(targets) + 1.6),
+    fig, axes = plt.subplots(1, max(1, len(ns)), figsize=(4.2 * max(1, len(ns)), 0.45 * len(targets) + 1.8),
                              squeeze=False, sharey=True)  # fmt: skip
     colors = {"classical": "tab:blue", "ppipp": "tab:green", "naive": "tab:red"}
     for ax, n in zip(axes[0], ns, strict=False):
+        ax.axvline(0.0, color="black", lw=1.0, label="test half")
         for i, key in enumerate(targets):
             cell = {r["method"]: r for r in rows if r["n"] == n and (r["part"], r["target"], r["category"]) == key}
+            if "classical" not in cell:
+                continue
+            truth = cell["classical"]["truth"]
+            unit = max(cell["classical"]["width"] / 2, 1e-9)
             for j, m in enumerate(("classical", "ppipp", "naive")):
                 if m not in cell:
                     continue
                 r, y = cell[m], i + (j - 1) * 0.22
-                ax.plot([r["ci_low"], r["ci_high"]], [y, y], color=colors[m], lw=2.2,
-                        label=_LABEL[m] if i == 0 else None)  # fmt: skip
-            if cell:
-                ax.plot(next(iter(cell.values()))["truth"], i, "kx", ms=7, label="test half" if i == 0 else None)
+                lo, hi, est = ((r[k] - truth) / unit for k in ("ci_low", "ci_high", "estimate"))
+                ax.plot([lo, hi], [y, y], color=colors[m], lw=2.2, label=_LABEL[m] if i == 0 else None)
+                ax.plot([est], [y], marker="o", ms=3.5, color=colors[m])
         ax.set_title(f"n = {n} labelled humans", fontsize=9)
-        ax.set_xlabel("estimate (value units; shares 0–1)")
+        ax.set_xlabel("distance from the test half, in human-only half-widths", fontsize=8)
     labels = [f"{t}{' = ' + c if c else ''}" if t != p.split(":")[-1] else f"{p} score" for p, t, c in targets]
     axes[0][0].set_yticks(range(len(targets)), labels, fontsize=8)
     axes[0][0].invert_yaxis()
     axes[0][0].legend(fontsize=7, loc="best")
     fig.suptitle("Human-only vs PPI++ (twins + humans) vs simulation-only intervals", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
     return path
 

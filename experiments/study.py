@@ -585,21 +585,17 @@ def _score_part(
         progress=progress,
     )
     record["llm_calls"] = int(model.requests)  # fit + evaluation of this construction (cache hits included)
-    record.update(_worth(study, part, built.population, probs, test, c.name, ps.test_rows(j, study)))
+    record.update(_worth(study, part, built.population, probs, test, ps.test_rows(j, study)))
     return {**keys, **record, **sizes}, probs, pmf
 
 
-def _worth(
-    study: Study, part: Any, population: Any, probs: np.ndarray, test: np.ndarray, name: str, rows: Any
-) -> dict[str, Any]:
+def _worth(study: Study, part: Any, population: Any, probs: np.ndarray, test: np.ndarray, rows: Any) -> dict[str, Any]:
     """The part's worth-k̂ columns (:func:`populations.worth_tasks.worth_record`) for one construction."""
     from populations.worth_tasks import worth_record
 
     pmfs = np.clip(np.asarray(part.pmfs(probs), dtype=float), 0.0, None)
     pmfs /= pmfs.sum(axis=1, keepdims=True)
-    return worth_record(
-        part, population, probs, pmfs, test_values=test, test_rows=rows, seed=study.seed, construction=name,
-    )  # fmt: skip
+    return worth_record(part, population, probs, pmfs, test_values=test, test_rows=rows, seed=study.seed)
 
 
 def _score_vectors(

@@ -64,10 +64,13 @@ def worth_record(
     test_values: np.ndarray,
     test_rows: Any,
     seed: int,
-    construction: str,
     alpha: float = 0.1,
 ) -> dict[str, Any]:
-    """``worth_k``, its range ``worth_k_lo``..``worth_k_hi`` and ``worth_tasks`` for one part and construction."""
+    """``worth_k``, its range ``worth_k_lo``..``worth_k_hi`` and ``worth_tasks`` for one part and population.
+
+    Every construction of a part uses the same seeded draws (common random numbers), so two constructions with the
+    same distribution get the same k̂ and a comparison between constructions is not blurred by their draws.
+    """
     from alignment.worth import worth_k
 
     tasks = calibration_tasks(
@@ -80,6 +83,6 @@ def worth_record(
         [t[2] for t in tasks],
         supports=[t[1] for t in tasks],
         alpha=alpha,
-        rng=seed_rng(seed, "worth", part.name, construction),
+        rng=seed_rng(seed, "worth", part.name),  # common random numbers: constructions compared on the same draws
     )
     return {"worth_k": int(w.k_hat), "worth_k_lo": w.k_lo, "worth_k_hi": w.k_hi, "worth_tasks": int(w.n_tasks)}

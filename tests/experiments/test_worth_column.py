@@ -52,6 +52,9 @@ repeats = 3
 [[constructions]]
 name = "fixed"
 kind = "fixed"
+[[constructions]]
+name = "fixed_again"
+kind = "fixed"
 """
 
 
@@ -72,7 +75,12 @@ def _run(tmp_path, monkeypatch, shift: int) -> dict:
     out = tmp_path / f"out{shift}"
     assert main(["compare", str(tmp_path / "study.toml"), "--out", str(out), "--quiet"]) == 0
     table = pd.read_csv(out / "table.csv")
-    return table.iloc[0].to_dict()
+    a, b = (table.iloc[i].to_dict() for i in (0, 1))
+    # the same distribution under two names gets the same k̂: constructions share the draws (common random numbers)
+    assert [a[k] for k in ("worth_k", "worth_k_lo", "worth_k_hi")] == [
+        b[k] for k in ("worth_k", "worth_k_lo", "worth_k_hi")
+    ]
+    return a
 
 
 def test_a_population_equal_to_the_humans_is_worth_the_budget(tmp_path, monkeypatch):
@@ -102,5 +110,5 @@ def test_a_game_has_one_task_and_no_k():
     pop = SimpleNamespace(weights=np.array([1.0]))
     pmfs = np.full((1, 11), 1 / 11)
     humans = np.random.default_rng(0).integers(0, 11, size=500).astype(float)
-    rec = worth_record(part, pop, None, pmfs, test_values=humans, test_rows=None, seed=0, construction="fixed")
+    rec = worth_record(part, pop, None, pmfs, test_values=humans, test_rows=None, seed=0)
     assert rec == {"worth_k": None, "worth_k_lo": None, "worth_k_hi": None, "worth_tasks": 1}
