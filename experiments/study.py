@@ -273,7 +273,9 @@ def _column(values: np.ndarray, j: int) -> np.ndarray:
 def with_scenarios(study: Study, scenarios: list[str] | None) -> Study:
     """The study on other scenarios (built-in names or ``FILE.toml[:DIM]``); unchanged when None.
 
-    A construction limited to some scenarios (its ``scenarios`` patterns) is built only on those it matches.
+    A construction limited to some scenarios (its ``scenarios`` patterns) is built only on those it matches, and
+    left out when it matches none of the new list (``--scenarios dictator`` on a study whose ``demographic`` is
+    limited to ``bigfive:*``).
 
     Raises:
         StudyError: an empty list or a scenario listed twice.
@@ -287,7 +289,8 @@ def with_scenarios(study: Study, scenarios: list[str] | None) -> Study:
         raise StudyError(f"{study.path}: no scenarios given; list at least one, e.g. bigfive:E,dictator")
     if len(set(specs)) != len(specs):
         raise StudyError(f"{study.path}: a scenario is listed twice in {list(specs)}; list each once")
-    return replace(study, scenarios=specs)
+    kept = tuple(c for c in study.constructions if not c.scenarios or any(c.applies_to(s) for s in specs))
+    return replace(study, scenarios=specs, constructions=kept)
 
 
 def with_seed(study: Study, seed: int | None) -> Study:

@@ -437,3 +437,17 @@ def test_a_file_fitted_on_another_split_of_the_scenario_is_flagged(tmp_path, poo
         assert row["status"] == "ok"
     else:
         assert row["status"].startswith("ok; caution: ") and caution in row["status"]
+
+
+def test_narrowing_a_study_leaves_out_constructions_limited_to_other_scenarios():
+    """``--scenarios dictator`` on study_small: its demographic row (limited to bigfive:*) is left out, not an error."""
+    from pathlib import Path
+
+    from experiments.study import load_study, with_scenarios
+
+    study = load_study(Path(__file__).resolve().parents[2] / "experiments" / "configs" / "study_small.toml")
+    names = {c.name for c in study.constructions}
+    assert "demographic_20" in names
+    games = with_scenarios(study, ["dictator"])
+    assert {c.name for c in games.constructions} == names - {"demographic_20"}
+    assert {c.name for c in with_scenarios(study, ["bigfive:E"]).constructions} == names
