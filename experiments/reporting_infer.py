@@ -154,7 +154,7 @@ def summary_lines(records: Sequence[Mapping[str, Any]]) -> list[str]:
         h, p, s = c["classical"], c["ppipp"], c["naive"]
         lines.append(
             f"{part} mean, {h['n_humans']} humans: human-only {h['estimate']:.2f} ± {h['width'] / 2:.2f}, "
-            f"PPI++ {p['estimate']:.2f} ± {p['width'] / 2:.2f} (rho {p['rho']:.2f}, worth {p['ess']:.0f} humans), "
+            f"PPI++ {p['estimate']:.2f} ± {p['width'] / 2:.2f} (rho {p['rho']:.2f}, as many as {p['ess']:.0f} humans alone), "
             f"twins alone {s['estimate']:.2f} ± {s['width'] / 2:.2f}; test half {h['truth']:.2f}"
         )
     if lines:
