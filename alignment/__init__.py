@@ -1,12 +1,14 @@
-"""Pure numerics for aligning simulated populations with human data (numpy, scipy, POT only).
+"""Pure numerics for aligning simulated populations with human data (numpy, scipy, POT, ppi_py only).
 
 Metrics between samples, mixture-weight fitting, the human sampling floor, KDE importance sampling and
-entropic optimal transport. No LLM, no Mesa, no file or network I/O.
+entropic optimal transport, prediction-powered inference and worth-in-humans (k̂). No LLM, no Mesa, no file or network I/O.
 """
 
+from alignment.categorical import simbench_score
 from alignment.floor import human_sample_floor, human_sample_floor_stats
 from alignment.histogram import mixture_pmf, pmf_from_samples, sample_from_pmf, sample_mixture
 from alignment.importance import importance_resample, kde_importance_weights, standardize
+from alignment.inference import Estimates, Interval, estimate_mean, estimate_median, estimate_share, power_plan
 from alignment.influence import (
     ConditionSummary,
     InfluencePanel,
@@ -30,16 +32,23 @@ from alignment.metrics import (
 )
 from alignment.mixture import MixtureFit, fit_mixture_weights, fit_mixture_weights_multi
 from alignment.transport import AlignmentResult, sample_by_mass, transport_weights
+from alignment.worth import Worth, worth_k, worth_theory
 
 __all__ = [
     "AlignmentResult",
     "ConditionSummary",
+    "Estimates",
     "InfluencePanel",
+    "Interval",
     "MixtureFit",
+    "Worth",
     "average_marginal_wasserstein",
     "correlation_mae",
     "diversity",
     "diversity_ratio",
+    "estimate_mean",
+    "estimate_median",
+    "estimate_share",
     "fit_mixture_weights",
     "fit_mixture_weights_multi",
     "frechet_distance",
@@ -52,11 +61,13 @@ __all__ = [
     "mixture_pmf",
     "mmd_rbf",
     "pmf_from_samples",
+    "power_plan",
     "revision_weights",
     "sample_by_mass",
     "sample_from_pmf",
     "sample_mixture",
     "score_table",
+    "simbench_score",
     "sliced_wasserstein",
     "standardize",
     "total_variation",
@@ -64,4 +75,6 @@ __all__ = [
     "truth_in_range",
     "wasserstein_1d",
     "wasserstein_per_dimension",
+    "worth_k",
+    "worth_theory",
 ]

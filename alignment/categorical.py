@@ -9,6 +9,10 @@ is the largest difference in probability the two distributions give to any set o
 ``[0, 1]`` and is a metric on the simplex. The signed per-category gaps :math:`p_c - q_c` show where the mass
 differs (they sum to 0, and half their absolute sum is the TV distance).
 
+SimBench's score (Hu et al. 2025, arXiv 2510.17516, §3) rescales TV against a uniform guess,
+:math:`S = 100\,(1 - \mathrm{TV}(p, q) / \mathrm{TV}(u, q))`: 100 is a perfect match, 0 is no better than
+answering uniformly at random, and a negative score is worse than that.
+
 References:
     [1] Levin, D. A., Peres, Y. & Wilmer, E. L. (2017). *Markov Chains and Mixing Times*, 2nd ed., Prop. 4.2.
 """
@@ -19,7 +23,7 @@ import numpy as np
 
 from alignment import _validation as v
 
-__all__ = ["category_gaps", "category_pmf", "total_variation"]
+__all__ = ["category_gaps", "category_pmf", "simbench_score", "total_variation"]
 
 
 def _pair(p, q) -> tuple[np.ndarray, np.ndarray]:
@@ -50,6 +54,29 @@ def total_variation(p, q) -> float | np.ndarray:
     a, b = _pair(p, q)
     d = 0.5 * np.abs(a - b).sum(axis=-1)
     return float(d) if d.ndim == 0 else d
+
+
+def simbench_score(p_sim, p_human) -> float:
+    """SimBench's S = 100 · (1 − TV(p_sim, p_human) / TV(uniform, p_human)) for one question, shape ``(C,)`` each.
+
+    Returns:
+        A float ≤ 100; NaN when the humans are themselves uniform (TV to uniform is 0, so S is undefined).
+
+    Examples:
+        >>> simbench_score([0.5, 0.5], [0.5, 0.5])
+        nan
+        >>> round(simbench_score([0.8, 0.2], [0.8, 0.2]), 1)
+        100.0
+        >>> round(simbench_score([0.5, 0.5], [0.8, 0.2]), 1)
+        0.0
+    """
+    a, b = _pair(p_sim, p_human)
+    if a.ndim != 1:
+        raise ValueError(f"simbench_score takes one question's two pmfs of shape (C,), got {a.shape}")
+    floor = total_variation(np.full(b.size, 1.0 / b.size), b)
+    if floor <= 1e-12:
+        return float("nan")
+    return float(100.0 * (1.0 - total_variation(a, b) / floor))
 
 
 def category_gaps(p, q) -> np.ndarray:

@@ -67,6 +67,7 @@ COMMAND_MODULES = (
     "experiments.cmd_whatif",
     "experiments.cmd_compare",
     "experiments.cmd_influence",
+    "experiments.cmd_infer",
 )
 
 #: Commands whose ``--out`` names a file (the others name a folder).

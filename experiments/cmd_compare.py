@@ -138,12 +138,12 @@ def run(args: argparse.Namespace) -> int:
             for r in result.scores
         ]
         columns = ["scenario", "construction", "metric", "exact", "sampled_mean", "sampled_sd", "floor_mean"]
-        _print_rows(shown, [*columns, "parse_failure_rate"])
+        _print_rows(shown, [*columns, "worth_k", "parse_failure_rate"])
     else:
         _print_rows(
             result.scores,
             ["scenario", "construction", "w1_exact", "w1_sampled_mean", "w1_sampled_sd", "floor_mean",
-             "parse_failure_rate"],
+             "worth_k", "worth_k_lo", "worth_k_hi", "parse_failure_rate"],
         )  # fmt: skip
     print()
     _print_rows(

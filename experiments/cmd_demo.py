@@ -59,6 +59,15 @@ def run(args: argparse.Namespace) -> int:
     )
     run_info = json.loads((Path(args.out) / "run.json").read_text())
     print(markdown_table(records, TERMINAL_COLUMNS))
+    inference_csv = Path(args.out) / "inference.csv"
+    if inference_csv.is_file():  # the study's [inference]: twins plus a few humans (report.md has the tables)
+        import pandas as pd
+
+        from experiments.reporting_infer import summary_lines
+
+        frame = pd.read_csv(inference_csv, keep_default_na=False)
+        for line in summary_lines(frame.to_dict("records")):
+            print(line)
     fallbacks = [f"{r['scenario']}/{r['construction']}" for r in records if r.get("fallback")]
     if fallbacks:
         print(f"no usable crafted prompt (fixed-prompt fallback, reasons in report.md): {', '.join(fallbacks)}")
@@ -66,5 +75,6 @@ def run(args: argparse.Namespace) -> int:
         f"backend requests made: {run_info.get('backend_requests')} "
         f"({run_info.get('backend_forward_passes')} forward passes), cache hits: {run_info.get('cache_hits')}, "
         f"{run_info.get('seconds')} s; wrote {args.out}/scores.json, report.md, histograms.png, run.json"
+        + (", inference.csv/.md/.png, power.csv/.md" if inference_csv.is_file() else "")
     )
     return 0

@@ -97,6 +97,10 @@ SCORE_COLUMNS = (
     "floor_mean",
     "floor_sd",
     "floor_n",
+    "worth_k",
+    "worth_k_lo",
+    "worth_k_hi",
+    "worth_tasks",
     "repeats",
     "n_fit",
     "n_test",
@@ -114,6 +118,7 @@ TERMINAL_COLUMNS = (
     "floor_mean",
     "floor_sd",
     "floor_n",
+    "worth_k",
     "parse_failure_rate",
     "llm_calls",
     "status",
@@ -165,6 +170,14 @@ TREATMENT_COLUMNS = (
 )
 
 
+#: What a what-if effect is a statement about (issue 20 item 5): the simulated population, never humans.
+SIMULATED_EFFECT_NOTE = (
+    "**These effects are statements about the simulated population, not about humans.** The CIs cover the "
+    "simulation's own noise only, not the gap between the simulation and people; no human data here holds both "
+    "arms of this what-if, so nothing corrects the effect toward humans."
+)
+
+
 def _treatment_section(result: StudyResult, plot: str | None) -> list[str]:
     """The report's ``[treatment]`` section: score effects per construction (items in ``treatment.csv``)."""
     t = result.settings.get("treatment")
@@ -180,6 +193,8 @@ def _treatment_section(result: StudyResult, plot: str | None) -> list[str]:
         "`exact_difference` is the population's expected effect from the answer "
         "distributions (no sampling), shown where the population is small enough to enumerate. Constructions "
         "share the seeds, so a gap between their effects is the construction's, not the draw's.",
+        "",
+        SIMULATED_EFFECT_NOTE,
         "",
         markdown_table(scores, TREATMENT_COLUMNS),
         "",
@@ -277,6 +292,7 @@ def score_columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
     columns = list(SCORE_COLUMNS)
     if any(r.get("metric") == "tv" for r in records):  # each beside its W1 twin; the floor stays after sampled
         columns.insert(columns.index("w1_exact") + 1, "tv_exact")
+        columns.insert(columns.index("tv_exact") + 1, "simbench_s_exact")
         columns.insert(columns.index("human_test_mean") + 1, "category_gaps_exact")
         at = columns.index("floor_mean")
         columns[at:at] = ["tv_sampled_mean", "tv_sampled_sd"]
@@ -516,7 +532,19 @@ def write_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     columns = score_columns(result.scores)
-    ints = ("components", "floor_n", "repeats", "n_fit", "n_test", "n_failed", "llm_calls")
+    ints = (
+        "components",
+        "floor_n",
+        "worth_k",
+        "worth_k_lo",
+        "worth_k_hi",
+        "worth_tasks",
+        "repeats",
+        "n_fit",
+        "n_test",
+        "n_failed",
+        "llm_calls",
+    )
     _write_csv(out / "table.csv", result.scores, columns, ints)
     table_md = markdown_table(result.scores, columns)
     (out / "table.md").write_text(table_md + "\n")
@@ -548,6 +576,15 @@ def write_study(
             result.treatment, out / "treatment.png", title=f"treatment ({t['where']}): {t['text']}"
         ).name
         files += ["treatment.csv", "treatment.md", plot]
+    inference_lines: list[str] = []
+    inference_run: dict[str, Any] = {}
+    if result.inference:
+        from experiments.reporting_infer import inference_section, merge_outputs, write_inference
+
+        merged = merge_outputs(result.inference)
+        files += [p.name for p in write_inference(out, merged)]
+        inference_lines = ["", *inference_section(merged, figure="inference.png" if merged["records"] else None)]
+        inference_run = {"inference": {"twins": merged["twins"]}}  # distinct twin profiles and their requests
     payload = {
         "settings": result.settings,
         "model_id": model_id,
@@ -556,7 +593,8 @@ def write_study(
         "treatment": result.treatment,
     }
     (out / "scores.json").write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-    (out / "report.md").write_text(study_report(result, model_id, title=title, figure=figure, plot=plot, note=note))
+    report = study_report(result, model_id, title=title, figure=figure, plot=plot, note=note)
+    (out / "report.md").write_text(report + "\n".join(inference_lines) + ("\n" if inference_lines else ""))
     run = {
         "kind": "populace.compare",
         "command": command,
@@ -565,6 +603,7 @@ def write_study(
         "cache": dict(cache or {}),
         "cost": cost_rows,
         "files": files,
+        **inference_run,
         **(manifest or {}),
     }
     (out / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True, default=str) + "\n")

@@ -392,7 +392,9 @@ def whatif_report(result: WhatIfResult, manifest: Mapping[str, Any], plots: list
             "Each replicate's outcome is its mean over rounds; `difference` is the mean paired difference "
             "(intervention − baseline) with a paired Student-t 95% CI over seeds (mean ± t·sd/√seeds, `ci_method` = t: honest with few seeds, where a bootstrap is only the min–max of the seeds).",
         ]
-    lines += ["", markdown_table(result.differences, digits=3, missing="—"), ""]
+    from experiments.reporting import SIMULATED_EFFECT_NOTE
+
+    lines += ["", SIMULATED_EFFECT_NOTE, "", markdown_table(result.differences, digits=3, missing="—"), ""]
     if not result.is_survey:
         lines += ["Outcomes: " + "; ".join(f"`{k}` = {v}" for k, v in OUTCOMES.items()) + ".", ""]
         lines += ["Plots (mean over seeds per round, ±1.96 SE): " + ", ".join(f"`{p}`" for p in plots), ""]

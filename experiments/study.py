@@ -139,7 +139,9 @@ def plan_study(study: Study, prepared: list[PreparedScenario] | None = None) -> 
                     {**row, "scenario": f"{scenario.name} [treatment]", "est_requests": requests,
                      "est_tokens": requests * _ANSWER_TOKENS}
                 )  # fmt: skip
-    return rows + treated
+    from experiments.study_inference import inference_plan_rows
+
+    return rows + treated + inference_plan_rows(prepared)
 
 
 # =============================================================================================== run
@@ -161,6 +163,8 @@ class StudyResult:
         settings: the study settings.
         populations: ``(scenario, construction)`` → the fitted :class:`~populations.persona.Population`
             (absent when the construction failed).
+        inference: scenario → the ``[inference]`` output (:func:`populations.twin_inference.run_inference`:
+            ``records``, ``power``, ``twins``); empty without ``[inference]``.
     """
 
     scores: list[dict[str, Any]]
@@ -172,6 +176,7 @@ class StudyResult:
     settings: dict[str, Any]
     human_weights: dict[str, np.ndarray | None] = field(default_factory=dict)
     populations: dict[tuple[str, str], Any] = field(default_factory=dict)
+    inference: dict[str, Any] = field(default_factory=dict)
 
 
 def _split_caution(population: Any, scenario_name: str, study: Study) -> str | None:
@@ -215,6 +220,8 @@ class PreparedScenario:
         part_halves: each dimension's own halves (:class:`~populations.evaluation.HumanHalves`, values ``(n_j,)``):
             the same row split, scored per dimension, so a respondent missing an item of one dimension drops out of
             that dimension only; ``fit``/``test`` hold the rows complete on every dimension (score vectors).
+        inference: the scenario's twin inference (:class:`~populations.twin_inference.PreparedInference`) when the
+            study's ``[inference]`` covers it, else None.
     """
 
     scenario: Any
@@ -226,6 +233,20 @@ class PreparedScenario:
     fit_weights: np.ndarray | None = None
     test_weights: np.ndarray | None = None
     part_halves: tuple[Any, ...] = ()
+    inference: Any = None
+    _rows: dict[int, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def test_rows(self, j: int, study: Study) -> Any:
+        """Dimension ``j``'s test-half file rows (its items are calibration tasks), or None (no file: a game)."""
+        from scenarios.file_scenarios import FileHumans, split_rows
+
+        part = self.parts[j]
+        if not isinstance(part, FileHumans):
+            return None
+        if j not in self._rows:
+            rows = part.rows(study.data)
+            self._rows[j] = rows.take(split_rows(rows.n, "test", study.split_seed, study.fit_fraction))
+        return self._rows[j]
 
     @property
     def joint(self) -> bool:
@@ -252,7 +273,9 @@ def _column(values: np.ndarray, j: int) -> np.ndarray:
 def with_scenarios(study: Study, scenarios: list[str] | None) -> Study:
     """The study on other scenarios (built-in names or ``FILE.toml[:DIM]``); unchanged when None.
 
-    A construction limited to some scenarios (its ``scenarios`` patterns) is built only on those it matches.
+    A construction limited to some scenarios (its ``scenarios`` patterns) is built only on those it matches, and
+    left out when it matches none of the new list (``--scenarios dictator`` on a study whose ``demographic`` is
+    limited to ``bigfive:*``).
 
     Raises:
         StudyError: an empty list or a scenario listed twice.
@@ -266,7 +289,8 @@ def with_scenarios(study: Study, scenarios: list[str] | None) -> Study:
         raise StudyError(f"{study.path}: no scenarios given; list at least one, e.g. bigfive:E,dictator")
     if len(set(specs)) != len(specs):
         raise StudyError(f"{study.path}: a scenario is listed twice in {list(specs)}; list each once")
-    return replace(study, scenarios=specs)
+    kept = tuple(c for c in study.constructions if not c.scenarios or any(c.applies_to(s) for s in specs))
+    return replace(study, scenarios=specs, constructions=kept)
 
 
 def with_seed(study: Study, seed: int | None) -> Study:
@@ -347,7 +371,9 @@ def prepare_study(study: Study) -> list[PreparedScenario]:
             )
         )
     _check_constructions(study, prepared)
-    return prepared
+    from experiments.study_inference import attach_inference
+
+    return attach_inference(study, prepared)
 
 
 def _check_constructions(study: Study, prepared: list[PreparedScenario]) -> None:
@@ -362,6 +388,13 @@ def _check_constructions(study: Study, prepared: list[PreparedScenario]) -> None
                 kind.preload(c.params)
             except ValueError as exc:
                 raise StudyError(f"{study.path}: constructions.{c.name}: {exc}") from exc
+        if kind.scenario_check is not None:
+            for ps in prepared:
+                if c.applies_to(ps.spec) and (problem := kind.scenario_check(ps.scenario)) is not None:
+                    raise StudyError(
+                        f"{study.path}: constructions.{c.name}: {problem}, or limit the construction with "
+                        f"scenarios = [...] to scenarios that do"
+                    )
         if kind.ordered_only and unordered:
             usable = ", ".join(k.name for k in construction_kinds() if not k.ordered_only)
             raise StudyError(
@@ -451,7 +484,11 @@ def run_study(
             cost.append(row_cost)
         bar.update(1)
     bar.close()
+    from experiments.study_inference import run_study_inference
+
+    inference = run_study_inference(prepared, model, progress=progress)
     return StudyResult(
+        inference=inference,
         scores=scores,
         vectors=vectors,
         treatment=effects,
@@ -551,7 +588,17 @@ def _score_part(
         progress=progress,
     )
     record["llm_calls"] = int(model.requests)  # fit + evaluation of this construction (cache hits included)
+    record.update(_worth(study, part, built.population, probs, test, ps.test_rows(j, study)))
     return {**keys, **record, **sizes}, probs, pmf
+
+
+def _worth(study: Study, part: Any, population: Any, probs: np.ndarray, test: np.ndarray, rows: Any) -> dict[str, Any]:
+    """The part's worth-k̂ columns (:func:`populations.worth_tasks.worth_record`) for one construction."""
+    from populations.worth_tasks import worth_record
+
+    pmfs = np.clip(np.asarray(part.pmfs(probs), dtype=float), 0.0, None)
+    pmfs /= pmfs.sum(axis=1, keepdims=True)
+    return worth_record(part, population, probs, pmfs, test_values=test, test_rows=rows, seed=study.seed)
 
 
 def _score_vectors(

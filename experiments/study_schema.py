@@ -27,6 +27,11 @@ a wrong type or a missing file is a one-line :class:`StudyError` naming the file
     agents = 40                       # agents per replicate
     constructions = ["fixed", "em"]   # default: every construction
 
+    [inference]                       # optional: twins plus a few humans (see INFERENCE; docs/inference.md)
+    scenarios = ["bigfive:E"]         # scenarios with data.demographics (default: every such scenario)
+    humans = [50, 100, 200]           # labelled humans drawn from the fit half
+    columns = ["gender", "engnat"]    # demographic columns that define a twin (default: all declared)
+
 Relative paths (``data``, a scenario ``FILE.toml``, a ``pool`` given as a path, a ``file`` construction's
 ``path``) resolve against the study file's folder.
 """
@@ -45,6 +50,7 @@ from scenarios.schema import Param, at_least, describe_value, one_of, open_unit,
 __all__ = [
     "SPLIT",
     "TOP",
+    "INFERENCE",
     "TREATMENT",
     "Construction",
     "Study",
@@ -101,6 +107,23 @@ TREATMENT: dict[str, Param] = {
 }
 
 
+def _positive_sizes(v: list[int]) -> str | None:
+    return None if all(n >= 2 for n in v) else "must list sizes of at least 2"
+
+
+#: The optional ``[inference]`` table: twins plus a few humans (:mod:`populations.twin_inference`).
+INFERENCE: dict[str, Param] = {
+    "scenarios": Param("str_list", None, None, "study scenarios to estimate (default: every one with demographics)"),
+    "humans": Param("int_list", [50, 100, 200], _positive_sizes, "labelled sizes n, humans drawn from the fit half"),
+    "alpha": Param("float", 0.1, open_unit, "1 - the intervals' level (0.1: 90% intervals)"),
+    "columns": Param("str_list", None, None, "demographic columns that define a twin (default: every declared one)"),
+    "frame": Param(
+        "str", None, None, "population frame CSV of demographics for the unlabelled set (default: the other rows)"
+    ),
+    "min_group": Param("int", 10, at_least(2), "fewest labelled humans a subgroup needs to be estimated"),
+}
+
+
 def schema_markdown() -> str:
     """Every key of a study file as Markdown tables (type, default, meaning), rendered from the schema itself.
 
@@ -130,6 +153,7 @@ def schema_markdown() -> str:
         note = kind.help + (f" ({'; '.join(flags)})" if flags else "")
         parts.append(f"{head}\n\n{note}.\n{rest}" if kind.params else f"{head}\n\n{note}; no parameters.\n")
     parts.append(params_markdown("[treatment]", TREATMENT))
+    parts.append(params_markdown("[inference]", INFERENCE))
     return "\n".join(parts).rstrip() + "\n"
 
 
@@ -184,6 +208,7 @@ class Study:
         fit_fraction: share of humans in the fit half.
         constructions: the constructions in file order.
         treatment: the validated ``[treatment]`` table (None when absent).
+        inference: the validated ``[inference]`` table (None when absent).
     """
 
     path: Path
@@ -196,6 +221,7 @@ class Study:
     fit_fraction: float
     constructions: tuple[Construction, ...]
     treatment: dict[str, Any] | None = None
+    inference: dict[str, Any] | None = None
 
     def settings(self) -> dict[str, Any]:
         """Plain-JSON settings (no absolute paths of this machine beyond the study file)."""
@@ -209,6 +235,7 @@ class Study:
             "split": {"seed": self.split_seed, "fit_fraction": self.fit_fraction},
             "constructions": [c.to_dict() for c in self.constructions],
             "treatment": self.treatment,
+            "inference": self.inference,
         }
 
 
@@ -218,12 +245,12 @@ def _resolve(base: Path, value: str) -> Path:
 
 
 def _resolve_scenario(file: Path, base: Path, spec: str) -> str:
-    """``FILE.toml[:DIM]`` → absolute path (checked to exist); a built-in name unchanged."""
+    """``FILE.toml[:DIM][@GROUP]`` → absolute path (checked to exist) and the rest; a built-in name unchanged."""
     path_part, sep, dim = spec.partition(".toml")
     if not sep:
         return spec
-    if dim and not dim.startswith(":"):
-        raise StudyError(f"{file}: scenarios: {spec!r} is neither a name nor FILE.toml[:DIMENSION]")
+    if dim and not dim.startswith((":", "@")):
+        raise StudyError(f"{file}: scenarios: {spec!r} is neither a name nor FILE.toml[:DIMENSION][@GROUP]")
     toml = _resolve(base, path_part + ".toml")
     if not toml.is_file():
         raise StudyError(
@@ -318,9 +345,14 @@ def load_study(path: str | os.PathLike[str]) -> Study:
     raw = dict(raw)
     split_raw = raw.pop("split", {})
     treatment_raw = raw.pop("treatment", None)
+    inference_raw = raw.pop("inference", None)
     cons_raw = raw.pop("constructions", None)
     top = read_table(
-        raw, TOP, file=file, what="a study (tables: [split], [[constructions]], [treatment])", error=StudyError
+        raw,
+        TOP,
+        file=file,
+        what="a study (tables: [split], [[constructions]], [treatment], [inference])",
+        error=StudyError,
     )
     split = read_table(split_raw, SPLIT, file=file, where="split.", what="[split]", error=StudyError)
     if cons_raw is None:
@@ -354,9 +386,30 @@ def load_study(path: str | os.PathLike[str]) -> Study:
                 f"{file}: treatment.constructions: {unknown[0]!r} is not a construction of this study; "
                 f"names: {sorted(names)}"
             )
+    inference = None
+    if inference_raw is not None:
+        inference = read_table(
+            inference_raw, INFERENCE, file=file, where="inference.", what="[inference]", error=StudyError
+        )
+        chosen = [_resolve_scenario(file, base, n.strip()) for n in inference["scenarios"] or ()]
+        missing = [n for n, r in zip(inference["scenarios"] or (), chosen, strict=True) if r not in scenarios]
+        if missing:
+            raise StudyError(
+                f"{file}: inference.scenarios: {missing[0]!r} is not a scenario of this study; list some of "
+                f"{list(top['scenarios'])}"
+            )
+        inference["scenarios"] = chosen or None
+        if inference["frame"] is not None:
+            frame = _resolve(base, inference["frame"])
+            if not frame.is_file():
+                raise StudyError(
+                    f"{file}: inference.frame: file {frame} does not exist (relative paths resolve against {base})"
+                )
+            inference["frame"] = str(frame)
     return Study(
         path=file,
         treatment=treatment,
+        inference=inference,
         seed=top["seed"],
         scenarios=scenarios,
         data=data,

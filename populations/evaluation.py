@@ -51,7 +51,7 @@ from typing import Any
 import numpy as np
 
 from alignment import mixture_pmf, pmf_from_samples, score_table, wasserstein_1d
-from alignment.categorical import category_gaps, total_variation
+from alignment.categorical import category_gaps, simbench_score, total_variation
 from alignment.floor import human_sample_floor
 from populace_lm.base import LanguageModel
 from populace_lm.seeds import seed_rng
@@ -99,6 +99,7 @@ COLUMN_KINDS: dict[str, str] = {
     "metric": "key",
     "w1_exact": "exact",
     "tv_exact": "exact",
+    "simbench_s_exact": "exact",
     "category_gaps_exact": "exact",
     "tv_sampled_mean": "sampled",
     "tv_sampled_sd": "sampled",
@@ -113,6 +114,10 @@ COLUMN_KINDS: dict[str, str] = {
     "floor_mean": "floor",
     "floor_sd": "floor",
     "floor_n": "floor",
+    "worth_k": "worth",
+    "worth_k_lo": "worth",
+    "worth_k_hi": "worth",
+    "worth_tasks": "worth",
     "valid_mass": "validity",
     "parse_failure_rate": "validity",
     "llm_calls": "cost",
@@ -142,6 +147,14 @@ COLUMN_HELP = {
     "floor_n / repeats": "agents per sampled draw = humans per floor draw (the study's `agents`, capped at half the "
     "test half) / number of draws.",
     "n_fit / n_test": "humans in the fit half (used for fitting only) / the test half (used for scoring only).",
+    "simbench_s_exact": "SimBench's S = 100 · (1 − TV / TV_uniform) of the exact distribution (Hu et al. 2025, "
+    "arXiv 2510.17516): 100 = the test humans' shares exactly, 0 = no better than answering uniformly at random, "
+    "negative = worse; beside TV for unordered categories.",
+    "worth_k (worth_k_lo..worth_k_hi, worth_tasks)": "how many test humans the population is worth (k̂, Huang, "
+    "Wu & Wang 2025): the largest number of simulated answers whose confidence sets still cover the test humans' "
+    "values at the nominal rate over the part's calibration tasks (its score and each item); 0 = worth no human; "
+    "empty with fewer than 3 tasks (a game has one). "
+    "The range is over leaving one task out; definition in docs/inference.md.",
     "components": "personas or prompts in the fitted population.",
     "n_failed": "crafting jobs (one prompt asked of the crafter per component and round) whose reply held no "
     "usable prompt (recorded and skipped, never defaulted); their reasons are in the crafting table.",
@@ -444,6 +457,7 @@ def score_distribution(
         return {
             "metric": "tv",
             "tv_exact": float(total_variation(p / p.sum(), q)),
+            "simbench_s_exact": simbench_score(p / p.sum(), q),
             "tv_sampled_mean": float(tv.mean()),
             "tv_sampled_sd": float(tv.std(ddof=1)) if repeats > 1 else 0.0,
             "category_gaps_exact": [float(g) for g in category_gaps(p / p.sum(), q)],

@@ -27,6 +27,7 @@ from scenarios.spec import (
     ItemSpec,
     ScenarioSpec,
     SurveySpec,
+    demographic_problem,
     scales_problem,
 )
 
@@ -358,6 +359,12 @@ def _data(doc: dict[str, Any], file: str, base_dir: Path, *, decision_name: str 
         k: tuple(str(x) for x in (v if isinstance(v, list) else [v])) for k, v in table.get("filters", {}).items()
     }
     sep = table.get("separator", "")
+    demographics = tuple(table.get("demographics", ()))
+    labels = {k: {str(c): lab for c, lab in v.items()} for k, v in table.get("demographic_labels", {}).items()}
+    template = table.get("persona_template", "")
+    problem = demographic_problem(demographics, labels, template)
+    if problem is not None:
+        raise _fail(file, *problem)
     return DataSpec(
         **ref,
         format=table.get("format", ""),
@@ -365,7 +372,9 @@ def _data(doc: dict[str, Any], file: str, base_dir: Path, *, decision_name: str 
         missing=tuple(str(m) for m in table.get("missing", ())),
         filters=filters,
         weight=table.get("weight", ""),
-        demographics=tuple(table.get("demographics", ())),
+        demographics=demographics,
+        demographic_labels=labels,
+        persona_template=template,
         group=FILE_GROUP if files else table.get("group", ""),
         column=table.get("column", decision_name),
         drop_empty_rows=table.get("drop_empty_rows", True),

@@ -123,6 +123,16 @@ _DATA = Key(
         ),
         "weight": Key(_STR, hint="a column of non-negative survey weights"),
         "demographics": Key((list,), each=Key(_STR), hint="columns describing respondents, e.g. ['age', 'gender']"),
+        "demographic_labels": Key(
+            (dict,),
+            each=Key((dict,), each=Key(_STR)),
+            hint='labels of a demographic column\'s codes, e.g. region = { "1" = "London", "2" = "the North East" }',
+        ),
+        "persona_template": Key(
+            _STR,
+            hint="how a demographic persona reads, with {column} placeholders of data.demographics, e.g. "
+            "'You are a respondent aged {age_band} living in {region}.'",
+        ),
         "group": Key(_STR, hint="a column whose values select subgroups with NAME@VALUE"),
         "column": Key(_STR, hint="the answer column of a decision task (default: the task name)"),
         "drop_empty_rows": Key((bool,), hint="drop rows where every item is missing (default true)"),
@@ -307,7 +317,7 @@ def scenario_schema_markdown() -> str:
 #: The default of a :class:`Param` that must be given.
 REQUIRED: Any = type("Required", (), {"__repr__": lambda self: "REQUIRED"})()
 
-_PARAM_TYPES = ("int", "float", "str", "bool", "str_list")
+_PARAM_TYPES = ("int", "float", "str", "bool", "str_list", "int_list")
 _TOML_TYPE = {"int": "an integer", "float": "a number", "str": "a string", "bool": "true or false"}
 
 
@@ -316,8 +326,8 @@ class Param:
     """One typed key of a flat parameter table (a study file's top level, ``[split]``, a construction kind).
 
     Attributes:
-        type: ``"int"``, ``"float"``, ``"str"`` (non-empty), ``"bool"`` or ``"str_list"`` (non-empty list of
-            non-empty strings).
+        type: ``"int"``, ``"float"``, ``"str"`` (non-empty), ``"bool"``, ``"str_list"`` (non-empty list of
+            non-empty strings) or ``"int_list"`` (non-empty list of integers).
         default: the value when the key is absent; :data:`REQUIRED` makes the key mandatory.
         check: an extra rule on a well-typed value, returning the problem (``"must be >= 1"``) or None.
         help: one line for the generated documentation.
@@ -377,6 +387,8 @@ def example_line(key: str, typ: str, value: Any = None) -> str:
     """A TOML line the user can copy to fix ``key`` (``key = 10``, ``key = ["..."]``)."""
     if typ == "str_list":
         return f"{key} = [{json.dumps(value)}]" if isinstance(value, str) else f'{key} = ["..."]'
+    if typ == "int_list":
+        return f"{key} = [{value}]" if isinstance(value, int) and not isinstance(value, bool) else f"{key} = [50, 100]"
     return {"int": f"{key} = 10", "float": f"{key} = 0.5", "bool": f"{key} = true"}.get(typ, f'{key} = "..."')
 
 
@@ -390,10 +402,18 @@ def _param_value(key: str, spec: Param, value: Any, *, file: Any, where: str, er
         ok = isinstance(value, str) and bool(value.strip())
     elif spec.type == "bool":
         ok = isinstance(value, bool)
+    elif spec.type == "int_list":
+        ok = (
+            isinstance(value, list)
+            and bool(value)
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+        )
     else:  # str_list
         ok = isinstance(value, list) and bool(value) and all(isinstance(v, str) and v.strip() for v in value)
     if not ok:
-        want = "a non-empty list of strings" if spec.type == "str_list" else _TOML_TYPE[spec.type]
+        want = {"str_list": "a non-empty list of strings", "int_list": "a non-empty list of integers"}.get(
+            spec.type, _TOML_TYPE.get(spec.type, spec.type)
+        )
         if spec.type == "str" and isinstance(value, str):
             want = "a non-empty string"
         raise error(

@@ -27,8 +27,10 @@ __all__ = [
     "BIN_RULES",
     "FILE_GROUP",
     "SurveySpec",
+    "demographic_problem",
     "scales_problem",
     "spec_from_dict",
+    "template_fields",
 ]
 
 SCORINGS = ("item", "sum", "mean", "mean_answered")
@@ -115,6 +117,10 @@ class DataSpec:
         filters: column → accepted values; other rows are dropped.
         weight: column of survey weights ("" = unweighted).
         demographics: columns kept to describe respondents.
+        demographic_labels: demographic column → {code: label} (codes written in the data become the label in a
+            persona; unmapped values are used as written). Every column must be one of ``demographics``.
+        persona_template: how a demographic persona reads, with ``{column}`` placeholders of ``demographics``
+            ("" = the generic sentence of :func:`populations.demographic.render_persona`).
         group: column whose values name subgroups (``NAME@VALUE``).
         column: answer column of a decision task.
         drop_empty_rows: drop rows where every item is missing.
@@ -133,6 +139,8 @@ class DataSpec:
     filters: dict[str, tuple[str, ...]] = field(default_factory=dict)
     weight: str = ""
     demographics: tuple[str, ...] = ()
+    demographic_labels: dict[str, dict[str, str]] = field(default_factory=dict)
+    persona_template: str = ""
     group: str = ""
     column: str = ""
     drop_empty_rows: bool = True
@@ -149,6 +157,9 @@ class DataSpec:
             raise ScenarioError("human data from a dataset needs its file name too ('file')")
         if self.format not in ("", "csv", "tsv", "parquet"):
             raise ScenarioError(f"data format must be csv, tsv or parquet, got {self.format!r}")
+        problem = demographic_problem(self.demographics, self.demographic_labels, self.persona_template)
+        if problem is not None:
+            raise ScenarioError(f"key {problem[0]!r}: {problem[1]}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-JSON form."""
@@ -163,6 +174,8 @@ class DataSpec:
             "filters": {k: list(v) for k, v in self.filters.items()},
             "weight": self.weight,
             "demographics": list(self.demographics),
+            "demographic_labels": {k: dict(v) for k, v in self.demographic_labels.items()},
+            "persona_template": self.persona_template,
             "group": self.group,
             "column": self.column,
             "drop_empty_rows": self.drop_empty_rows,
@@ -186,8 +199,48 @@ class DataSpec:
                 "missing": tuple(d.get("missing", ())),
                 "filters": {k: tuple(v) for k, v in d.get("filters", {}).items()},
                 "demographics": tuple(d.get("demographics", ())),
+                "demographic_labels": {
+                    k: {str(c): str(lab) for c, lab in v.items()} for k, v in d.get("demographic_labels", {}).items()
+                },
             }
         )
+
+
+def template_fields(template: str) -> list[str]:
+    """The ``{placeholder}`` names of a persona template, in order (raises ``ValueError`` when malformed)."""
+    return [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+
+
+def demographic_problem(
+    demographics: tuple[str, ...], labels: dict[str, dict[str, str]], template: str
+) -> tuple[str, str] | None:
+    """``(key, problem and fix)`` when ``data.demographic_labels`` or ``data.persona_template`` name undeclared columns.
+
+    Example:
+        >>> demographic_problem(("region",), {"regoin": {"1": "London"}}, "")[0]
+        'data.demographic_labels.regoin'
+    """
+    declared = list(demographics)
+    for col in labels:
+        if col not in declared:
+            return (
+                f"data.demographic_labels.{col}",
+                f"{col!r} is not a declared demographic column; add it to data.demographics or use one of {declared}",
+            )
+    if not template:
+        return None
+    try:
+        fields = template_fields(template)
+    except ValueError as exc:
+        return "data.persona_template", f"the template is malformed ({exc}); write literal braces as {{{{ }}}}"
+    unknown = [f for f in fields if f not in declared]
+    if unknown:
+        return (
+            "data.persona_template",
+            f"placeholder {{{unknown[0]}}} is not a declared demographic column; use only "
+            f"{', '.join('{' + c + '}' for c in declared) or 'columns listed in data.demographics'}",
+        )
+    return None
 
 
 def scales_problem(scales: list[Scale]) -> str:

@@ -18,8 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
 [ -x "$PY" ] || PY=python
-ALIGNMENT=(alignment._validation alignment.categorical alignment.floor alignment.histogram alignment.importance
-  alignment.metrics alignment.mixture alignment.transport)
+ALIGNMENT=(alignment._validation alignment.categorical alignment.floor alignment.histogram alignment.importance alignment.inference
+  alignment.metrics alignment.mixture alignment.transport alignment.worth)
 POPULATIONS=(populations.evaluation populations.aligned populations.mop populations.crafting)
 OPTIONAL=(populations.mixture populations.base)
 MODE=run

@@ -23,7 +23,7 @@ EXTERNAL_ONLY_IN = {
     "openai": {"populace_lm"},
     "llama_cpp": {"populace_lm"},
 }
-ALIGNMENT_THIRD_PARTY = {"numpy", "scipy", "ot"}
+ALIGNMENT_THIRD_PARTY = {"numpy", "scipy", "ot", "ppi_py"}  # ppi_py: pure numerics too (issue 20: PPI estimators)
 
 
 def _imports(path: Path) -> set[str]:

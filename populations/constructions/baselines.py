@@ -58,11 +58,39 @@ def big5_fit_rows(scenario: Any, *, seed: int, fit_fraction: float, source: str 
 
 
 def _demographic(ctx: BuildContext, p: Mapping[str, Any]) -> BuiltConstruction:
+    """The scenario's own fit-half respondents, from its declared demographics; BIG5 respondents on Big Five.
+
+    A ``bigfive:*`` scenario keeps the cleaned BIG5 respondents (:func:`scenarios.big5.load_big5` recodes
+    birth-year ages and junk countries, which a label table cannot) and their narrative; every other scenario
+    needs ``data.demographics`` (:class:`populations.demographic.ScenarioDemographicBuilder`).
+    """
     from populations.baselines import DemographicPersonaBuilder
+    from populations.demographic import ScenarioDemographicBuilder, declared_demographics, no_demographics_error
 
     rows = big5_fit_rows(ctx.scenario, seed=ctx.split_seed, fit_fraction=ctx.fit_fraction, source=ctx.source)
-    b = DemographicPersonaBuilder(p["n_personas"], source=ctx.source, rows=rows, random_state=ctx.seed)
-    return BuiltConstruction(b.fit(ctx.scenario, ctx.fit).population_, {}, b)
+    if rows is not None:
+        b = DemographicPersonaBuilder(p["n_personas"], source=ctx.source, rows=rows, random_state=ctx.seed)
+        return BuiltConstruction(b.fit(ctx.scenario, ctx.fit).population_, {}, b)
+    if not declared_demographics(ctx.scenario):
+        raise no_demographics_error(ctx.scenario)
+    g = ScenarioDemographicBuilder(
+        p["n_personas"],
+        split_seed=ctx.split_seed,
+        fit_fraction=ctx.fit_fraction,
+        source=ctx.source,
+        random_state=ctx.seed,
+    )
+    return BuiltConstruction(g.fit(ctx.scenario, ctx.fit).population_, {}, g)
+
+
+def _demographic_check(scenario: Any) -> str | None:
+    """Why ``demographic`` cannot build on ``scenario`` (no declared demographics, not Big Five), or None."""
+    from populations.demographic import declared_demographics, no_demographics_error
+
+    name = str(getattr(scenario, "name", ""))
+    if name == "bigfive" or name.startswith("bigfive:") or declared_demographics(scenario):
+        return None
+    return str(no_demographics_error(scenario))
 
 
 def _file(_ctx: BuildContext, p: Mapping[str, Any]) -> BuiltConstruction:
@@ -112,12 +140,14 @@ POOL = register_construction(
 DEMOGRAPHIC = register_construction(
     ConstructionKind(
         name="demographic",
-        help="personas written from BIG5 respondents' demographics (fit-half respondents on a Big Five scenario)",
-        params={"n_personas": Param("int", 20, at_least(1), "BIG5 respondents (fit half only) rendered as personas")},
+        help="personas written from the scenario's fit-half respondents' data.demographics (labels and template "
+        "from its file; BIG5 respondents on bigfive)",
+        params={"n_personas": Param("int", 20, at_least(1), "fit-half respondents rendered as personas")},
         build=_demographic,
         estimate=lambda p, q: _per_persona(p["n_personas"], q),
         target_free=True,
         needs_model=False,
+        scenario_check=_demographic_check,
     )
 )
 FILE = register_construction(

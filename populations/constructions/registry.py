@@ -161,6 +161,8 @@ class ConstructionKind:
         check: a cross-parameter rule, ``check(params) -> (key, problem) | None`` (``n_select`` > ``n_pool``).
         preload: ``preload(params)`` checks inputs before any model loads (a population file is read), raising
             ``ValueError`` naming the fix.
+        scenario_check: ``scenario_check(scenario) -> problem | None``, run on every scenario the construction
+            applies to before any model loads (``demographic`` needs declared ``data.demographics``).
     """
 
     name: str
@@ -177,6 +179,7 @@ class ConstructionKind:
     external: bool = False
     check: Callable[[Mapping[str, Any]], tuple[str, str] | None] | None = None
     preload: Callable[[Mapping[str, Any]], None] | None = None
+    scenario_check: Callable[[Any], str | None] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip() or self.name != self.name.strip():

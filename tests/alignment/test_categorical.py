@@ -66,3 +66,19 @@ def test_bad_inputs_name_the_problem():
         total_variation([0.5, 0.6], [0.5, 0.5])
     with pytest.raises(ValueError, match=r"not categories 1..3: \[4.0\]"):
         category_pmf([1, 4], 3)
+
+
+def test_simbench_score_rescales_tv_against_a_uniform_guess():
+    """S = 100 (1 − TV(p, q) / TV(u, q)) (SimBench, arXiv 2510.17516): 100 exact, 0 uniform, < 0 worse than uniform."""
+    from alignment.categorical import simbench_score
+
+    q = np.array([0.7, 0.2, 0.1])
+    assert simbench_score(q, q) == pytest.approx(100.0)
+    assert simbench_score(np.full(3, 1 / 3), q) == pytest.approx(0.0)
+    tv_u = 0.5 * np.abs(np.full(3, 1 / 3) - q).sum()
+    p = np.array([0.5, 0.3, 0.2])
+    assert simbench_score(p, q) == pytest.approx(100 * (1 - 0.5 * np.abs(p - q).sum() / tv_u))
+    assert simbench_score(np.array([0.0, 0.1, 0.9]), q) < 0  # the human's reference is q, not p: order matters
+    assert np.isnan(simbench_score(q, np.full(3, 1 / 3)))
+    with pytest.raises(ValueError, match="one question"):
+        simbench_score(np.tile(q, (2, 1)), np.tile(q, (2, 1)))

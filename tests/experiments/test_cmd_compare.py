@@ -10,7 +10,7 @@ import pytest
 import experiments.common
 from experiments.cli import main
 from populace_lm.cache import CachedModel
-from tests.experiments.test_study import ALL_KINDS, fake_model, write_pop, write_study_file
+from tests.experiments.test_study import GAME_KINDS, fake_model, write_pop, write_study_file
 
 
 @pytest.fixture
@@ -58,16 +58,16 @@ def test_out_naming_a_file_is_refused_before_the_model(tmp_path, no_model, capsy
 
 def test_plan_prints_sizes_without_a_model(tmp_path, no_model, capsys, personas_dir, data_dir):
     write_pop(tmp_path / "pop.json")
-    p = write_study_file(tmp_path, ALL_KINDS)
+    p = write_study_file(tmp_path, GAME_KINDS)
     assert main(["compare", str(p), "--plan"]) == 0
     out = capsys.readouterr().out
-    assert "8 constructions × 1 scenarios" in out and "estimated distinct LLM requests:" in out
+    assert "7 constructions × 1 scenarios" in out and "estimated distinct LLM requests:" in out
     assert not (tmp_path / "o").exists()
 
 
 def test_end_to_end_writes_every_file_and_a_rerun_costs_nothing(tmp_path, monkeypatch, capsys, personas_dir, data_dir):
     write_pop(tmp_path / "pop.json")
-    p = write_study_file(tmp_path, ALL_KINDS)
+    p = write_study_file(tmp_path, GAME_KINDS)
     fakes = []
 
     def model(args):
@@ -81,7 +81,7 @@ def test_end_to_end_writes_every_file_and_a_rerun_costs_nothing(tmp_path, monkey
     for name in ("table.csv", "table.md", "scores.json", "report.md"):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     table = pd.read_csv(tmp_path / "a" / "table.csv")
-    assert len(table) == 8 and (table["status"] == "ok").all()
+    assert len(table) == 7 and (table["status"] == "ok").all()
     assert {"w1_exact", "w1_sampled_mean", "w1_sampled_sd", "floor_mean", "parse_failure_rate"} <= set(table)
     cost = pd.read_csv(tmp_path / "b" / "cost.csv")
     assert (cost["backend_calls"] == 0).all() and (cost["requests"] > 0).all()

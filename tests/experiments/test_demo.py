@@ -35,12 +35,15 @@ def test_run_demo_with_a_known_model_writes_all_files(tmp_path, data_dir):
         50.0
     )
     assert row["dictator"]["llm_calls"] == 1 and row["bigfive:E"]["llm_calls"] == 10
+    twins = json.loads((tmp_path / "out" / "run.json").read_text())["inference"]["twins"]["bigfive:E"]
+    assert twins["requests"] == 10 * twins["profiles"]  # [inference]: each distinct twin answers each E item once
+    assert model.stats()["misses"] == 11 + twins["requests"]
     again = run_demo(model, tmp_path / "out2", source=str(data_dir), seed=3, constructions=["fixed"])
-    assert again == records and model.stats()["misses"] == 11
+    assert again == records and model.stats()["misses"] == 11 + twins["requests"]  # the rerun: all from the cache
     assert (tmp_path / "out" / "scores.json").read_bytes() == (tmp_path / "out2" / "scores.json").read_bytes()
     assert (tmp_path / "out" / "report.md").read_bytes() == (tmp_path / "out2" / "report.md").read_bytes()
     run = json.loads((tmp_path / "out2" / "run.json").read_text())
-    assert run["seed"] == 3 and run["constructions"] == ["fixed"] and run["cache_misses"] == 11
+    assert run["seed"] == 3 and run["constructions"] == ["fixed"] and run["cache_misses"] == 11 + twins["requests"]
 
 
 def test_the_demo_is_the_shipped_study_file():
@@ -175,11 +178,12 @@ def test_demo_end_to_end_rerun_makes_no_backend_calls(tmp_path, data_dir, capsys
     ]
     assert main(args) == 0
     first = json.loads((tmp_path / "d1" / "run.json").read_text())
-    assert first["backend_requests"] == 11 and first["cache_hits"] == 0
+    twins = first["inference"]["twins"]["bigfive:E"]["requests"]  # [inference]: the twins' requests
+    assert first["backend_requests"] == 11 + twins and first["cache_hits"] == 0
     args[2] = str(tmp_path / "d2")
     assert main(args) == 0
     second = json.loads((tmp_path / "d2" / "run.json").read_text())
-    assert second["backend_requests"] == 0 and second["cache_hits"] == 11
+    assert second["backend_requests"] == 0 and second["cache_hits"] == 11 + twins
     assert (tmp_path / "d1" / "scores.json").read_bytes() == (tmp_path / "d2" / "scores.json").read_bytes()
     assert "backend requests made: 0" in capsys.readouterr().out
 

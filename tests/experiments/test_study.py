@@ -75,6 +75,8 @@ kind = "file"
 path = "pop.json"
 """
 
+#: Every kind that builds on a game: ``demographic`` needs declared demographics, which the games lack.
+GAME_KINDS = ALL_KINDS.replace('[[constructions]]\nname = "demo"\nkind = "demographic"\nn_personas = 5\n\n', "")
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 
@@ -211,10 +213,10 @@ def test_every_kind_has_documented_parameters():
 # ------------------------------------------------------------------------------------------ building
 def test_every_construction_kind_builds_and_scores(tmp_path, pools, data_dir):
     write_pop(tmp_path / "pop.json")
-    study = load_study(write_study_file(tmp_path, ALL_KINDS))
+    study = load_study(write_study_file(tmp_path, GAME_KINDS))
     result = run_study(study, fake_model(), progress=False)
     rows = {r["construction"]: r for r in result.scores}
-    assert set(rows) == {"fixed", "pool", "demo", "em", "gb", "mop", "aligned", "file"}
+    assert set(rows) == {"fixed", "pool", "em", "gb", "mop", "aligned", "file"}
     assert all(r["status"] == "ok" for r in rows.values())
     # the known distribution: the default prompt answers around 50; the file population is 0.25×N(20) + 0.75×N(80)
     assert rows["fixed"]["mean_exact"] == pytest.approx(50.0, abs=0.01)
@@ -310,7 +312,7 @@ def test_held_out_humans_never_reach_any_fit(tmp_path, pools, monkeypatch):
     spy(PromptMixtureBuilder, "mixture", 1)
     spy(MixtureOfPersonasBuilder, "mop", 1)
     spy(AlignedPersonaBuilder, "aligned", 1)
-    body = ALL_KINDS.split('[[constructions]]\nname = "file"')[0]
+    body = GAME_KINDS.split('[[constructions]]\nname = "file"')[0]
     study = load_study(write_study_file(tmp_path, body, head='scenarios = ["dictator"]\nagents = 20\nrepeats = 2\n'))
     result = run_study(study, fake_model(), progress=False)
     fit_idx, test_idx = split_indices(101, seed=0, fit_fraction=0.5)
@@ -367,11 +369,20 @@ def test_a_fit_record_and_a_population_json_load_as_kind_file(tmp_path, pools):
 
 def test_plan_lists_sizes_and_estimates(tmp_path, pools):
     write_pop(tmp_path / "pop.json")
-    rows = plan_study(load_study(write_study_file(tmp_path, ALL_KINDS)))
+    rows = plan_study(load_study(write_study_file(tmp_path, GAME_KINDS)))
     by = {r["construction"]: r for r in rows}
     assert by["fixed"]["est_requests"] == 1 and by["pool"]["est_requests"] == 5
     assert by["file"]["components"] == 2 and by["aligned"]["est_requests"] == 12
     assert by["em"]["est_requests"] == 1 + 2 * 2 * 2  # default + K × (1 + max_iter) crafts × (craft + evaluation)
+
+
+def test_demographic_on_a_scenario_without_demographics_is_refused_before_the_model(tmp_path, pools):
+    """The plan (and so the run, before its model loads) refuses ``demographic`` on a game, in one line."""
+    write_pop(tmp_path / "pop.json")
+    study = load_study(write_study_file(tmp_path, ALL_KINDS))
+    with pytest.raises(StudyError, match=r"constructions.demo: scenario dictator declares no data.demographics") as e:
+        plan_study(study)
+    assert "\n" not in str(e.value) and "limit the construction with scenarios = [...]" in str(e.value)
 
 
 def test_shipped_study_builds_the_required_constructions(pools):
@@ -385,7 +396,7 @@ def test_shipped_study_builds_the_required_constructions(pools):
 # ------------------------------------------------------------------------------------------ rerun
 def test_rerun_makes_no_backend_call_and_writes_identical_tables(tmp_path, pools):
     write_pop(tmp_path / "pop.json")
-    study = load_study(write_study_file(tmp_path, ALL_KINDS))
+    study = load_study(write_study_file(tmp_path, GAME_KINDS))
     outs, calls = [], []
     for i in range(2):
         fake = fake_model()
@@ -426,3 +437,17 @@ def test_a_file_fitted_on_another_split_of_the_scenario_is_flagged(tmp_path, poo
         assert row["status"] == "ok"
     else:
         assert row["status"].startswith("ok; caution: ") and caution in row["status"]
+
+
+def test_narrowing_a_study_leaves_out_constructions_limited_to_other_scenarios():
+    """``--scenarios dictator`` on study_small: its demographic row (limited to bigfive:*) is left out, not an error."""
+    from pathlib import Path
+
+    from experiments.study import load_study, with_scenarios
+
+    study = load_study(Path(__file__).resolve().parents[2] / "experiments" / "configs" / "study_small.toml")
+    names = {c.name for c in study.constructions}
+    assert "demographic_20" in names
+    games = with_scenarios(study, ["dictator"])
+    assert {c.name for c in games.constructions} == names - {"demographic_20"}
+    assert {c.name for c in with_scenarios(study, ["bigfive:E"]).constructions} == names

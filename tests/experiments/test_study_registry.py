@@ -206,6 +206,10 @@ def test_plan_matches_what_the_run_asks(tmp_path, personas_dir, data_dir, name, 
     write_pop(tmp_path / "pop.json")
     head = f'seed = 0\nscenarios = ["{scenario}"]\nagents = 20\nrepeats = 2\n'
     study = load_study(write_study_file(tmp_path, _ONE[name], head=head))
+    if scenario == "dictator" and name == "demo":  # a game declares no demographics: refused before any request
+        with pytest.raises(StudyError, match="scenario dictator declares no data.demographics"):
+            plan_study(study)
+        return
     (row,) = plan_study(study)
     fake = fake_model()
     model = CachedModel(fake, tmp_path / "cache.sqlite")

@@ -17,7 +17,7 @@ from populations.constructions import (
     get_construction,
 )
 from populations.persona import Persona, Population
-from scenarios.errors import ScenarioFileError
+from scenarios.errors import ScenarioError, ScenarioFileError
 from scenarios.schema import Param, at_least, params_markdown, read_table
 
 
@@ -94,10 +94,11 @@ def test_demographic_kind_draws_fit_half_respondents_on_big_five(data_dir):
     pop = build_construction("demographic", ctx, {"n_personas": 30}).population
     rows = set(big5_fit_rows(scenario, seed=4, fit_fraction=0.5, source=str(data_dir)).tolist())
     assert pop.construction == "demographic" and {p.attributes["row"] for p in pop.personas} <= rows
-    other = build_construction(
-        "demographic", BuildContext(scenario=get_scenario("dictator"), source=str(data_dir)), {"n_personas": 3}
-    )
-    assert other.population.metadata["fit_half_only"] is False
+    assert pop.metadata["fit_half_only"] is True
+    with pytest.raises(ScenarioError, match=r"^scenario dictator declares no data.demographics.*docs/scenario_files"):
+        build_construction(
+            "demographic", BuildContext(scenario=get_scenario("dictator"), source=str(data_dir)), {"n_personas": 3}
+        )
 
 
 @pytest.mark.parametrize(

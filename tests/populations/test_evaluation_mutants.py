@@ -475,6 +475,7 @@ def test_tv_scores_exact_sampled_and_gaps():
         {
             "metric": "tv",
             "tv_exact": 0.05,
+            "simbench_s_exact": 100 * (1 - 0.05 / 0.3),  # TV to uniform over 4 categories: 0.3
             "tv_sampled_mean": float(np.mean(sampled)),
             "tv_sampled_sd": float(np.std(sampled, ddof=1)),
             "n_sampled": 4,
@@ -508,6 +509,7 @@ def test_tv_is_in_unit_interval_and_weights_equal_repeated_rows(counts, pmf, see
     a = score_distribution(pmf, cats, base, n=3, repeats=2, rng=seed, ordered=False, test_weights=counts)
     b = score_distribution(pmf, cats, rep, n=3, repeats=2, rng=seed, ordered=False)
     assert a.pop("category_gaps_exact") == pytest.approx(b.pop("category_gaps_exact"), abs=1e-12)
+    assert a.pop("simbench_s_exact") == pytest.approx(b.pop("simbench_s_exact"), abs=1e-9, nan_ok=True)
     assert a == pytest.approx(b, abs=1e-12)
     for k in ("tv_exact", "tv_sampled_mean"):
         assert 0.0 <= a[k] <= 1.0
