@@ -266,7 +266,7 @@ def estimate_median(
     """Classical, naive and PPI intervals for the human median.
 
     ``ppi_py.ppi_quantile_ci`` assumes a continuous CDF: on answers with few distinct values no grid point has a
-    rectified CDF near 0.5 and its interval comes back empty (80 of 200 draws of a 9-point answer). Here the same
+    rectified CDF near 0.5 and its interval can come back empty. Here the same
     rectified CDF (``ppi_py.utils.compute_cdf`` and ``compute_cdf_diff``: mean(1{ŷ_u ≤ t}) + mean(1{y ≤ t} −
     1{ŷ ≤ t})) is inverted at the humans' own answer values, where the median lives, by
     :func:`_quantile_on_support`; the classical and naive intervals are the same inversion of one sample's CDF.

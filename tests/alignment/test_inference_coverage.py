@@ -179,3 +179,22 @@ def test_the_sorted_cdf_equals_ppi_pys_indicator_cdf(seed, weighted):
     got = _plain_median(a, w, 0.1)
     assert (got.estimate, got.lo, got.hi) == pytest.approx(want)
     assert got.lo < got.hi  # a small sample: the check is not about a degenerate interval
+
+
+def test_ppi_pys_quantile_interval_can_be_empty_on_discrete_answers_and_ours_is_not():
+    """Why medians invert the rectified CDF on the answer support (docs/inference.md): on a 9-point answer
+    ``ppi_py.ppi_quantile_ci`` finds no grid point with a CDF near 1/2 in some draws; :func:`estimate_median` always
+    returns an interval holding its estimate."""
+    from ppi_py import ppi_quantile_ci
+
+    rng = np.random.default_rng(SEED)
+    empty = 0
+    for _ in range(60):
+        y, yhat, yhat_u = (np.rint(a * 2) for a in _world(rng, 0.5, 0.8, 100, 1000))
+        try:
+            ppi_quantile_ci(y, yhat, yhat_u, 0.5, alpha=ALPHA, exact_grid=True)
+        except IndexError:
+            empty += 1
+        iv = estimate_median(y, yhat, yhat_u).ppi
+        assert iv.lo <= iv.estimate <= iv.hi
+    assert empty > 0
